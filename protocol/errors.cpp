@@ -1,0 +1,103 @@
+#include "protocol/errors.h"
+
+#include <array>
+#include <cstdio>
+
+namespace ws::protocol {
+namespace {
+
+struct ErrorInfo {
+  int16_t code;
+  std::string_view name;
+  bool retriable;
+};
+
+// From Kafka's org.apache.kafka.common.protocol.Errors (codes are stable across versions).
+constexpr std::array<ErrorInfo, 62> kErrors{{
+    {-1, "UNKNOWN_SERVER_ERROR", false},
+    {0, "NONE", false},
+    {1, "OFFSET_OUT_OF_RANGE", false},
+    {2, "CORRUPT_MESSAGE", true},
+    {3, "UNKNOWN_TOPIC_OR_PARTITION", true},
+    {4, "INVALID_FETCH_SIZE", false},
+    {5, "LEADER_NOT_AVAILABLE", true},
+    {6, "NOT_LEADER_OR_FOLLOWER", true},
+    {7, "REQUEST_TIMED_OUT", true},
+    {8, "BROKER_NOT_AVAILABLE", false},
+    {9, "REPLICA_NOT_AVAILABLE", true},
+    {10, "MESSAGE_TOO_LARGE", false},
+    {11, "STALE_CONTROLLER_EPOCH", false},
+    {12, "OFFSET_METADATA_TOO_LARGE", false},
+    {13, "NETWORK_EXCEPTION", true},
+    {14, "COORDINATOR_LOAD_IN_PROGRESS", true},
+    {15, "COORDINATOR_NOT_AVAILABLE", true},
+    {16, "NOT_COORDINATOR", true},
+    {17, "INVALID_TOPIC_EXCEPTION", false},
+    {18, "RECORD_LIST_TOO_LARGE", false},
+    {19, "NOT_ENOUGH_REPLICAS", true},
+    {20, "NOT_ENOUGH_REPLICAS_AFTER_APPEND", true},
+    {21, "INVALID_REQUIRED_ACKS", false},
+    {22, "ILLEGAL_GENERATION", false},
+    {23, "INCONSISTENT_GROUP_PROTOCOL", false},
+    {24, "INVALID_GROUP_ID", false},
+    {25, "UNKNOWN_MEMBER_ID", false},
+    {26, "INVALID_SESSION_TIMEOUT", false},
+    {27, "REBALANCE_IN_PROGRESS", false},
+    {28, "INVALID_COMMIT_OFFSET_SIZE", false},
+    {29, "TOPIC_AUTHORIZATION_FAILED", false},
+    {30, "GROUP_AUTHORIZATION_FAILED", false},
+    {31, "CLUSTER_AUTHORIZATION_FAILED", false},
+    {32, "INVALID_TIMESTAMP", false},
+    {33, "UNSUPPORTED_SASL_MECHANISM", false},
+    {34, "ILLEGAL_SASL_STATE", false},
+    {35, "UNSUPPORTED_VERSION", false},
+    {36, "TOPIC_ALREADY_EXISTS", false},
+    {37, "INVALID_PARTITIONS", false},
+    {38, "INVALID_REPLICATION_FACTOR", false},
+    {39, "INVALID_REPLICA_ASSIGNMENT", false},
+    {40, "INVALID_CONFIG", false},
+    {41, "NOT_CONTROLLER", true},
+    {42, "INVALID_REQUEST", false},
+    {43, "UNSUPPORTED_FOR_MESSAGE_FORMAT", false},
+    {44, "POLICY_VIOLATION", false},
+    {45, "OUT_OF_ORDER_SEQUENCE_NUMBER", false},
+    {46, "DUPLICATE_SEQUENCE_NUMBER", false},
+    {47, "INVALID_PRODUCER_EPOCH", false},
+    {48, "INVALID_TXN_STATE", false},
+    {49, "INVALID_PRODUCER_ID_MAPPING", false},
+    {50, "INVALID_TRANSACTION_TIMEOUT", false},
+    {51, "CONCURRENT_TRANSACTIONS", true},
+    {56, "KAFKA_STORAGE_ERROR", true},
+    {57, "LOG_DIR_NOT_FOUND", false},
+    {58, "SASL_AUTHENTICATION_FAILED", false},
+    {59, "UNKNOWN_PRODUCER_ID", false},
+    {72, "LISTENER_NOT_FOUND", true},
+    {74, "FENCED_LEADER_EPOCH", true},
+    {75, "UNKNOWN_LEADER_EPOCH", true},
+    {87, "INVALID_RECORD", false},
+    {89, "THROTTLING_QUOTA_EXCEEDED", true},
+}};
+
+const ErrorInfo* find(int16_t code) {
+  for (const auto& e : kErrors) {
+    if (e.code == code) return &e;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+std::string error_name(int16_t code) {
+  if (const ErrorInfo* e = find(code)) return std::string(e->name);
+  // snprintf rather than string concatenation: GCC 12 warns falsely (-Wrestrict) on the latter.
+  char name[32];
+  const int n = std::snprintf(name, sizeof name, "UNKNOWN_ERROR_CODE_%d", code);
+  return std::string(name, static_cast<size_t>(n));
+}
+
+bool is_retriable(int16_t code) {
+  const ErrorInfo* e = find(code);
+  return e && e->retriable;
+}
+
+}  // namespace ws::protocol

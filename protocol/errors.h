@@ -1,0 +1,30 @@
+// Kafka error codes by name, so reports say NOT_LEADER_OR_FOLLOWER rather than 6.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace ws::protocol {
+
+// The name Kafka gives an error code ("NONE" for 0); "UNKNOWN_ERROR_CODE_<n>" for codes this
+// table does not know, so a new broker's code is still counted separately.
+std::string error_name(int16_t code);
+
+// Errors after which retrying the same request (after a metadata refresh or backoff) can succeed.
+bool is_retriable(int16_t code);
+
+namespace error {
+inline constexpr int16_t kNone = 0;
+inline constexpr int16_t kUnknownServerError = -1;
+inline constexpr int16_t kOffsetOutOfRange = 1;
+inline constexpr int16_t kCorruptMessage = 2;
+inline constexpr int16_t kUnknownTopicOrPartition = 3;
+inline constexpr int16_t kLeaderNotAvailable = 5;
+inline constexpr int16_t kNotLeaderOrFollower = 6;
+inline constexpr int16_t kRequestTimedOut = 7;
+inline constexpr int16_t kMessageTooLarge = 10;
+inline constexpr int16_t kUnsupportedVersion = 35;
+}  // namespace error
+
+}  // namespace ws::protocol

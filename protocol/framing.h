@@ -1,0 +1,96 @@
+// Request/response framing: the size prefix, which header version each (API, version) uses, and
+// the one table of APIs and versions wirestress implements (the librdkafka mock-broker model).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "protocol/api_versions.h"
+#include "protocol/fetch.h"
+#include "protocol/header.h"
+#include "protocol/metadata.h"
+#include "protocol/produce.h"
+#include "protocol/wire.h"
+
+namespace ws::protocol {
+
+// What wirestress implements for one API: versions [min, max], flexible from first_flexible.
+struct ApiSupport {
+  int16_t api_key;
+  std::string_view name;
+  int16_t min_version;
+  int16_t max_version;
+  int16_t first_flexible;  // -1: never flexible
+};
+
+inline constexpr ApiSupport kSupportedApis[] = {
+    {ProduceRequest::kApiKey, "Produce", ProduceRequest::kMinVersion, ProduceRequest::kMaxVersion,
+     ProduceRequest::kFirstFlexibleVersion},
+    {FetchRequest::kApiKey, "Fetch", FetchRequest::kMinVersion, FetchRequest::kMaxVersion,
+     FetchRequest::kFirstFlexibleVersion},
+    {MetadataRequest::kApiKey, "Metadata", MetadataRequest::kMinVersion,
+     MetadataRequest::kMaxVersion, MetadataRequest::kFirstFlexibleVersion},
+    {ApiVersionsRequest::kApiKey, "ApiVersions", ApiVersionsRequest::kMinVersion,
+     ApiVersionsRequest::kMaxVersion, ApiVersionsRequest::kFirstFlexibleVersion},
+};
+
+const ApiSupport* find_api(int16_t api_key);
+bool is_flexible(int16_t api_key, int16_t api_version);
+
+// Request header v2 for flexible versions, v1 otherwise (v0 is only ControlledShutdown v0,
+// which wirestress never sends).
+int16_t request_header_version(int16_t api_key, int16_t api_version);
+// Response header v1 for flexible versions, v0 otherwise; ApiVersionsResponse is always v0 so a
+// client can read it before it knows which versions the broker speaks.
+int16_t response_header_version(int16_t api_key, int16_t api_version);
+
+// Frames larger than this are treated as a protocol error rather than buffered: a broker that
+// sends a 2 GiB size field is broken or is not a Kafka broker.
+inline constexpr int32_t kMaxFrameSize = 256 * 1024 * 1024;
+
+// Appends one complete request frame (size, header, body) to `out`. Returns the frame's size
+// including the 4-byte prefix.
+template <typename Request>
+size_t encode_request(std::vector<uint8_t>& out, const Request& body, int16_t version,
+                      int32_t correlation_id, std::optional<std::string_view> client_id) {
+  Writer w(out);
+  const size_t start = w.reserve(4);
+  RequestHeader header;
+  header.request_api_key = Request::kApiKey;
+  header.request_api_version = version;
+  header.correlation_id = correlation_id;
+  header.client_id = client_id;
+  header.encode(w, request_header_version(Request::kApiKey, version));
+  body.encode(w, version);
+  const size_t frame_size = w.size() - start;
+  w.patch_i32(start, static_cast<int32_t>(frame_size - 4));
+  return frame_size;
+}
+
+// Result of looking at the front of a receive buffer.
+enum class FrameStatus : uint8_t { kNeedMore, kComplete, kTooLarge };
+struct FrameCheck {
+  FrameStatus status;
+  size_t frame_size;  // including the 4-byte prefix, when kComplete
+};
+FrameCheck check_frame(std::span<const uint8_t> buffered, int32_t max_frame = kMaxFrameSize);
+
+// A response frame split into its header and a Reader positioned at the body.
+struct ResponseFrame {
+  int32_t correlation_id = 0;
+  Reader body;
+};
+// `frame` excludes the size prefix. The request's API and version pick the header version.
+ResponseFrame read_response_header(std::span<const uint8_t> frame, int16_t api_key,
+                                   int16_t api_version);
+
+// ApiVersions responses need a rule the generated decoder cannot know: a broker that does not
+// support the requested version answers UNSUPPORTED_VERSION (35) in the v0 layout, listing its
+// own range, so the client can retry with a version both sides speak.
+inline constexpr int16_t kUnsupportedVersion = 35;
+void decode_api_versions_response(Reader& r, int16_t version, ApiVersionsResponse& out);
+
+}  // namespace ws::protocol
