@@ -55,12 +55,13 @@ ResponseFrame read_response_header(std::span<const uint8_t> frame, int16_t api_k
   return out;
 }
 
-void decode_api_versions_response(Reader& r, int16_t version, ApiVersionsResponse& out) {
+int16_t decode_api_versions_response(Reader& r, int16_t version, ApiVersionsResponse& out) {
   // The error code is the first field in every version, so peek at it without consuming.
   Reader peek = r;
   const int16_t error_code = peek.i16();
   if (peek.ok() && error_code == kUnsupportedVersion && version > 0) version = 0;
   out.decode(r, version);
+  return version;
 }
 
 }  // namespace ws::protocol
