@@ -1,0 +1,444 @@
+// Golden byte tests for ApiVersions (API key 18), every version 0..4, request and response.
+//
+// The expected bytes are NOT produced by protocol/wire.h's Writer or the generated codec: they are
+// spelled out field by field with the small builder below, following Kafka's protocol rules and
+// protocol/specs/ApiVersions{Request,Response}.json. Each version condition is written out here
+// with the spec line it comes from, so a generator bug cannot agree with itself.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <initializer_list>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "protocol/api_versions.h"
+#include "protocol/framing.h"
+
+namespace ws::protocol {
+namespace {
+
+// ---- Independent byte builder (Kafka primitive rules, no protocol/ code) ----------------------
+struct B {
+  std::vector<uint8_t> b;
+
+  B& be(uint64_t v, int n) {  // big-endian, n bytes
+    for (int i = n - 1; i >= 0; --i) b.push_back(static_cast<uint8_t>(v >> (8 * i)));
+    return *this;
+  }
+  B& i8(int v) { return be(static_cast<uint8_t>(v), 1); }
+  B& i16(int v) { return be(static_cast<uint16_t>(v), 2); }
+  B& i32(int64_t v) { return be(static_cast<uint32_t>(v), 4); }
+  B& i64(int64_t v) { return be(static_cast<uint64_t>(v), 8); }
+  B& uvarint(uint64_t v) {  // LEB128: 7 bits per byte, low group first, high bit = "more"
+    do {
+      uint8_t byte = v & 0x7f;
+      v >>= 7;
+      b.push_back(v ? static_cast<uint8_t>(byte | 0x80) : byte);
+    } while (v);
+    return *this;
+  }
+  B& raw(std::initializer_list<uint8_t> x) { return raw(std::span<const uint8_t>(x.begin(), x.size())); }
+  B& raw(std::span<const uint8_t> x) {
+    b.insert(b.end(), x.begin(), x.end());
+    return *this;
+  }
+  B& raw(std::string_view s) {
+    b.insert(b.end(), s.begin(), s.end());
+    return *this;
+  }
+  B& raw(const B& o) { return raw(std::span<const uint8_t>(o.b)); }
+  // Classic: int16 length (-1 null). Compact: uvarint length+1 (0 null).
+  B& str(std::string_view s) { return i16(static_cast<int>(s.size())).raw(s); }
+  B& cstr(std::string_view s) { return uvarint(s.size() + 1).raw(s); }
+  B& str_null() { return i16(-1); }
+  B& cstr_null() { return uvarint(0); }
+  B& arr(int64_t n) { return i32(n); }                                // int32 count
+  B& carr(uint64_t n) { return uvarint(n + 1); }                      // uvarint count+1
+  B& tags0() { return uvarint(0); }                                   // empty tagged section
+  B& tag(uint64_t t, const B& payload) { return uvarint(t).uvarint(payload.b.size()).raw(payload); }
+  size_t size() const { return b.size(); }
+};
+
+// Hex dump; the byte at `mark` (first difference) is shown as [xx].
+std::string hex(const std::vector<uint8_t>& v, size_t mark = SIZE_MAX) {
+  std::string s;
+  char buf[8];
+  for (size_t i = 0; i < v.size(); ++i) {
+    std::snprintf(buf, sizeof buf, i == mark ? "[%02x]" : "%02x", v[i]);
+    if (i) s += ' ';
+    s += buf;
+  }
+  return s;
+}
+
+::testing::AssertionResult SameBytes(const char* actual_expr, const char* expected_expr,
+                                     const std::vector<uint8_t>& actual,
+                                     const std::vector<uint8_t>& expected) {
+  if (actual == expected) return ::testing::AssertionSuccess();
+  size_t i = 0;
+  while (i < actual.size() && i < expected.size() && actual[i] == expected[i]) ++i;
+  return ::testing::AssertionFailure()
+         << actual_expr << " vs " << expected_expr << ": first difference at byte " << i
+         << " (sizes " << actual.size() << " vs " << expected.size() << ")\n  actual:   "
+         << hex(actual, i) << "\n  expected: " << hex(expected, i);
+}
+#define EXPECT_BYTES(actual, expected) EXPECT_PRED_FORMAT2(SameBytes, actual, expected)
+
+template <typename Msg>
+std::vector<uint8_t> encode(const Msg& m, int16_t v) {
+  std::vector<uint8_t> out;
+  Writer w(out);
+  m.encode(w, v);
+  return out;
+}
+
+// Decodes `bytes` at version v into a copy of `start` (a used object: decode must overwrite or
+// reset every field) and checks: no error, every byte consumed, result == want.
+template <typename Msg>
+::testing::AssertionResult DecodesTo(const std::vector<uint8_t>& bytes, int16_t v, const Msg& want,
+                                     const Msg& start = Msg{}) {
+  Reader r(bytes);
+  Msg got = start;
+  got.decode(r, v);
+  if (!r.ok()) return ::testing::AssertionFailure() << "decode error: " << to_string(r.error());
+  if (!r.empty()) return ::testing::AssertionFailure() << r.remaining() << " bytes left unread";
+  if (!(got == want)) {
+    return ::testing::AssertionFailure() << "decoded struct differs (shown re-encoded)\n  got:  "
+                                         << hex(encode(got, v)) << "\n  want: " << hex(encode(want, v));
+  }
+  return ::testing::AssertionSuccess();
+}
+
+// ---- Spec facts, copied from the JSON files (not from the generated header) --------------------
+constexpr int kApiKey = 18;        // "apiKey": 18
+constexpr int kMaxV = 4;           // "validVersions": "0-4"
+constexpr int kFirstFlex = 3;      // "flexibleVersions": "3+"
+using Resp = ApiVersionsResponse;
+
+TEST(GoldenApiVersions, ConstantsMatchSpec) {
+  EXPECT_EQ(ApiVersionsRequest::kApiKey, kApiKey);
+  EXPECT_EQ(ApiVersionsRequest::kMinVersion, 0);
+  EXPECT_EQ(ApiVersionsRequest::kMaxVersion, kMaxV);
+  EXPECT_EQ(ApiVersionsRequest::kFirstFlexibleVersion, kFirstFlex);
+  EXPECT_EQ(Resp::kApiKey, kApiKey);
+  EXPECT_EQ(Resp::kMinVersion, 0);
+  EXPECT_EQ(Resp::kMaxVersion, kMaxV);
+  EXPECT_EQ(Resp::kFirstFlexibleVersion, kFirstFlex);
+}
+
+TEST(GoldenApiVersions, ByteBuilderSelfCheck) {
+  EXPECT_BYTES(B().i16(-2).i32(0x01020304).b, (std::vector<uint8_t>{0xff, 0xfe, 1, 2, 3, 4}));
+  EXPECT_BYTES(B().uvarint(0).uvarint(127).uvarint(128).uvarint(300).b,
+               (std::vector<uint8_t>{0x00, 0x7f, 0x80, 0x01, 0xac, 0x02}));
+  EXPECT_BYTES(B().str("ab").cstr("ab").str_null().cstr_null().b,
+               (std::vector<uint8_t>{0, 2, 'a', 'b', 3, 'a', 'b', 0xff, 0xff, 0}));
+}
+
+// ---- The messages under test ---------------------------------------------------------------------
+constexpr std::string_view kSwName = "wirestress";
+constexpr std::string_view kSwVersion = "0.1.0-test";
+
+// Request with every field that exists in v set (v = kMaxV gives the full struct).
+ApiVersionsRequest MakeRequest(int16_t v) {
+  ApiVersionsRequest r;
+  if (v >= 3) r.client_software_name = kSwName;       // ClientSoftwareName "versions": "3+"
+  if (v >= 3) r.client_software_version = kSwVersion; // ClientSoftwareVersion "versions": "3+"
+  return r;
+}
+
+B RequestBytes(int16_t v) {
+  B e;
+  if (v >= 3) e.cstr(kSwName).cstr(kSwVersion).tags0();  // v0-2: empty body
+  return e;
+}
+
+const Resp::ApiVersion kKeys[] = {{0, 3, 11}, {1, 4, 16}, {18, 0, 4}};
+
+// Response with every field that exists in v set; tagged fields (3+) only when `tags`.
+Resp MakeResponse(int16_t v, bool tags) {
+  Resp r;
+  r.error_code = 0x0102;
+  r.api_keys.assign(std::begin(kKeys), std::end(kKeys));
+  if (v >= 1) r.throttle_time_ms = 0x0a0b0c0d;  // ThrottleTimeMs "versions": "1+"
+  if (v >= 3 && tags) {                         // tags 0-3, "taggedVersions": "3+"
+    r.supported_features = {{"metadata.version", 1, 20}, {"kraft.version", 0, 1}};
+    r.finalized_features_epoch = 0x0102030405060708;
+    r.finalized_features = {{"metadata.version", 20, 7}};
+    r.zk_migration_ready = true;
+  }
+  return r;
+}
+
+B ResponseBytes(int16_t v, bool tags) {
+  const bool flex = v >= 3;
+  B e;
+  e.i16(0x0102);                                    // ErrorCode 0+
+  if (flex) e.carr(3); else e.arr(3);               // ApiKeys 0+
+  for (const auto& k : kKeys) {
+    e.i16(k.api_key).i16(k.min_version).i16(k.max_version);
+    if (flex) e.tags0();
+  }
+  if (v >= 1) e.i32(0x0a0b0c0d);                    // ThrottleTimeMs 1+
+  if (flex && !tags) e.tags0();
+  if (flex && tags) {
+    B sf;  // tag 0: []SupportedFeatureKey {Name, MinVersion, MaxVersion}
+    sf.carr(2).cstr("metadata.version").i16(1).i16(20).tags0();
+    sf.cstr("kraft.version").i16(0).i16(1).tags0();
+    B ff;  // tag 2: []FinalizedFeatureKey {Name, MaxVersionLevel, MinVersionLevel}
+    ff.carr(1).cstr("metadata.version").i16(20).i16(7).tags0();
+    e.uvarint(4)
+        .tag(0, sf)
+        .tag(1, B().i64(0x0102030405060708))  // FinalizedFeaturesEpoch
+        .tag(2, ff)
+        .tag(3, B().i8(1));                   // ZkMigrationReady
+  }
+  return e;
+}
+
+// ---- Per-version golden tests --------------------------------------------------------------------
+class GoldenApiVersionsV : public ::testing::TestWithParam<int> {
+ protected:
+  int16_t v() const { return static_cast<int16_t>(GetParam()); }
+};
+std::string VersionName(const ::testing::TestParamInfo<int>& p) { return "v" + std::to_string(p.param); }
+INSTANTIATE_TEST_SUITE_P(AllVersions, GoldenApiVersionsV, ::testing::Range(0, kMaxV + 1), VersionName);
+
+TEST_P(GoldenApiVersionsV, RequestEncodeDecode) {
+  const std::vector<uint8_t> want = RequestBytes(v()).b;
+  EXPECT_BYTES(encode(MakeRequest(kMaxV), v()), want);  // fields absent in v are not written
+  EXPECT_TRUE(DecodesTo(want, v(), MakeRequest(v()), MakeRequest(kMaxV)));
+}
+
+TEST_P(GoldenApiVersionsV, ResponseDecodeEncode) {
+  for (bool tags : {false, true}) {
+    SCOPED_TRACE(tags ? "with tagged fields" : "no tagged fields");
+    const std::vector<uint8_t> bytes = ResponseBytes(v(), tags).b;
+    EXPECT_TRUE(DecodesTo(bytes, v(), MakeResponse(v(), tags)));
+    EXPECT_TRUE(DecodesTo(bytes, v(), MakeResponse(v(), tags), MakeResponse(kMaxV, true)));
+    EXPECT_BYTES(encode(MakeResponse(kMaxV, tags), v()), bytes);
+
+    // The framing-level decoder must give the same result for a non-35 error code.
+    Reader r(bytes);
+    Resp out;
+    decode_api_versions_response(r, v(), out);
+    EXPECT_TRUE(r.ok() && r.empty());
+    EXPECT_TRUE(out == MakeResponse(v(), tags));
+  }
+}
+
+// UNSUPPORTED_VERSION (35) is answered in the v0 layout whatever version was asked for.
+TEST_P(GoldenApiVersionsV, UnsupportedVersionUsesV0Layout) {
+  B e;
+  e.i16(35).arr(2).i16(18).i16(0).i16(2).i16(0).i16(0).i16(9);  // no throttle, no tags
+  Reader r(e.b);
+  Resp out = MakeResponse(kMaxV, true);  // a used object: every field must be reset
+  decode_api_versions_response(r, v(), out);
+  EXPECT_TRUE(r.ok()) << to_string(r.error());
+  EXPECT_TRUE(r.empty()) << r.remaining() << " bytes left";
+  Resp want;
+  want.error_code = 35;
+  want.api_keys = {{18, 0, 2}, {0, 0, 9}};
+  EXPECT_TRUE(out == want);
+}
+
+TEST_P(GoldenApiVersionsV, RequestFrame) {
+  const bool flex = v() >= 3;
+  std::vector<uint8_t> out = {0xee};  // encode_request appends after what is there
+  const size_t n = encode_request(out, MakeRequest(kMaxV), v(), 0x01020304, "ws-client-1");
+
+  B frame;
+  frame.i16(kApiKey).i16(v()).i32(0x01020304);  // request header v1 / v2
+  frame.str("ws-client-1");  // ClientId: int16 string even in header v2 ("flexibleVersions": "none")
+  if (flex) frame.tags0();   // header v2 tagged section
+  frame.raw(RequestBytes(v()));
+  B want;
+  want.i8(0xee).i32(static_cast<int64_t>(frame.size())).raw(frame);
+  EXPECT_BYTES(out, want.b);
+  EXPECT_EQ(n, frame.size() + 4);
+}
+
+// ApiVersionsResponse always uses response header v0 (no tagged section), even for v3+.
+TEST_P(GoldenApiVersionsV, ResponseFrame) {
+  const bool tags = v() >= 3;
+  B frame;  // without the size prefix, as read_response_header expects
+  frame.i32(0x7f000001).raw(ResponseBytes(v(), tags));
+  ResponseFrame rf = read_response_header(frame.b, kApiKey, v());
+  EXPECT_EQ(rf.correlation_id, 0x7f000001);
+  Resp out;
+  decode_api_versions_response(rf.body, v(), out);
+  EXPECT_TRUE(rf.body.ok() && rf.body.empty());
+  EXPECT_TRUE(out == MakeResponse(v(), tags));
+}
+
+// Every strict prefix of a valid message must fail to decode (and never read out of bounds).
+TEST_P(GoldenApiVersionsV, TruncatedResponseFails) {
+  for (bool tags : {false, true}) {
+    const std::vector<uint8_t> full = ResponseBytes(v(), tags).b;
+    for (size_t len = 0; len < full.size(); ++len) {
+      SCOPED_TRACE("tags=" + std::to_string(tags) + " len=" + std::to_string(len));
+      std::vector<uint8_t> cut(full.begin(), full.begin() + static_cast<ptrdiff_t>(len));
+      Reader r(cut.data(), cut.size());  // exact-size heap copy so ASan sees any overread
+      Resp out;
+      out.decode(r, v());
+      EXPECT_FALSE(r.ok());
+      Reader r2(cut.data(), cut.size());
+      decode_api_versions_response(r2, v(), out);
+      EXPECT_FALSE(r2.ok());
+    }
+  }
+}
+
+TEST_P(GoldenApiVersionsV, TruncatedRequestFails) {
+  const std::vector<uint8_t> full = RequestBytes(v()).b;
+  for (size_t len = 0; len < full.size(); ++len) {
+    SCOPED_TRACE("len=" + std::to_string(len));
+    std::vector<uint8_t> cut(full.begin(), full.begin() + static_cast<ptrdiff_t>(len));
+    Reader r(cut.data(), cut.size());
+    ApiVersionsRequest out;
+    out.decode(r, v());
+    EXPECT_FALSE(r.ok());
+  }
+}
+
+// ---- Flexible-only cases -------------------------------------------------------------------------
+TEST(GoldenApiVersions, RequestFrameLiteralV3) {
+  // Written out byte by byte: size, key 18, version 3, correlation 1, client id "ws" (int16
+  // length), empty header tags, compact "wirestress", compact "1.0", empty body tags.
+  const std::vector<uint8_t> want = {
+      0x00, 0x00, 0x00, 0x1d, 0x00, 0x12, 0x00, 0x03, 0x00, 0x00, 0x00, 0x01, 0x00, 0x02, 'w',
+      's',  0x00, 0x0b, 'w',  'i',  'r',  'e',  's',  't',  'r',  'e',  's',  's',  0x04, '1',
+      '.',  '0',  0x00};
+  ApiVersionsRequest req;
+  req.client_software_name = "wirestress";
+  req.client_software_version = "1.0";
+  std::vector<uint8_t> out;
+  encode_request(out, req, 3, 1, "ws");
+  EXPECT_BYTES(out, want);
+}
+
+TEST(GoldenApiVersions, RequestFrameNullClientId) {
+  for (int16_t v = 0; v <= kMaxV; ++v) {
+    SCOPED_TRACE("v" + std::to_string(v));
+    std::vector<uint8_t> out;
+    encode_request(out, MakeRequest(v), v, 9, std::nullopt);
+    B frame;
+    frame.i16(kApiKey).i16(v).i32(9).str_null();
+    if (v >= 3) frame.tags0();
+    frame.raw(RequestBytes(v));
+    EXPECT_BYTES(out, B().i32(static_cast<int64_t>(frame.size())).raw(frame).b);
+  }
+}
+
+// Strings and arrays longer than 126 need a multi-byte uvarint length.
+TEST(GoldenApiVersions, LongCompactLengths) {
+  const std::string name(200, 'n');  // compact length 201 = c9 01
+  std::vector<Resp::ApiVersion> many;
+  for (int i = 0; i < 130; ++i) many.push_back({static_cast<int16_t>(i), 0, static_cast<int16_t>(i % 7)});
+  for (int16_t v = kFirstFlex; v <= kMaxV; ++v) {
+    SCOPED_TRACE("v" + std::to_string(v));
+    ApiVersionsRequest req;
+    req.client_software_name = name;
+    req.client_software_version = "x";
+    B rq;
+    rq.raw({0xc9, 0x01}).raw(name).cstr("x").tags0();
+    EXPECT_BYTES(encode(req, v), rq.b);
+    EXPECT_TRUE(DecodesTo(rq.b, v, req));
+
+    Resp resp;
+    resp.api_keys = many;
+    B rs;
+    rs.i16(0).raw({0x83, 0x01});  // 130 + 1 = 131
+    for (const auto& k : many) rs.i16(k.api_key).i16(k.min_version).i16(k.max_version).tags0();
+    rs.i32(0).tags0();
+    EXPECT_BYTES(encode(resp, v), rs.b);
+    EXPECT_TRUE(DecodesTo(rs.b, v, resp));
+  }
+}
+
+// A tagged field is written iff it differs from its default: epoch 0 is not the default (-1).
+TEST(GoldenApiVersions, SingleTaggedFieldWhenNotDefault) {
+  for (int16_t v = kFirstFlex; v <= kMaxV; ++v) {
+    SCOPED_TRACE("v" + std::to_string(v));
+    Resp r;
+    r.finalized_features_epoch = 0;
+    B e;
+    e.i16(0).carr(0).i32(0).uvarint(1).tag(1, B().i64(0));
+    EXPECT_BYTES(encode(r, v), e.b);
+    EXPECT_TRUE(DecodesTo(e.b, v, r));
+
+    Resp z;
+    z.zk_migration_ready = true;
+    B ez;
+    ez.i16(0).carr(0).i32(0).uvarint(1).tag(3, B().i8(1));
+    EXPECT_BYTES(encode(z, v), ez.b);
+    EXPECT_TRUE(DecodesTo(ez.b, v, z));
+  }
+}
+
+// Unknown tags (7, 9 with a 200-byte payload, 300 = two-byte tag number; tag 5 inside an
+// ApiVersion element) are skipped and the known ones around them still read.
+TEST(GoldenApiVersions, UnknownTagsSkipped) {
+  for (int16_t v = kFirstFlex; v <= kMaxV; ++v) {
+    SCOPED_TRACE("v" + std::to_string(v));
+    B e;
+    e.i16(0).carr(2);
+    e.i16(18).i16(0).i16(4).uvarint(1).tag(5, B().raw({0xde, 0xad}));
+    e.i16(3).i16(1).i16(12).tags0();
+    e.i32(66);
+    e.uvarint(5)
+        .tag(1, B().i64(5))
+        .tag(3, B().i8(1))
+        .tag(7, B().raw({0xaa, 0xbb, 0xcc}))
+        .tag(9, B().raw(std::vector<uint8_t>(200, 0x5a)))
+        .tag(300, B());
+    Resp want;
+    want.api_keys = {{18, 0, 4}, {3, 1, 12}};
+    want.throttle_time_ms = 66;
+    want.finalized_features_epoch = 5;
+    want.zk_migration_ready = true;
+    EXPECT_TRUE(DecodesTo(e.b, v, want, MakeResponse(kMaxV, true)));
+  }
+}
+
+TEST(GoldenApiVersions, UnsupportedVersionFrameV3) {
+  // What a broker that does not speak ApiVersions v3 sends back: header v0, body in v0 layout.
+  const std::vector<uint8_t> frame = {0x00, 0x00, 0x00, 0x2a,  // correlation id 42
+                                      0x00, 0x23,              // error 35
+                                      0x00, 0x00, 0x00, 0x01,  // 1 api key
+                                      0x00, 0x12, 0x00, 0x00, 0x00, 0x02};
+  ResponseFrame rf = read_response_header(frame, kApiKey, 3);
+  EXPECT_EQ(rf.correlation_id, 42);
+  Resp out;
+  decode_api_versions_response(rf.body, 3, out);
+  EXPECT_TRUE(rf.body.ok() && rf.body.empty());
+  EXPECT_EQ(out.error_code, 35);
+  ASSERT_EQ(out.api_keys.size(), 1u);
+  EXPECT_TRUE(out.api_keys[0] == (Resp::ApiVersion{18, 0, 2}));
+}
+
+TEST(GoldenApiVersions, BadLengthsRejected) {
+  // Array count far beyond the bytes present, classic and compact; negative string length.
+  B a;
+  a.i16(0).i32(0x7fffffff);
+  B c;
+  c.i16(0).uvarint(0x0fffffff);
+  for (auto [bytes, v] : {std::pair{a.b, int16_t{0}}, std::pair{c.b, int16_t{3}}}) {
+    Reader r(bytes);
+    Resp out;
+    out.decode(r, v);
+    EXPECT_FALSE(r.ok());
+  }
+  B neg;  // an ApiVersionsRequest whose compact string claims length 0x7ffffffe
+  neg.uvarint(0x7fffffff).raw({'a'});
+  Reader r(neg.b);
+  ApiVersionsRequest req;
+  req.decode(r, 3);
+  EXPECT_FALSE(r.ok());
+}
+
+}  // namespace
+}  // namespace ws::protocol
