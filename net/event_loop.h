@@ -1,0 +1,96 @@
+// net/: moves bytes over TCP for thousands of connections on one thread, and knows nothing about
+// Kafka. Two backends with the same non-virtual interface, UringLoop (io_uring) and AsioLoop
+// (Boost.Asio, epoll); the driver is a template over the loop type, so the backend is chosen once
+// at start-up and no I/O call goes through a virtual function.
+//
+// Completion model: the caller issues connect/send/close, then calls poll(), which submits what is
+// pending, waits up to a timeout, and returns a batch of events. Received bytes are views into the
+// loop's shared receive buffers (no per-connection receive buffer, so 10,000 idle connections
+// cost almost nothing) and stay valid until the next poll().
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+namespace ws::net {
+
+// A connection slot: 0 .. LoopOptions::max_connections-1. The caller owns the numbering.
+using ConnId = uint32_t;
+
+struct LoopOptions {
+  uint32_t max_connections = 1024;
+  uint32_t queue_depth = 4096;          // io_uring submission queue entries
+  uint32_t receive_buffer_size = 16384;  // bytes per shared receive buffer
+  uint32_t receive_buffer_count = 1024;  // shared receive buffers (io_uring rounds up to a power
+                                         // of two, at most 32768)
+};
+
+struct Event {
+  enum Type : uint8_t {
+    kConnected,  // connect() finished; error != 0 means it failed (then the slot is closed)
+    kData,       // bytes arrived; `data` valid until the next poll()
+    kSent,       // the whole buffer passed to send() was written (error is always 0)
+    kClosed,     // peer closed (error 0) or an I/O error (errno); the slot is free again
+  };
+  // Both loops: a failed send is reported as kClosed(errno), not kSent, so kSent always has
+  // error 0 and kClosed / failed kConnected is the one last event of a connection. Per
+  // connection: kConnected first, kData in byte order, kClosed last; kData of a response may come
+  // before the kSent of its request. Events already returned by poll() are not taken back by a
+  // later close(): skip the rest of the batch for a connection you closed (and do not connect
+  // that slot again before the batch is done, or its old events look like the new connection's).
+
+  Type type;
+  ConnId conn;
+  int error;  // 0 or a positive errno value
+  std::span<const uint8_t> data;
+};
+
+// Endpoint resolution for "host:port"; numeric IPv4/IPv6 and names (getaddrinfo). Blocking: call at
+// start-up, never on the hot path. Returns false and sets `error` on failure.
+struct Endpoint {
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+  std::string text;  // as given, for messages
+};
+bool resolve(const std::string& host_port, Endpoint& out, std::string& error);
+
+// Raises RLIMIT_NOFILE so `needed` descriptors fit. Returns false with a message when the hard
+// limit is too low and cannot be raised.
+bool ensure_fd_limit(uint64_t needed, std::string& error);
+
+// Run-time counters of one loop (loop.stats()); nothing here is an error by itself.
+struct LoopStats {
+  uint64_t partial_sends = 0;      // sends that needed more than one write
+  uint64_t recv_rearms = 0;        // io_uring: receives armed again after their multishot ended
+  uint64_t recv_no_buffers = 0;    // shared receive buffers ran out (io_uring ENOBUFS, Asio reads
+                                   // put off to the next poll): raise receive_buffer_count
+  uint64_t stale_completions = 0;  // completions for connections already closed, dropped
+};
+
+// Both loops implement exactly this interface (see UringLoop / AsioLoop):
+//
+//   static std::unique_ptr<Loop> create(const LoopOptions&, std::string& error);  // nullptr on failure
+//   void connect(ConnId, const Endpoint&);   // new non-blocking TCP socket, TCP_NODELAY; at most one
+//                                            // connection per slot; receiving starts by itself
+//   void send(ConnId, const uint8_t* data, size_t size);  // the caller keeps `data` alive and
+//                                            // unchanged until kSent; at most one send in flight
+//                                            // per connection; partial writes are finished inside
+//   void close(ConnId);                      // immediate for the caller: no event for this
+//                                            // connection is delivered after close() returns, and
+//                                            // the slot can be connected again at once
+//   size_t poll(std::span<Event> out, int timeout_ms);  // 0 = do not wait, < 0 = no limit
+//   const char* name() const;                // "io_uring" / "asio"
+//   const LoopStats& stats() const;
+//
+// A loop is used by one thread at a time: create it anywhere, then call everything else from
+// the worker thread (io_uring binds to the thread of the first poll()). send() before kConnected
+// is allowed: the bytes go out once the connection is up. The buffer passed to send() must also
+// stay allocated until the next poll() returns if the connection is closed before kSent.
+
+}  // namespace ws::net

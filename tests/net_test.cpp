@@ -1,0 +1,535 @@
+// net/: both event loops against a small loopback server running on its own thread. Every wait is
+// "poll until the condition holds, or fail after a deadline"; no result depends on timing.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <typeinfo>
+#include <vector>
+
+#include "net/asio_loop.h"
+#include "net/event_loop.h"
+#include "net/uring_loop.h"
+
+namespace ws::net {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr auto kDeadline = std::chrono::seconds(20);  // generous for sanitizer builds
+
+// A loopback TCP server: one thread, one poll() over the listening socket and every accepted
+// connection, blocking reads and writes. Echo mode writes back what it reads; close mode closes
+// every connection as soon as it is accepted.
+class TestServer {
+ public:
+  enum class Mode { kEcho, kCloseOnAccept };
+
+  explicit TestServer(Mode mode) : mode_(mode) {
+    listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof addr;
+    if (listen_fd_ < 0 || ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), len) != 0 ||
+        ::listen(listen_fd_, 4096) != 0 ||
+        ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+      ADD_FAILURE() << "test server: " << std::strerror(errno);
+      return;
+    }
+    port_ = ntohs(addr.sin_port);
+    wake_fd_ = ::eventfd(0, EFD_CLOEXEC);
+    thread_ = std::thread([this] { run(); });
+  }
+
+  ~TestServer() {
+    if (thread_.joinable()) {
+      const uint64_t one = 1;
+      EXPECT_EQ(::write(wake_fd_, &one, sizeof one), static_cast<ssize_t>(sizeof one));
+      thread_.join();
+    }
+    if (wake_fd_ >= 0) ::close(wake_fd_);
+    if (listen_fd_ >= 0) ::close(listen_fd_);
+  }
+
+  Endpoint endpoint() const {
+    Endpoint e;
+    std::string error;
+    EXPECT_TRUE(resolve("127.0.0.1:" + std::to_string(port_), e, error)) << error;
+    return e;
+  }
+
+ private:
+  void run() {
+    std::vector<pollfd> fds{{wake_fd_, POLLIN, 0}, {listen_fd_, POLLIN, 0}};
+    std::vector<uint8_t> buffer(64 * 1024);
+    while (true) {
+      if (::poll(fds.data(), fds.size(), -1) < 0) {
+        if (errno == EINTR) continue;
+        break;
+      }
+      if (fds[0].revents != 0) break;
+      if (fds[1].revents & POLLIN) {
+        while (true) {
+          const int c = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);  // blocking socket
+          if (c < 0) break;
+          if (mode_ == Mode::kCloseOnAccept) {
+            ::close(c);
+          } else {
+            fds.push_back({c, POLLIN, 0});
+          }
+        }
+      }
+      for (size_t i = 2; i < fds.size();) {
+        if ((fds[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) {
+          ++i;
+          continue;
+        }
+        const ssize_t got = ::read(fds[i].fd, buffer.data(), buffer.size());
+        bool ok = got > 0;
+        for (ssize_t off = 0; ok && off < got;) {
+          const ssize_t w = ::send(fds[i].fd, buffer.data() + off, static_cast<size_t>(got - off),
+                                   MSG_NOSIGNAL);  // the client may have closed already
+          ok = w > 0;
+          off += w;
+        }
+        if (!ok) {
+          ::close(fds[i].fd);
+          fds[i] = fds.back();  // the moved entry's revents are handled in this same pass
+          fds.pop_back();
+          continue;
+        }
+        ++i;
+      }
+    }
+    for (size_t i = 2; i < fds.size(); ++i) ::close(fds[i].fd);
+  }
+
+  Mode mode_;
+  int listen_fd_ = -1;
+  int wake_fd_ = -1;
+  uint16_t port_ = 0;
+  std::thread thread_;
+};
+
+// What one connection slot has seen since its last connect(); flags events that break the
+// per-connection order the interface promises.
+struct ConnLog {
+  enum State { kIdle, kConnecting, kOpen, kDone };
+  State state = kIdle;
+  int connect_error = -1;  // -1: no kConnected yet
+  int close_error = -1;    // -1: no kClosed yet
+  int sent = 0;
+  std::string data;
+};
+
+class Recorder {
+ public:
+  explicit Recorder(size_t conns) : logs_(conns) {}
+  ConnLog& operator[](ConnId c) { return logs_[c]; }
+  void expect_connect(ConnId c) {
+    logs_[c] = ConnLog{};
+    logs_[c].state = ConnLog::kConnecting;
+  }
+  void forget(ConnId c) { logs_[c] = ConnLog{}; }  // after close(): any further event is an error
+
+  void add(const Event& e) {
+    ASSERT_LT(e.conn, logs_.size());
+    ConnLog& log = logs_[e.conn];
+    switch (e.type) {
+      case Event::kConnected:
+        EXPECT_EQ(log.state, ConnLog::kConnecting) << "conn " << e.conn << ": unexpected kConnected";
+        log.connect_error = e.error;
+        log.state = e.error == 0 ? ConnLog::kOpen : ConnLog::kDone;
+        break;
+      case Event::kData:
+        EXPECT_EQ(log.state, ConnLog::kOpen) << "conn " << e.conn << ": kData when not open";
+        EXPECT_FALSE(e.data.empty());
+        log.data.append(reinterpret_cast<const char*>(e.data.data()), e.data.size());
+        break;
+      case Event::kSent:
+        EXPECT_EQ(log.state, ConnLog::kOpen) << "conn " << e.conn << ": kSent when not open";
+        EXPECT_EQ(e.error, 0);
+        ++log.sent;
+        break;
+      case Event::kClosed:
+        EXPECT_EQ(log.state, ConnLog::kOpen) << "conn " << e.conn << ": kClosed when not open";
+        log.close_error = e.error;
+        log.state = ConnLog::kDone;
+        break;
+    }
+  }
+
+ private:
+  std::vector<ConnLog> logs_;
+};
+
+template <typename Loop>
+std::unique_ptr<Loop> make_loop(const LoopOptions& options) {
+  std::string error;
+  auto loop = Loop::create(options, error);
+  if (!loop) std::cerr << "cannot create " << typeid(Loop).name() << ": " << error << "\n";
+  return loop;
+}
+
+// Polls until done() or the deadline; every event goes to the recorder.
+template <typename Loop>
+::testing::AssertionResult poll_until(Loop& loop, Recorder& rec, const std::function<bool()>& done,
+                                      size_t batch = 64) {
+  std::vector<Event> events(batch);
+  const auto deadline = Clock::now() + kDeadline;
+  while (!done()) {
+    if (Clock::now() > deadline) return ::testing::AssertionFailure() << "timed out";
+    const size_t n = loop.poll(events, 10);
+    if (n > events.size()) return ::testing::AssertionFailure() << "poll returned " << n;
+    for (size_t i = 0; i < n; ++i) rec.add(events[i]);
+  }
+  return ::testing::AssertionSuccess();
+}
+
+// Polls for a while and records whatever comes (to show that nothing does).
+template <typename Loop>
+void poll_for(Loop& loop, Recorder& rec, std::chrono::milliseconds how_long) {
+  std::vector<Event> events(64);
+  const auto end = Clock::now() + how_long;
+  while (Clock::now() < end) {
+    const size_t n = loop.poll(events, 5);
+    for (size_t i = 0; i < n; ++i) rec.add(events[i]);
+  }
+}
+
+std::vector<uint8_t> pattern(size_t size, uint32_t seed) {
+  std::vector<uint8_t> v(size);
+  uint32_t x = seed * 2654435761u + 1;
+  for (auto& b : v) {
+    x = x * 1664525u + 1013904223u;
+    b = static_cast<uint8_t>(x >> 24);
+  }
+  return v;
+}
+
+std::string as_string(const std::vector<uint8_t>& v) { return std::string(v.begin(), v.end()); }
+
+// The largest send buffer the kernel will give a TCP socket (tcp_wmem's maximum).
+size_t max_tcp_send_buffer() {
+  std::ifstream f("/proc/sys/net/ipv4/tcp_wmem");
+  size_t lo = 0, def = 0, hi = 0;
+  f >> lo >> def >> hi;
+  return hi;
+}
+
+template <typename Loop>
+class LoopTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    loop_ = make_loop<Loop>(LoopOptions{});
+    if (!loop_ && std::is_same_v<Loop, UringLoop>) GTEST_SKIP() << "io_uring unavailable here";
+    ASSERT_TRUE(loop_);
+  }
+  std::unique_ptr<Loop> loop_;
+};
+
+struct BackendName {
+  template <typename T>
+  static std::string GetName(int) {
+    return std::is_same_v<T, UringLoop> ? "Uring" : "Asio";
+  }
+};
+using Backends = ::testing::Types<UringLoop, AsioLoop>;
+TYPED_TEST_SUITE(LoopTest, Backends, BackendName);
+
+TYPED_TEST(LoopTest, EchoesSixteenMegabytesSentInOneCall) {
+  TestServer server(TestServer::Mode::kEcho);
+  auto& loop = *this->loop_;
+  // Larger than any send buffer the kernel allows, so the write is necessarily partial.
+  const size_t size = 16u << 20;
+  const std::vector<uint8_t> payload = pattern(size, 1);
+  Recorder rec(1);
+  rec.expect_connect(0);
+  loop.connect(0, server.endpoint());
+  ASSERT_TRUE(poll_until(loop, rec, [&] { return rec[0].state != ConnLog::kConnecting; }));
+  ASSERT_EQ(rec[0].connect_error, 0);
+  loop.send(0, payload.data(), payload.size());
+  ASSERT_TRUE(poll_until(loop, rec, [&] {
+    return (rec[0].data.size() >= size && rec[0].sent > 0) || rec[0].state == ConnLog::kDone;
+  }));
+  EXPECT_EQ(rec[0].sent, 1);
+  EXPECT_EQ(rec[0].close_error, -1);
+  ASSERT_EQ(rec[0].data.size(), size);
+  EXPECT_TRUE(rec[0].data == as_string(payload)) << "echoed bytes differ";
+  if (size > max_tcp_send_buffer()) {
+    EXPECT_GT(loop.stats().partial_sends, 0u);
+  }
+  EXPECT_TRUE(std::string(loop.name()) == "io_uring" || std::string(loop.name()) == "asio");
+}
+
+TYPED_TEST(LoopTest, ConnectionRefusedIsReportedAndTheSlotIsFree) {
+  // A bound port with no listener refuses connections, and nobody else can take it meanwhile.
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), len), 0);
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  Endpoint refused;
+  std::string error;
+  ASSERT_TRUE(resolve("127.0.0.1:" + std::to_string(ntohs(addr.sin_port)), refused, error)) << error;
+
+  auto& loop = *this->loop_;
+  Recorder rec(1);
+  rec.expect_connect(0);
+  loop.connect(0, refused);
+  ASSERT_TRUE(poll_until(loop, rec, [&] { return rec[0].state == ConnLog::kDone; }));
+  EXPECT_EQ(rec[0].connect_error, ECONNREFUSED);
+  ::close(fd);
+
+  // The failed slot is free: connect it again, to a server that answers.
+  TestServer server(TestServer::Mode::kEcho);
+  rec.expect_connect(0);
+  loop.connect(0, server.endpoint());
+  const std::string hello = "hello";
+  loop.send(0, reinterpret_cast<const uint8_t*>(hello.data()), hello.size());
+  ASSERT_TRUE(poll_until(loop, rec, [&] { return rec[0].data.size() >= hello.size(); }));
+  EXPECT_EQ(rec[0].connect_error, 0);
+  EXPECT_EQ(rec[0].data, hello);
+}
+
+TYPED_TEST(LoopTest, PeerCloseIsClosedWithoutError) {
+  TestServer server(TestServer::Mode::kCloseOnAccept);
+  auto& loop = *this->loop_;
+  Recorder rec(1);
+  rec.expect_connect(0);
+  loop.connect(0, server.endpoint());
+  ASSERT_TRUE(poll_until(loop, rec, [&] { return rec[0].state == ConnLog::kDone; }));
+  EXPECT_EQ(rec[0].connect_error, 0);
+  EXPECT_EQ(rec[0].close_error, 0);
+  // Closing an already closed slot is harmless.
+  loop.close(0);
+  poll_for(loop, rec, std::chrono::milliseconds(20));
+}
+
+TYPED_TEST(LoopTest, CloseSuppressesEventsAndTheSlotIsReusableAtOnce) {
+  TestServer server(TestServer::Mode::kEcho);
+  auto& loop = *this->loop_;
+  Recorder rec(3);
+  const std::string first = "first", second = "second-never-seen", third = "third";
+  auto bytes = [](const std::string& s) { return reinterpret_cast<const uint8_t*>(s.data()); };
+
+  // Slot 0: a working connection.
+  rec.expect_connect(0);
+  loop.connect(0, server.endpoint());
+  loop.send(0, bytes(first), first.size());
+  ASSERT_TRUE(poll_until(loop, rec, [&] { return rec[0].data.size() >= first.size(); }));
+  ASSERT_EQ(rec[0].data, first);
+
+  // Send, close before the loop runs, reconnect the same slot at once and send again: only the
+  // new connection's events may appear.
+  loop.send(0, bytes(second), second.size());
+  loop.close(0);
+  rec.expect_connect(0);
+  loop.connect(0, server.endpoint());
+  loop.send(0, bytes(third), third.size());
+
+  // Slot 1: echoed bytes are (very likely) waiting in the loop when it is closed.
+  rec.expect_connect(1);
+  loop.connect(1, server.endpoint());
+  loop.send(1, bytes(first), first.size());
+  ASSERT_TRUE(poll_until(loop, rec, [&] { return rec[1].sent == 1; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // only makes the case likelier
+  loop.close(1);
+  rec.forget(1);
+
+  // Slot 2: closed while connecting.
+  rec.expect_connect(2);
+  loop.connect(2, server.endpoint());
+  loop.close(2);
+  rec.forget(2);
+
+  ASSERT_TRUE(poll_until(loop, rec, [&] { return rec[0].data.size() >= third.size() && rec[0].sent > 0; }));
+  poll_for(loop, rec, std::chrono::milliseconds(50));
+  EXPECT_EQ(rec[0].connect_error, 0);
+  EXPECT_EQ(rec[0].sent, 1);
+  EXPECT_EQ(rec[0].data, third);
+  EXPECT_EQ(rec[0].close_error, -1);
+  // Recorder::add already failed on any event for slots 1 and 2 (state kIdle).
+}
+
+TYPED_TEST(LoopTest, ThousandConnectionsEachExchangeAMessage) {
+  constexpr uint32_t kConns = 1000;
+  std::string error;
+  ASSERT_TRUE(ensure_fd_limit(2 * kConns + 100, error)) << error;  // client and server ends
+  LoopOptions options;
+  options.max_connections = kConns;
+  auto loop = make_loop<TypeParam>(options);
+  ASSERT_TRUE(loop);
+  TestServer server(TestServer::Mode::kEcho);
+  const Endpoint endpoint = server.endpoint();
+
+  std::vector<std::string> messages(kConns);
+  Recorder rec(kConns);
+  for (ConnId c = 0; c < kConns; ++c) {
+    messages[c] = "client " + std::to_string(c) + " " + std::string(c % 200, 'x');
+    rec.expect_connect(c);
+    loop->connect(c, endpoint);
+    // Before kConnected: goes out once the connection is up.
+    loop->send(c, reinterpret_cast<const uint8_t*>(messages[c].data()), messages[c].size());
+  }
+  ASSERT_TRUE(poll_until(*loop, rec, [&] {
+    for (ConnId c = 0; c < kConns; ++c) {
+      if (rec[c].state == ConnLog::kDone) return true;  // failed: stop and report below
+      if (rec[c].data.size() < messages[c].size() || rec[c].sent == 0) return false;
+    }
+    return true;
+  }));
+  for (ConnId c = 0; c < kConns; ++c) {
+    ASSERT_EQ(rec[c].connect_error, 0) << "conn " << c;
+    ASSERT_EQ(rec[c].close_error, -1) << "conn " << c;
+    ASSERT_EQ(rec[c].sent, 1) << "conn " << c;
+    ASSERT_EQ(rec[c].data, messages[c]) << "conn " << c;
+  }
+  for (ConnId c = 0; c < kConns; ++c) loop->close(c);
+}
+
+TYPED_TEST(LoopTest, TinyReceivePoolAndEventBatchLoseNothing) {
+  // 4 KiB of shared receive buffers and 3 events per poll for 8 connections echoing 64 KiB each:
+  // receives run out of buffers and completions wait for later polls.
+  LoopOptions options;
+  options.max_connections = 8;
+  options.receive_buffer_count = 4;
+  options.receive_buffer_size = 1024;
+  auto loop = make_loop<TypeParam>(options);
+  ASSERT_TRUE(loop);
+  TestServer server(TestServer::Mode::kEcho);
+  std::vector<std::vector<uint8_t>> payloads;
+  Recorder rec(8);
+  for (ConnId c = 0; c < 8; ++c) payloads.push_back(pattern(64 * 1024, c + 10));
+  for (ConnId c = 0; c < 8; ++c) {
+    rec.expect_connect(c);
+    loop->connect(c, server.endpoint());
+    loop->send(c, payloads[c].data(), payloads[c].size());
+  }
+  ASSERT_TRUE(poll_until(*loop, rec, [&] {
+    for (ConnId c = 0; c < 8; ++c) {
+      if (rec[c].state == ConnLog::kDone) return true;
+      // kSent may come after the echo: the loop promises no order between them.
+      if (rec[c].data.size() < payloads[c].size() || rec[c].sent == 0) return false;
+    }
+    return true;
+  }, 3));
+  for (ConnId c = 0; c < 8; ++c) {
+    EXPECT_EQ(rec[c].close_error, -1);
+    EXPECT_EQ(rec[c].sent, 1);
+    EXPECT_TRUE(rec[c].data == as_string(payloads[c])) << "conn " << c;
+  }
+}
+
+TYPED_TEST(LoopTest, UnusableAddressFailsTheConnectFromPoll) {
+  // An unresolved Endpoint (address family 0): the socket or the connect fails, and the failure
+  // arrives as an event like any other, never from connect() itself.
+  auto& loop = *this->loop_;
+  Recorder rec(1);
+  rec.expect_connect(0);
+  loop.connect(0, Endpoint{});
+  ASSERT_TRUE(poll_until(loop, rec, [&] { return rec[0].state == ConnLog::kDone; }));
+  EXPECT_GT(rec[0].connect_error, 0);
+  EXPECT_EQ(rec[0].close_error, -1);
+}
+
+TYPED_TEST(LoopTest, PollWithoutConnectionsReturnsNothing) {
+  std::vector<Event> events(8);
+  EXPECT_EQ(this->loop_->poll(events, 0), 0u);
+  EXPECT_EQ(this->loop_->poll(events, 5), 0u);
+  EXPECT_EQ(this->loop_->poll(std::span<Event>(), 0), 0u);
+}
+
+TYPED_TEST(LoopTest, CreatedOnOneThreadPolledOnAnother) {
+  // The driver creates loops before starting its workers and destroys them after.
+  TestServer server(TestServer::Mode::kEcho);
+  auto loop = make_loop<TypeParam>(LoopOptions{});
+  ASSERT_TRUE(loop);
+  const std::string hello = "hello from a worker";
+  Recorder rec(1);
+  std::thread worker([&] {
+    rec.expect_connect(0);
+    loop->connect(0, server.endpoint());
+    loop->send(0, reinterpret_cast<const uint8_t*>(hello.data()), hello.size());
+    EXPECT_TRUE(poll_until(*loop, rec, [&] { return rec[0].data.size() >= hello.size(); }));
+  });
+  worker.join();
+  EXPECT_EQ(rec[0].data, hello);
+  loop.reset();  // on this thread, with the connection still open
+}
+
+TEST(Resolve, AcceptsHostPortAndBracketedIpv6) {
+  Endpoint e;
+  std::string error;
+  ASSERT_TRUE(resolve("127.0.0.1:9092", e, error)) << error;
+  EXPECT_EQ(e.addr.ss_family, AF_INET);
+  EXPECT_EQ(ntohs(reinterpret_cast<const sockaddr_in&>(e.addr).sin_port), 9092);
+  EXPECT_EQ(e.len, sizeof(sockaddr_in));
+  EXPECT_EQ(e.text, "127.0.0.1:9092");
+  ASSERT_TRUE(resolve("[::1]:19092", e, error)) << error;
+  EXPECT_EQ(e.addr.ss_family, AF_INET6);
+  EXPECT_EQ(ntohs(reinterpret_cast<const sockaddr_in6&>(e.addr).sin6_port), 19092);
+  ASSERT_TRUE(resolve("localhost:1", e, error)) << error;
+}
+
+TEST(Resolve, RejectsBadInputWithAMessage) {
+  for (const char* bad : {"", "localhost", "localhost:", ":9092", "host:0", "host:65536", "host:12ab",
+                          "[::1", "[::1]9092", "::1:9092", "[]:9092"}) {
+    Endpoint e;
+    std::string error;
+    EXPECT_FALSE(resolve(bad, e, error)) << bad;
+    EXPECT_NE(error.find("bad address"), std::string::npos) << bad << " -> " << error;
+  }
+}
+
+TEST(Resolve, UnknownHostFailsWithAMessage) {
+  Endpoint e;
+  std::string error;
+  // .invalid never resolves (RFC 6761).
+  EXPECT_FALSE(resolve("no-such-host.invalid:9092", e, error));
+  EXPECT_NE(error.find("cannot resolve 'no-such-host.invalid'"), std::string::npos) << error;
+}
+
+TEST(FdLimit, RaisesTheSoftLimitWhenTheHardLimitAllows) {
+  std::string error;
+  EXPECT_TRUE(ensure_fd_limit(2000, error)) << error;
+}
+
+TEST(FdLimit, ImpossibleRequestFailsWithAMessage) {
+  std::string error;
+  // Above fs.nr_open: not even root can have this many.
+  EXPECT_FALSE(ensure_fd_limit(uint64_t{1} << 40, error));
+  EXPECT_NE(error.find("hard limit"), std::string::npos) << error;
+}
+
+TEST(UringLoop, ReportsFeaturesOrWhyNot) {
+  std::string error;
+  auto loop = UringLoop::create(LoopOptions{}, error);
+  if (!loop) {
+    EXPECT_FALSE(error.empty());
+    GTEST_SKIP() << "io_uring unavailable: " << error;
+  }
+  EXPECT_NE(loop->features().find("buffer ring 1024 x 16384 B"), std::string::npos) << loop->features();
+  std::cout << "io_uring features: " << loop->features() << "\n";
+}
+
+}  // namespace
+}  // namespace ws::net
