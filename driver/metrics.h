@@ -1,0 +1,62 @@
+// What a worker counts while it runs. Each worker owns one Metrics and never shares it during a
+// run; the runner merges copies at interval ticks and at the end (the Seastar map-reduce model).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "stats/histogram.h"
+
+namespace ws::driver {
+
+// Latency histograms hold microseconds, 1 us to 1 hour, 3 significant figures.
+inline stats::HdrHistogram make_latency_histogram() { return stats::HdrHistogram(1, 3'600'000'000LL, 3); }
+
+// Failures that are not Kafka error codes, counted by kind.
+enum class Failure : uint8_t {
+  kConnectFailed,      // connect() refused, unreachable or timed out
+  kDisconnected,       // connection lost with requests in flight
+  kRequestTimeout,     // no response within --request-timeout
+  kDecodeError,        // a response we could not parse (counted, connection reset)
+  kCorrelationMismatch,  // response out of order: the connection is reset
+  kMetadataFailed,     // topic never got a leader within the retry budget
+  kUnsupported,        // broker lacks what the scenario needs (e.g. zstd before Kafka 2.1)
+  kCount
+};
+const char* failure_name(Failure f);
+
+struct ProducerCounters {
+  uint64_t messages_sent = 0;       // records written to the socket
+  uint64_t bytes_sent = 0;          // request bytes on the wire
+  uint64_t requests_sent = 0;
+  uint64_t messages_acked = 0;      // records the broker confirmed (acks 1/-1)
+  uint64_t requests_acked = 0;
+  uint64_t messages_failed = 0;     // records the broker rejected or that were lost in flight
+  uint64_t connections_attempted = 0;
+  uint64_t connections_established = 0;
+  uint64_t connections_failed = 0;
+  uint64_t reconnects = 0;
+  uint64_t connections_open = 0;    // gauge: established and not yet closed
+  uint64_t clients_producing = 0;   // gauge: clients past set-up
+  uint64_t latency_out_of_range = 0;  // samples the histogram could not hold
+  std::array<uint64_t, static_cast<size_t>(Failure::kCount)> failures{};
+  std::map<int16_t, uint64_t> errors_by_code;  // Kafka error code -> failed records (or requests)
+
+  void add(const ProducerCounters& o);
+};
+
+struct Metrics {
+  ProducerCounters counters;
+  stats::HdrHistogram latency_us = make_latency_histogram();          // from intended send time
+  stats::HdrHistogram service_latency_us = make_latency_histogram();  // from actual send time
+
+  void add(const Metrics& o) {
+    counters.add(o.counters);
+    latency_us.add(o.latency_us);
+    service_latency_us.add(o.service_latency_us);
+  }
+};
+
+}  // namespace ws::driver

@@ -1,0 +1,84 @@
+// One simulated Kafka producer: a small plain state machine owned by a worker. No thread, no
+// virtual call and no allocation per request: its buffers grow once and are reused.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ws::driver {
+
+enum class ClientState : uint8_t {
+  kWaiting,      // not connected; reconnects at wake_ns (start-up or backoff)
+  kConnecting,
+  kApiVersions,  // ApiVersions request in flight
+  kMetadata,     // Metadata request in flight (or waiting for in-flight produces to finish first)
+  kProducing,
+  kDone,         // sent its quota (and got every response), or the run is over
+  kFailed,       // gave up: the broker cannot serve this scenario
+};
+
+// A request waiting for its response (or, with acks=0, for its bytes to be written).
+struct InFlight {
+  int64_t intended_ns = 0;  // when the schedule wanted it sent (coordinated-omission view)
+  int64_t sent_ns = 0;      // when it was actually handed to the socket
+  int32_t correlation_id = 0;
+  uint32_t records = 0;
+  int16_t api_key = 0;
+  int16_t api_version = 0;
+  bool expects_response = true;
+};
+
+// Fixed-capacity FIFO of in-flight requests, allocated once per client. Responses on a Kafka
+// connection arrive in request order, so the front is always the next one due.
+class InFlightRing {
+ public:
+  void reset_capacity(uint32_t capacity) { slots_.assign(capacity, {}); head_ = size_ = 0; }
+  bool full() const { return size_ == slots_.size(); }
+  bool empty() const { return size_ == 0; }
+  uint32_t size() const { return size_; }
+  InFlight& front() { return slots_[head_]; }
+  void push(const InFlight& f) {
+    slots_[(head_ + size_) % slots_.size()] = f;
+    ++size_;
+  }
+  void pop() {
+    head_ = (head_ + 1) % static_cast<uint32_t>(slots_.size());
+    --size_;
+  }
+  void clear() { head_ = size_ = 0; }
+
+ private:
+  std::vector<InFlight> slots_;
+  uint32_t head_ = 0;
+  uint32_t size_ = 0;
+};
+
+struct ProducerClient {
+  uint32_t global_index = 0;      // across all workers: client.id suffix and partition choice
+  ClientState state = ClientState::kWaiting;
+  uint16_t endpoint = 0;          // index into the worker's broker table
+  bool send_in_progress = false;  // the loop allows one send per connection at a time
+  bool needs_metadata = true;     // (re)learn the partition leader before producing
+  bool versions_negotiated = false;  // this connection's ApiVersions exchange is done
+  bool awaiting_connect_slot = false;
+  bool holds_connect_slot = false;  // from connect() until the broker's first response
+  uint8_t connect_attempts = 0;   // consecutive failures, for exponential backoff
+  uint8_t metadata_attempts = 0;
+  int8_t magic = 2;
+  int16_t produce_version = 0;
+  int16_t metadata_version = 0;
+  int16_t api_versions_version = 3;
+  int32_t partition = -1;
+  int32_t next_correlation_id = 1;
+  int64_t wake_ns = 0;            // backoff expiry or connect deadline
+  int64_t next_record_ns = 0;     // paced runs: intended time of the next record not yet sent
+  uint64_t quota_left = 0;        // records still to send
+  uint64_t closed_in_batch = 0;   // worker's poll batch in which the connection was last closed
+  std::string client_id;
+  InFlightRing in_flight;
+  std::vector<uint8_t> send_buffer;  // the request being written
+  std::vector<uint8_t> partial;      // bytes of an incomplete response frame
+};
+
+}  // namespace ws::driver

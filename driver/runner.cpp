@@ -1,0 +1,168 @@
+#include "driver/runner.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "driver/worker.h"
+#include "net/asio_loop.h"
+#include "net/uring_loop.h"
+
+namespace ws::driver {
+namespace {
+
+int64_t steady_now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// Counters of one interval: cumulative values minus the previous tick's; gauges stay as they are.
+ProducerCounters interval_delta(const ProducerCounters& now, const ProducerCounters& before) {
+  ProducerCounters d = now;
+  d.messages_sent -= before.messages_sent;
+  d.bytes_sent -= before.bytes_sent;
+  d.requests_sent -= before.requests_sent;
+  d.messages_acked -= before.messages_acked;
+  d.requests_acked -= before.requests_acked;
+  d.messages_failed -= before.messages_failed;
+  d.connections_attempted -= before.connections_attempted;
+  d.connections_established -= before.connections_established;
+  d.connections_failed -= before.connections_failed;
+  d.reconnects -= before.reconnects;
+  d.latency_out_of_range -= before.latency_out_of_range;
+  for (size_t i = 0; i < d.failures.size(); ++i) d.failures[i] -= before.failures[i];
+  for (auto& [code, n] : d.errors_by_code) {
+    auto it = before.errors_by_code.find(code);
+    if (it != before.errors_by_code.end()) n -= it->second;
+  }
+  return d;
+}
+
+}  // namespace
+
+struct ShardedRunner::WorkerSlot {
+  Mailbox mailbox;
+  std::unique_ptr<Worker<net::UringLoop>> uring;
+  std::unique_ptr<Worker<net::AsioLoop>> asio;
+  std::thread thread;
+  void run() { uring ? uring->run() : asio->run(); }
+};
+
+ShardedRunner::ShardedRunner(RunConfig config)
+    : config_(std::move(config)),
+      control_(std::max<uint32_t>(1, std::min(config_.threads, std::max<uint32_t>(1, config_.clients)))) {}
+
+ShardedRunner::~ShardedRunner() {
+  for (auto& w : workers_) {
+    if (w->thread.joinable()) w->thread.join();
+  }
+}
+
+bool ShardedRunner::prepare(std::string& error, std::string& notice) {
+  std::vector<net::Endpoint> bootstrap;
+  for (const auto& text : config_.bootstrap) {
+    net::Endpoint ep;
+    std::string why;
+    if (!net::resolve(text, ep, why)) {
+      error = "--bootstrap: cannot use '" + text + "': " + why;
+      return false;
+    }
+    bootstrap.push_back(std::move(ep));
+  }
+  if (bootstrap.empty()) {
+    error = "--bootstrap: no broker address given";
+    return false;
+  }
+  // No empty workers: a thread without clients would only cost a core.
+  const uint32_t threads = std::max<uint32_t>(1, std::min(config_.threads, config_.clients));
+  if (!net::ensure_fd_limit(config_.clients + 64ULL * threads, error)) return false;
+
+  // Probe io_uring once here, so a machine without it gets one line and Asio for every worker.
+  bool use_uring = config_.io == IoBackend::kUring;
+  if (use_uring) {
+    std::string why;
+    if (!net::UringLoop::create(net::LoopOptions{}, why)) {
+      notice = "io_uring unavailable (" + why + "): using asio";
+      use_uring = false;
+    }
+  }
+  uint32_t first = 0;
+  for (uint32_t t = 0; t < threads; ++t) {
+    const uint32_t count = config_.clients / threads + (t < config_.clients % threads ? 1 : 0);
+    // --messages split evenly over all clients; the first (messages % clients) take one more.
+    const uint64_t base = config_.messages / config_.clients, extra = config_.messages % config_.clients;
+    const uint64_t quota = base * count + std::min<uint64_t>(count, extra > first ? extra - first : 0);
+    net::LoopOptions options;
+    options.max_connections = std::max<uint32_t>(1, count);
+    auto slot = std::make_unique<WorkerSlot>();
+    if (use_uring) {
+      slot->uring = std::make_unique<Worker<net::UringLoop>>(config_, control_, slot->mailbox, options,
+                                                              bootstrap, first, count, quota);
+    } else {
+      slot->asio = std::make_unique<Worker<net::AsioLoop>>(config_, control_, slot->mailbox, options,
+                                                            bootstrap, first, count, quota);
+    }
+    workers_.push_back(std::move(slot));
+    first += count;
+  }
+  backend_name_ = use_uring ? "io_uring" : "asio";
+  return true;
+}
+
+RunResult ShardedRunner::run(const std::function<void(const IntervalReport&)>& on_interval) {
+  RunResult result;
+  result.io_backend = backend_name_;
+  result.threads = static_cast<uint32_t>(workers_.size());
+  for (auto& w : workers_) {
+    WorkerSlot* slot = w.get();
+    slot->thread = std::thread([slot] { slot->run(); });
+  }
+  const int64_t start = steady_now_ns();
+  control_.start_ns.store(start);
+  control_.start_barrier.arrive_and_wait();
+
+  ProducerCounters previous;
+  Metrics tick;
+  const int64_t interval = config_.report_interval.count();
+  int64_t next_tick = start + interval;
+  bool all_finished = false;
+  while (!all_finished) {
+    // Wake often enough to notice the end of the run promptly, report once per interval.
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    const int64_t now = steady_now_ns();
+    all_finished = true;
+    ProducerCounters total;
+    bool report = now >= next_tick;
+    for (auto& w : workers_) {
+      std::lock_guard lock(w->mailbox.mutex);
+      all_finished &= w->mailbox.finished;
+      total.add(w->mailbox.counters);
+      if (report || w->mailbox.finished) {
+        tick.add(w->mailbox.interval);
+        w->mailbox.interval.latency_us.reset();
+        w->mailbox.interval.service_latency_us.reset();
+      }
+    }
+    if (report || all_finished) {
+      IntervalReport r;
+      r.elapsed_s = static_cast<double>(now - start) / 1e9;
+      r.total = total;
+      r.delta = interval_delta(total, previous);
+      r.interval = &tick;
+      if (on_interval && report) on_interval(r);
+      result.metrics.latency_us.add(tick.latency_us);
+      result.metrics.service_latency_us.add(tick.service_latency_us);
+      tick.latency_us.reset();
+      tick.service_latency_us.reset();
+      previous = total;
+      next_tick += interval;
+      result.counters = total;
+      result.elapsed_s = r.elapsed_s;
+    }
+  }
+  for (auto& w : workers_) w->thread.join();
+  result.metrics.counters = result.counters;
+  return result;
+}
+
+}  // namespace ws::driver

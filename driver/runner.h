@@ -1,0 +1,76 @@
+// ShardedRunner: one worker thread per core, clients spread evenly, all started on one barrier,
+// no mutable state shared during the run except each worker's mailbox, which the worker fills a
+// few times a second and the reporting thread empties (never locked on the per-request path).
+#pragma once
+
+#include <atomic>
+#include <barrier>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "driver/config.h"
+#include "driver/metrics.h"
+
+namespace ws::driver {
+
+// Where a worker leaves its numbers for the reporting thread.
+struct Mailbox {
+  std::mutex mutex;
+  ProducerCounters counters;  // cumulative since the start
+  Metrics interval;           // histograms since the reporting thread last emptied them
+  bool finished = false;
+};
+
+// State every worker sees: read-mostly, written once or by signal.
+struct RunControl {
+  explicit RunControl(uint32_t workers) : start_barrier(static_cast<std::ptrdiff_t>(workers) + 1) {}
+  std::barrier<> start_barrier;
+  std::atomic<bool> stop{false};       // Ctrl-C or --duration: stop sending, drain
+  std::atomic<int64_t> start_ns{0};    // steady-clock time of the barrier, set by the runner
+};
+
+// One report tick, as the reporting thread sees it.
+struct IntervalReport {
+  double elapsed_s = 0;
+  ProducerCounters total;   // cumulative
+  ProducerCounters delta;   // this interval only (gauges are current values)
+  const Metrics* interval = nullptr;  // this interval's histograms
+};
+
+struct RunResult {
+  ProducerCounters counters;
+  Metrics metrics;             // whole-run histograms
+  double elapsed_s = 0;
+  std::string io_backend;      // what actually ran ("io_uring" or "asio")
+  uint32_t threads = 0;
+};
+
+class ShardedRunner {
+ public:
+  explicit ShardedRunner(RunConfig config);
+  ~ShardedRunner();
+
+  // Resolves brokers, raises the fd limit, creates the event loops (falling back from io_uring
+  // to Asio with a one-line notice). False with a message when the run cannot start.
+  bool prepare(std::string& error, std::string& notice);
+
+  // Runs to the end; calls on_interval every report_interval from the calling thread.
+  RunResult run(const std::function<void(const IntervalReport&)>& on_interval);
+
+  // Safe from a signal handler: stop sending and drain.
+  void request_stop() { control_.stop.store(true, std::memory_order_relaxed); }
+
+ private:
+  struct WorkerSlot;
+  RunConfig config_;
+  RunControl control_;
+  std::vector<std::unique_ptr<WorkerSlot>> workers_;
+  std::string backend_name_;
+};
+
+}  // namespace ws::driver

@@ -1,0 +1,798 @@
+#include "driver/worker.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+
+#include "net/asio_loop.h"
+#include "net/uring_loop.h"
+#include "protocol/errors.h"
+
+namespace ws::driver {
+namespace {
+
+using protocol::ApiVersionsRequest;
+using protocol::MetadataRequest;
+using protocol::ProduceRequest;
+
+constexpr int64_t kMs = 1'000'000;
+constexpr int64_t kPublishEveryNs = 100 * kMs;
+constexpr int64_t kTimeoutSweepEveryNs = 100 * kMs;
+constexpr int64_t kMetadataRetryNs = 250 * kMs;
+constexpr uint8_t kMetadataAttempts = 120;  // 30 s of LEADER_NOT_AVAILABLE before giving up
+constexpr size_t kEventBatch = 1024;
+// Kafka 0.9 neither answers nor closes on ApiVersions; librdkafka waits 10 s
+// (api.version.request.timeout.ms) before falling back. A broker on loopback or a LAN that has
+// ApiVersions answers in milliseconds, so 3 s is ample and keeps start-up against 0.9 short.
+constexpr int64_t kApiVersionsTimeoutNs = 3000 * kMs;
+
+bool is_connected(ClientState s) {
+  return s == ClientState::kApiVersions || s == ClientState::kMetadata || s == ClientState::kProducing;
+}
+
+// Kafka 0.9 (no ApiVersions) speaks Produce v0-1 and Metadata v0.
+constexpr int16_t kFallbackProduceMax = 1;
+constexpr int16_t kFallbackMetadataMax = 0;
+
+// The highest version both sides speak, or -1 if the ranges do not overlap.
+int16_t negotiate(int16_t ours_min, int16_t ours_max, int16_t theirs_min, int16_t theirs_max) {
+  const int16_t v = std::min(ours_max, theirs_max);
+  return v >= std::max(ours_min, theirs_min) ? v : -1;
+}
+
+// Record format per Produce version: v0-1 magic 0, v2 magic 1, v3+ RecordBatch v2.
+int8_t magic_for_produce_version(int16_t v) { return v >= 3 ? 2 : (v == 2 ? 1 : 0); }
+
+}  // namespace
+
+const char* failure_name(Failure f) {
+  switch (f) {
+    case Failure::kConnectFailed: return "connect_failed";
+    case Failure::kDisconnected: return "disconnected";
+    case Failure::kRequestTimeout: return "request_timeout";
+    case Failure::kDecodeError: return "decode_error";
+    case Failure::kCorrelationMismatch: return "correlation_mismatch";
+    case Failure::kMetadataFailed: return "metadata_failed";
+    case Failure::kUnsupported: return "unsupported_by_broker";
+    case Failure::kCount: break;
+  }
+  return "unknown";
+}
+
+void ProducerCounters::add(const ProducerCounters& o) {
+  messages_sent += o.messages_sent;
+  bytes_sent += o.bytes_sent;
+  requests_sent += o.requests_sent;
+  messages_acked += o.messages_acked;
+  requests_acked += o.requests_acked;
+  messages_failed += o.messages_failed;
+  connections_attempted += o.connections_attempted;
+  connections_established += o.connections_established;
+  connections_failed += o.connections_failed;
+  reconnects += o.reconnects;
+  connections_open += o.connections_open;
+  clients_producing += o.clients_producing;
+  latency_out_of_range += o.latency_out_of_range;
+  for (size_t i = 0; i < failures.size(); ++i) failures[i] += o.failures[i];
+  for (const auto& [code, n] : o.errors_by_code) errors_by_code[code] += n;
+}
+
+template <typename Loop>
+Worker<Loop>::Worker(const RunConfig& config, RunControl& control, Mailbox& mailbox,
+                     net::LoopOptions loop_options, std::vector<net::Endpoint> bootstrap,
+                     uint32_t first_client, uint32_t client_count, uint64_t message_quota)
+    : config_(config), control_(control), mailbox_(mailbox), loop_options_(loop_options) {
+  for (auto& ep : bootstrap) brokers_.push_back(BrokerEndpoint{.address = std::move(ep)});
+  clients_.resize(client_count);
+  for (uint32_t i = 0; i < client_count; ++i) {
+    ProducerClient& cl = clients_[i];
+    cl.global_index = first_client + i;
+    cl.endpoint = static_cast<uint16_t>(cl.global_index % brokers_.size());
+    cl.client_id = config_.client_id_prefix + "-" + std::to_string(cl.global_index);
+    // Spread the worker's quota evenly; the first clients take the remainder.
+    cl.quota_left = config_.messages == 0
+                        ? UINT64_MAX
+                        : message_quota / client_count + (i < message_quota % client_count ? 1 : 0);
+    // +1: a Metadata or ApiVersions request can be in flight besides the produce window.
+    cl.in_flight.reset_capacity(config_.max_in_flight + 1);
+  }
+  if (config_.rate > 0) {
+    const double per_client = config_.rate / config_.clients;
+    record_interval_ns_ = std::max<int64_t>(1, static_cast<int64_t>(1e9 / per_client));
+  }
+  payload_.resize(config_.message_size);
+  for (size_t i = 0; i < payload_.size(); ++i) payload_[i] = static_cast<uint8_t>('a' + i % 26);
+  produce_request_.topic_data.resize(1);
+  produce_request_.topic_data[0].partition_data.resize(1);
+  events_.resize(kEventBatch);
+  // Clients with nothing to send are settled from the start.
+  for (uint32_t i = 0; i < client_count; ++i) {
+    if (clients_[i].quota_left == 0) settle(i);
+  }
+}
+
+template <typename Loop>
+int64_t Worker<Loop>::now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+}
+
+template <typename Loop>
+int64_t Worker<Loop>::backoff_ns(uint8_t attempts) const {
+  // 100 ms doubling to 5 s, so a restarting broker is not hammered by every client at once.
+  const int shift = std::min<int>(attempts, 7);
+  return std::min<int64_t>(100 * kMs << shift, 5000 * kMs);
+}
+
+template <typename Loop>
+void Worker<Loop>::run() {
+  std::string error;
+  loop_ = Loop::create(loop_options_, error);
+  control_.start_barrier.arrive_and_wait();
+  if (!loop_) {
+    // prepare() probed this backend on another thread, so this is unexpected (e.g. out of memory
+    // for the ring): the clients of this worker count as failed rather than the process dying.
+    metrics_.counters.failures[static_cast<size_t>(Failure::kConnectFailed)] += clients_.size();
+    return publish(true);
+  }
+  const int64_t start = control_.start_ns.load();
+  if (config_.duration.count() > 0) end_ns_ = start + config_.duration.count();
+  for (uint32_t c = 0; c < clients_.size(); ++c) {
+    if (clients_[c].state == ClientState::kWaiting) start_connect(c, start);
+  }
+  int64_t next_publish = start + kPublishEveryNs;
+  int64_t next_sweep = start + kTimeoutSweepEveryNs;
+  while (true) {
+    int64_t now = now_ns();
+    if (!stopping_ && (control_.stop.load(std::memory_order_relaxed) || (end_ns_ && now >= end_ns_))) {
+      stopping_ = true;
+      drain_deadline_ns_ = now + config_.drain_timeout.count();
+      for (uint32_t c = 0; c < clients_.size(); ++c) {
+        if (clients_[c].in_flight.empty()) settle(c);
+      }
+    }
+    if (all_settled()) break;
+    if (stopping_ && now >= drain_deadline_ns_) break;
+
+    while (!wakes_.empty() && wakes_.top().at_ns <= now) {
+      const Wake w = wakes_.top();
+      wakes_.pop();
+      tick(w.client, now);
+    }
+    if (now >= next_sweep) {
+      sweep_timeouts(now);
+      next_sweep = now + kTimeoutSweepEveryNs;
+    }
+    if (now >= next_publish) {
+      publish(false);
+      next_publish = now + kPublishEveryNs;
+    }
+
+    int64_t next = next_publish;
+    if (!wakes_.empty()) next = std::min(next, wakes_.top().at_ns);
+    if (end_ns_ && !stopping_) next = std::min(next, end_ns_);
+    const int timeout_ms = static_cast<int>(std::clamp<int64_t>((next - now) / kMs, 0, 50));
+    const size_t n = loop_->poll(events_, timeout_ms);
+    ++batch_;
+    now = now_ns();
+    for (size_t i = 0; i < n; ++i) {
+      const net::Event& e = events_[i];
+      // A close does not retract events already in this batch: they belong to the old connection.
+      if (clients_[e.conn].closed_in_batch == batch_) continue;
+      switch (e.type) {
+        case net::Event::kConnected: on_connected(e.conn, e.error, now); break;
+        case net::Event::kData: on_data(e.conn, e.data, now); break;
+        case net::Event::kSent: on_sent(e.conn, e.error, now); break;
+        case net::Event::kClosed:
+          if (is_connected(clients_[e.conn].state)) on_closed(e.conn, e.error, now);
+          break;
+      }
+    }
+  }
+  // Whatever is still in flight after the drain deadline stays "sent, not acknowledged".
+  for (uint32_t c = 0; c < clients_.size(); ++c) {
+    if (is_connected(clients_[c].state) || clients_[c].state == ClientState::kConnecting) {
+      close_connection(c);
+    }
+  }
+  metrics_.counters.connections_open = 0;
+  metrics_.counters.clients_producing = 0;
+  publish(true);
+}
+
+template <typename Loop>
+void Worker<Loop>::close_connection(uint32_t c) {
+  loop_->close(c);
+  clients_[c].closed_in_batch = batch_;
+}
+
+template <typename Loop>
+void Worker<Loop>::tick(uint32_t c, int64_t now) {
+  ProducerClient& cl = clients_[c];
+  switch (cl.state) {
+    case ClientState::kWaiting:
+      if (now >= cl.wake_ns && !stopping_) start_connect(c, now);
+      break;
+    case ClientState::kConnecting:
+      if (now >= cl.wake_ns) {  // connect timeout
+        close_connection(c);
+        on_connected(c, ETIMEDOUT, now);
+      }
+      break;
+    case ClientState::kMetadata:
+      if (now >= cl.wake_ns && cl.in_flight.empty() && !cl.send_in_progress) {
+        if (stopping_) return settle(c);
+        send_metadata(c, now);
+      }
+      break;
+    case ClientState::kProducing:
+      maybe_send_produce(c, now);
+      break;
+    default:
+      break;
+  }
+}
+
+template <typename Loop>
+void Worker<Loop>::start_connect(uint32_t c, int64_t now) {
+  ProducerClient& cl = clients_[c];
+  if (connecting_ >= config_.connect_concurrency) {
+    if (!cl.awaiting_connect_slot) {
+      cl.awaiting_connect_slot = true;
+      connect_queue_.push_back(c);
+    }
+    return;
+  }
+  ++connecting_;
+  cl.holds_connect_slot = true;
+  cl.state = ClientState::kConnecting;
+  cl.wake_ns = now + config_.connect_timeout.count();
+  schedule(c, cl.wake_ns);
+  ++metrics_.counters.connections_attempted;
+  loop_->connect(c, brokers_[cl.endpoint].address);
+}
+
+template <typename Loop>
+void Worker<Loop>::release_connect_slot(uint32_t c, int64_t now) {
+  ProducerClient& cl = clients_[c];
+  if (!cl.holds_connect_slot) return;
+  cl.holds_connect_slot = false;
+  --connecting_;
+  while (!connect_queue_.empty() && connecting_ < config_.connect_concurrency) {
+    const uint32_t next = connect_queue_.front();
+    connect_queue_.pop_front();
+    clients_[next].awaiting_connect_slot = false;
+    if (clients_[next].state == ClientState::kWaiting && !stopping_) start_connect(next, now);
+  }
+}
+
+template <typename Loop>
+void Worker<Loop>::on_connected(uint32_t c, int error, int64_t now) {
+  ProducerClient& cl = clients_[c];
+  if (cl.state != ClientState::kConnecting) return;
+  if (error != 0) {
+    release_connect_slot(c, now);
+    ++metrics_.counters.connections_failed;
+    ++metrics_.counters.failures[static_cast<size_t>(Failure::kConnectFailed)];
+    if (stopping_) return settle(c);
+    cl.state = ClientState::kWaiting;
+    cl.wake_ns = now + backoff_ns(cl.connect_attempts);
+    cl.connect_attempts = static_cast<uint8_t>(std::min(cl.connect_attempts + 1, 255));
+    schedule(c, cl.wake_ns);
+    return;
+  }
+  ++metrics_.counters.connections_established;
+  ++metrics_.counters.connections_open;
+  cl.connect_attempts = 0;
+  begin_session(c, now);
+}
+
+template <typename Loop>
+void Worker<Loop>::use_fallback_versions(BrokerEndpoint& b) {
+  b.versions_known = true;
+  b.has_api_versions = false;
+  b.produce_max = kFallbackProduceMax;
+  b.metadata_max = kFallbackMetadataMax;
+}
+
+template <typename Loop>
+void Worker<Loop>::begin_session(uint32_t c, int64_t now) {
+  ProducerClient& cl = clients_[c];
+  BrokerEndpoint& b = brokers_[cl.endpoint];
+  if (stopping_) return settle(c);  // connected after the end of the run: nothing to do
+  if (config_.broker_version == BrokerVersion::kV0_9 && !b.versions_known) use_fallback_versions(b);
+  // Like librdkafka and the Java client, every new connection opens with ApiVersions where the
+  // broker has it (librdkafka's mock even ignores requests on a connection that skipped it).
+  if (b.has_api_versions && !cl.versions_negotiated) return send_api_versions(c, now);
+  cl.versions_negotiated = false;  // the next connection asks again
+
+  cl.produce_version = b.produce_max;
+  cl.metadata_version = b.metadata_max;
+  if (cl.produce_version < 0 || cl.metadata_version < 0 ||
+      (config_.compression == protocol::Codec::kZstd && cl.produce_version < 7)) {
+    // zstd needs Produce v7 (Kafka 2.1); nothing this client can do about it.
+    ++metrics_.counters.failures[static_cast<size_t>(Failure::kUnsupported)];
+    cl.state = ClientState::kFailed;
+    close_connection(c);
+    --metrics_.counters.connections_open;
+    ++settled_;
+    return;
+  }
+  cl.magic = magic_for_produce_version(cl.produce_version);
+  if (cl.needs_metadata) return send_metadata(c, now);
+  cl.state = ClientState::kProducing;
+  maybe_send_produce(c, now);
+}
+
+template <typename Loop>
+template <typename Request>
+void Worker<Loop>::send_request(uint32_t c, const Request& body, int16_t version, uint32_t records,
+                                int64_t intended_ns, int64_t now, bool expects_response) {
+  ProducerClient& cl = clients_[c];
+  cl.send_buffer.clear();
+  const int32_t correlation_id = cl.next_correlation_id++;
+  const size_t size =
+      protocol::encode_request(cl.send_buffer, body, version, correlation_id, cl.client_id);
+  cl.in_flight.push(InFlight{.intended_ns = intended_ns,
+                             .sent_ns = now,
+                             .correlation_id = correlation_id,
+                             .records = records,
+                             .api_key = Request::kApiKey,
+                             .api_version = version,
+                             .expects_response = expects_response});
+  cl.send_in_progress = true;
+  if constexpr (Request::kApiKey == ProduceRequest::kApiKey) {
+    ++metrics_.counters.requests_sent;
+    metrics_.counters.messages_sent += records;
+    metrics_.counters.bytes_sent += size;
+  }
+  loop_->send(c, cl.send_buffer.data(), size);
+}
+
+template <typename Loop>
+void Worker<Loop>::send_api_versions(uint32_t c, int64_t now) {
+  ProducerClient& cl = clients_[c];
+  ApiVersionsRequest request;
+  request.client_software_name = "wirestress";
+  request.client_software_version = "0.1.0";
+  cl.state = ClientState::kApiVersions;
+  send_request(c, request, cl.api_versions_version, 0, now, now, true);
+}
+
+template <typename Loop>
+void Worker<Loop>::send_metadata(uint32_t c, int64_t now) {
+  ProducerClient& cl = clients_[c];
+  MetadataRequest request;
+  request.topics.emplace(1);
+  (*request.topics)[0].name = config_.topic;
+  request.allow_auto_topic_creation = true;
+  cl.state = ClientState::kMetadata;
+  send_request(c, request, cl.metadata_version, 0, now, now, true);
+}
+
+template <typename Loop>
+void Worker<Loop>::maybe_send_produce(uint32_t c, int64_t now) {
+  ProducerClient& cl = clients_[c];
+  if (cl.state != ClientState::kProducing || cl.send_in_progress) return;
+  if (stopping_) {
+    if (cl.in_flight.empty()) settle(c);  // drained: this client is finished
+    return;
+  }
+  if (cl.needs_metadata) {
+    if (cl.in_flight.empty()) send_metadata(c, now);
+    return;
+  }
+  if (cl.quota_left == 0) {
+    if (cl.in_flight.empty()) settle(c);
+    return;
+  }
+  if (cl.in_flight.size() >= config_.max_in_flight) return;
+
+  uint32_t count = static_cast<uint32_t>(std::min<uint64_t>(config_.batch, cl.quota_left));
+  int64_t intended = now;
+  if (record_interval_ns_ > 0) {
+    // Open loop: records fall due at a fixed rate; a request goes out when the batch is full or
+    // the first record has lingered long enough. Latency counts from the first record's due time.
+    if (cl.next_record_ns == 0) cl.next_record_ns = now;
+    const int64_t first = cl.next_record_ns;
+    const int64_t fill_ns = static_cast<int64_t>(count - 1) * record_interval_ns_;
+    const int64_t due = first + std::min<int64_t>(config_.linger.count(), fill_ns);
+    if (now < due) return schedule(c, due);
+    count = static_cast<uint32_t>(
+        std::min<int64_t>(count, (now - first) / record_interval_ns_ + 1));
+    intended = first;
+    cl.next_record_ns = first + static_cast<int64_t>(count) * record_interval_ns_;
+  }
+
+  // Build the record set, then the request around it; every buffer here is reused.
+  record_buffer_.clear();
+  record_writer_.begin(record_buffer_, {.magic = cl.magic, .codec = config_.compression});
+  const int64_t timestamp_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::system_clock::now().time_since_epoch())
+                                   .count();
+  const uint64_t first_sequence = metrics_.counters.messages_sent;
+  for (uint32_t i = 0; i < count; ++i) {
+    protocol::RecordToWrite record;
+    record.value = protocol::Bytes(payload_);
+    record.timestamp_ms = timestamp_ms;
+    if (config_.key_size > 0) {
+      // Keys differ per client and record: "<client>-<sequence>", padded or cut to --key-size.
+      char key[48];
+      const int n = std::snprintf(key, sizeof key, "%u-%llu", cl.global_index,
+                                  static_cast<unsigned long long>(first_sequence + i));
+      key_scratch_.assign(key, static_cast<size_t>(n));
+      key_scratch_.resize(config_.key_size, '.');
+      record.key = protocol::Bytes(reinterpret_cast<const uint8_t*>(key_scratch_.data()), key_scratch_.size());
+    }
+    record_writer_.add(record);
+  }
+  record_writer_.finish();
+
+  auto& topic = produce_request_.topic_data[0];
+  topic.name = config_.topic;
+  topic.partition_data[0].index = cl.partition;
+  topic.partition_data[0].records = protocol::Bytes(record_buffer_);
+  produce_request_.acks = config_.acks;
+  produce_request_.timeout_ms =
+      static_cast<int32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(config_.request_timeout).count());
+  send_request(c, produce_request_, cl.produce_version, count, intended, now, config_.acks != 0);
+  cl.quota_left -= count;
+  if (record_interval_ns_ > 0 && cl.quota_left > 0) schedule(c, cl.next_record_ns);
+}
+
+template <typename Loop>
+void Worker<Loop>::on_sent(uint32_t c, int error, int64_t now) {
+  ProducerClient& cl = clients_[c];
+  cl.send_in_progress = false;
+  if (error != 0) return reset_connection(c, Failure::kDisconnected, now, false);  // (loop reports kClosed instead)
+  // With acks=0 a produce request is complete once written: the broker never answers it.
+  if (!cl.in_flight.empty() && !cl.in_flight.front().expects_response) {
+    complete_produce(cl.in_flight.front(), protocol::error::kNone, now);
+    cl.in_flight.pop();
+  }
+  maybe_send_produce(c, now);
+}
+
+template <typename Loop>
+void Worker<Loop>::on_data(uint32_t c, std::span<const uint8_t> data, int64_t now) {
+  ProducerClient& cl = clients_[c];
+  // Usually a whole response arrives in one read and is parsed straight from the loop's buffer;
+  // only a frame split across reads is copied into the client's own buffer.
+  std::span<const uint8_t> pending = data;
+  const bool buffered = !cl.partial.empty();
+  if (buffered) {
+    cl.partial.insert(cl.partial.end(), data.begin(), data.end());
+    pending = cl.partial;
+  }
+  size_t consumed = 0;
+  while (true) {
+    const auto check = protocol::check_frame(pending.subspan(consumed));
+    if (check.status == protocol::FrameStatus::kTooLarge) {
+      return reset_connection(c, Failure::kDecodeError, now, false);
+    }
+    if (check.status == protocol::FrameStatus::kNeedMore) break;
+    const auto frame = pending.subspan(consumed + 4, check.frame_size - 4);
+    consumed += check.frame_size;
+    if (!handle_frame(c, frame, now)) return;  // the connection was reset or moved
+  }
+  if (buffered) {
+    cl.partial.erase(cl.partial.begin(), cl.partial.begin() + static_cast<ptrdiff_t>(consumed));
+  } else if (consumed < pending.size()) {
+    cl.partial.assign(pending.begin() + static_cast<ptrdiff_t>(consumed), pending.end());
+  }
+}
+
+template <typename Loop>
+bool Worker<Loop>::handle_frame(uint32_t c, std::span<const uint8_t> frame, int64_t now) {
+  ProducerClient& cl = clients_[c];
+  if (cl.in_flight.empty() || !cl.in_flight.front().expects_response) {
+    // Real brokers never answer acks=0 produces, but librdkafka's mock cluster does: ignore
+    // unsolicited responses then, as librdkafka does. Otherwise the stream is out of step.
+    if (config_.acks == 0) return true;
+    reset_connection(c, Failure::kCorrelationMismatch, now, false);
+    return false;
+  }
+  const InFlight request = cl.in_flight.front();
+  auto response = protocol::read_response_header(frame, request.api_key, request.api_version);
+  if (!response.body.ok()) {
+    reset_connection(c, Failure::kDecodeError, now, false);
+    return false;
+  }
+  if (response.correlation_id != request.correlation_id) {
+    reset_connection(c, Failure::kCorrelationMismatch, now, false);
+    return false;
+  }
+  cl.in_flight.pop();
+  // The broker answered: this connection is really established (TCP connect alone proves little
+  // when the broker's accept queue overflowed), so the next client may start connecting.
+  release_connect_slot(c, now);
+  switch (request.api_key) {
+    case ApiVersionsRequest::kApiKey: return handle_api_versions(c, response.body, request, now);
+    case MetadataRequest::kApiKey: return handle_metadata(c, response.body, request, now);
+    case ProduceRequest::kApiKey: return handle_produce(c, response.body, request, now);
+    default: return true;
+  }
+}
+
+template <typename Loop>
+bool Worker<Loop>::handle_api_versions(uint32_t c, protocol::Reader& body, const InFlight& request,
+                                       int64_t now) {
+  ProducerClient& cl = clients_[c];
+  auto& response = api_versions_response_;
+  protocol::decode_api_versions_response(body, request.api_version, response);
+  if (!body.ok()) {
+    reset_connection(c, Failure::kDecodeError, now, false);
+    return false;
+  }
+  BrokerEndpoint& b = brokers_[cl.endpoint];
+  b.produce_max = b.metadata_max = b.api_versions_max = -1;
+  for (const auto& api : response.api_keys) {
+    const auto* ours = protocol::find_api(api.api_key);
+    if (!ours) continue;
+    const int16_t v = negotiate(ours->min_version, ours->max_version, api.min_version, api.max_version);
+    if (api.api_key == ProduceRequest::kApiKey) b.produce_max = v;
+    if (api.api_key == MetadataRequest::kApiKey) b.metadata_max = v;
+    if (api.api_key == ApiVersionsRequest::kApiKey) b.api_versions_max = v;
+  }
+  if (response.error_code == protocol::error::kUnsupportedVersion && request.api_version > 0) {
+    // The broker listed what it speaks: ask again in a version it knows.
+    cl.api_versions_version = std::max<int16_t>(0, b.api_versions_max);
+    send_api_versions(c, now);
+    return true;
+  }
+  if (response.error_code != protocol::error::kNone) {
+    ++metrics_.counters.errors_by_code[response.error_code];
+  }
+  b.versions_known = true;
+  cl.versions_negotiated = true;
+  begin_session(c, now);
+  return is_connected(cl.state);
+}
+
+template <typename Loop>
+uint16_t Worker<Loop>::endpoint_for_node(int32_t node_id, std::string_view host, int32_t port) {
+  for (size_t i = 0; i < brokers_.size(); ++i) {
+    if (brokers_[i].node_id == node_id) return static_cast<uint16_t>(i);
+  }
+  const std::string text = std::string(host) + ":" + std::to_string(port);
+  for (size_t i = 0; i < brokers_.size(); ++i) {
+    if (brokers_[i].node_id < 0 && brokers_[i].address.text == text) {
+      brokers_[i].node_id = node_id;
+      return static_cast<uint16_t>(i);
+    }
+  }
+  // A leader we have not met: resolve once per worker (numeric addresses do not block).
+  BrokerEndpoint b;
+  std::string error;
+  if (!net::resolve(text, b.address, error)) return UINT16_MAX;
+  b.node_id = node_id;
+  brokers_.push_back(std::move(b));
+  return static_cast<uint16_t>(brokers_.size() - 1);
+}
+
+template <typename Loop>
+bool Worker<Loop>::handle_metadata(uint32_t c, protocol::Reader& body, const InFlight& request,
+                                   int64_t now) {
+  ProducerClient& cl = clients_[c];
+  auto& response = metadata_response_;
+  response.decode(body, request.api_version);
+  if (!body.ok()) {
+    reset_connection(c, Failure::kDecodeError, now, false);
+    return false;
+  }
+  const protocol::MetadataResponse::MetadataResponseTopic* topic = nullptr;
+  for (const auto& t : response.topics) {
+    if (t.name && *t.name == config_.topic) topic = &t;
+  }
+  // Pick this client's partition: round-robin over clients by global index.
+  std::vector<const protocol::MetadataResponse::MetadataResponsePartition*> partitions;
+  if (topic && topic->error_code == protocol::error::kNone) {
+    for (const auto& p : topic->partitions) partitions.push_back(&p);
+    std::sort(partitions.begin(), partitions.end(),
+              [](auto* a, auto* b) { return a->partition_index < b->partition_index; });
+  }
+  const auto* partition = partitions.empty() ? nullptr : partitions[cl.global_index % partitions.size()];
+  const protocol::MetadataResponse::MetadataResponseBroker* leader = nullptr;
+  if (partition && partition->leader_id >= 0) {
+    for (const auto& b : response.brokers) {
+      if (b.node_id == partition->leader_id) leader = &b;
+    }
+  }
+  if (!leader) {
+    // A new topic answers LEADER_NOT_AVAILABLE while the broker creates it: retry with backoff.
+    const int16_t code = topic ? topic->error_code : protocol::error::kUnknownTopicOrPartition;
+    const bool retriable = code == protocol::error::kNone || protocol::is_retriable(code);
+    if (!retriable || ++cl.metadata_attempts >= kMetadataAttempts) {
+      ++metrics_.counters.failures[static_cast<size_t>(Failure::kMetadataFailed)];
+      if (code != protocol::error::kNone) ++metrics_.counters.errors_by_code[code];
+      cl.state = ClientState::kFailed;
+      close_connection(c);
+      --metrics_.counters.connections_open;
+      ++settled_;
+      return false;
+    }
+    cl.wake_ns = now + kMetadataRetryNs;
+    schedule(c, cl.wake_ns);
+    return true;
+  }
+  cl.metadata_attempts = 0;
+  cl.needs_metadata = false;
+  cl.partition = partition->partition_index;
+  const uint16_t endpoint = endpoint_for_node(leader->node_id, leader->host, leader->port);
+  if (endpoint != UINT16_MAX && endpoint != cl.endpoint) {
+    // Produce goes to the partition leader: move there.
+    close_connection(c);
+    --metrics_.counters.connections_open;
+    cl.endpoint = endpoint;
+    cl.state = ClientState::kWaiting;
+    cl.in_flight.clear();
+    cl.partial.clear();
+    cl.send_in_progress = false;
+    start_connect(c, now);
+    return false;
+  }
+  if (cl.state != ClientState::kProducing) ++metrics_.counters.clients_producing;
+  cl.state = ClientState::kProducing;
+  maybe_send_produce(c, now);
+  return true;
+}
+
+template <typename Loop>
+bool Worker<Loop>::handle_produce(uint32_t c, protocol::Reader& body, const InFlight& request,
+                                  int64_t now) {
+  ProducerClient& cl = clients_[c];
+  auto& response = produce_response_;
+  response.decode(body, request.api_version);
+  if (!body.ok()) {
+    metrics_.counters.messages_failed += request.records;
+    reset_connection(c, Failure::kDecodeError, now, false);
+    return false;
+  }
+  int16_t code = protocol::error::kUnknownServerError;  // if our partition is missing
+  for (const auto& t : response.responses) {
+    for (const auto& p : t.partition_responses) {
+      if (p.index == cl.partition) code = p.error_code;
+    }
+  }
+  complete_produce(request, code, now);
+  if (code == protocol::error::kNotLeaderOrFollower || code == protocol::error::kLeaderNotAvailable ||
+      code == protocol::error::kUnknownTopicOrPartition) {
+    cl.needs_metadata = true;  // leadership moved: re-learn it once the window drains
+  }
+  maybe_send_produce(c, now);
+  return cl.state == ClientState::kProducing || cl.state == ClientState::kMetadata;
+}
+
+template <typename Loop>
+void Worker<Loop>::complete_produce(const InFlight& request, int16_t error_code, int64_t now) {
+  auto& counters = metrics_.counters;
+  if (error_code != protocol::error::kNone) {
+    counters.messages_failed += request.records;
+    ++counters.errors_by_code[error_code];
+    return;
+  }
+  if (request.expects_response) {
+    counters.messages_acked += request.records;
+    ++counters.requests_acked;
+  }
+  const bool ok = metrics_.latency_us.record((now - request.intended_ns) / 1000) &
+                  metrics_.service_latency_us.record((now - request.sent_ns) / 1000);
+  if (!ok) ++counters.latency_out_of_range;
+}
+
+template <typename Loop>
+void Worker<Loop>::on_closed(uint32_t c, int error, int64_t now) {
+  (void)error;
+  if (awaiting_unknown_api_versions(c)) return fall_back_to_0_9(clients_[c].endpoint, now);
+  reset_connection(c, Failure::kDisconnected, now, true);
+}
+
+template <typename Loop>
+bool Worker<Loop>::awaiting_unknown_api_versions(uint32_t c) const {
+  const ProducerClient& cl = clients_[c];
+  return cl.state == ClientState::kApiVersions && config_.broker_version == BrokerVersion::kAuto &&
+         !brokers_[cl.endpoint].versions_known;
+}
+
+template <typename Loop>
+void Worker<Loop>::fall_back_to_0_9(uint16_t endpoint, int64_t now) {
+  // Kafka before 0.10 has no ApiVersions: it drops the request (0.9.0.1 neither answers nor
+  // closes). Remember that for this broker, and move every client still waiting for an answer
+  // onto a fresh connection with the 0.9 versions (librdkafka's broker.version.fallback).
+  use_fallback_versions(brokers_[endpoint]);
+  for (uint32_t c = 0; c < clients_.size(); ++c) {
+    ProducerClient& cl = clients_[c];
+    if (cl.endpoint != endpoint || cl.state != ClientState::kApiVersions) continue;
+    close_connection(c);
+    --metrics_.counters.connections_open;
+    cl.in_flight.clear();
+    cl.partial.clear();
+    cl.send_in_progress = false;
+    cl.state = ClientState::kWaiting;
+    release_connect_slot(c, now);
+    start_connect(c, now);
+  }
+}
+
+template <typename Loop>
+void Worker<Loop>::reset_connection(uint32_t c, Failure why, int64_t now, bool loop_already_closed) {
+  ProducerClient& cl = clients_[c];
+  if (!loop_already_closed) close_connection(c);
+  release_connect_slot(c, now);
+  if (is_connected(cl.state)) --metrics_.counters.connections_open;
+  if (cl.state == ClientState::kProducing) --metrics_.counters.clients_producing;
+  ++metrics_.counters.failures[static_cast<size_t>(why)];
+  while (!cl.in_flight.empty()) {
+    if (cl.in_flight.front().api_key == ProduceRequest::kApiKey) {
+      metrics_.counters.messages_failed += cl.in_flight.front().records;
+    }
+    cl.in_flight.pop();
+  }
+  cl.partial.clear();
+  cl.send_in_progress = false;
+  cl.needs_metadata = true;
+  if (stopping_) {
+    cl.state = ClientState::kWaiting;
+    return settle(c);
+  }
+  ++metrics_.counters.reconnects;
+  cl.state = ClientState::kWaiting;
+  cl.wake_ns = now + backoff_ns(cl.connect_attempts);
+  cl.connect_attempts = static_cast<uint8_t>(std::min(cl.connect_attempts + 1, 255));
+  schedule(c, cl.wake_ns);
+}
+
+template <typename Loop>
+void Worker<Loop>::settle(uint32_t c) {
+  ProducerClient& cl = clients_[c];
+  if (cl.state == ClientState::kDone || cl.state == ClientState::kFailed) return;
+  if (is_connected(cl.state)) {
+    close_connection(c);
+    --metrics_.counters.connections_open;
+  } else if (cl.state == ClientState::kConnecting) {
+    close_connection(c);
+  }
+  if (cl.holds_connect_slot) {
+    cl.holds_connect_slot = false;
+    --connecting_;  // no queue hand-over: the run is ending or this client is finished
+  }
+  if (cl.state == ClientState::kProducing) --metrics_.counters.clients_producing;
+  cl.state = ClientState::kDone;
+  ++settled_;
+}
+
+template <typename Loop>
+void Worker<Loop>::sweep_timeouts(int64_t now) {
+  const int64_t timeout = config_.request_timeout.count();
+  for (uint32_t c = 0; c < clients_.size(); ++c) {
+    ProducerClient& cl = clients_[c];
+    if (cl.holds_connect_slot && is_connected(cl.state) && now >= cl.wake_ns) {
+      // Connected, but the broker never answered the first request within --connect-timeout.
+      reset_connection(c, Failure::kConnectFailed, now, false);
+      continue;
+    }
+    if (cl.in_flight.empty()) continue;
+    if (awaiting_unknown_api_versions(c) && now - cl.in_flight.front().sent_ns > kApiVersionsTimeoutNs) {
+      fall_back_to_0_9(cl.endpoint, now);
+      continue;
+    }
+    if (now - cl.in_flight.front().sent_ns > timeout) {
+      reset_connection(c, Failure::kRequestTimeout, now, false);
+    }
+  }
+}
+
+template <typename Loop>
+void Worker<Loop>::publish(bool finished) {
+  std::lock_guard lock(mailbox_.mutex);
+  mailbox_.counters = metrics_.counters;
+  mailbox_.interval.latency_us.add(metrics_.latency_us);
+  mailbox_.interval.service_latency_us.add(metrics_.service_latency_us);
+  mailbox_.finished = finished;
+  metrics_.latency_us.reset();
+  metrics_.service_latency_us.reset();
+}
+
+template class Worker<net::UringLoop>;
+template class Worker<net::AsioLoop>;
+
+}  // namespace ws::driver

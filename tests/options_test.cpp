@@ -1,0 +1,107 @@
+// The command line a user types: defaults, accepted values, and one-line errors with exit code 2.
+#include "tools/options.h"
+
+#include <gtest/gtest.h>
+
+#include <initializer_list>
+#include <string>
+#include <vector>
+
+namespace ws::tools {
+namespace {
+
+ParseOutcome parse(std::initializer_list<const char*> args) {
+  std::vector<const char*> argv{"wirestress"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return parse_options(static_cast<int>(argv.size()), argv.data());
+}
+
+TEST(Options, DefaultsMakeARunnableScenario) {
+  auto out = parse({});
+  ASSERT_TRUE(out.options);
+  const auto& r = out.options->run;
+  EXPECT_TRUE(r.bootstrap.empty());  // embedded broker
+  EXPECT_EQ(r.clients, 1u);
+  EXPECT_EQ(r.acks, 1);
+  EXPECT_EQ(r.duration, std::chrono::seconds(10));
+  EXPECT_GE(r.threads, 1u);
+}
+
+TEST(Options, TypicalCommandLine) {
+  auto out = parse({"--bootstrap=10.0.0.1:9092,10.0.0.2:9092", "--topic=t", "--clients=10000", "--acks=0",
+                    "--duration=2m", "--compression=lz4", "--linger=5ms", "--broker-version=0.9",
+                    "--io=asio", "--rate=2500.5"});
+  ASSERT_TRUE(out.options) << out.output;
+  const auto& r = out.options->run;
+  EXPECT_EQ(r.bootstrap, (std::vector<std::string>{"10.0.0.1:9092", "10.0.0.2:9092"}));
+  EXPECT_EQ(r.clients, 10000u);
+  EXPECT_EQ(r.acks, 0);
+  EXPECT_EQ(r.duration, std::chrono::minutes(2));
+  EXPECT_EQ(r.linger, std::chrono::milliseconds(5));
+  EXPECT_EQ(r.compression, protocol::Codec::kLz4);
+  EXPECT_EQ(r.broker_version, driver::BrokerVersion::kV0_9);
+  EXPECT_EQ(r.io, driver::IoBackend::kAsio);
+  EXPECT_DOUBLE_EQ(r.rate, 2500.5);
+  EXPECT_EQ(parse({"--acks=all"}).options->run.acks, -1);
+  EXPECT_EQ(parse({"--broker-version=2.8"}).options->run.broker_version, driver::BrokerVersion::kV0_10);
+}
+
+// Every bad value: exit code 2, one line, naming the flag.
+TEST(Options, BadValuesNameTheFlagOnOneLine) {
+  const std::pair<std::vector<const char*>, std::string> cases[] = {
+      {{"--clients=0"}, "--clients"},
+      {{"--clients=abc"}, "--clients"},
+      {{"--acks=2"}, "--acks"},
+      {{"--compression=brotli"}, "--compression"},
+      {{"--duration=10x"}, "--duration"},
+      {{"--linger=-5ms"}, "--linger"},
+      {{"--io=epoll"}, "--io"},
+      {{"--broker-version=0.8"}, "--broker-version"},
+      {{"--broker-version=banana"}, "--broker-version"},
+      {{"--bootstrap=localhost"}, "--bootstrap"},
+      {{"--max-in-flight=0"}, "--max-in-flight"},
+      {{"--report-interval=1ms"}, "--report-interval"},
+      {{"--no-such-flag"}, "--no-such-flag"},
+  };
+  for (const auto& [args, flag] : cases) {
+    std::vector<const char*> argv{"wirestress"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto out = parse_options(static_cast<int>(argv.size()), argv.data());
+    SCOPED_TRACE(args[0]);
+    EXPECT_FALSE(out.options);
+    EXPECT_EQ(out.exit_code, 2);
+    EXPECT_NE(out.output.find(flag), std::string::npos) << out.output;
+    EXPECT_EQ(out.output.find('\n'), std::string::npos) << out.output;
+  }
+}
+
+TEST(Options, HelpDocumentsEveryFlagAndExitsZero) {
+  auto out = parse({"--help"});
+  EXPECT_FALSE(out.options);
+  EXPECT_EQ(out.exit_code, 0);
+  for (const char* flag : {"--bootstrap", "--topic", "--clients", "--rate", "--duration", "--messages", "--acks",
+                           "--batch", "--linger", "--compression", "--message-size", "--key-size",
+                           "--max-in-flight", "--threads", "--io", "--broker-version", "--json",
+                           "--request-timeout", "--connect-timeout", "--drain-timeout", "--report-interval"}) {
+    EXPECT_NE(out.output.find(flag), std::string::npos) << flag;
+  }
+}
+
+TEST(Options, Durations) {
+  std::chrono::nanoseconds d{};
+  EXPECT_TRUE(parse_duration("500ms", d));
+  EXPECT_EQ(d, std::chrono::milliseconds(500));
+  EXPECT_TRUE(parse_duration("1.5s", d));
+  EXPECT_EQ(d, std::chrono::milliseconds(1500));
+  EXPECT_TRUE(parse_duration("1h", d));
+  EXPECT_EQ(d, std::chrono::hours(1));
+  EXPECT_TRUE(parse_duration("30", d));
+  EXPECT_EQ(d, std::chrono::seconds(30));
+  EXPECT_FALSE(parse_duration("", d));
+  EXPECT_FALSE(parse_duration("s", d));
+  EXPECT_FALSE(parse_duration("5 s", d));
+  EXPECT_FALSE(parse_duration("5d", d));
+}
+
+}  // namespace
+}  // namespace ws::tools

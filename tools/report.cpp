@@ -1,0 +1,190 @@
+#include "tools/report.h"
+
+#include <sys/resource.h>
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "protocol/errors.h"
+
+namespace ws::tools {
+namespace {
+
+double ms(int64_t us) { return static_cast<double>(us) / 1000.0; }
+
+// Throughput that counts: acknowledged records, or written records when nothing is acknowledged.
+uint64_t delivered(const driver::ProducerCounters& c, const driver::RunConfig& config) {
+  return config.acks == 0 ? c.messages_sent : c.messages_acked;
+}
+
+nlohmann::ordered_json latency_json(const stats::HdrHistogram& h) {
+  nlohmann::ordered_json j;
+  const std::pair<const char*, double> percentiles[] = {
+      {"p50", 50}, {"p75", 75}, {"p90", 90}, {"p99", 99}, {"p999", 99.9}, {"p9999", 99.99}};
+  for (const auto& [name, p] : percentiles) j[name] = ms(h.value_at_percentile(p));
+  j["max"] = ms(h.max());
+  j["mean"] = h.mean() / 1000.0;
+  j["count"] = h.total_count();
+  return j;
+}
+
+std::string with_commas(uint64_t v) {
+  std::string s = std::to_string(v);
+  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<size_t>(i), ",");
+  return s;
+}
+
+}  // namespace
+
+ProcessFigures read_process_figures() {
+  ProcessFigures p;
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  p.cpu_user_s = static_cast<double>(u.ru_utime.tv_sec) + static_cast<double>(u.ru_utime.tv_usec) / 1e6;
+  p.cpu_sys_s = static_cast<double>(u.ru_stime.tv_sec) + static_cast<double>(u.ru_stime.tv_usec) / 1e6;
+  p.peak_rss_kib = u.ru_maxrss;
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("Threads:", 0) == 0) p.threads = std::stol(line.substr(8));
+  }
+  return p;
+}
+
+std::string interval_line(const driver::IntervalReport& r, const driver::RunConfig& config) {
+  const auto& d = r.delta;
+  const auto& h = r.interval->latency_us;
+  const double seconds = std::chrono::duration<double>(config.report_interval).count();
+  uint64_t errors = 0;
+  for (const auto& [code, n] : d.errors_by_code) errors += n;
+  for (uint64_t f : d.failures) errors += f;
+  char line[256];
+  std::snprintf(line, sizeof line,
+                "[%7.1fs] sent %9s acked %9s err %5s | %10.0f msg/s %7.2f MB/s | p50 %8.2f ms p99 %8.2f ms | conns %u/%u",
+                r.elapsed_s, with_commas(d.messages_sent).c_str(), with_commas(d.messages_acked).c_str(),
+                with_commas(errors).c_str(), static_cast<double>(delivered(d, config)) / seconds,
+                static_cast<double>(d.bytes_sent) / seconds / 1e6, ms(h.value_at_percentile(50)),
+                ms(h.value_at_percentile(99)), static_cast<unsigned>(r.total.connections_open), config.clients);
+  return line;
+}
+
+std::string summary(const driver::RunResult& result, const driver::RunConfig& config,
+                    const ProcessFigures& process) {
+  const auto& c = result.counters;
+  const double elapsed = std::max(result.elapsed_s, 1e-9);
+  std::ostringstream out;
+  char buf[256];
+  out << "\n== wirestress summary (" << result.io_backend << ", " << result.threads << " threads) ==\n";
+  std::snprintf(buf, sizeof buf, "  elapsed            %.2f s\n", elapsed);
+  out << buf;
+  out << "  messages sent      " << with_commas(c.messages_sent) << " in " << with_commas(c.requests_sent)
+      << " requests, " << with_commas(c.bytes_sent) << " bytes\n";
+  out << "  messages acked     " << with_commas(c.messages_acked)
+      << (config.acks == 0 ? "   (acks=0: the broker sends no acknowledgement)" : "") << "\n";
+  out << "  messages failed    " << with_commas(c.messages_failed) << "\n";
+  std::snprintf(buf, sizeof buf, "  throughput         %.0f msg/s, %.2f MB/s\n",
+                static_cast<double>(delivered(c, config)) / elapsed,
+                static_cast<double>(c.bytes_sent) / elapsed / 1e6);
+  out << buf;
+  const auto& lat = result.metrics.latency_us;
+  const auto& svc = result.metrics.service_latency_us;
+  out << "  latency (ms)           p50       p90       p99     p99.9       max\n";
+  for (const auto& [name, h] : {std::pair{"  from intended send", &lat}, std::pair{"  from actual send  ", &svc}}) {
+    std::snprintf(buf, sizeof buf, "%s %9.2f %9.2f %9.2f %9.2f %9.2f\n", name, ms(h->value_at_percentile(50)),
+                  ms(h->value_at_percentile(90)), ms(h->value_at_percentile(99)),
+                  ms(h->value_at_percentile(99.9)), ms(h->max()));
+    out << buf;
+  }
+  out << "  connections        attempted " << c.connections_attempted << ", established "
+      << c.connections_established << ", failed " << c.connections_failed << ", reconnects "
+      << c.reconnects << "\n";
+  for (const auto& [code, n] : c.errors_by_code) {
+    out << "  kafka error        " << protocol::error_name(code) << " x" << n << "\n";
+  }
+  for (size_t i = 0; i < c.failures.size(); ++i) {
+    if (c.failures[i]) {
+      out << "  failure            " << driver::failure_name(static_cast<driver::Failure>(i)) << " x"
+          << c.failures[i] << "\n";
+    }
+  }
+  std::snprintf(buf, sizeof buf, "  process            cpu %.2fs user + %.2fs sys, peak RSS %.1f MiB, %ld threads\n",
+                process.cpu_user_s, process.cpu_sys_s, static_cast<double>(process.peak_rss_kib) / 1024.0,
+                process.threads);
+  out << buf;
+  return out.str();
+}
+
+nlohmann::ordered_json interval_json(const driver::IntervalReport& r, const driver::RunConfig& config) {
+  nlohmann::ordered_json j;
+  const double seconds = std::chrono::duration<double>(config.report_interval).count();
+  j["elapsed_s"] = r.elapsed_s;
+  j["messages_sent"] = r.delta.messages_sent;
+  j["messages_acked"] = r.delta.messages_acked;
+  j["messages_failed"] = r.delta.messages_failed;
+  j["bytes_sent"] = r.delta.bytes_sent;
+  j["throughput_msgs_per_s"] = static_cast<double>(delivered(r.delta, config)) / seconds;
+  j["latency_ms"] = latency_json(r.interval->latency_us);
+  j["connections_open"] = r.total.connections_open;
+  return j;
+}
+
+nlohmann::ordered_json result_json(const driver::RunResult& result, const Options& options,
+                                   const std::string& broker, const ProcessFigures& process,
+                                   nlohmann::ordered_json intervals) {
+  const auto& config = options.run;
+  const auto& c = result.counters;
+  const double elapsed = std::max(result.elapsed_s, 1e-9);
+  nlohmann::ordered_json j;
+  auto& cfg = j["config"];
+  cfg["bootstrap"] = broker;
+  cfg["topic"] = config.topic;
+  cfg["clients"] = config.clients;
+  cfg["rate"] = config.rate;
+  cfg["duration_s"] = std::chrono::duration<double>(config.duration).count();
+  cfg["messages"] = config.messages;
+  cfg["acks"] = config.acks;
+  cfg["batch"] = config.batch;
+  cfg["linger_ms"] = std::chrono::duration<double, std::milli>(config.linger).count();
+  cfg["compression"] = protocol::codec_name(config.compression);
+  cfg["message_size"] = config.message_size;
+  cfg["key_size"] = config.key_size;
+  cfg["max_in_flight"] = config.max_in_flight;
+  cfg["threads"] = config.threads;
+  cfg["io"] = result.io_backend;
+
+  auto& p = j["produce"];
+  p["messages_sent"] = c.messages_sent;
+  p["messages_acked"] = c.messages_acked;
+  p["messages_failed"] = c.messages_failed;
+  p["bytes_sent"] = c.bytes_sent;
+  p["requests_sent"] = c.requests_sent;
+  p["requests_acked"] = c.requests_acked;
+  p["errors_by_code"] = nlohmann::ordered_json::object();
+  for (const auto& [code, n] : c.errors_by_code) p["errors_by_code"][protocol::error_name(code)] = n;
+  p["throughput_msgs_per_s"] = static_cast<double>(delivered(c, config)) / elapsed;
+  p["throughput_mb_per_s"] = static_cast<double>(c.bytes_sent) / elapsed / 1e6;
+  p["latency_ms"] = latency_json(result.metrics.latency_us);
+  p["service_latency_ms"] = latency_json(result.metrics.service_latency_us);
+  p["latency_out_of_range"] = c.latency_out_of_range;
+
+  auto& conn = j["connections"];
+  conn["attempted"] = c.connections_attempted;
+  conn["established"] = c.connections_established;
+  conn["failed"] = c.connections_failed;
+  conn["reconnects"] = c.reconnects;
+  auto& failures = j["failures"];
+  failures = nlohmann::ordered_json::object();
+  for (size_t i = 0; i < c.failures.size(); ++i) {
+    failures[driver::failure_name(static_cast<driver::Failure>(i))] = c.failures[i];
+  }
+  j["run"] = {{"elapsed_s", result.elapsed_s}, {"io_backend", result.io_backend}, {"threads", result.threads}};
+  j["process"] = {{"cpu_user_s", process.cpu_user_s},
+                  {"cpu_sys_s", process.cpu_sys_s},
+                  {"peak_rss_kib", process.peak_rss_kib},
+                  {"threads", process.threads}};
+  j["intervals"] = std::move(intervals);
+  return j;
+}
+
+}  // namespace ws::tools
