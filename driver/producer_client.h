@@ -61,6 +61,8 @@ struct ProducerClient {
   bool send_in_progress = false;  // the loop allows one send per connection at a time
   bool needs_metadata = true;     // (re)learn the partition leader before producing
   bool versions_negotiated = false;  // this connection's ApiVersions exchange is done
+  bool unflushed_records = false;    // acks=0: records written since the last flush barrier
+  bool flush_pending = false;        // acks=0: the flush barrier (a Metadata request) is in flight
   bool awaiting_connect_slot = false;
   bool holds_connect_slot = false;  // from connect() until the broker's first response
   uint8_t connect_attempts = 0;   // consecutive failures, for exponential backoff

@@ -147,7 +147,7 @@ void Worker<Loop>::run() {
       stopping_ = true;
       drain_deadline_ns_ = now + config_.drain_timeout.count();
       for (uint32_t c = 0; c < clients_.size(); ++c) {
-        if (clients_[c].in_flight.empty()) settle(c);
+        if (clients_[c].in_flight.empty() && !clients_[c].send_in_progress) finish(c, now);
       }
     }
     if (all_settled()) break;
@@ -373,16 +373,12 @@ template <typename Loop>
 void Worker<Loop>::maybe_send_produce(uint32_t c, int64_t now) {
   ProducerClient& cl = clients_[c];
   if (cl.state != ClientState::kProducing || cl.send_in_progress) return;
-  if (stopping_) {
-    if (cl.in_flight.empty()) settle(c);  // drained: this client is finished
+  if (stopping_ || cl.quota_left == 0) {
+    if (cl.in_flight.empty()) finish(c, now);  // drained: this client is finished
     return;
   }
   if (cl.needs_metadata) {
     if (cl.in_flight.empty()) send_metadata(c, now);
-    return;
-  }
-  if (cl.quota_left == 0) {
-    if (cl.in_flight.empty()) settle(c);
     return;
   }
   if (cl.in_flight.size() >= config_.max_in_flight) return;
@@ -436,6 +432,7 @@ void Worker<Loop>::maybe_send_produce(uint32_t c, int64_t now) {
       static_cast<int32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(config_.request_timeout).count());
   send_request(c, produce_request_, cl.produce_version, count, intended, now, config_.acks != 0);
   cl.quota_left -= count;
+  cl.unflushed_records = config_.acks == 0;
   if (record_interval_ns_ > 0 && cl.quota_left > 0) schedule(c, cl.next_record_ns);
 }
 
@@ -498,6 +495,7 @@ bool Worker<Loop>::handle_frame(uint32_t c, std::span<const uint8_t> frame, int6
     return false;
   }
   if (response.correlation_id != request.correlation_id) {
+    if (config_.acks == 0) return true;  // an unsolicited produce answer (mock cluster): skip it
     reset_connection(c, Failure::kCorrelationMismatch, now, false);
     return false;
   }
@@ -573,6 +571,11 @@ template <typename Loop>
 bool Worker<Loop>::handle_metadata(uint32_t c, protocol::Reader& body, const InFlight& request,
                                    int64_t now) {
   ProducerClient& cl = clients_[c];
+  if (cl.flush_pending) {  // the acks=0 flush barrier came back: everything before it landed
+    cl.flush_pending = false;
+    settle(c);
+    return false;
+  }
   auto& response = metadata_response_;
   response.decode(body, request.api_version);
   if (!body.ok()) {
@@ -730,6 +733,8 @@ void Worker<Loop>::reset_connection(uint32_t c, Failure why, int64_t now, bool l
   cl.partial.clear();
   cl.send_in_progress = false;
   cl.needs_metadata = true;
+  cl.flush_pending = false;
+  cl.unflushed_records = false;  // lost with the connection: already counted as failed above
   if (stopping_) {
     cl.state = ClientState::kWaiting;
     return settle(c);
@@ -739,6 +744,20 @@ void Worker<Loop>::reset_connection(uint32_t c, Failure why, int64_t now, bool l
   cl.wake_ns = now + backoff_ns(cl.connect_attempts);
   cl.connect_attempts = static_cast<uint8_t>(std::min(cl.connect_attempts + 1, 255));
   schedule(c, cl.wake_ns);
+}
+
+template <typename Loop>
+void Worker<Loop>::finish(uint32_t c, int64_t now) {
+  ProducerClient& cl = clients_[c];
+  if (config_.acks == 0 && cl.state == ClientState::kProducing && cl.unflushed_records) {
+    // acks=0 gives no sign that the broker read the last requests, and closing now could lose
+    // them. A broker handles one connection's requests in order, so the answer to a Metadata
+    // request proves every produce before it was processed: that is this client's flush.
+    cl.unflushed_records = false;
+    cl.flush_pending = true;
+    return send_metadata(c, now);
+  }
+  settle(c);
 }
 
 template <typename Loop>

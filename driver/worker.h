@@ -82,7 +82,8 @@ class Worker {
   void close_connection(uint32_t c);  // every close goes through here (see closed_in_batch)
   void schedule(uint32_t c, int64_t at_ns) { wakes_.push({at_ns, c}); }
   void use_fallback_versions(BrokerEndpoint& b);
-  void settle(uint32_t c);  // producing client with nothing left to do becomes kDone
+  void finish(uint32_t c, int64_t now);  // nothing left to send: flush (acks=0), then settle
+  void settle(uint32_t c);  // the client is done: close and count it
   void sweep_timeouts(int64_t now);
   void publish(bool finished);
   bool all_settled() const { return settled_ == clients_.size(); }
