@@ -1,0 +1,58 @@
+#!/usr/bin/env python3
+"""Turns the captured broker frames in tests/data/captures into seed inputs for the fuzz targets
+(tests/fuzz/seeds/<target>/), so fuzzing starts from real responses instead of empty input.
+Response targets take [version byte][response body]; fuzz_record_set takes a raw record set
+(taken from captured Produce requests)."""
+import glob
+import hashlib
+import json
+import os
+import struct
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CAPTURES = os.path.join(ROOT, "tests", "data", "captures")
+SEEDS = os.path.join(ROOT, "tests", "fuzz", "seeds")
+# api key -> (target, flexible-from version: response header v1 carries a tagged-field byte)
+TARGETS = {18: ("fuzz_api_versions_response", 99), 3: ("fuzz_metadata_response", 9),
+           0: ("fuzz_produce_response", 9), 1: ("fuzz_fetch_response", 12)}
+
+
+def write(target, data):
+    d = os.path.join(SEEDS, target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, hashlib.sha1(data).hexdigest()[:16]), "wb") as f:
+        f.write(data)
+
+
+def main():
+    for manifest in glob.glob(os.path.join(CAPTURES, "*", "*", "manifest.json")):
+        with open(manifest) as f:
+            files = json.load(f)["files"]
+        for entry in files:
+            key, version = entry["api_key"], entry["api_version"]
+            with open(os.path.join(os.path.dirname(manifest), entry["file"]), "rb") as f:
+                frame = f.read()[4:]
+            if entry["direction"] == "response" and key in TARGETS:
+                target, flexible_from = TARGETS[key]
+                header = 4 + (1 if version >= flexible_from else 0)
+                write(target, bytes([version]) + frame[header:])
+            if entry["direction"] == "request" and key == 0 and version <= 8:
+                # Produce v0-8 request: skip header and fields up to the first records blob.
+                body = frame[8 + 2 + struct.unpack(">h", frame[8:10])[0]:]
+                pos = 0
+                if version >= 3:
+                    n = struct.unpack(">h", body[:2])[0]
+                    pos += 2 + max(n, 0)
+                pos += 2 + 4 + 4  # acks, timeout, topic count
+                pos += 2 + struct.unpack(">h", body[pos:pos + 2])[0]  # topic name
+                pos += 4 + 4  # partition count, partition index
+                size = struct.unpack(">i", body[pos:pos + 4])[0]
+                if size > 0:
+                    write("fuzz_record_set", body[pos + 4:pos + 4 + size])
+    for target in sorted(os.listdir(SEEDS)):
+        if os.path.isdir(os.path.join(SEEDS, target)):
+            print(target, len(os.listdir(os.path.join(SEEDS, target))))
+
+
+if __name__ == "__main__":
+    main()
