@@ -44,12 +44,17 @@ ProcessFigures read_process_figures() {
   p.cpu_user_s = static_cast<double>(u.ru_utime.tv_sec) + static_cast<double>(u.ru_utime.tv_usec) / 1e6;
   p.cpu_sys_s = static_cast<double>(u.ru_stime.tv_sec) + static_cast<double>(u.ru_stime.tv_usec) / 1e6;
   p.peak_rss_kib = u.ru_maxrss;
+  p.threads = current_thread_count();
+  return p;
+}
+
+long current_thread_count() {
   std::ifstream status("/proc/self/status");
   std::string line;
   while (std::getline(status, line)) {
-    if (line.rfind("Threads:", 0) == 0) p.threads = std::stol(line.substr(8));
+    if (line.rfind("Threads:", 0) == 0) return std::stol(line.substr(8));
   }
-  return p;
+  return 0;
 }
 
 std::string interval_line(const driver::IntervalReport& r, const driver::RunConfig& config) {

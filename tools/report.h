@@ -14,9 +14,10 @@ struct ProcessFigures {
   double cpu_user_s = 0;
   double cpu_sys_s = 0;
   long peak_rss_kib = 0;
-  long threads = 0;
+  long threads = 0;  // the most seen while the run lasted
 };
 ProcessFigures read_process_figures();
+long current_thread_count();
 
 std::string interval_line(const driver::IntervalReport& r, const driver::RunConfig& config);
 std::string summary(const driver::RunResult& result, const driver::RunConfig& config,

@@ -1,6 +1,7 @@
 // wirestress: parse options, start an embedded broker if none was given, run, report.
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -67,13 +68,16 @@ int main(int argc, char** argv) {
   sigaction(SIGTERM, &sa, nullptr);
 
   nlohmann::ordered_json intervals = nlohmann::ordered_json::array();
+  long peak_threads = 0;
   auto result = runner.run([&](const ws::driver::IntervalReport& r) {
+    peak_threads = std::max(peak_threads, ws::tools::current_thread_count());
     if (!options.quiet) std::cout << ws::tools::interval_line(r, config) << std::endl;
     if (!options.json_path.empty()) intervals.push_back(ws::tools::interval_json(r, config));
   });
   g_runner = nullptr;
 
-  const auto process = ws::tools::read_process_figures();
+  auto process = ws::tools::read_process_figures();
+  process.threads = std::max(process.threads, peak_threads);
   std::cout << ws::tools::summary(result, config, process) << std::flush;
   if (!options.json_path.empty()) {
     std::ofstream out(options.json_path);
