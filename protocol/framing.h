@@ -90,7 +90,8 @@ ResponseFrame read_response_header(std::span<const uint8_t> frame, int16_t api_k
 // ApiVersions responses need a rule the generated decoder cannot know: a broker that does not
 // support the requested version answers UNSUPPORTED_VERSION (35) in the v0 layout, listing its
 // own range, so the client can retry with a version both sides speak.
-// Returns the layout version actually decoded (0 in that case, else `version`).
+// Returns the layout version actually decoded (0 in that case, else `version`). If the error body
+// fits no layout, `out` holds only the error code (and no API ranges) and `r` stays ok.
 inline constexpr int16_t kUnsupportedVersion = 35;
 int16_t decode_api_versions_response(Reader& r, int16_t version, ApiVersionsResponse& out);
 

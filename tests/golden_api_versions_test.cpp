@@ -442,3 +442,17 @@ TEST(GoldenApiVersions, BadLengthsRejected) {
 
 }  // namespace
 }  // namespace ws::protocol
+
+// Captured from librdkafka 2.0.2's mock cluster (tests/data/captures/rdkafka_mock/api_versions_v3):
+// its UNSUPPORTED_VERSION answer to ApiVersions v3 fits neither the v0 nor the v3 layout. The
+// client must still see error 35 (and retry with v0), not a decode failure.
+TEST(ApiVersionsCapturedQuirks, MockClusterUnsupportedVersionBodyYieldsTheErrorCode) {
+  const std::vector<uint8_t> body{0x00, 0x23, 0x01, 0x00, 0x12, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00};
+  ws::protocol::Reader r(body);
+  ws::protocol::ApiVersionsResponse out;
+  out.api_keys.resize(3);  // stale content from an earlier decode must not survive
+  EXPECT_EQ(ws::protocol::decode_api_versions_response(r, 3, out), 0);
+  EXPECT_TRUE(r.ok());
+  EXPECT_EQ(out.error_code, 35);
+  EXPECT_TRUE(out.api_keys.empty());
+}
