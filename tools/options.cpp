@@ -89,7 +89,7 @@ ParseOutcome parse_options(int argc, const char* const* argv) {
       ->capture_default_str();
   app.add_option("--request-timeout", request_timeout, "A request without response this long resets its connection")
       ->capture_default_str();
-  app.add_option("--connect-timeout", connect_timeout, "Give up a TCP connect after this long")
+  app.add_option("--connect-timeout", connect_timeout, "Give up a connection the broker has not answered (TCP connect and first request) after this long")
       ->capture_default_str();
   app.add_option("--drain-timeout", drain_timeout, "After the run (or Ctrl-C), wait this long for responses")
       ->capture_default_str();
