@@ -26,6 +26,7 @@ struct RunConfig {
   uint32_t clients = 1;
   double rate = 0;                       // aggregate messages/s over all clients; 0 = as fast as possible
   std::chrono::nanoseconds duration = std::chrono::seconds(10);  // 0 = until --messages or Ctrl-C
+  std::chrono::nanoseconds warmup{0};    // run this long first, excluded from the result
   uint64_t messages = 0;                 // total over all clients; 0 = until --duration
   int16_t acks = 1;                      // 0, 1 or -1
   uint32_t batch = 1;                    // records per produce request

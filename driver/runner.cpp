@@ -121,10 +121,16 @@ RunResult ShardedRunner::run(const std::function<void(const IntervalReport&)>& o
   control_.start_ns.store(start);
   control_.start_barrier.arrive_and_wait();
 
+  // Phases: warm-up (reported, excluded from the result), measure, drain (responses to requests
+  // sent while measuring still count). Ticks fall every report_interval and once exactly at the
+  // end of the warm-up, so no interval straddles the two.
+  const int64_t measure_start = start + config_.warmup.count();
+  bool measuring = config_.warmup.count() == 0;
   ProducerCounters previous;
+  ProducerCounters baseline;  // totals when the warm-up ended
   Metrics tick;
   const int64_t interval = config_.report_interval.count();
-  int64_t next_tick = start + interval;
+  int64_t next_tick = measuring ? start + interval : std::min(start + interval, measure_start);
   bool all_finished = false;
   while (!all_finished) {
     // Wake often enough to notice the end of the run promptly, report once per interval.
@@ -132,7 +138,7 @@ RunResult ShardedRunner::run(const std::function<void(const IntervalReport&)>& o
     const int64_t now = steady_now_ns();
     all_finished = true;
     ProducerCounters total;
-    bool report = now >= next_tick;
+    const bool report = now >= next_tick;
     for (auto& w : workers_) {
       std::lock_guard lock(w->mailbox.mutex);
       all_finished &= w->mailbox.finished;
@@ -143,21 +149,30 @@ RunResult ShardedRunner::run(const std::function<void(const IntervalReport&)>& o
         w->mailbox.interval.service_latency_us.reset();
       }
     }
-    if (report || all_finished) {
-      IntervalReport r;
-      r.elapsed_s = static_cast<double>(now - start) / 1e9;
-      r.total = total;
-      r.delta = interval_delta(total, previous);
-      r.interval = &tick;
-      if (on_interval && report) on_interval(r);
+    if (!report && !all_finished) continue;
+    IntervalReport r;
+    r.elapsed_s = static_cast<double>(now - start) / 1e9;
+    r.warmup = !measuring;
+    r.total = total;
+    r.delta = interval_delta(total, previous);
+    r.interval = &tick;
+    if (on_interval && report) on_interval(r);
+    if (measuring) {
       result.metrics.latency_us.add(tick.latency_us);
       result.metrics.service_latency_us.add(tick.service_latency_us);
-      tick.latency_us.reset();
-      tick.service_latency_us.reset();
-      previous = total;
+      result.counters = interval_delta(total, baseline);
+      result.elapsed_s = static_cast<double>(now - measure_start) / 1e9;
+    } else if (now >= measure_start) {
+      measuring = true;
+      baseline = total;
+    }
+    tick.latency_us.reset();
+    tick.service_latency_us.reset();
+    previous = total;
+    if (report) {
       next_tick += interval;
-      result.counters = total;
-      result.elapsed_s = r.elapsed_s;
+      if (!measuring) next_tick = std::min(next_tick, measure_start);
+      if (next_tick <= now) next_tick = now + interval;  // a slow tick must not cause a burst
     }
   }
   for (auto& w : workers_) w->thread.join();

@@ -36,16 +36,17 @@ struct RunControl {
 
 // One report tick, as the reporting thread sees it.
 struct IntervalReport {
-  double elapsed_s = 0;
+  double elapsed_s = 0;      // since the start of the run, warm-up included
+  bool warmup = false;       // this interval is part of the warm-up: not in the final result
   ProducerCounters total;   // cumulative
   ProducerCounters delta;   // this interval only (gauges are current values)
   const Metrics* interval = nullptr;  // this interval's histograms
 };
 
 struct RunResult {
-  ProducerCounters counters;
-  Metrics metrics;             // whole-run histograms
-  double elapsed_s = 0;
+  ProducerCounters counters;   // measure phase (and its drain) only: the warm-up is excluded
+  Metrics metrics;             // histograms of the same span
+  double elapsed_s = 0;        // length of that span
   std::string io_backend;      // what actually ran ("io_uring" or "asio")
   uint32_t threads = 0;
 };

@@ -135,7 +135,7 @@ void Worker<Loop>::run() {
     return publish(true);
   }
   const int64_t start = control_.start_ns.load();
-  if (config_.duration.count() > 0) end_ns_ = start + config_.duration.count();
+  if (config_.duration.count() > 0) end_ns_ = start + config_.warmup.count() + config_.duration.count();
   for (uint32_t c = 0; c < clients_.size(); ++c) {
     if (clients_[c].state == ClientState::kWaiting) start_connect(c, start);
   }

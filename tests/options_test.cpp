@@ -30,7 +30,7 @@ TEST(Options, DefaultsMakeARunnableScenario) {
 TEST(Options, TypicalCommandLine) {
   auto out = parse({"--bootstrap=10.0.0.1:9092,10.0.0.2:9092", "--topic=t", "--clients=10000", "--acks=0",
                     "--duration=2m", "--compression=lz4", "--linger=5ms", "--broker-version=0.9",
-                    "--io=asio", "--rate=2500.5"});
+                    "--io=asio", "--rate=2500.5", "--warmup=15s", "--csv=out.csv"});
   ASSERT_TRUE(out.options) << out.output;
   const auto& r = out.options->run;
   EXPECT_EQ(r.bootstrap, (std::vector<std::string>{"10.0.0.1:9092", "10.0.0.2:9092"}));
@@ -42,6 +42,8 @@ TEST(Options, TypicalCommandLine) {
   EXPECT_EQ(r.broker_version, driver::BrokerVersion::kV0_9);
   EXPECT_EQ(r.io, driver::IoBackend::kAsio);
   EXPECT_DOUBLE_EQ(r.rate, 2500.5);
+  EXPECT_EQ(r.warmup, std::chrono::seconds(15));
+  EXPECT_EQ(out.options->csv_path, "out.csv");
   EXPECT_EQ(parse({"--acks=all"}).options->run.acks, -1);
   EXPECT_EQ(parse({"--broker-version=2.8"}).options->run.broker_version, driver::BrokerVersion::kV0_10);
 }
@@ -54,6 +56,7 @@ TEST(Options, BadValuesNameTheFlagOnOneLine) {
       {{"--acks=2"}, "--acks"},
       {{"--compression=brotli"}, "--compression"},
       {{"--duration=10x"}, "--duration"},
+      {{"--warmup=soon"}, "--warmup"},
       {{"--linger=-5ms"}, "--linger"},
       {{"--io=epoll"}, "--io"},
       {{"--broker-version=0.8"}, "--broker-version"},
@@ -82,7 +85,8 @@ TEST(Options, HelpDocumentsEveryFlagAndExitsZero) {
   for (const char* flag : {"--bootstrap", "--topic", "--clients", "--rate", "--duration", "--messages", "--acks",
                            "--batch", "--linger", "--compression", "--message-size", "--key-size",
                            "--max-in-flight", "--threads", "--io", "--broker-version", "--json",
-                           "--request-timeout", "--connect-timeout", "--drain-timeout", "--report-interval"}) {
+                           "--request-timeout", "--connect-timeout", "--drain-timeout", "--report-interval",
+                           "--warmup", "--csv", "--max-connecting", "--quiet", "--partitions"}) {
     EXPECT_NE(out.output.find(flag), std::string::npos) << flag;
   }
 }

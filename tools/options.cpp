@@ -38,6 +38,7 @@ ParseOutcome parse_options(int argc, const char* const* argv) {
       "Without --bootstrap it starts an embedded broker (librdkafka's mock cluster) and says so.",
       "wirestress"};
   app.get_formatter()->column_width(34);
+  std::string warmup = "0";
   std::string bootstrap, duration = "10s", linger = "0", compression = "none", io = "uring",
               broker_version = "auto", request_timeout = "30s", connect_timeout = "10s",
               drain_timeout = "5s", report_interval = "1s";
@@ -54,6 +55,9 @@ ParseOutcome parse_options(int argc, const char* const* argv) {
       ->check(CLI::Range(0.0, 1e9))
       ->capture_default_str();
   app.add_option("--duration", duration, "Run time: 500ms, 10s, 2m, 1h; 0 = until --messages or Ctrl-C")
+      ->capture_default_str();
+  app.add_option("--warmup", warmup,
+                 "Run this long first and leave it out of the final numbers (e.g. 10s); --duration follows it")
       ->capture_default_str();
   app.add_option("--messages", r.messages, "Total messages over all clients; 0 = bounded by --duration only")
       ->capture_default_str();
@@ -106,6 +110,7 @@ ParseOutcome parse_options(int argc, const char* const* argv) {
       ->check(CLI::Range(1, 10'000))
       ->capture_default_str();
   app.add_option("--json", o.json_path, "Write the result (config, per-interval series, totals) to FILE");
+  app.add_option("--csv", o.csv_path, "Write one row per report interval to FILE (for plotting)");
   app.add_flag("--quiet", o.quiet, "No per-interval lines, only the summary");
 
   ParseOutcome outcome;
@@ -128,6 +133,7 @@ ParseOutcome parse_options(int argc, const char* const* argv) {
   const std::string kDurations = "use a duration such as 500ms, 10s, 2m or 1h";
   const std::pair<const char*, std::pair<std::string*, std::chrono::nanoseconds*>> durations[] = {
       {"--duration", {&duration, &r.duration}},
+      {"--warmup", {&warmup, &r.warmup}},
       {"--linger", {&linger, &r.linger}},
       {"--request-timeout", {&request_timeout, &r.request_timeout}},
       {"--connect-timeout", {&connect_timeout, &r.connect_timeout}},

@@ -14,6 +14,7 @@ namespace ws::tools {
 struct Options {
   driver::RunConfig run;
   std::string json_path;        // --json=FILE
+  std::string csv_path;         // --csv=FILE
   int embedded_partitions = 8;  // --partitions: topic size when wirestress starts its own broker
   bool quiet = false;           // --quiet: no per-interval lines
 };

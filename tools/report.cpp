@@ -66,8 +66,9 @@ std::string interval_line(const driver::IntervalReport& r, const driver::RunConf
   for (uint64_t f : d.failures) errors += f;
   char line[256];
   std::snprintf(line, sizeof line,
-                "[%7.1fs] sent %9s acked %9s err %5s | %10.0f msg/s %7.2f MB/s | p50 %8.2f ms p99 %8.2f ms | conns %u/%u",
-                r.elapsed_s, with_commas(d.messages_sent).c_str(), with_commas(d.messages_acked).c_str(),
+                "[%7.1fs%s] sent %9s acked %9s err %5s | %10.0f msg/s %7.2f MB/s | p50 %8.2f ms p99 %8.2f ms | conns %u/%u",
+                r.elapsed_s, r.warmup ? " warm-up" : "", with_commas(d.messages_sent).c_str(),
+                with_commas(d.messages_acked).c_str(),
                 with_commas(errors).c_str(), static_cast<double>(delivered(d, config)) / seconds,
                 static_cast<double>(d.bytes_sent) / seconds / 1e6, ms(h.value_at_percentile(50)),
                 ms(h.value_at_percentile(99)), static_cast<unsigned>(r.total.connections_open), config.clients);
@@ -81,7 +82,8 @@ std::string summary(const driver::RunResult& result, const driver::RunConfig& co
   std::ostringstream out;
   char buf[256];
   out << "\n== wirestress summary (" << result.io_backend << ", " << result.threads << " threads) ==\n";
-  std::snprintf(buf, sizeof buf, "  elapsed            %.2f s\n", elapsed);
+  std::snprintf(buf, sizeof buf, "  elapsed            %.2f s%s\n", elapsed,
+                config.warmup.count() ? " (after the warm-up, which is not counted here)" : "");
   out << buf;
   out << "  messages sent      " << with_commas(c.messages_sent) << " in " << with_commas(c.requests_sent)
       << " requests, " << with_commas(c.bytes_sent) << " bytes\n";
@@ -120,16 +122,44 @@ std::string summary(const driver::RunResult& result, const driver::RunConfig& co
   return out.str();
 }
 
+std::string csv_header() {
+  return "elapsed_s,phase,messages_sent,messages_acked,messages_failed,bytes_sent,requests_sent,errors,"
+         "throughput_msgs_per_s,latency_p50_ms,latency_p90_ms,latency_p99_ms,latency_p999_ms,latency_max_ms,"
+         "service_p50_ms,service_p99_ms,service_max_ms,connections_open\n";
+}
+
+std::string csv_row(const driver::IntervalReport& r, const driver::RunConfig& config) {
+  const auto& d = r.delta;
+  const auto& h = r.interval->latency_us;
+  const auto& s = r.interval->service_latency_us;
+  const double seconds = std::chrono::duration<double>(config.report_interval).count();
+  uint64_t errors = 0;
+  for (const auto& [code, n] : d.errors_by_code) errors += n;
+  for (uint64_t f : d.failures) errors += f;
+  char row[512];
+  std::snprintf(row, sizeof row, "%.3f,%s,%llu,%llu,%llu,%llu,%llu,%llu,%.1f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%llu\n",
+                r.elapsed_s, r.warmup ? "warmup" : "measure", static_cast<unsigned long long>(d.messages_sent),
+                static_cast<unsigned long long>(d.messages_acked), static_cast<unsigned long long>(d.messages_failed),
+                static_cast<unsigned long long>(d.bytes_sent), static_cast<unsigned long long>(d.requests_sent),
+                static_cast<unsigned long long>(errors), static_cast<double>(delivered(d, config)) / seconds,
+                ms(h.value_at_percentile(50)), ms(h.value_at_percentile(90)), ms(h.value_at_percentile(99)),
+                ms(h.value_at_percentile(99.9)), ms(h.max()), ms(s.value_at_percentile(50)),
+                ms(s.value_at_percentile(99)), ms(s.max()), static_cast<unsigned long long>(r.total.connections_open));
+  return row;
+}
+
 nlohmann::ordered_json interval_json(const driver::IntervalReport& r, const driver::RunConfig& config) {
   nlohmann::ordered_json j;
   const double seconds = std::chrono::duration<double>(config.report_interval).count();
   j["elapsed_s"] = r.elapsed_s;
+  j["phase"] = r.warmup ? "warmup" : "measure";
   j["messages_sent"] = r.delta.messages_sent;
   j["messages_acked"] = r.delta.messages_acked;
   j["messages_failed"] = r.delta.messages_failed;
   j["bytes_sent"] = r.delta.bytes_sent;
   j["throughput_msgs_per_s"] = static_cast<double>(delivered(r.delta, config)) / seconds;
   j["latency_ms"] = latency_json(r.interval->latency_us);
+  j["service_latency_ms"] = latency_json(r.interval->service_latency_us);
   j["connections_open"] = r.total.connections_open;
   return j;
 }
@@ -147,6 +177,7 @@ nlohmann::ordered_json result_json(const driver::RunResult& result, const Option
   cfg["clients"] = config.clients;
   cfg["rate"] = config.rate;
   cfg["duration_s"] = std::chrono::duration<double>(config.duration).count();
+  cfg["warmup_s"] = std::chrono::duration<double>(config.warmup).count();
   cfg["messages"] = config.messages;
   cfg["acks"] = config.acks;
   cfg["batch"] = config.batch;

@@ -25,6 +25,10 @@ std::string summary(const driver::RunResult& result, const driver::RunConfig& co
 
 // The JSON result: config, per-interval series, totals. `intervals` is the array of interval
 // objects collected during the run (see interval_json).
+// --csv: one header line, then one row per interval.
+std::string csv_header();
+std::string csv_row(const driver::IntervalReport& r, const driver::RunConfig& config);
+
 nlohmann::ordered_json interval_json(const driver::IntervalReport& r, const driver::RunConfig& config);
 nlohmann::ordered_json result_json(const driver::RunResult& result, const Options& options,
                                    const std::string& broker, const ProcessFigures& process,

@@ -67,12 +67,22 @@ int main(int argc, char** argv) {
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
 
+  std::ofstream csv;
+  if (!options.csv_path.empty()) {
+    csv.open(options.csv_path);
+    if (!csv) {
+      std::cerr << "wirestress: --csv: cannot write " << options.csv_path << "\n";
+      return 1;
+    }
+    csv << ws::tools::csv_header();
+  }
   nlohmann::ordered_json intervals = nlohmann::ordered_json::array();
   long peak_threads = 0;
   auto result = runner.run([&](const ws::driver::IntervalReport& r) {
     peak_threads = std::max(peak_threads, ws::tools::current_thread_count());
     if (!options.quiet) std::cout << ws::tools::interval_line(r, config) << std::endl;
     if (!options.json_path.empty()) intervals.push_back(ws::tools::interval_json(r, config));
+    if (csv.is_open()) csv << ws::tools::csv_row(r, config) << std::flush;
   });
   g_runner = nullptr;
 
