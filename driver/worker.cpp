@@ -21,6 +21,7 @@ constexpr int64_t kTimeoutSweepEveryNs = 100 * kMs;
 constexpr int64_t kMetadataRetryNs = 250 * kMs;
 constexpr uint8_t kMetadataAttempts = 120;  // 30 s of LEADER_NOT_AVAILABLE before giving up
 constexpr size_t kEventBatch = 1024;
+constexpr size_t kCoalesceBytes = 64 * 1024;  // stop adding requests to one write past this
 // Kafka 0.9 neither answers nor closes on ApiVersions; librdkafka waits 10 s
 // (api.version.request.timeout.ms) before falling back. A broker on loopback or a LAN that has
 // ApiVersions answers in milliseconds, so 3 s is ample and keeps start-up against 0.9 short.
@@ -327,10 +328,9 @@ void Worker<Loop>::begin_session(uint32_t c, int64_t now) {
 
 template <typename Loop>
 template <typename Request>
-void Worker<Loop>::send_request(uint32_t c, const Request& body, int16_t version, uint32_t records,
-                                int64_t intended_ns, int64_t now, bool expects_response) {
+void Worker<Loop>::append_request(uint32_t c, const Request& body, int16_t version, uint32_t records,
+                                  int64_t intended_ns, int64_t now, bool expects_response) {
   ProducerClient& cl = clients_[c];
-  cl.send_buffer.clear();
   const int32_t correlation_id = cl.next_correlation_id++;
   const size_t size =
       protocol::encode_request(cl.send_buffer, body, version, correlation_id, cl.client_id);
@@ -341,13 +341,19 @@ void Worker<Loop>::send_request(uint32_t c, const Request& body, int16_t version
                              .api_key = Request::kApiKey,
                              .api_version = version,
                              .expects_response = expects_response});
-  cl.send_in_progress = true;
   if constexpr (Request::kApiKey == ProduceRequest::kApiKey) {
     ++metrics_.counters.requests_sent;
     metrics_.counters.messages_sent += records;
     metrics_.counters.bytes_sent += size;
   }
-  loop_->send(c, cl.send_buffer.data(), size);
+}
+
+template <typename Loop>
+void Worker<Loop>::flush_sends(uint32_t c) {
+  ProducerClient& cl = clients_[c];
+  if (cl.send_buffer.empty()) return;
+  cl.send_in_progress = true;
+  loop_->send(c, cl.send_buffer.data(), cl.send_buffer.size());
 }
 
 template <typename Loop>
@@ -357,7 +363,9 @@ void Worker<Loop>::send_api_versions(uint32_t c, int64_t now) {
   request.client_software_name = "wirestress";
   request.client_software_version = "0.1.0";
   cl.state = ClientState::kApiVersions;
-  send_request(c, request, cl.api_versions_version, 0, now, now, true);
+  cl.send_buffer.clear();
+  append_request(c, request, cl.api_versions_version, 0, now, now, true);
+  flush_sends(c);
 }
 
 template <typename Loop>
@@ -368,7 +376,9 @@ void Worker<Loop>::send_metadata(uint32_t c, int64_t now) {
   (*request.topics)[0].name = config_.topic;
   request.allow_auto_topic_creation = true;
   cl.state = ClientState::kMetadata;
-  send_request(c, request, cl.metadata_version, 0, now, now, true);
+  cl.send_buffer.clear();
+  append_request(c, request, cl.metadata_version, 0, now, now, true);
+  flush_sends(c);
 }
 
 template <typename Loop>
@@ -383,8 +393,19 @@ void Worker<Loop>::maybe_send_produce(uint32_t c, int64_t now) {
     if (cl.in_flight.empty()) send_metadata(c, now);
     return;
   }
-  if (cl.in_flight.size() >= config_.max_in_flight) return;
+  // Every request that is due and fits the in-flight window goes out in one write: one system
+  // call for several requests, where one each made the kernel the client's main cost.
+  cl.send_buffer.clear();
+  while (cl.in_flight.size() < config_.max_in_flight && cl.quota_left > 0 &&
+         cl.send_buffer.size() < kCoalesceBytes) {
+    if (!append_produce(c, now)) break;
+  }
+  flush_sends(c);
+}
 
+template <typename Loop>
+bool Worker<Loop>::append_produce(uint32_t c, int64_t now) {
+  ProducerClient& cl = clients_[c];
   uint32_t count = static_cast<uint32_t>(std::min<uint64_t>(config_.batch, cl.quota_left));
   int64_t intended = now;
   if (record_interval_ns_ > 0) {
@@ -394,7 +415,10 @@ void Worker<Loop>::maybe_send_produce(uint32_t c, int64_t now) {
     const int64_t first = cl.next_record_ns;
     const int64_t fill_ns = static_cast<int64_t>(count - 1) * record_interval_ns_;
     const int64_t due = first + std::min<int64_t>(config_.linger.count(), fill_ns);
-    if (now < due) return schedule(c, due);
+    if (now < due) {
+      schedule(c, due);
+      return false;
+    }
     count = static_cast<uint32_t>(
         std::min<int64_t>(count, (now - first) / record_interval_ns_ + 1));
     intended = first;
@@ -432,10 +456,11 @@ void Worker<Loop>::maybe_send_produce(uint32_t c, int64_t now) {
   produce_request_.acks = config_.acks;
   produce_request_.timeout_ms =
       static_cast<int32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(config_.request_timeout).count());
-  send_request(c, produce_request_, cl.produce_version, count, intended, now, config_.acks != 0);
+  append_request(c, produce_request_, cl.produce_version, count, intended, now, config_.acks != 0);
   cl.quota_left -= count;
   cl.unflushed_records = config_.acks == 0;
   if (record_interval_ns_ > 0 && cl.quota_left > 0) schedule(c, cl.next_record_ns);
+  return true;
 }
 
 template <typename Loop>
@@ -444,7 +469,7 @@ void Worker<Loop>::on_sent(uint32_t c, int error, int64_t now) {
   cl.send_in_progress = false;
   if (error != 0) return reset_connection(c, Failure::kDisconnected, now, false);  // (loop reports kClosed instead)
   // With acks=0 a produce request is complete once written: the broker never answers it.
-  if (!cl.in_flight.empty() && !cl.in_flight.front().expects_response) {
+  while (!cl.in_flight.empty() && !cl.in_flight.front().expects_response) {
     complete_produce(cl.in_flight.front(), protocol::error::kNone, now);
     cl.in_flight.pop();
   }

@@ -67,10 +67,12 @@ class Worker {
   void send_api_versions(uint32_t c, int64_t now);
   void send_metadata(uint32_t c, int64_t now);
   void maybe_send_produce(uint32_t c, int64_t now);
-  void submit(uint32_t c, const InFlight& request);
+  bool append_produce(uint32_t c, int64_t now);  // false: nothing due yet
+  // Requests are appended to the client's send buffer, then written with one send().
   template <typename Request>
-  void send_request(uint32_t c, const Request& body, int16_t version, uint32_t records,
-                    int64_t intended_ns, int64_t now, bool expects_response);
+  void append_request(uint32_t c, const Request& body, int16_t version, uint32_t records,
+                      int64_t intended_ns, int64_t now, bool expects_response);
+  void flush_sends(uint32_t c);
 
   // Responses.
   bool handle_frame(uint32_t c, std::span<const uint8_t> frame, int64_t now);
