@@ -62,6 +62,7 @@ struct ProducerClient {
   bool needs_metadata = true;     // (re)learn the partition leader before producing
   bool versions_negotiated = false;  // this connection's ApiVersions exchange is done
   bool unflushed_records = false;    // acks=0: records written since the last flush barrier
+  bool send_queued = false;          // in the worker's end-of-batch send queue
   bool flush_pending = false;        // acks=0: the flush barrier (a Metadata request) is in flight
   bool awaiting_connect_slot = false;
   bool holds_connect_slot = false;  // from connect() until the broker's first response

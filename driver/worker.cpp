@@ -190,6 +190,12 @@ void Worker<Loop>::run() {
           break;
       }
     }
+    // Sends deferred to the end of the batch, so several responses free one write, not several.
+    for (const uint32_t c : send_queue_) {
+      clients_[c].send_queued = false;
+      maybe_send_produce(c, now);
+    }
+    send_queue_.clear();
   }
   // Whatever is still in flight after the drain deadline stays "sent, not acknowledged".
   for (uint32_t c = 0; c < clients_.size(); ++c) {
@@ -200,6 +206,13 @@ void Worker<Loop>::run() {
   metrics_.counters.connections_open = 0;
   metrics_.counters.clients_producing = 0;
   publish(true);
+}
+
+template <typename Loop>
+void Worker<Loop>::queue_send(uint32_t c) {
+  if (clients_[c].send_queued) return;
+  clients_[c].send_queued = true;
+  send_queue_.push_back(c);
 }
 
 template <typename Loop>
@@ -473,7 +486,7 @@ void Worker<Loop>::on_sent(uint32_t c, int error, int64_t now) {
     complete_produce(cl.in_flight.front(), protocol::error::kNone, now);
     cl.in_flight.pop();
   }
-  maybe_send_produce(c, now);
+  queue_send(c);
 }
 
 template <typename Loop>
@@ -688,7 +701,7 @@ bool Worker<Loop>::handle_produce(uint32_t c, protocol::Reader& body, const InFl
       code == protocol::error::kUnknownTopicOrPartition) {
     cl.needs_metadata = true;  // leadership moved: re-learn it once the window drains
   }
-  maybe_send_produce(c, now);
+  queue_send(c);
   return cl.state == ClientState::kProducing || cl.state == ClientState::kMetadata;
 }
 

@@ -81,7 +81,8 @@ class Worker {
   bool handle_produce(uint32_t c, protocol::Reader& body, const InFlight& req, int64_t now);
   void complete_produce(const InFlight& req, int16_t error_code, int64_t now);
 
-  void close_connection(uint32_t c);  // every close goes through here (see closed_in_batch)
+  void close_connection(uint32_t c);
+  void queue_send(uint32_t c);  // maybe_send_produce once the current event batch is handled  // every close goes through here (see closed_in_batch)
   void schedule(uint32_t c, int64_t at_ns) { wakes_.push({at_ns, c}); }
   void use_fallback_versions(BrokerEndpoint& b);
   void finish(uint32_t c, int64_t now);  // nothing left to send: flush (acks=0), then settle
@@ -121,6 +122,7 @@ class Worker {
   protocol::MetadataResponse metadata_response_;
   protocol::ApiVersionsResponse api_versions_response_;
   std::vector<net::Event> events_;
+  std::vector<uint32_t> send_queue_;
 };
 
 }  // namespace ws::driver
