@@ -4,6 +4,7 @@ and must exit 0 with its report written. Starts and kills its own Kafka 0.9 inst
 Usage: broker_dies_test.py WIRESTRESS KAFKA09_SH WORKDIR PORT"""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,6 +14,9 @@ import time
 def main():
     wirestress, kafka09, workdir, port = sys.argv[1:5]
     subprocess.run([kafka09, "stop", workdir], capture_output=True)
+    # A clean directory: the previous run SIGKILLed its broker, whose registration in the old
+    # ZooKeeper data would outlive it ("A broker is already registered on /brokers/ids/0").
+    shutil.rmtree(workdir, ignore_errors=True)
     start = subprocess.run([kafka09, "start", workdir, port], capture_output=True, text=True, timeout=150)
     if start.returncode != 0:
         print(f"could not start Kafka 0.9:\n{start.stdout}{start.stderr}")
