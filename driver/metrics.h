@@ -41,6 +41,7 @@ struct ProducerCounters {
   uint64_t connections_open = 0;    // gauge: established and not yet closed
   uint64_t clients_producing = 0;   // gauge: clients past set-up
   uint64_t latency_out_of_range = 0;  // samples the histogram could not hold
+  uint64_t messages_unsent_due = 0;   // paced records due before the end but never sent (backlog)
   std::array<uint64_t, static_cast<size_t>(Failure::kCount)> failures{};
   std::map<int16_t, uint64_t> errors_by_code;  // Kafka error code -> failed records (or requests)
 

@@ -30,6 +30,7 @@ ProducerCounters interval_delta(const ProducerCounters& now, const ProducerCount
   d.connections_failed -= before.connections_failed;
   d.reconnects -= before.reconnects;
   d.latency_out_of_range -= before.latency_out_of_range;
+  d.messages_unsent_due -= before.messages_unsent_due;
   for (size_t i = 0; i < d.failures.size(); ++i) d.failures[i] -= before.failures[i];
   for (auto& [code, n] : d.errors_by_code) {
     auto it = before.errors_by_code.find(code);

@@ -80,6 +80,7 @@ class Worker {
   bool handle_metadata(uint32_t c, protocol::Reader& body, const InFlight& req, int64_t now);
   bool handle_produce(uint32_t c, protocol::Reader& body, const InFlight& req, int64_t now);
   void complete_produce(const InFlight& req, int16_t error_code, int64_t now);
+  void record_unsent_backlog(int64_t now);
 
   void close_connection(uint32_t c);
   void queue_send(uint32_t c);  // maybe_send_produce once the current event batch is handled  // every close goes through here (see closed_in_batch)

@@ -111,6 +111,9 @@ ParseOutcome parse_options(int argc, const char* const* argv) {
       ->capture_default_str();
   app.add_option("--json", o.json_path, "Write the result (config, per-interval series, totals) to FILE");
   app.add_option("--csv", o.csv_path, "Write one row per report interval to FILE (for plotting)");
+  app.add_option("--prometheus", o.prometheus_port,
+                 "Serve /metrics in the Prometheus text format on this port while the run lasts (0 = any free port)")
+      ->check(CLI::Range(0, 65535));
   app.add_flag("--quiet", o.quiet, "No per-interval lines, only the summary");
 
   ParseOutcome outcome;

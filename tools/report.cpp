@@ -90,6 +90,10 @@ std::string summary(const driver::RunResult& result, const driver::RunConfig& co
   out << "  messages acked     " << with_commas(c.messages_acked)
       << (config.acks == 0 ? "   (acks=0: the broker sends no acknowledgement)" : "") << "\n";
   out << "  messages failed    " << with_commas(c.messages_failed) << "\n";
+  if (c.messages_unsent_due) {
+    out << "  messages not sent  " << with_commas(c.messages_unsent_due)
+        << " (due before the end but never sent: the client or broker fell behind the schedule)\n";
+  }
   std::snprintf(buf, sizeof buf, "  throughput         %.0f msg/s, %.2f MB/s\n",
                 static_cast<double>(delivered(c, config)) / elapsed,
                 static_cast<double>(c.bytes_sent) / elapsed / 1e6);
@@ -203,6 +207,7 @@ nlohmann::ordered_json result_json(const driver::RunResult& result, const Option
   p["latency_ms"] = latency_json(result.metrics.latency_us);
   p["service_latency_ms"] = latency_json(result.metrics.service_latency_us);
   p["latency_out_of_range"] = c.latency_out_of_range;
+  p["messages_unsent_due"] = c.messages_unsent_due;
 
   auto& conn = j["connections"];
   conn["attempted"] = c.connections_attempted;

@@ -8,9 +8,11 @@
 #include <fstream>
 #include <iostream>
 #include <memory>
+#include <mutex>
 
 #include "driver/runner.h"
 #include "tools/embedded_broker.h"
+#include "tools/metrics_server.h"
 #include "tools/options.h"
 #include "tools/report.h"
 
@@ -76,10 +78,35 @@ int main(int argc, char** argv) {
     }
     csv << ws::tools::csv_header();
   }
+  // --prometheus: the server thread serves the text rendered at the last interval.
+  std::mutex metrics_mutex;
+  std::string metrics_text;
+  ws::driver::Metrics cumulative;  // summaries' _sum/_count must never go down
+  ws::tools::MetricsServer metrics_server;
+  if (options.prometheus_port >= 0) {
+    if (!metrics_server.start(static_cast<uint16_t>(options.prometheus_port),
+                              [&] {
+                                std::lock_guard lock(metrics_mutex);
+                                return metrics_text;
+                              },
+                              error)) {
+      std::cerr << "wirestress: --prometheus: " << error << "\n";
+      return 1;
+    }
+    std::cerr << "wirestress: serving Prometheus metrics on http://0.0.0.0:" << metrics_server.port()
+              << "/metrics\n";
+  }
+
   nlohmann::ordered_json intervals = nlohmann::ordered_json::array();
   long peak_threads = 0;
   auto result = runner.run([&](const ws::driver::IntervalReport& r) {
     peak_threads = std::max(peak_threads, ws::tools::current_thread_count());
+    if (metrics_server.running()) {
+      cumulative.add(*r.interval);
+      std::string text = ws::tools::render_prometheus(r, config, &cumulative);
+      std::lock_guard lock(metrics_mutex);
+      metrics_text = std::move(text);
+    }
     if (!options.quiet) std::cout << ws::tools::interval_line(r, config) << std::endl;
     if (!options.json_path.empty()) intervals.push_back(ws::tools::interval_json(r, config));
     if (csv.is_open()) csv << ws::tools::csv_row(r, config) << std::flush;

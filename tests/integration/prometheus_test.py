@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+"""--prometheus during a real run: curl scrapes /metrics twice while wirestress produces, and the
+counters grow between the scrapes. Usage: prometheus_test.py WIRESTRESS BOOTSTRAP"""
+import re
+import subprocess
+import sys
+import time
+
+
+def scrape(port):
+    out = subprocess.run(["curl", "-sS", "--max-time", "5", f"http://127.0.0.1:{port}/metrics"],
+                         capture_output=True, text=True, timeout=10)
+    if out.returncode != 0:
+        sys.exit(f"curl failed: {out.stderr}")
+    return out.stdout
+
+
+def value(text, name):
+    m = re.search(rf"^{re.escape(name)} (\S+)$", text, re.M)
+    if not m:
+        sys.exit(f"{name} missing from /metrics:\n{text[:2000]}")
+    return float(m.group(1))
+
+
+def main():
+    wirestress, bootstrap = sys.argv[1:3]
+    run = subprocess.Popen([wirestress, f"--bootstrap={bootstrap}", "--topic=ws-prometheus", "--clients=10",
+                            "--rate=2000", "--duration=8s", "--prometheus=0", "--quiet"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        port = None
+        deadline = time.time() + 10
+        while port is None and time.time() < deadline:
+            line = run.stderr.readline()
+            m = re.search(r"metrics on http://[^:]+:(\d+)/metrics", line)
+            if m:
+                port = int(m.group(1))
+        if port is None:
+            sys.exit("wirestress did not say where it serves /metrics")
+        time.sleep(2.5)
+        first = scrape(port)
+        time.sleep(2)
+        second = scrape(port)
+        a = value(first, "wirestress_produce_messages_acked_total")
+        b = value(second, "wirestress_produce_messages_acked_total")
+        count_a = value(first, "wirestress_produce_latency_seconds_count")
+        count_b = value(second, "wirestress_produce_latency_seconds_count")
+        p99 = value(second, 'wirestress_produce_latency_seconds{quantile="0.99"}')
+        conns = value(second, "wirestress_connections_open")
+        print(f"acked {a:.0f} -> {b:.0f}, latency count {count_a:.0f} -> {count_b:.0f}, p99 {p99 * 1000:.2f} ms, "
+              f"connections {conns:.0f}")
+        problems = []
+        if not (a > 0 and b > a):
+            problems.append("acked counter did not grow between scrapes")
+        if not count_b > count_a:
+            problems.append("latency summary count did not grow (it must be cumulative)")
+        if conns != 10:
+            problems.append(f"connections_open {conns}, expected 10")
+        if not 0 < p99 < 5:
+            problems.append(f"implausible p99 {p99}")
+        for p in problems:
+            print(p)
+        sys.exit(1 if problems else 0)
+    finally:
+        run.kill()
+        run.wait()
+
+
+if __name__ == "__main__":
+    main()
