@@ -35,7 +35,8 @@ ParseOutcome parse_options(int argc, const char* const* argv) {
 
   CLI::App app{
       "wirestress: drive thousands of simulated Kafka producer clients per core against a broker.\n"
-      "Without --bootstrap it starts an embedded broker (librdkafka's mock cluster) and says so.",
+      "Without --bootstrap it starts an embedded broker (librdkafka's mock cluster) and says so.\n"
+      "wirestress merge A.json B.json... --json=OUT combines runs exactly (see wirestress merge --help).",
       "wirestress"};
   app.get_formatter()->column_width(34);
   std::string warmup = "0";
@@ -110,6 +111,8 @@ ParseOutcome parse_options(int argc, const char* const* argv) {
       ->check(CLI::Range(1, 10'000))
       ->capture_default_str();
   app.add_option("--json", o.json_path, "Write the result (config, per-interval series, totals) to FILE");
+  app.add_option("--hlog", o.hlog_path,
+                 "Write an HdrHistogram interval log (tags latency_us, service_latency_us) to FILE");
   app.add_option("--csv", o.csv_path, "Write one row per report interval to FILE (for plotting)");
   app.add_option("--prometheus", o.prometheus_port,
                  "Serve /metrics in the Prometheus text format on this port while the run lasts (0 = any free port)")

@@ -15,6 +15,7 @@ struct Options {
   driver::RunConfig run;
   std::string json_path;        // --json=FILE
   std::string csv_path;         // --csv=FILE
+  std::string hlog_path;        // --hlog=FILE
   int prometheus_port = -1;     // --prometheus=PORT; -1 = off
   int embedded_partitions = 8;  // --partitions: topic size when wirestress starts its own broker
   bool quiet = false;           // --quiet: no per-interval lines

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "protocol/errors.h"
+#include "stats/hlog.h"
 
 namespace ws::tools {
 namespace {
@@ -206,6 +207,10 @@ nlohmann::ordered_json result_json(const driver::RunResult& result, const Option
   p["throughput_mb_per_s"] = static_cast<double>(c.bytes_sent) / elapsed / 1e6;
   p["latency_ms"] = latency_json(result.metrics.latency_us);
   p["service_latency_ms"] = latency_json(result.metrics.service_latency_us);
+  // The histograms themselves (HdrHistogram V2, compressed, base64; microseconds), so that
+  // `wirestress merge` combines runs exactly and any HdrHistogram library can read them.
+  p["latency_histogram"] = stats::to_base64(stats::compress_v2(result.metrics.latency_us));
+  p["service_latency_histogram"] = stats::to_base64(stats::compress_v2(result.metrics.service_latency_us));
   p["latency_out_of_range"] = c.latency_out_of_range;
   p["messages_unsent_due"] = c.messages_unsent_due;
 

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -11,7 +12,9 @@
 #include <mutex>
 
 #include "driver/runner.h"
+#include "stats/hlog.h"
 #include "tools/embedded_broker.h"
+#include "tools/merge.h"
 #include "tools/metrics_server.h"
 #include "tools/options.h"
 #include "tools/report.h"
@@ -30,6 +33,7 @@ void on_signal(int) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "merge") return ws::tools::run_merge(argc - 1, argv + 1);
   auto parsed = ws::tools::parse_options(argc, argv);
   if (!parsed.options) {
     (parsed.exit_code == 0 ? std::cout : std::cerr) << parsed.output << "\n";
@@ -97,6 +101,21 @@ int main(int argc, char** argv) {
               << "/metrics\n";
   }
 
+  // --hlog: an HdrHistogram interval log, one line per interval and latency view.
+  std::ofstream hlog_file;
+  std::unique_ptr<ws::stats::HlogWriter> hlog;
+  if (!options.hlog_path.empty()) {
+    hlog_file.open(options.hlog_path);
+    if (!hlog_file) {
+      std::cerr << "wirestress: --hlog: cannot write " << options.hlog_path << "\n";
+      return 1;
+    }
+    hlog = std::make_unique<ws::stats::HlogWriter>(hlog_file);
+    const double now_s = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    hlog->write_header(now_s, "wirestress latency in microseconds; Interval_Max in milliseconds");
+  }
+  const double interval_s = std::chrono::duration<double>(config.report_interval).count();
+
   nlohmann::ordered_json intervals = nlohmann::ordered_json::array();
   long peak_threads = 0;
   auto result = runner.run([&](const ws::driver::IntervalReport& r) {
@@ -110,6 +129,14 @@ int main(int argc, char** argv) {
     if (!options.quiet) std::cout << ws::tools::interval_line(r, config) << std::endl;
     if (!options.json_path.empty()) intervals.push_back(ws::tools::interval_json(r, config));
     if (csv.is_open()) csv << ws::tools::csv_row(r, config) << std::flush;
+    if (hlog) {
+      const double start_s = std::max(0.0, r.elapsed_s - interval_s);
+      const std::string phase = r.warmup ? "warmup_" : "";
+      hlog->write_interval(phase + "latency_us", start_s, r.elapsed_s - start_s, r.interval->latency_us, 1000.0);
+      hlog->write_interval(phase + "service_latency_us", start_s, r.elapsed_s - start_s,
+                           r.interval->service_latency_us, 1000.0);
+      hlog_file.flush();
+    }
   });
   g_runner = nullptr;
 
