@@ -11,8 +11,22 @@
 
 namespace ws::driver {
 
-// Latency histograms hold microseconds, 1 us to 1 hour, 3 significant figures.
-inline stats::HdrHistogram make_latency_histogram() { return stats::HdrHistogram(1, 3'600'000'000LL, 3); }
+// Latency histograms hold microseconds, from 1 us to `highest_us` with `significant_figures`
+// (default 1 hour, 3 figures: 184 KiB each). Set once at start-up (--latency-max,
+// --latency-digits) before any Metrics exists; every histogram of a run must share one layout
+// so interval snapshots merge by adding counts.
+struct LatencyHistogramSpec {
+  int64_t highest_us = 3'600'000'000LL;
+  int significant_figures = 3;
+};
+inline LatencyHistogramSpec& latency_histogram_spec() {
+  static LatencyHistogramSpec spec;
+  return spec;
+}
+inline stats::HdrHistogram make_latency_histogram() {
+  const LatencyHistogramSpec& spec = latency_histogram_spec();
+  return stats::HdrHistogram(1, spec.highest_us, spec.significant_figures);
+}
 
 // Failures that are not Kafka error codes, counted by kind.
 enum class Failure : uint8_t {

@@ -57,6 +57,8 @@ TEST(Options, BadValuesNameTheFlagOnOneLine) {
       {{"--compression=brotli"}, "--compression"},
       {{"--duration=10x"}, "--duration"},
       {{"--warmup=soon"}, "--warmup"},
+      {{"--latency-digits=7"}, "--latency-digits"},
+      {{"--latency-max=10us"}, "--latency-max"},
       {{"--linger=-5ms"}, "--linger"},
       {{"--io=epoll"}, "--io"},
       {{"--broker-version=0.8"}, "--broker-version"},
@@ -86,7 +88,8 @@ TEST(Options, HelpDocumentsEveryFlagAndExitsZero) {
                            "--batch", "--linger", "--compression", "--message-size", "--key-size",
                            "--max-in-flight", "--threads", "--io", "--broker-version", "--json",
                            "--request-timeout", "--connect-timeout", "--drain-timeout", "--report-interval",
-                           "--warmup", "--csv", "--max-connecting", "--quiet", "--partitions"}) {
+                           "--warmup", "--csv", "--max-connecting", "--quiet", "--partitions", "--hlog",
+                           "--prometheus", "--latency-max", "--latency-digits"}) {
     EXPECT_NE(out.output.find(flag), std::string::npos) << flag;
   }
 }

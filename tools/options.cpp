@@ -39,7 +39,7 @@ ParseOutcome parse_options(int argc, const char* const* argv) {
       "wirestress merge A.json B.json... --json=OUT combines runs exactly (see wirestress merge --help).",
       "wirestress"};
   app.get_formatter()->column_width(34);
-  std::string warmup = "0";
+  std::string warmup = "0", latency_max = "1h";
   std::string bootstrap, duration = "10s", linger = "0", compression = "none", io = "uring",
               broker_version = "auto", request_timeout = "30s", connect_timeout = "10s",
               drain_timeout = "5s", report_interval = "1s";
@@ -117,6 +117,13 @@ ParseOutcome parse_options(int argc, const char* const* argv) {
   app.add_option("--prometheus", o.prometheus_port,
                  "Serve /metrics in the Prometheus text format on this port while the run lasts (0 = any free port)")
       ->check(CLI::Range(0, 65535));
+  app.add_option("--latency-max", latency_max,
+                 "Highest latency the histograms hold (larger samples are counted as out of range)")
+      ->capture_default_str();
+  app.add_option("--latency-digits", o.latency_digits,
+                 "Significant figures the histograms keep (1-5; 3 = 0.1% resolution, 184 KiB per histogram)")
+      ->check(CLI::Range(1, 5))
+      ->capture_default_str();
   app.add_flag("--quiet", o.quiet, "No per-interval lines, only the summary");
 
   ParseOutcome outcome;
@@ -140,6 +147,7 @@ ParseOutcome parse_options(int argc, const char* const* argv) {
   const std::pair<const char*, std::pair<std::string*, std::chrono::nanoseconds*>> durations[] = {
       {"--duration", {&duration, &r.duration}},
       {"--warmup", {&warmup, &r.warmup}},
+      {"--latency-max", {&latency_max, &o.latency_max}},
       {"--linger", {&linger, &r.linger}},
       {"--request-timeout", {&request_timeout, &r.request_timeout}},
       {"--connect-timeout", {&connect_timeout, &r.connect_timeout}},
@@ -151,6 +159,9 @@ ParseOutcome parse_options(int argc, const char* const* argv) {
   }
   if (r.report_interval < std::chrono::milliseconds(100)) {
     return bad("--report-interval", report_interval, "use 100ms or more");
+  }
+  if (o.latency_max < std::chrono::milliseconds(1)) {
+    return bad("--latency-max", latency_max, "use 1ms or more (e.g. 10s, 1h)");
   }
   if (r.request_timeout.count() == 0) return bad("--request-timeout", request_timeout, "use more than 0");
   if (r.connect_timeout.count() == 0) return bad("--connect-timeout", connect_timeout, "use more than 0");

@@ -19,6 +19,8 @@ struct Options {
   int prometheus_port = -1;     // --prometheus=PORT; -1 = off
   int embedded_partitions = 8;  // --partitions: topic size when wirestress starts its own broker
   bool quiet = false;           // --quiet: no per-interval lines
+  std::chrono::nanoseconds latency_max = std::chrono::hours(1);  // --latency-max
+  int latency_digits = 3;                                        // --latency-digits
 };
 
 struct ParseOutcome {

@@ -108,6 +108,10 @@ std::string summary(const driver::RunResult& result, const driver::RunConfig& co
                   ms(h->value_at_percentile(99.9)), ms(h->max()));
     out << buf;
   }
+  if (c.latency_out_of_range) {
+    out << "  latency overflow   " << with_commas(c.latency_out_of_range)
+        << " requests had a record above --latency-max: not in the percentiles above\n";
+  }
   out << "  connections        attempted " << c.connections_attempted << ", established "
       << c.connections_established << ", failed " << c.connections_failed << ", reconnects "
       << c.reconnects << "\n";

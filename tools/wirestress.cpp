@@ -41,6 +41,8 @@ int main(int argc, char** argv) {
   }
   ws::tools::Options options = std::move(*parsed.options);
   ws::driver::RunConfig& config = options.run;
+  ws::driver::latency_histogram_spec() = {
+      std::chrono::duration_cast<std::chrono::microseconds>(options.latency_max).count(), options.latency_digits};
 
   std::unique_ptr<ws::tools::EmbeddedBroker> embedded;
   if (config.bootstrap.empty()) {
