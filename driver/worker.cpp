@@ -739,9 +739,13 @@ void Worker<Loop>::record_unsent_backlog(int64_t now) {
   // stalled): the open-loop schedule says they waited at least until now. Leaving them out would
   // hide a stall at the end of a run entirely.
   if (record_interval_ns_ == 0) return;
+  // Records due within the last few milliseconds are timer slack (the loop wakes up to 1 ms
+  // late), not a client that fell behind.
+  constexpr int64_t kGraceNs = 5 * kMs;
   for (auto& cl : clients_) {
     if (cl.state != ClientState::kProducing || cl.next_record_ns == 0) continue;
-    for (int64_t due = cl.next_record_ns; due <= now && cl.quota_left > 0; due += record_interval_ns_) {
+    for (int64_t due = cl.next_record_ns; due <= now - kGraceNs && cl.quota_left > 0;
+         due += record_interval_ns_) {
       if (!metrics_.latency_us.record((now - due) / 1000)) ++metrics_.counters.latency_out_of_range;
       ++metrics_.counters.messages_unsent_due;
       --cl.quota_left;

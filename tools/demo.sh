@@ -14,7 +14,8 @@ trap 'tools/kafka09.sh stop "$dir" >/dev/null 2>&1 || true' EXIT
 echo "demo: starting Kafka 0.9.0.1 on 127.0.0.1:29092 (data in $dir)"
 bootstrap=$(tools/kafka09.sh start "$dir" 29092 | tail -n 1)
 
-echo "demo: 1,000 producer clients, 5,000 msg/s in total, acks=1, for 15 s"
+echo "demo: 1,000 producer clients, 5,000 msg/s in total, acks=1: 5 s warm-up, then 15 s measured"
+echo "demo: (Kafka 0.9 ignores ApiVersions: after 3 s wirestress falls back to the 0.9 protocol)"
 build/tools/wirestress --bootstrap="$bootstrap" --topic=demo --clients=1000 --rate=5000 \
-  --acks=1 --duration=15s --message-size=100 --json="$dir/result.json" "$@"
+  --acks=1 --warmup=5s --duration=15s --message-size=100 --json="$dir/result.json" "$@"
 echo "demo: JSON result in $dir/result.json"
