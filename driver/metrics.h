@@ -62,6 +62,9 @@ struct ProducerCounters {
   void add(const ProducerCounters& o);
 };
 
+// Counters since `before`: cumulative values minus the earlier ones; gauges keep their current value.
+ProducerCounters counters_since(const ProducerCounters& now, const ProducerCounters& before);
+
 struct Metrics {
   ProducerCounters counters;
   stats::HdrHistogram latency_us = make_latency_histogram();          // from intended send time

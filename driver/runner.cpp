@@ -16,29 +16,6 @@ int64_t steady_now_ns() {
       .count();
 }
 
-// Counters of one interval: cumulative values minus the previous tick's; gauges stay as they are.
-ProducerCounters interval_delta(const ProducerCounters& now, const ProducerCounters& before) {
-  ProducerCounters d = now;
-  d.messages_sent -= before.messages_sent;
-  d.bytes_sent -= before.bytes_sent;
-  d.requests_sent -= before.requests_sent;
-  d.messages_acked -= before.messages_acked;
-  d.requests_acked -= before.requests_acked;
-  d.messages_failed -= before.messages_failed;
-  d.connections_attempted -= before.connections_attempted;
-  d.connections_established -= before.connections_established;
-  d.connections_failed -= before.connections_failed;
-  d.reconnects -= before.reconnects;
-  d.latency_out_of_range -= before.latency_out_of_range;
-  d.messages_unsent_due -= before.messages_unsent_due;
-  for (size_t i = 0; i < d.failures.size(); ++i) d.failures[i] -= before.failures[i];
-  for (auto& [code, n] : d.errors_by_code) {
-    auto it = before.errors_by_code.find(code);
-    if (it != before.errors_by_code.end()) n -= it->second;
-  }
-  return d;
-}
-
 }  // namespace
 
 struct ShardedRunner::WorkerSlot {
@@ -155,13 +132,13 @@ RunResult ShardedRunner::run(const std::function<void(const IntervalReport&)>& o
     r.elapsed_s = static_cast<double>(now - start) / 1e9;
     r.warmup = !measuring;
     r.total = total;
-    r.delta = interval_delta(total, previous);
+    r.delta = counters_since(total, previous);
     r.interval = &tick;
     if (on_interval && report) on_interval(r);
     if (measuring) {
       result.metrics.latency_us.add(tick.latency_us);
       result.metrics.service_latency_us.add(tick.service_latency_us);
-      result.counters = interval_delta(total, baseline);
+      result.counters = counters_since(total, baseline);
       result.elapsed_s = static_cast<double>(now - measure_start) / 1e9;
     } else if (now >= measure_start) {
       measuring = true;

@@ -46,39 +46,6 @@ int8_t magic_for_produce_version(int16_t v) { return v >= 3 ? 2 : (v == 2 ? 1 : 
 
 }  // namespace
 
-const char* failure_name(Failure f) {
-  switch (f) {
-    case Failure::kConnectFailed: return "connect_failed";
-    case Failure::kDisconnected: return "disconnected";
-    case Failure::kRequestTimeout: return "request_timeout";
-    case Failure::kDecodeError: return "decode_error";
-    case Failure::kCorrelationMismatch: return "correlation_mismatch";
-    case Failure::kMetadataFailed: return "metadata_failed";
-    case Failure::kUnsupported: return "unsupported_by_broker";
-    case Failure::kCount: break;
-  }
-  return "unknown";
-}
-
-void ProducerCounters::add(const ProducerCounters& o) {
-  messages_sent += o.messages_sent;
-  bytes_sent += o.bytes_sent;
-  requests_sent += o.requests_sent;
-  messages_acked += o.messages_acked;
-  requests_acked += o.requests_acked;
-  messages_failed += o.messages_failed;
-  connections_attempted += o.connections_attempted;
-  connections_established += o.connections_established;
-  connections_failed += o.connections_failed;
-  reconnects += o.reconnects;
-  connections_open += o.connections_open;
-  clients_producing += o.clients_producing;
-  latency_out_of_range += o.latency_out_of_range;
-  messages_unsent_due += o.messages_unsent_due;
-  for (size_t i = 0; i < failures.size(); ++i) failures[i] += o.failures[i];
-  for (const auto& [code, n] : o.errors_by_code) errors_by_code[code] += n;
-}
-
 template <typename Loop>
 Worker<Loop>::Worker(const RunConfig& config, RunControl& control, Mailbox& mailbox,
                      net::LoopOptions loop_options, std::vector<net::Endpoint> bootstrap,

@@ -57,28 +57,6 @@ void sleep_until_ns(int64_t t) {
   if (d > 0) std::this_thread::sleep_for(std::chrono::nanoseconds(d));
 }
 
-ProducerCounters counters_delta(const ProducerCounters& now, const ProducerCounters& before) {
-  ProducerCounters d = now;
-  d.messages_sent -= before.messages_sent;
-  d.bytes_sent -= before.bytes_sent;
-  d.requests_sent -= before.requests_sent;
-  d.messages_acked -= before.messages_acked;
-  d.requests_acked -= before.requests_acked;
-  d.messages_failed -= before.messages_failed;
-  d.connections_attempted -= before.connections_attempted;
-  d.connections_established -= before.connections_established;
-  d.connections_failed -= before.connections_failed;
-  d.reconnects -= before.reconnects;
-  d.latency_out_of_range -= before.latency_out_of_range;
-  d.messages_unsent_due -= before.messages_unsent_due;
-  for (size_t i = 0; i < d.failures.size(); ++i) d.failures[i] -= before.failures[i];
-  for (auto& [code, n] : d.errors_by_code) {
-    auto it = before.errors_by_code.find(code);
-    if (it != before.errors_by_code.end()) n -= it->second;
-  }
-  return d;
-}
-
 // librdkafka's local (negative) errors, as wirestress's failure kinds.
 Failure failure_of(rd_kafka_resp_err_t err) {
   switch (err) {
@@ -461,7 +439,7 @@ int main(int argc, char** argv) {
     r.elapsed_s = static_cast<double>(now - start) / 1e9;
     r.warmup = !measuring;
     r.total = total;
-    r.delta = counters_delta(total, previous);
+    r.delta = counters_since(total, previous);
     r.interval = &interval_metrics;
     previous = total;
     if (!options.quiet) std::cout << ws::tools::interval_line(r, config) << std::endl;
@@ -480,7 +458,7 @@ int main(int argc, char** argv) {
   const int64_t end = now_ns();
 
   ws::driver::RunResult result;
-  result.counters = counters_delta(previous, at_measure_start);
+  result.counters = counters_since(previous, at_measure_start);
   result.metrics.latency_us = measured.latency_us;
   result.metrics.service_latency_us = measured.service_latency_us;
   result.elapsed_s = static_cast<double>(end - measured_from) / 1e9;

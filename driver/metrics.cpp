@@ -1,0 +1,61 @@
+#include "driver/metrics.h"
+
+namespace ws::driver {
+
+const char* failure_name(Failure f) {
+  switch (f) {
+    case Failure::kConnectFailed: return "connect_failed";
+    case Failure::kDisconnected: return "disconnected";
+    case Failure::kRequestTimeout: return "request_timeout";
+    case Failure::kDecodeError: return "decode_error";
+    case Failure::kCorrelationMismatch: return "correlation_mismatch";
+    case Failure::kMetadataFailed: return "metadata_failed";
+    case Failure::kUnsupported: return "unsupported_by_broker";
+    case Failure::kCount: break;
+  }
+  return "unknown";
+}
+
+void ProducerCounters::add(const ProducerCounters& o) {
+  messages_sent += o.messages_sent;
+  bytes_sent += o.bytes_sent;
+  requests_sent += o.requests_sent;
+  messages_acked += o.messages_acked;
+  requests_acked += o.requests_acked;
+  messages_failed += o.messages_failed;
+  connections_attempted += o.connections_attempted;
+  connections_established += o.connections_established;
+  connections_failed += o.connections_failed;
+  reconnects += o.reconnects;
+  connections_open += o.connections_open;
+  clients_producing += o.clients_producing;
+  latency_out_of_range += o.latency_out_of_range;
+  messages_unsent_due += o.messages_unsent_due;
+  for (size_t i = 0; i < failures.size(); ++i) failures[i] += o.failures[i];
+  for (const auto& [code, n] : o.errors_by_code) errors_by_code[code] += n;
+}
+
+// Counters of one interval: cumulative values minus the previous tick's; gauges stay as they are.
+ProducerCounters counters_since(const ProducerCounters& now, const ProducerCounters& before) {
+  ProducerCounters d = now;
+  d.messages_sent -= before.messages_sent;
+  d.bytes_sent -= before.bytes_sent;
+  d.requests_sent -= before.requests_sent;
+  d.messages_acked -= before.messages_acked;
+  d.requests_acked -= before.requests_acked;
+  d.messages_failed -= before.messages_failed;
+  d.connections_attempted -= before.connections_attempted;
+  d.connections_established -= before.connections_established;
+  d.connections_failed -= before.connections_failed;
+  d.reconnects -= before.reconnects;
+  d.latency_out_of_range -= before.latency_out_of_range;
+  d.messages_unsent_due -= before.messages_unsent_due;
+  for (size_t i = 0; i < d.failures.size(); ++i) d.failures[i] -= before.failures[i];
+  for (auto& [code, n] : d.errors_by_code) {
+    auto it = before.errors_by_code.find(code);
+    if (it != before.errors_by_code.end()) n -= it->second;
+  }
+  return d;
+}
+
+}  // namespace ws::driver
