@@ -469,7 +469,7 @@ int main(int argc, char** argv) {
 
   auto process = ws::tools::read_process_figures();
   process.threads = std::max(process.threads, peak_threads.load());
-  std::cout << ws::tools::summary(result, config, process) << std::flush;
+  std::cout << ws::tools::summary(result, config, process, "rdkafka-baseline") << std::flush;
   if (!options.json_path.empty()) {
     std::ofstream out(options.json_path);
     out << ws::tools::result_json(result, options, broker_list, process, std::move(intervals)).dump(2) << "\n";

@@ -77,12 +77,12 @@ std::string interval_line(const driver::IntervalReport& r, const driver::RunConf
 }
 
 std::string summary(const driver::RunResult& result, const driver::RunConfig& config,
-                    const ProcessFigures& process) {
+                    const ProcessFigures& process, const char* tool) {
   const auto& c = result.counters;
   const double elapsed = std::max(result.elapsed_s, 1e-9);
   std::ostringstream out;
   char buf[256];
-  out << "\n== wirestress summary (" << result.io_backend << ", " << result.threads << " threads) ==\n";
+  out << "\n== " << tool << " summary (" << result.io_backend << ", " << result.threads << " threads) ==\n";
   std::snprintf(buf, sizeof buf, "  elapsed            %.2f s%s\n", elapsed,
                 config.warmup.count() ? " (after the warm-up, which is not counted here)" : "");
   out << buf;

@@ -21,7 +21,7 @@ long current_thread_count();
 
 std::string interval_line(const driver::IntervalReport& r, const driver::RunConfig& config);
 std::string summary(const driver::RunResult& result, const driver::RunConfig& config,
-                    const ProcessFigures& process);
+                    const ProcessFigures& process, const char* tool = "wirestress");
 
 // The JSON result: config, per-interval series, totals. `intervals` is the array of interval
 // objects collected during the run (see interval_json).
