@@ -70,6 +70,32 @@ void BM_EncodeProduceRequest1x100(benchmark::State& state) {
 }
 BENCHMARK(BM_EncodeProduceRequest1x100);
 
+// Completing a request: split the frame, read the response header, decode a Produce v7 response
+// for one partition, as a client does for every acknowledgement.
+void BM_CompleteProduceResponse(benchmark::State& state) {
+  ProduceResponse response;
+  response.responses.resize(1);
+  response.responses[0].name = "bench";
+  response.responses[0].partition_responses.resize(1);
+  response.responses[0].partition_responses[0].base_offset = 123456;
+  std::vector<uint8_t> frame;
+  Writer w(frame);
+  const size_t at = w.reserve(4);
+  w.i32(42);  // correlation id (response header v0)
+  response.encode(w, 7);
+  w.patch_i32(at, static_cast<int32_t>(frame.size() - 4));
+  ProduceResponse decoded;
+  for (auto _ : state) {
+    const auto check = check_frame(frame);
+    auto r = read_response_header(std::span<const uint8_t>(frame).subspan(4, check.frame_size - 4),
+                                  ProduceRequest::kApiKey, 7);
+    decoded.decode(r.body, 7);
+    benchmark::DoNotOptimize(decoded.responses[0].partition_responses[0].error_code);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_CompleteProduceResponse);
+
 // A 1 MiB Fetch v11 response: 4 partitions of ~256 KiB of 1 KiB-record batches, uncompressed or
 // lz4. Decoding walks every record, as a consumer does.
 void BM_DecodeFetchResponse1MiB(benchmark::State& state) {
