@@ -393,7 +393,13 @@ bool Worker<Loop>::append_produce(uint32_t c, int64_t now) {
   if (record_interval_ns_ > 0) {
     // Open loop: records fall due at a fixed rate; a request goes out when the batch is full or
     // the first record has lingered long enough. Latency counts from the first record's due time.
-    if (cl.next_record_ns == 0) cl.next_record_ns = now;
+    if (cl.next_record_ns == 0) {
+      // Each client's schedule starts at its own phase within one interval, so 10,000 clients at
+      // one record per 100 s spread their records evenly instead of all sending on connect.
+      const uint64_t phase = static_cast<uint64_t>(record_interval_ns_) * (cl.global_index % config_.clients) /
+                             config_.clients;
+      cl.next_record_ns = now + static_cast<int64_t>(phase);
+    }
     const int64_t first = cl.next_record_ns;
     const int64_t fill_ns = static_cast<int64_t>(count - 1) * record_interval_ns_;
     const int64_t due = first + std::min<int64_t>(config_.linger.count(), fill_ns);

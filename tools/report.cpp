@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -44,19 +45,24 @@ ProcessFigures read_process_figures() {
   getrusage(RUSAGE_SELF, &u);
   p.cpu_user_s = static_cast<double>(u.ru_utime.tv_sec) + static_cast<double>(u.ru_utime.tv_usec) / 1e6;
   p.cpu_sys_s = static_cast<double>(u.ru_stime.tv_sec) + static_cast<double>(u.ru_stime.tv_usec) / 1e6;
-  p.peak_rss_kib = u.ru_maxrss;
+  // VmHWM, not ru_maxrss: after exec, ru_maxrss can still hold the launching process's peak.
+  p.peak_rss_kib = proc_status_value("VmHWM:");
+  if (p.peak_rss_kib == 0) p.peak_rss_kib = u.ru_maxrss;
   p.threads = current_thread_count();
   return p;
 }
 
-long current_thread_count() {
+long proc_status_value(const char* field) {
   std::ifstream status("/proc/self/status");
   std::string line;
+  const size_t n = std::strlen(field);
   while (std::getline(status, line)) {
-    if (line.rfind("Threads:", 0) == 0) return std::stol(line.substr(8));
+    if (line.compare(0, n, field) == 0) return std::stol(line.substr(n));
   }
   return 0;
 }
+
+long current_thread_count() { return proc_status_value("Threads:"); }
 
 std::string interval_line(const driver::IntervalReport& r, const driver::RunConfig& config) {
   const auto& d = r.delta;

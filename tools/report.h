@@ -18,6 +18,7 @@ struct ProcessFigures {
 };
 ProcessFigures read_process_figures();
 long current_thread_count();
+long proc_status_value(const char* field);  // a numeric field of /proc/self/status, 0 if absent
 
 std::string interval_line(const driver::IntervalReport& r, const driver::RunConfig& config);
 std::string summary(const driver::RunResult& result, const driver::RunConfig& config,
