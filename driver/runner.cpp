@@ -107,6 +107,7 @@ RunResult ShardedRunner::run(const std::function<void(const IntervalReport&)>& o
   ProducerCounters previous;
   ProducerCounters baseline;  // totals when the warm-up ended
   Metrics tick;
+  int64_t previous_tick = start;
   const int64_t interval = config_.report_interval.count();
   int64_t next_tick = measuring ? start + interval : std::min(start + interval, measure_start);
   bool all_finished = false;
@@ -130,11 +131,13 @@ RunResult ShardedRunner::run(const std::function<void(const IntervalReport&)>& o
     if (!report && !all_finished) continue;
     IntervalReport r;
     r.elapsed_s = static_cast<double>(now - start) / 1e9;
+    r.interval_s = static_cast<double>(now - previous_tick) / 1e9;
     r.warmup = !measuring;
     r.total = total;
     r.delta = counters_since(total, previous);
     r.interval = &tick;
-    if (on_interval && report) on_interval(r);
+    // The last, usually shorter, interval is reported too (its rates use its real length).
+    if (on_interval && (report || r.interval_s >= 0.05)) on_interval(r);
     if (measuring) {
       result.metrics.latency_us.add(tick.latency_us);
       result.metrics.service_latency_us.add(tick.service_latency_us);
@@ -147,6 +150,7 @@ RunResult ShardedRunner::run(const std::function<void(const IntervalReport&)>& o
     tick.latency_us.reset();
     tick.service_latency_us.reset();
     previous = total;
+    previous_tick = now;
     if (report) {
       next_tick += interval;
       if (!measuring) next_tick = std::min(next_tick, measure_start);

@@ -37,6 +37,7 @@ struct RunControl {
 // One report tick, as the reporting thread sees it.
 struct IntervalReport {
   double elapsed_s = 0;      // since the start of the run, warm-up included
+  double interval_s = 0;     // this interval's actual length (the last one is usually shorter)
   bool warmup = false;       // this interval is part of the warm-up: not in the final result
   ProducerCounters total;   // cumulative
   ProducerCounters delta;   // this interval only (gauges are current values)

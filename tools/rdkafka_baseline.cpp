@@ -394,6 +394,7 @@ int main(int argc, char** argv) {
   // Reporting, from this thread, every --report-interval until every driver thread is done.
   nlohmann::ordered_json intervals = nlohmann::ordered_json::array();
   ProducerCounters previous, at_measure_start;
+  int64_t previous_tick = start;
   Metrics interval_metrics, measured;
   bool measuring = config.warmup.count() == 0;
   int64_t measured_from = start;
@@ -437,6 +438,8 @@ int main(int argc, char** argv) {
     const int64_t now = now_ns();
     ws::driver::IntervalReport r;
     r.elapsed_s = static_cast<double>(now - start) / 1e9;
+    r.interval_s = static_cast<double>(now - previous_tick) / 1e9;
+    previous_tick = now;
     r.warmup = !measuring;
     r.total = total;
     r.delta = counters_since(total, previous);

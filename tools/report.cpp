@@ -67,7 +67,7 @@ long current_thread_count() { return proc_status_value("Threads:"); }
 std::string interval_line(const driver::IntervalReport& r, const driver::RunConfig& config) {
   const auto& d = r.delta;
   const auto& h = r.interval->latency_us;
-  const double seconds = std::chrono::duration<double>(config.report_interval).count();
+  const double seconds = std::max(r.interval_s, 1e-9);
   uint64_t errors = 0;
   for (const auto& [code, n] : d.errors_by_code) errors += n;
   for (uint64_t f : d.failures) errors += f;
@@ -147,7 +147,7 @@ std::string csv_row(const driver::IntervalReport& r, const driver::RunConfig& co
   const auto& d = r.delta;
   const auto& h = r.interval->latency_us;
   const auto& s = r.interval->service_latency_us;
-  const double seconds = std::chrono::duration<double>(config.report_interval).count();
+  const double seconds = std::max(r.interval_s, 1e-9);
   uint64_t errors = 0;
   for (const auto& [code, n] : d.errors_by_code) errors += n;
   for (uint64_t f : d.failures) errors += f;
@@ -165,7 +165,7 @@ std::string csv_row(const driver::IntervalReport& r, const driver::RunConfig& co
 
 nlohmann::ordered_json interval_json(const driver::IntervalReport& r, const driver::RunConfig& config) {
   nlohmann::ordered_json j;
-  const double seconds = std::chrono::duration<double>(config.report_interval).count();
+  const double seconds = std::max(r.interval_s, 1e-9);
   j["elapsed_s"] = r.elapsed_s;
   j["phase"] = r.warmup ? "warmup" : "measure";
   j["messages_sent"] = r.delta.messages_sent;

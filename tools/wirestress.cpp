@@ -116,7 +116,6 @@ int main(int argc, char** argv) {
     const double now_s = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
     hlog->write_header(now_s, "wirestress latency in microseconds; Interval_Max in milliseconds");
   }
-  const double interval_s = std::chrono::duration<double>(config.report_interval).count();
 
   nlohmann::ordered_json intervals = nlohmann::ordered_json::array();
   long peak_threads = 0;
@@ -132,7 +131,7 @@ int main(int argc, char** argv) {
     if (!options.json_path.empty()) intervals.push_back(ws::tools::interval_json(r, config));
     if (csv.is_open()) csv << ws::tools::csv_row(r, config) << std::flush;
     if (hlog) {
-      const double start_s = std::max(0.0, r.elapsed_s - interval_s);
+      const double start_s = std::max(0.0, r.elapsed_s - r.interval_s);
       const std::string phase = r.warmup ? "warmup_" : "";
       hlog->write_interval(phase + "latency_us", start_s, r.elapsed_s - start_s, r.interval->latency_us, 1000.0);
       hlog->write_interval(phase + "service_latency_us", start_s, r.elapsed_s - start_s,
