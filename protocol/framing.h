@@ -11,6 +11,7 @@
 #include "protocol/api_versions.h"
 #include "protocol/fetch.h"
 #include "protocol/header.h"
+#include "protocol/list_offsets.h"
 #include "protocol/metadata.h"
 #include "protocol/produce.h"
 #include "protocol/wire.h"
@@ -31,6 +32,8 @@ inline constexpr ApiSupport kSupportedApis[] = {
      ProduceRequest::kFirstFlexibleVersion},
     {FetchRequest::kApiKey, "Fetch", FetchRequest::kMinVersion, FetchRequest::kMaxVersion,
      FetchRequest::kFirstFlexibleVersion},
+    {ListOffsetsRequest::kApiKey, "ListOffsets", ListOffsetsRequest::kMinVersion,
+     ListOffsetsRequest::kMaxVersion, ListOffsetsRequest::kFirstFlexibleVersion},
     {MetadataRequest::kApiKey, "Metadata", MetadataRequest::kMinVersion,
      MetadataRequest::kMaxVersion, MetadataRequest::kFirstFlexibleVersion},
     {ApiVersionsRequest::kApiKey, "ApiVersions", ApiVersionsRequest::kMinVersion,

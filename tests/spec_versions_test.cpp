@@ -55,13 +55,15 @@ TEST(SpecVersions, EveryMessageMatchesItsJsonSpec) {
   expect_matches<ProduceResponse>("ProduceResponse");
   expect_matches<FetchRequest>("FetchRequest");
   expect_matches<FetchResponse>("FetchResponse");
+  expect_matches<ListOffsetsRequest>("ListOffsetsRequest");
+  expect_matches<ListOffsetsResponse>("ListOffsetsResponse");
   expect_matches<RequestHeader>("RequestHeader");
   expect_matches<ResponseHeader>("ResponseHeader");
 }
 
 TEST(SpecVersions, SupportedApiTableMatchesSpecs) {
   const std::pair<int16_t, const char*> apis[] = {
-      {0, "ProduceRequest"}, {1, "FetchRequest"}, {3, "MetadataRequest"}, {18, "ApiVersionsRequest"}};
+      {0, "ProduceRequest"}, {1, "FetchRequest"}, {2, "ListOffsetsRequest"}, {3, "MetadataRequest"}, {18, "ApiVersionsRequest"}};
   for (auto [key, file] : apis) {
     SCOPED_TRACE(file);
     const SpecRange spec = load(file);

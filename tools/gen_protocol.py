@@ -23,6 +23,7 @@ APIS = {
     "metadata": ["MetadataRequest", "MetadataResponse"],
     "produce": ["ProduceRequest", "ProduceResponse"],
     "fetch": ["FetchRequest", "FetchResponse"],
+    "list_offsets": ["ListOffsetsRequest", "ListOffsetsResponse"],
     "header": ["RequestHeader", "ResponseHeader"],
 }
 
