@@ -31,6 +31,7 @@ void ProducerCounters::add(const ProducerCounters& o) {
   clients_producing += o.clients_producing;
   latency_out_of_range += o.latency_out_of_range;
   messages_unsent_due += o.messages_unsent_due;
+  loop_busy_ns += o.loop_busy_ns;
   for (size_t i = 0; i < failures.size(); ++i) failures[i] += o.failures[i];
   for (const auto& [code, n] : o.errors_by_code) errors_by_code[code] += n;
 }
@@ -50,6 +51,7 @@ ProducerCounters counters_since(const ProducerCounters& now, const ProducerCount
   d.reconnects -= before.reconnects;
   d.latency_out_of_range -= before.latency_out_of_range;
   d.messages_unsent_due -= before.messages_unsent_due;
+  d.loop_busy_ns -= before.loop_busy_ns;
   for (size_t i = 0; i < d.failures.size(); ++i) d.failures[i] -= before.failures[i];
   for (auto& [code, n] : d.errors_by_code) {
     auto it = before.errors_by_code.find(code);

@@ -56,6 +56,10 @@ struct ProducerCounters {
   uint64_t clients_producing = 0;   // gauge: clients past set-up
   uint64_t latency_out_of_range = 0;  // samples the histogram could not hold
   uint64_t messages_unsent_due = 0;   // paced records due before the end but never sent (backlog)
+  // Time the workers' event loops spent working rather than waiting in poll(), summed over
+  // workers. Divided by elapsed time x workers it says how close the client itself is to
+  // saturation: near 1, the client, not the broker, limits the run.
+  uint64_t loop_busy_ns = 0;
   std::array<uint64_t, static_cast<size_t>(Failure::kCount)> failures{};
   std::map<int16_t, uint64_t> errors_by_code;  // Kafka error code -> failed records (or requests)
 

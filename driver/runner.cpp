@@ -133,6 +133,7 @@ RunResult ShardedRunner::run(const std::function<void(const IntervalReport&)>& o
     r.elapsed_s = static_cast<double>(now - start) / 1e9;
     r.interval_s = static_cast<double>(now - previous_tick) / 1e9;
     r.warmup = !measuring;
+    r.workers = result.threads;
     r.total = total;
     r.delta = counters_since(total, previous);
     r.interval = &tick;

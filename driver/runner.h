@@ -39,6 +39,7 @@ struct IntervalReport {
   double elapsed_s = 0;      // since the start of the run, warm-up included
   double interval_s = 0;     // this interval's actual length (the last one is usually shorter)
   bool warmup = false;       // this interval is part of the warm-up: not in the final result
+  uint32_t workers = 1;      // worker threads (for per-worker figures such as loop busy time)
   ProducerCounters total;   // cumulative
   ProducerCounters delta;   // this interval only (gauges are current values)
   const Metrics* interval = nullptr;  // this interval's histograms

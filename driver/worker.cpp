@@ -110,6 +110,7 @@ void Worker<Loop>::run() {
   }
   int64_t next_publish = start + kPublishEveryNs;
   int64_t next_sweep = start + kTimeoutSweepEveryNs;
+  int64_t busy_since = now_ns();
   while (true) {
     int64_t now = now_ns();
     if (!stopping_ && (control_.stop.load(std::memory_order_relaxed) || (end_ns_ && now >= end_ns_))) {
@@ -143,9 +144,13 @@ void Worker<Loop>::run() {
     // Round up: waking up to 1 ms late costs accuracy that the intended-time latency records
     // honestly; rounding down would spin on poll(0) whenever the next wake is under 1 ms away.
     const int timeout_ms = static_cast<int>(std::clamp<int64_t>((next - now + kMs - 1) / kMs, 0, 50));
+    const int64_t poll_start = now_ns();
+    metrics_.counters.loop_busy_ns += static_cast<uint64_t>(poll_start - busy_since);
     const size_t n = loop_->poll(events_, timeout_ms);
     ++batch_;
     now = now_ns();
+    // A poll that returned at once (within 50 us) was work (submitting and reaping), not waiting.
+    busy_since = now - poll_start < 50'000 ? poll_start : now;
     for (size_t i = 0; i < n; ++i) {
       const net::Event& e = events_[i];
       // A close does not retract events already in this batch: they belong to the old connection.

@@ -176,6 +176,8 @@ nlohmann::ordered_json interval_json(const driver::IntervalReport& r, const driv
   j["latency_ms"] = latency_json(r.interval->latency_us);
   j["service_latency_ms"] = latency_json(r.interval->service_latency_us);
   j["connections_open"] = r.total.connections_open;
+  // Share of the workers' time spent working, not waiting: near 1 the client is the bottleneck.
+  j["client_busy"] = static_cast<double>(r.delta.loop_busy_ns) / 1e9 / seconds / std::max(1U, r.workers);
   return j;
 }
 
@@ -234,7 +236,11 @@ nlohmann::ordered_json result_json(const driver::RunResult& result, const Option
   for (size_t i = 0; i < c.failures.size(); ++i) {
     failures[driver::failure_name(static_cast<driver::Failure>(i))] = c.failures[i];
   }
-  j["run"] = {{"elapsed_s", result.elapsed_s}, {"io_backend", result.io_backend}, {"threads", result.threads}};
+  j["run"] = {{"elapsed_s", result.elapsed_s},
+              {"io_backend", result.io_backend},
+              {"threads", result.threads},
+              {"client_busy_fraction", static_cast<double>(c.loop_busy_ns) / 1e9 /
+                                           std::max(1e-9, result.elapsed_s) / std::max(1U, result.threads)}};
   j["process"] = {{"cpu_user_s", process.cpu_user_s},
                   {"cpu_sys_s", process.cpu_sys_s},
                   {"peak_rss_kib", process.peak_rss_kib},
