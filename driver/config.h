@@ -47,6 +47,17 @@ struct RunConfig {
   // Kept below the broker's listen backlog (Kafka's default is 50): past it, the kernel answers
   // with SYN cookies, the client believes it is connected and the broker never sees it.
   uint32_t connect_concurrency = 16;
+
+  // Consumers: simulated fetch clients, each reading every partition of the topic on its own (as
+  // if each were alone in its consumer group). With clients == 0, --messages is per consumer.
+  uint32_t consumers = 0;
+  bool consume_from_earliest = false;  // false: start at the end of the log, before producing begins
+  std::chrono::nanoseconds fetch_max_wait = std::chrono::milliseconds(500);
+  uint32_t fetch_min_bytes = 1;
+  uint32_t fetch_max_bytes = 1024 * 1024;  // per response (Fetch v3+), per partition before that
+  // Producers write (run, producer, sequence, send time, hash) into every value; consumers check
+  // it and count lost, duplicated, reordered and corrupt records, and end-to-end latency.
+  bool verify = false;
 };
 
 }  // namespace ws::driver

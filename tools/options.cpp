@@ -1,5 +1,7 @@
 #include "tools/options.h"
 
+#include "driver/verify.h"
+
 #include <CLI/CLI.hpp>
 
 #include <cctype>
@@ -34,7 +36,7 @@ ParseOutcome parse_options(int argc, const char* const* argv) {
   r.threads = std::max(1u, std::thread::hardware_concurrency());
 
   CLI::App app{
-      "wirestress: drive thousands of simulated Kafka producer clients per core against a broker.\n"
+      "wirestress: drive thousands of simulated Kafka producer and consumer clients per core against a broker.\n"
       "Without --bootstrap it starts an embedded broker (librdkafka's mock cluster) and says so.\n"
       "wirestress merge A.json B.json... --json=OUT combines runs exactly (see wirestress merge --help).",
       "wirestress"};
@@ -49,8 +51,8 @@ ParseOutcome parse_options(int argc, const char* const* argv) {
                  "Brokers to start from, HOST:PORT[,HOST:PORT...] (default: embedded mock broker)");
   app.add_option("--topic", r.topic, "Topic to produce to; auto-created where the broker allows")
       ->capture_default_str();
-  app.add_option("--clients", r.clients, "Simulated producer clients, one TCP connection each")
-      ->check(CLI::Range(1u, 1'000'000u))
+  app.add_option("--clients", r.clients, "Simulated producer clients, one TCP connection each (0: consumers only)")
+      ->check(CLI::Range(0u, 1'000'000u))
       ->capture_default_str();
   app.add_option("--rate", r.rate, "Target messages/s over all clients (open loop); 0 = as fast as possible")
       ->check(CLI::Range(0.0, 1e9))
@@ -60,7 +62,9 @@ ParseOutcome parse_options(int argc, const char* const* argv) {
   app.add_option("--warmup", warmup,
                  "Run this long first and leave it out of the final numbers (e.g. 10s); --duration follows it")
       ->capture_default_str();
-  app.add_option("--messages", r.messages, "Total messages over all clients; 0 = bounded by --duration only")
+  app.add_option("--messages", r.messages,
+                 "Total messages over all clients; with --clients=0, records each consumer reads before it "
+                 "stops; 0 = bounded by --duration only")
       ->capture_default_str();
   app.add_option("--acks", acks, "0 (no response), 1 (leader) or -1 (all in-sync replicas)")
       ->check(CLI::IsMember({"0", "1", "-1", "all"}))
@@ -125,6 +129,27 @@ ParseOutcome parse_options(int argc, const char* const* argv) {
       ->check(CLI::Range(1, 5))
       ->capture_default_str();
   app.add_flag("--quiet", o.quiet, "No per-interval lines, only the summary");
+  std::string consume_from = "latest", fetch_max_wait = "500ms";
+  app.add_option("--consumers", r.consumers,
+                 "Simulated consumers, each reading every partition of the topic on its own connection")
+      ->check(CLI::Range(0u, 1'000'000u))
+      ->capture_default_str();
+  app.add_option("--consume-from", consume_from,
+                 "latest (the end of the log, taken before any producer starts) or earliest")
+      ->check(CLI::IsMember({"latest", "earliest"}))
+      ->capture_default_str();
+  app.add_option("--fetch-max-wait", fetch_max_wait, "How long the broker may hold a fetch to gather --fetch-min-bytes")
+      ->capture_default_str();
+  app.add_option("--fetch-min-bytes", r.fetch_min_bytes, "Bytes the broker waits for before answering a fetch")
+      ->check(CLI::Range(1u, 1u << 30))
+      ->capture_default_str();
+  app.add_option("--fetch-max-bytes", r.fetch_max_bytes,
+                 "Bytes per fetch response (Fetch v3+; per partition on older brokers)")
+      ->check(CLI::Range(1024u, 1u << 30))
+      ->capture_default_str();
+  app.add_flag("--verify", r.verify,
+               "Producers stamp every record (run, producer, sequence, send time, xxHash); consumers count "
+               "lost, duplicated, out-of-order and corrupt records and end-to-end latency");
 
   ParseOutcome outcome;
   try {
@@ -153,6 +178,7 @@ ParseOutcome parse_options(int argc, const char* const* argv) {
       {"--connect-timeout", {&connect_timeout, &r.connect_timeout}},
       {"--drain-timeout", {&drain_timeout, &r.drain_timeout}},
       {"--report-interval", {&report_interval, &r.report_interval}},
+      {"--fetch-max-wait", {&fetch_max_wait, &r.fetch_max_wait}},
   };
   for (const auto& [flag, target] : durations) {
     if (!parse_duration(*target.first, *target.second)) return bad(flag, *target.first, kDurations);
@@ -166,8 +192,17 @@ ParseOutcome parse_options(int argc, const char* const* argv) {
   if (r.request_timeout.count() == 0) return bad("--request-timeout", request_timeout, "use more than 0");
   if (r.connect_timeout.count() == 0) return bad("--connect-timeout", connect_timeout, "use more than 0");
 
+  if (r.clients == 0 && r.consumers == 0) {
+    return bad("--clients", "0", "use 1 or more, or give --consumers for a consumer-only run");
+  }
+  if (r.verify && r.message_size < driver::kVerifyHeaderSize) {
+    return bad("--message-size", std::to_string(r.message_size),
+               "--verify needs " + std::to_string(driver::kVerifyHeaderSize) + " bytes or more");
+  }
+  r.consume_from_earliest = consume_from == "earliest";
   // Split over the worker threads (at least one each).
-  r.connect_concurrency = std::max(1u, max_connecting / std::min(r.threads, r.clients));
+  r.connect_concurrency =
+      std::max(1u, max_connecting / std::max(1u, std::min(r.threads, r.clients + r.consumers)));
   r.acks = acks == "all" ? -1 : static_cast<int16_t>(std::stoi(acks));
   r.compression = *protocol::parse_codec(compression);
   r.io = io == "asio" ? driver::IoBackend::kAsio : driver::IoBackend::kUring;
