@@ -109,11 +109,7 @@ B ResponseBytes(int16_t v, bool tags) {
 }
 
 // ---- Per-version golden tests --------------------------------------------------------------------
-class GoldenApiVersionsV : public ::testing::TestWithParam<int> {
- protected:
-  int16_t v() const { return static_cast<int16_t>(GetParam()); }
-};
-std::string VersionName(const ::testing::TestParamInfo<int>& p) { return "v" + std::to_string(p.param); }
+class GoldenApiVersionsV : public GoldenVersion {};
 INSTANTIATE_TEST_SUITE_P(AllVersions, GoldenApiVersionsV, ::testing::Range(0, kMaxV + 1), VersionName);
 
 TEST_P(GoldenApiVersionsV, RequestEncodeDecode) {
@@ -155,19 +151,12 @@ TEST_P(GoldenApiVersionsV, UnsupportedVersionUsesV0Layout) {
 }
 
 TEST_P(GoldenApiVersionsV, RequestFrame) {
-  const bool flex = v() >= 3;
   std::vector<uint8_t> out = {0xee};  // encode_request appends after what is there
   const size_t n = encode_request(out, MakeRequest(kMaxV), v(), 0x01020304, "ws-client-1");
-
-  B frame;
-  frame.i16(kApiKey).i16(v()).i32(0x01020304);  // request header v1 / v2
-  frame.str("ws-client-1");  // ClientId: int16 string even in header v2 ("flexibleVersions": "none")
-  if (flex) frame.tags0();   // header v2 tagged section
-  frame.raw(RequestBytes(v()));
-  B want;
-  want.i8(0xee).i32(static_cast<int64_t>(frame.size())).raw(frame);
-  EXPECT_BYTES(out, want.b);
-  EXPECT_EQ(n, frame.size() + 4);
+  const B frame = request_frame(kApiKey, v(), v() >= kFirstFlex, 0x01020304, "ws-client-1",
+                                RequestBytes(v()));
+  EXPECT_BYTES(out, B().i8(0xee).raw(frame).b);
+  EXPECT_EQ(n, frame.size());
 }
 
 // ApiVersionsResponse always uses response header v0 (no tagged section), even for v3+.
@@ -202,15 +191,7 @@ TEST_P(GoldenApiVersionsV, TruncatedResponseFails) {
 }
 
 TEST_P(GoldenApiVersionsV, TruncatedRequestFails) {
-  const std::vector<uint8_t> full = RequestBytes(v()).b;
-  for (size_t len = 0; len < full.size(); ++len) {
-    SCOPED_TRACE("len=" + std::to_string(len));
-    std::vector<uint8_t> cut(full.begin(), full.begin() + static_cast<ptrdiff_t>(len));
-    Reader r(cut.data(), cut.size());
-    ApiVersionsRequest out;
-    out.decode(r, v());
-    EXPECT_FALSE(r.ok());
-  }
+  EXPECT_TRUE(EveryTruncationFails<ApiVersionsRequest>(RequestBytes(v()).b, v()));
 }
 
 // ---- Flexible-only cases -------------------------------------------------------------------------

@@ -1,6 +1,7 @@
-// Golden-test helpers shared by the ApiVersions and Produce golden tests: an independent byte
-// builder written from the Kafka primitive rules (it shares no code with protocol/), a hex
-// dump for failure messages, and encode/decode shorthands for the code under test.
+// Golden-test helpers shared by the ApiVersions, Produce and ListOffsets golden tests: an
+// independent byte builder written from the Kafka primitive rules (it shares no code with
+// protocol/), its flexible-version-aware form, a hex dump for failure messages, and encode/decode
+// shorthands for the code under test.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -11,6 +12,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 #include "protocol/api_versions.h"
 #include "protocol/framing.h"
@@ -59,6 +61,55 @@ struct B {
   B& tag(uint64_t t, const B& payload) { return uvarint(t).uvarint(payload.b.size()).raw(payload); }
   size_t size() const { return b.size(); }
 };
+
+// Flexible-aware forms: with `flex` set (a flexible version) strings, bytes and arrays take their
+// compact encoding and tags() writes an empty tagged-field section; without it tags() writes nothing.
+struct F : B {
+  bool flex;
+  explicit F(bool flexible) : flex(flexible) {}
+  F& string(std::string_view s) {
+    if (flex) cstr(s); else str(s);
+    return *this;
+  }
+  F& nstring(std::optional<std::string_view> s) {
+    if (s) return string(*s);
+    if (flex) cstr_null(); else str_null();
+    return *this;
+  }
+  F& nbytes(std::optional<Bytes> d) {  // int32 length / uvarint length+1; null = -1 / 0
+    if (!d) {
+      if (flex) uvarint(0); else B::i32(-1);
+      return *this;
+    }
+    if (flex) uvarint(d->size() + 1); else B::i32(static_cast<int64_t>(d->size()));
+    raw(*d);
+    return *this;
+  }
+  F& array(size_t n) {
+    if (flex) carr(n); else arr(static_cast<int64_t>(n));
+    return *this;
+  }
+  F& tags() {
+    if (flex) tags0();
+    return *this;
+  }
+  F& i8(int v) { B::i8(v); return *this; }
+  F& i16(int v) { B::i16(v); return *this; }
+  F& i32(int64_t v) { B::i32(v); return *this; }
+  F& i64(int64_t v) { B::i64(v); return *this; }
+};
+
+// A whole request frame: int32 size, then request header v1 (int16 api key, int16 version, int32
+// correlation id, int16-length client id, -1 = null) or, in flexible versions, header v2 (the same
+// plus an empty tagged-field section; the client id stays a classic string), then the body.
+inline B request_frame(int api_key, int16_t v, bool flexible, int32_t correlation_id,
+                       std::optional<std::string_view> client_id, const B& body) {
+  B header;
+  header.i16(api_key).i16(v).i32(correlation_id);
+  if (client_id) header.str(*client_id); else header.str_null();
+  if (flexible) header.tags0();
+  return std::move(B().i32(static_cast<int64_t>(header.size() + body.size())).raw(header).raw(body));
+}
 
 // Hex dump; the byte at `mark` (first difference) is shown as [xx].
 std::string hex(const std::vector<uint8_t>& v, size_t mark = SIZE_MAX) {
@@ -109,6 +160,30 @@ template <typename Msg>
   }
   return ::testing::AssertionSuccess();
 }
+
+// Decoding any strict prefix of `bytes` at version v must fail. Each prefix is an exact-size heap
+// copy, so AddressSanitizer catches a read past it.
+template <typename Msg>
+::testing::AssertionResult EveryTruncationFails(const std::vector<uint8_t>& bytes, int16_t v) {
+  for (size_t len = 0; len < bytes.size(); ++len) {
+    std::vector<uint8_t> cut(bytes.begin(), bytes.begin() + static_cast<ptrdiff_t>(len));
+    Reader r(cut.data(), cut.size());
+    Msg out;
+    out.decode(r, v);
+    if (r.ok()) {
+      return ::testing::AssertionFailure()
+             << "decoding the first " << len << " of " << bytes.size() << " bytes succeeded";
+    }
+  }
+  return ::testing::AssertionSuccess();
+}
+
+// Per-version test fixtures: parameterised over the version, named "v<N>".
+class GoldenVersion : public ::testing::TestWithParam<int> {
+ protected:
+  int16_t v() const { return static_cast<int16_t>(GetParam()); }
+};
+inline std::string VersionName(const ::testing::TestParamInfo<int>& p) { return "v" + std::to_string(p.param); }
 
 }  // namespace
 }  // namespace ws::protocol

@@ -22,42 +22,6 @@
 namespace ws::protocol {
 namespace {
 
-// Flexible-aware forms: with `flex` set (a flexible version) strings, bytes and arrays take their
-// compact encoding and tags() writes an empty tagged-field section; without it tags() writes nothing.
-struct F : B {
-  bool flex;
-  explicit F(bool flexible) : flex(flexible) {}
-  F& string(std::string_view s) {
-    if (flex) cstr(s); else str(s);
-    return *this;
-  }
-  F& nstring(std::optional<std::string_view> s) {
-    if (s) return string(*s);
-    if (flex) cstr_null(); else str_null();
-    return *this;
-  }
-  F& nbytes(std::optional<Bytes> d) {  // int32 length / uvarint length+1; null = -1 / 0
-    if (!d) {
-      if (flex) uvarint(0); else B::i32(-1);
-      return *this;
-    }
-    if (flex) uvarint(d->size() + 1); else B::i32(static_cast<int64_t>(d->size()));
-    raw(*d);
-    return *this;
-  }
-  F& array(size_t n) {
-    if (flex) carr(n); else arr(static_cast<int64_t>(n));
-    return *this;
-  }
-  F& tags() {
-    if (flex) tags0();
-    return *this;
-  }
-  F& i16(int v) { B::i16(v); return *this; }
-  F& i32(int64_t v) { B::i32(v); return *this; }
-  F& i64(int64_t v) { B::i64(v); return *this; }
-};
-
 // ---- Spec facts, copied from the JSON files (not from the generated header) --------------------
 constexpr int kApiKey = 0;     // "apiKey": 0
 constexpr int kMaxV = 11;      // "validVersions": "0-11"
@@ -199,11 +163,7 @@ F ResponseBytes(int16_t v, bool tags) {
 }
 
 // ---- Per-version golden tests --------------------------------------------------------------------
-class GoldenProduceV : public ::testing::TestWithParam<int> {
- protected:
-  int16_t v() const { return static_cast<int16_t>(GetParam()); }
-};
-std::string VersionName(const ::testing::TestParamInfo<int>& p) { return "v" + std::to_string(p.param); }
+class GoldenProduceV : public GoldenVersion {};
 INSTANTIATE_TEST_SUITE_P(AllVersions, GoldenProduceV, ::testing::Range(0, kMaxV + 1), VersionName);
 
 TEST_P(GoldenProduceV, RequestEncodeDecode) {
@@ -226,19 +186,13 @@ TEST_P(GoldenProduceV, ResponseDecodeEncode) {
 }
 
 TEST_P(GoldenProduceV, RequestFrame) {
-  const bool flex = v() >= 9;
   std::vector<uint8_t> out = {0xee};  // encode_request appends after what is there
   const size_t n = encode_request(out, MakeRequest(kMaxV, kRequestCases[1]), v(), 0x0a0b0c0d,
                                   "wirestress-1");
-  B frame;
-  frame.i16(kApiKey).i16(v()).i32(0x0a0b0c0d);  // request header v1 (v0-8) / v2 (9+)
-  frame.str("wirestress-1");  // ClientId: int16 string even in header v2 ("flexibleVersions": "none")
-  if (flex) frame.tags0();    // header v2 tagged section
-  frame.raw(RequestBytes(v(), kRequestCases[1]));
-  B want;
-  want.i8(0xee).i32(static_cast<int64_t>(frame.size())).raw(frame);
-  EXPECT_BYTES(out, want.b);
-  EXPECT_EQ(n, frame.size() + 4);
+  const B frame = request_frame(kApiKey, v(), v() >= kFirstFlex, 0x0a0b0c0d, "wirestress-1",
+                                RequestBytes(v(), kRequestCases[1]));
+  EXPECT_BYTES(out, B().i8(0xee).raw(frame).b);
+  EXPECT_EQ(n, frame.size());
 }
 
 TEST_P(GoldenProduceV, ResponseFrame) {
@@ -258,27 +212,11 @@ TEST_P(GoldenProduceV, ResponseFrame) {
 
 // Every strict prefix of a valid message must fail to decode (and never read out of bounds).
 TEST_P(GoldenProduceV, TruncatedResponseFails) {
-  const std::vector<uint8_t> full = ResponseBytes(v(), true).b;
-  for (size_t len = 0; len < full.size(); ++len) {
-    SCOPED_TRACE("len=" + std::to_string(len));
-    std::vector<uint8_t> cut(full.begin(), full.begin() + static_cast<ptrdiff_t>(len));
-    Reader r(cut.data(), cut.size());  // exact-size heap copy so ASan sees any overread
-    Resp out;
-    out.decode(r, v());
-    EXPECT_FALSE(r.ok());
-  }
+  EXPECT_TRUE(EveryTruncationFails<Resp>(ResponseBytes(v(), true).b, v()));
 }
 
 TEST_P(GoldenProduceV, TruncatedRequestFails) {
-  const std::vector<uint8_t> full = RequestBytes(v(), kRequestCases[1]).b;
-  for (size_t len = 0; len < full.size(); ++len) {
-    SCOPED_TRACE("len=" + std::to_string(len));
-    std::vector<uint8_t> cut(full.begin(), full.begin() + static_cast<ptrdiff_t>(len));
-    Reader r(cut.data(), cut.size());
-    Req out;
-    out.decode(r, v());
-    EXPECT_FALSE(r.ok());
-  }
+  EXPECT_TRUE(EveryTruncationFails<Req>(RequestBytes(v(), kRequestCases[1]).b, v()));
 }
 
 // ---- Literal frames and flexible-only cases ------------------------------------------------------
@@ -342,11 +280,8 @@ TEST(GoldenProduce, RequestFrameNullClientId) {
     SCOPED_TRACE("v" + std::to_string(v));
     std::vector<uint8_t> out;
     encode_request(out, MakeRequest(kMaxV, kRequestCases[0]), v, -1, std::nullopt);
-    B frame;
-    frame.i16(kApiKey).i16(v).i32(-1).str_null();  // null client id: int16 -1 in v1 and v2
-    if (v >= 9) frame.tags0();
-    frame.raw(RequestBytes(v, kRequestCases[0]));
-    EXPECT_BYTES(out, B().i32(static_cast<int64_t>(frame.size())).raw(frame).b);
+    EXPECT_BYTES(out, request_frame(kApiKey, v, v >= kFirstFlex, -1, std::nullopt,
+                                    RequestBytes(v, kRequestCases[0])).b);
   }
 }
 
