@@ -32,6 +32,14 @@ void ProducerCounters::add(const ProducerCounters& o) {
   latency_out_of_range += o.latency_out_of_range;
   messages_unsent_due += o.messages_unsent_due;
   loop_busy_ns += o.loop_busy_ns;
+  consume_received += o.consume_received;
+  consume_bytes += o.consume_bytes;
+  consume_fetches += o.consume_fetches;
+  consume_duplicates += o.consume_duplicates;
+  consume_out_of_order += o.consume_out_of_order;
+  consume_corrupt += o.consume_corrupt;
+  consume_other_runs += o.consume_other_runs;
+  consumers_fetching += o.consumers_fetching;
   for (size_t i = 0; i < failures.size(); ++i) failures[i] += o.failures[i];
   for (const auto& [code, n] : o.errors_by_code) errors_by_code[code] += n;
 }
@@ -52,6 +60,13 @@ ProducerCounters counters_since(const ProducerCounters& now, const ProducerCount
   d.latency_out_of_range -= before.latency_out_of_range;
   d.messages_unsent_due -= before.messages_unsent_due;
   d.loop_busy_ns -= before.loop_busy_ns;
+  d.consume_received -= before.consume_received;
+  d.consume_bytes -= before.consume_bytes;
+  d.consume_fetches -= before.consume_fetches;
+  d.consume_duplicates -= before.consume_duplicates;
+  d.consume_out_of_order -= before.consume_out_of_order;
+  d.consume_corrupt -= before.consume_corrupt;
+  d.consume_other_runs -= before.consume_other_runs;
   for (size_t i = 0; i < d.failures.size(); ++i) d.failures[i] -= before.failures[i];
   for (auto& [code, n] : d.errors_by_code) {
     auto it = before.errors_by_code.find(code);

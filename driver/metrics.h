@@ -41,6 +41,7 @@ enum class Failure : uint8_t {
 };
 const char* failure_name(Failure f);
 
+// Everything a worker counts, producers' side and (consume_*) consumers' side.
 struct ProducerCounters {
   uint64_t messages_sent = 0;       // records written to the socket
   uint64_t bytes_sent = 0;          // request bytes on the wire
@@ -60,6 +61,15 @@ struct ProducerCounters {
   // workers. Divided by elapsed time x workers it says how close the client itself is to
   // saturation: near 1, the client, not the broker, limits the run.
   uint64_t loop_busy_ns = 0;
+
+  uint64_t consume_received = 0;      // records delivered to consumers (each consumer counts its own)
+  uint64_t consume_bytes = 0;         // fetch response bytes
+  uint64_t consume_fetches = 0;       // fetch responses
+  uint64_t consume_duplicates = 0;    // --verify: a record a consumer had already received
+  uint64_t consume_out_of_order = 0;  // --verify: arrived after a later record of its producer
+  uint64_t consume_corrupt = 0;       // --verify: hash mismatch or no stamp; any: failed batch CRCs
+  uint64_t consume_other_runs = 0;    // --verify: stamped by another wirestress run (not checked)
+  uint64_t consumers_fetching = 0;    // gauge: consumers positioned and fetching
   std::array<uint64_t, static_cast<size_t>(Failure::kCount)> failures{};
   std::map<int16_t, uint64_t> errors_by_code;  // Kafka error code -> failed records (or requests)
 
@@ -73,11 +83,21 @@ struct Metrics {
   ProducerCounters counters;
   stats::HdrHistogram latency_us = make_latency_histogram();          // from intended send time
   stats::HdrHistogram service_latency_us = make_latency_histogram();  // from actual send time
+  stats::HdrHistogram e2e_latency_us = make_latency_histogram();  // send time to a consumer's receipt
 
   void add(const Metrics& o) {
     counters.add(o.counters);
+    add_histograms(o);
+  }
+  void add_histograms(const Metrics& o) {
     latency_us.add(o.latency_us);
     service_latency_us.add(o.service_latency_us);
+    e2e_latency_us.add(o.e2e_latency_us);
+  }
+  void reset_histograms() {
+    latency_us.reset();
+    service_latency_us.reset();
+    e2e_latency_us.reset();
   }
 };
 

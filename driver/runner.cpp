@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <random>
 
 #include "driver/worker.h"
 #include "net/asio_loop.h"
@@ -16,7 +17,20 @@ int64_t steady_now_ns() {
       .count();
 }
 
+// No empty workers: a thread without clients would only cost a core.
+uint32_t worker_count(const RunConfig& config) {
+  return std::max<uint32_t>(1, std::min(config.threads, config.clients + config.consumers));
+}
+
 }  // namespace
+
+RunControl::RunControl(uint32_t workers, uint32_t producers, uint32_t consumers)
+    : start_barrier(static_cast<std::ptrdiff_t>(workers) + 1),
+      run_id(static_cast<uint32_t>(std::random_device{}())),
+      producers_active(producers),
+      consumers_unpositioned(consumers),
+      producer_acked(consumers > 0 ? new std::atomic<uint64_t>[producers]() : nullptr),
+      producer_count(producers) {}
 
 struct ShardedRunner::WorkerSlot {
   Mailbox mailbox;
@@ -28,7 +42,7 @@ struct ShardedRunner::WorkerSlot {
 
 ShardedRunner::ShardedRunner(RunConfig config)
     : config_(std::move(config)),
-      control_(std::max<uint32_t>(1, std::min(config_.threads, std::max<uint32_t>(1, config_.clients)))) {}
+      control_(worker_count(config_), config_.clients, config_.consumers) {}
 
 ShardedRunner::~ShardedRunner() {
   for (auto& w : workers_) {
@@ -51,9 +65,8 @@ bool ShardedRunner::prepare(std::string& error, std::string& notice) {
     error = "--bootstrap: no broker address given";
     return false;
   }
-  // No empty workers: a thread without clients would only cost a core.
-  const uint32_t threads = std::max<uint32_t>(1, std::min(config_.threads, config_.clients));
-  if (!net::ensure_fd_limit(config_.clients + 64ULL * threads, error)) return false;
+  const uint32_t threads = worker_count(config_);
+  if (!net::ensure_fd_limit(config_.clients + config_.consumers + 64ULL * threads, error)) return false;
 
   // Probe io_uring once here, so a machine without it gets one line and Asio for every worker.
   bool use_uring = config_.io == IoBackend::kUring;
@@ -64,24 +77,28 @@ bool ShardedRunner::prepare(std::string& error, std::string& notice) {
       use_uring = false;
     }
   }
-  uint32_t first = 0;
+  WorkerShare share;
   for (uint32_t t = 0; t < threads; ++t) {
-    const uint32_t count = config_.clients / threads + (t < config_.clients % threads ? 1 : 0);
-    // --messages split evenly over all clients; the first (messages % clients) take one more.
-    const uint64_t base = config_.messages / config_.clients, extra = config_.messages % config_.clients;
-    const uint64_t quota = base * count + std::min<uint64_t>(count, extra > first ? extra - first : 0);
+    share.first_producer += share.producers;
+    share.first_consumer += share.consumers;
+    share.producers = config_.clients / threads + (t < config_.clients % threads ? 1 : 0);
+    share.consumers = config_.consumers / threads + (t < config_.consumers % threads ? 1 : 0);
+    // --messages split evenly over all producers; the first (messages % clients) take one more.
+    if (config_.clients > 0) {
+      const uint64_t base = config_.messages / config_.clients, extra = config_.messages % config_.clients;
+      const uint64_t first = share.first_producer;
+      share.producer_quota =
+          base * share.producers + std::min<uint64_t>(share.producers, extra > first ? extra - first : 0);
+    }
     net::LoopOptions options;
-    options.max_connections = std::max<uint32_t>(1, count);
+    options.max_connections = std::max<uint32_t>(1, share.producers + share.consumers);
     auto slot = std::make_unique<WorkerSlot>();
     if (use_uring) {
-      slot->uring = std::make_unique<Worker<net::UringLoop>>(config_, control_, slot->mailbox, options,
-                                                              bootstrap, first, count, quota);
+      slot->uring = std::make_unique<Worker<net::UringLoop>>(config_, control_, slot->mailbox, options, bootstrap, share);
     } else {
-      slot->asio = std::make_unique<Worker<net::AsioLoop>>(config_, control_, slot->mailbox, options,
-                                                            bootstrap, first, count, quota);
+      slot->asio = std::make_unique<Worker<net::AsioLoop>>(config_, control_, slot->mailbox, options, bootstrap, share);
     }
     workers_.push_back(std::move(slot));
-    first += count;
   }
   backend_name_ = use_uring ? "io_uring" : "asio";
   return true;
@@ -123,9 +140,8 @@ RunResult ShardedRunner::run(const std::function<void(const IntervalReport&)>& o
       all_finished &= w->mailbox.finished;
       total.add(w->mailbox.counters);
       if (report || w->mailbox.finished) {
-        tick.add(w->mailbox.interval);
-        w->mailbox.interval.latency_us.reset();
-        w->mailbox.interval.service_latency_us.reset();
+        tick.add_histograms(w->mailbox.interval);
+        w->mailbox.interval.reset_histograms();
       }
     }
     if (!report && !all_finished) continue;
@@ -140,16 +156,14 @@ RunResult ShardedRunner::run(const std::function<void(const IntervalReport&)>& o
     // The last, usually shorter, interval is reported too (its rates use its real length).
     if (on_interval && (report || r.interval_s >= 0.05)) on_interval(r);
     if (measuring) {
-      result.metrics.latency_us.add(tick.latency_us);
-      result.metrics.service_latency_us.add(tick.service_latency_us);
+      result.metrics.add_histograms(tick);
       result.counters = counters_since(total, baseline);
       result.elapsed_s = static_cast<double>(now - measure_start) / 1e9;
     } else if (now >= measure_start) {
       measuring = true;
       baseline = total;
     }
-    tick.latency_us.reset();
-    tick.service_latency_us.reset();
+    tick.reset_histograms();
     previous = total;
     previous_tick = now;
     if (report) {
@@ -158,7 +172,12 @@ RunResult ShardedRunner::run(const std::function<void(const IntervalReport&)>& o
       if (next_tick <= now) next_tick = now + interval;  // a slow tick must not cause a burst
     }
   }
-  for (auto& w : workers_) w->thread.join();
+  for (auto& w : workers_) {
+    w->thread.join();
+    for (auto& tally : w->mailbox.consumers) result.consumers.push_back(std::move(tally));
+  }
+  std::sort(result.consumers.begin(), result.consumers.end(),
+            [](const ConsumerTally& a, const ConsumerTally& b) { return a.id < b.id; });
   result.metrics.counters = result.counters;
   return result;
 }

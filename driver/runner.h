@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "driver/config.h"
+#include "driver/consumer.h"
 #include "driver/metrics.h"
 
 namespace ws::driver {
@@ -23,15 +24,23 @@ struct Mailbox {
   std::mutex mutex;
   ProducerCounters counters;  // cumulative since the start
   Metrics interval;           // histograms since the reporting thread last emptied them
+  std::vector<ConsumerTally> consumers;  // the worker's consumers, filled when it finishes
   bool finished = false;
 };
 
 // State every worker sees: read-mostly, written once or by signal.
 struct RunControl {
-  explicit RunControl(uint32_t workers) : start_barrier(static_cast<std::ptrdiff_t>(workers) + 1) {}
+  RunControl(uint32_t workers, uint32_t producers, uint32_t consumers);
   std::barrier<> start_barrier;
   std::atomic<bool> stop{false};       // Ctrl-C or --duration: stop sending, drain
   std::atomic<int64_t> start_ns{0};    // steady-clock time of the barrier, set by the runner
+  // Producers and consumers may live on different workers; these few atomics are all they share.
+  const uint32_t run_id;                          // stamped into --verify records
+  std::atomic<uint32_t> producers_active;         // not yet done: consumers catch up once it is 0
+  std::atomic<uint32_t> consumers_unpositioned;   // producers hold their first record until it is 0
+  // Records each producer had acknowledged (acks=0: written), for the consumers' loss count.
+  std::unique_ptr<std::atomic<uint64_t>[]> producer_acked;
+  const uint32_t producer_count;
 };
 
 // One report tick, as the reporting thread sees it.
@@ -48,6 +57,7 @@ struct IntervalReport {
 struct RunResult {
   ProducerCounters counters;   // measure phase (and its drain) only: the warm-up is excluded
   Metrics metrics;             // histograms of the same span
+  std::vector<ConsumerTally> consumers;  // per consumer, ordered by id (loss covers the whole run)
   double elapsed_s = 0;        // length of that span
   std::string io_backend;      // what actually ran ("io_uring" or "asio")
   uint32_t threads = 0;

@@ -28,12 +28,23 @@ constexpr size_t kCoalesceBytes = 64 * 1024;  // stop adding requests to one wri
 constexpr int64_t kApiVersionsTimeoutNs = 3000 * kMs;
 
 bool is_connected(ClientState s) {
-  return s == ClientState::kApiVersions || s == ClientState::kMetadata || s == ClientState::kProducing;
+  return s == ClientState::kApiVersions || s == ClientState::kMetadata || s == ClientState::kProducing ||
+         s == ClientState::kPositioning || s == ClientState::kConsuming;
 }
 
-// Kafka 0.9 (no ApiVersions) speaks Produce v0-1 and Metadata v0.
+// Kafka 0.9 (no ApiVersions) speaks Produce v0-1, Fetch v0-1, ListOffsets v0 and Metadata v0.
 constexpr int16_t kFallbackProduceMax = 1;
 constexpr int16_t kFallbackMetadataMax = 0;
+constexpr int16_t kFallbackFetchMax = 1;
+constexpr int16_t kFallbackListOffsetsMax = 0;
+// Fetch v13 names topics by id, which needs Metadata v10+; v12 is the last that names them.
+constexpr int16_t kFetchMaxByName = 12;
+// ListOffsets v4+ adds only leader epochs (and v8+ tiered-storage lookups) that a stress consumer
+// does not use, and librdkafka 2.0.2's mock cluster writes v4+ responses with 4 extra bytes per
+// partition (librdkafka itself asks for v2 at most). v3 is understood by every broker since 2.0.
+constexpr int16_t kListOffsetsMax = 3;
+// A fetch answered with an error (leader moving, offset out of range) is retried after this.
+constexpr int64_t kFetchRetryNs = 100 * kMs;
 
 // The highest version both sides speak, or -1 if the ranges do not overlap.
 int16_t negotiate(int16_t ours_min, int16_t ours_max, int16_t theirs_min, int16_t theirs_max) {
@@ -49,23 +60,35 @@ int8_t magic_for_produce_version(int16_t v) { return v >= 3 ? 2 : (v == 2 ? 1 : 
 template <typename Loop>
 Worker<Loop>::Worker(const RunConfig& config, RunControl& control, Mailbox& mailbox,
                      net::LoopOptions loop_options, std::vector<net::Endpoint> bootstrap,
-                     uint32_t first_client, uint32_t client_count, uint64_t message_quota)
+                     const WorkerShare& share)
     : config_(config), control_(control), mailbox_(mailbox), loop_options_(loop_options) {
   for (auto& ep : bootstrap) brokers_.push_back(BrokerEndpoint{.address = std::move(ep)});
-  clients_.resize(client_count);
-  for (uint32_t i = 0; i < client_count; ++i) {
-    ProducerClient& cl = clients_[i];
-    cl.global_index = first_client + i;
+  producer_count_ = share.producers;
+  clients_.resize(share.producers + share.consumers);
+  for (uint32_t i = 0; i < share.producers; ++i) {
+    Client& cl = clients_[i];
+    cl.global_index = share.first_producer + i;
     cl.endpoint = static_cast<uint16_t>(cl.global_index % brokers_.size());
     cl.client_id = config_.client_id_prefix + "-" + std::to_string(cl.global_index);
     // Spread the worker's quota evenly; the first clients take the remainder.
-    cl.quota_left = config_.messages == 0
-                        ? UINT64_MAX
-                        : message_quota / client_count + (i < message_quota % client_count ? 1 : 0);
+    cl.quota_left = config_.messages == 0 ? UINT64_MAX
+                                          : share.producer_quota / share.producers +
+                                                (i < share.producer_quota % share.producers ? 1 : 0);
     // +1: a Metadata or ApiVersions request can be in flight besides the produce window.
     cl.in_flight.reset_capacity(config_.max_in_flight + 1);
   }
-  if (config_.rate > 0) {
+  for (uint32_t i = 0; i < share.consumers; ++i) {
+    Client& cl = clients_[share.producers + i];
+    cl.global_index = share.first_consumer + i;
+    cl.endpoint = static_cast<uint16_t>(cl.global_index % brokers_.size());
+    cl.client_id = config_.client_id_prefix + "-consumer-" + std::to_string(cl.global_index);
+    cl.consumer = std::make_unique<ConsumerState>();
+    cl.consumer->tally.id = cl.global_index;
+    // Consumer-only runs: --messages is what each consumer reads before it stops.
+    if (config_.clients == 0 && config_.messages > 0) cl.consumer->quota_left = config_.messages;
+    cl.in_flight.reset_capacity(2);  // one fetch (or set-up request) at a time, as Kafka consumers do
+  }
+  if (config_.rate > 0 && config_.clients > 0) {
     const double per_client = config_.rate / config_.clients;
     record_interval_ns_ = std::max<int64_t>(1, static_cast<int64_t>(1e9 / per_client));
   }
@@ -74,8 +97,8 @@ Worker<Loop>::Worker(const RunConfig& config, RunControl& control, Mailbox& mail
   produce_request_.topic_data.resize(1);
   produce_request_.topic_data[0].partition_data.resize(1);
   events_.resize(kEventBatch);
-  // Clients with nothing to send are settled from the start.
-  for (uint32_t i = 0; i < client_count; ++i) {
+  // Producers with nothing to send are settled from the start.
+  for (uint32_t i = 0; i < producer_count_; ++i) {
     if (clients_[i].quota_left == 0) settle(i);
   }
 }
@@ -105,6 +128,10 @@ void Worker<Loop>::run() {
   }
   const int64_t start = control_.start_ns.load();
   if (config_.duration.count() > 0) end_ns_ = start + config_.warmup.count() + config_.duration.count();
+  measure_start_ns_ = start + config_.warmup.count();
+  gate_deadline_ns_ = start + config_.connect_timeout.count();
+  wall_minus_steady_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                              std::chrono::system_clock::now().time_since_epoch()).count() - now_ns();
   for (uint32_t c = 0; c < clients_.size(); ++c) {
     if (clients_[c].state == ClientState::kWaiting) start_connect(c, start);
   }
@@ -117,12 +144,23 @@ void Worker<Loop>::run() {
       stopping_ = true;
       drain_deadline_ns_ = now + config_.drain_timeout.count();
       record_unsent_backlog(now);
-      for (uint32_t c = 0; c < clients_.size(); ++c) {
+      for (uint32_t c = 0; c < producer_count_; ++c) {
         if (clients_[c].in_flight.empty() && !clients_[c].send_in_progress) finish(c, now);
       }
+      // Without producers there is nothing to catch up with: consumers stop with the run.
+      if (config_.clients == 0) consumers_stop(now);
+    }
+    if (!producers_done_ && producer_count_ < clients_.size() && config_.clients > 0 &&
+        (control_.producers_active.load(std::memory_order_relaxed) == 0 ||
+         (stopping_ && now >= drain_deadline_ns_))) {
+      // Every producer of the run is done: consumers now read up to the end of the log (the
+      // high watermark of a fetch sent from now on) and stop there, or are behind at the deadline.
+      producers_done_ = true;
+      consumer_deadline_ns_ = now + config_.drain_timeout.count();
     }
     if (all_settled()) break;
-    if (stopping_ && now >= drain_deadline_ns_) break;
+    if (producers_done_ && now >= consumer_deadline_ns_) break;
+    if (stopping_ && now >= drain_deadline_ns_ && producer_count_ == clients_.size()) break;
 
     while (!wakes_.empty() && wakes_.top().at_ns <= now) {
       const Wake w = wakes_.top();
@@ -171,6 +209,7 @@ void Worker<Loop>::run() {
     }
     send_queue_.clear();
   }
+  consumers_stop(now_ns());
   // Whatever is still in flight after the drain deadline stays "sent, not acknowledged".
   for (uint32_t c = 0; c < clients_.size(); ++c) {
     if (is_connected(clients_[c].state) || clients_[c].state == ClientState::kConnecting) {
@@ -179,6 +218,7 @@ void Worker<Loop>::run() {
   }
   metrics_.counters.connections_open = 0;
   metrics_.counters.clients_producing = 0;
+  publish_consumer_tallies();
   publish(true);
 }
 
@@ -197,7 +237,7 @@ void Worker<Loop>::close_connection(uint32_t c) {
 
 template <typename Loop>
 void Worker<Loop>::tick(uint32_t c, int64_t now) {
-  ProducerClient& cl = clients_[c];
+  Client& cl = clients_[c];
   switch (cl.state) {
     case ClientState::kWaiting:
       if (now >= cl.wake_ns && !stopping_) start_connect(c, now);
@@ -210,12 +250,18 @@ void Worker<Loop>::tick(uint32_t c, int64_t now) {
       break;
     case ClientState::kMetadata:
       if (now >= cl.wake_ns && cl.in_flight.empty() && !cl.send_in_progress) {
-        if (stopping_) return settle(c);
+        if (stopping_ && !cl.consumer) return settle(c);
         send_metadata(c, now);
       }
       break;
     case ClientState::kProducing:
       maybe_send_produce(c, now);
+      break;
+    case ClientState::kPositioning:  // ListOffsets held back after an error
+      if (now >= cl.wake_ns && cl.in_flight.empty() && !cl.send_in_progress) send_list_offsets(c, now);
+      break;
+    case ClientState::kConsuming:  // a fetch held back after an error
+      if (now >= cl.wake_ns && cl.in_flight.empty() && !cl.send_in_progress) send_fetch(c, now);
       break;
     default:
       break;
@@ -224,7 +270,7 @@ void Worker<Loop>::tick(uint32_t c, int64_t now) {
 
 template <typename Loop>
 void Worker<Loop>::start_connect(uint32_t c, int64_t now) {
-  ProducerClient& cl = clients_[c];
+  Client& cl = clients_[c];
   if (connecting_ >= config_.connect_concurrency) {
     if (!cl.awaiting_connect_slot) {
       cl.awaiting_connect_slot = true;
@@ -243,7 +289,7 @@ void Worker<Loop>::start_connect(uint32_t c, int64_t now) {
 
 template <typename Loop>
 void Worker<Loop>::release_connect_slot(uint32_t c, int64_t now) {
-  ProducerClient& cl = clients_[c];
+  Client& cl = clients_[c];
   if (!cl.holds_connect_slot) return;
   cl.holds_connect_slot = false;
   --connecting_;
@@ -257,7 +303,7 @@ void Worker<Loop>::release_connect_slot(uint32_t c, int64_t now) {
 
 template <typename Loop>
 void Worker<Loop>::on_connected(uint32_t c, int error, int64_t now) {
-  ProducerClient& cl = clients_[c];
+  Client& cl = clients_[c];
   if (cl.state != ClientState::kConnecting) return;
   if (error != 0) {
     release_connect_slot(c, now);
@@ -282,11 +328,13 @@ void Worker<Loop>::use_fallback_versions(BrokerEndpoint& b) {
   b.has_api_versions = false;
   b.produce_max = kFallbackProduceMax;
   b.metadata_max = kFallbackMetadataMax;
+  b.fetch_max = kFallbackFetchMax;
+  b.list_offsets_max = kFallbackListOffsetsMax;
 }
 
 template <typename Loop>
 void Worker<Loop>::begin_session(uint32_t c, int64_t now) {
-  ProducerClient& cl = clients_[c];
+  Client& cl = clients_[c];
   BrokerEndpoint& b = brokers_[cl.endpoint];
   if (stopping_) return settle(c);  // connected after the end of the run: nothing to do
   if (config_.broker_version == BrokerVersion::kV0_9 && !b.versions_known) use_fallback_versions(b);
@@ -297,18 +345,26 @@ void Worker<Loop>::begin_session(uint32_t c, int64_t now) {
 
   cl.produce_version = b.produce_max;
   cl.metadata_version = b.metadata_max;
-  if (cl.produce_version < 0 || cl.metadata_version < 0 ||
-      (config_.compression == protocol::Codec::kZstd && cl.produce_version < 7)) {
-    // zstd needs Produce v7 (Kafka 2.1); nothing this client can do about it.
+  cl.fetch_version = std::min(b.fetch_max, kFetchMaxByName);
+  cl.list_offsets_version = std::min(b.list_offsets_max, kListOffsetsMax);
+  const bool unsupported =
+      cl.metadata_version < 0 ||
+      (cl.consumer ? cl.fetch_version < 0 || cl.list_offsets_version < 0
+                   : cl.produce_version < 0 ||
+                         // zstd needs Produce v7 (Kafka 2.1); nothing this client can do about it.
+                         (config_.compression == protocol::Codec::kZstd && cl.produce_version < 7));
+  if (unsupported) {
+    if (cl.consumer) mark_failing(c, "unsupported_by_broker");
     ++metrics_.counters.failures[static_cast<size_t>(Failure::kUnsupported)];
     cl.state = ClientState::kFailed;
     close_connection(c);
     --metrics_.counters.connections_open;
-    ++settled_;
+    count_settled(c);
     return;
   }
   cl.magic = magic_for_produce_version(cl.produce_version);
   if (cl.needs_metadata) return send_metadata(c, now);
+  if (cl.consumer) return cl.consumer->positioned ? send_fetch(c, now) : send_list_offsets(c, now);
   cl.state = ClientState::kProducing;
   maybe_send_produce(c, now);
 }
@@ -317,7 +373,7 @@ template <typename Loop>
 template <typename Request>
 void Worker<Loop>::append_request(uint32_t c, const Request& body, int16_t version, uint32_t records,
                                   int64_t intended_ns, int64_t now, bool expects_response) {
-  ProducerClient& cl = clients_[c];
+  Client& cl = clients_[c];
   const int32_t correlation_id = cl.next_correlation_id++;
   const size_t size =
       protocol::encode_request(cl.send_buffer, body, version, correlation_id, cl.client_id);
@@ -337,7 +393,7 @@ void Worker<Loop>::append_request(uint32_t c, const Request& body, int16_t versi
 
 template <typename Loop>
 void Worker<Loop>::flush_sends(uint32_t c) {
-  ProducerClient& cl = clients_[c];
+  Client& cl = clients_[c];
   if (cl.send_buffer.empty()) return;
   cl.send_in_progress = true;
   loop_->send(c, cl.send_buffer.data(), cl.send_buffer.size());
@@ -345,7 +401,7 @@ void Worker<Loop>::flush_sends(uint32_t c) {
 
 template <typename Loop>
 void Worker<Loop>::send_api_versions(uint32_t c, int64_t now) {
-  ProducerClient& cl = clients_[c];
+  Client& cl = clients_[c];
   ApiVersionsRequest request;
   request.client_software_name = "wirestress";
   request.client_software_version = "0.1.0";
@@ -357,7 +413,7 @@ void Worker<Loop>::send_api_versions(uint32_t c, int64_t now) {
 
 template <typename Loop>
 void Worker<Loop>::send_metadata(uint32_t c, int64_t now) {
-  ProducerClient& cl = clients_[c];
+  Client& cl = clients_[c];
   MetadataRequest request;
   request.topics.emplace(1);
   (*request.topics)[0].name = config_.topic;
@@ -370,7 +426,7 @@ void Worker<Loop>::send_metadata(uint32_t c, int64_t now) {
 
 template <typename Loop>
 void Worker<Loop>::maybe_send_produce(uint32_t c, int64_t now) {
-  ProducerClient& cl = clients_[c];
+  Client& cl = clients_[c];
   if (cl.state != ClientState::kProducing || cl.send_in_progress) return;
   if (stopping_ || cl.quota_left == 0) {
     if (cl.in_flight.empty()) finish(c, now);  // drained: this client is finished
@@ -378,6 +434,10 @@ void Worker<Loop>::maybe_send_produce(uint32_t c, int64_t now) {
   }
   if (cl.needs_metadata) {
     if (cl.in_flight.empty()) send_metadata(c, now);
+    return;
+  }
+  if (!producers_may_start(now)) {
+    schedule(c, now + 50 * kMs);
     return;
   }
   // Every request that is due and fits the in-flight window goes out in one write: one system
@@ -392,7 +452,7 @@ void Worker<Loop>::maybe_send_produce(uint32_t c, int64_t now) {
 
 template <typename Loop>
 bool Worker<Loop>::append_produce(uint32_t c, int64_t now) {
-  ProducerClient& cl = clients_[c];
+  Client& cl = clients_[c];
   uint32_t count = static_cast<uint32_t>(std::min<uint64_t>(config_.batch, cl.quota_left));
   int64_t intended = now;
   if (record_interval_ns_ > 0) {
@@ -425,9 +485,11 @@ bool Worker<Loop>::append_produce(uint32_t c, int64_t now) {
                                    std::chrono::system_clock::now().time_since_epoch())
                                    .count();
   const uint64_t first_sequence = metrics_.counters.messages_sent;
+  if (config_.verify) fill_values(cl, count, intended);
   for (uint32_t i = 0; i < count; ++i) {
     protocol::RecordToWrite record;
-    record.value = protocol::Bytes(payload_);
+    record.value = config_.verify ? protocol::Bytes(values_.data() + i * payload_.size(), payload_.size())
+                                  : protocol::Bytes(payload_);
     record.timestamp_ms = timestamp_ms;
     if (config_.key_size > 0) {
       // Keys differ per client and record: "<client>-<sequence>", padded or cut to --key-size.
@@ -458,12 +520,12 @@ bool Worker<Loop>::append_produce(uint32_t c, int64_t now) {
 
 template <typename Loop>
 void Worker<Loop>::on_sent(uint32_t c, int error, int64_t now) {
-  ProducerClient& cl = clients_[c];
+  Client& cl = clients_[c];
   cl.send_in_progress = false;
   if (error != 0) return reset_connection(c, Failure::kDisconnected, now, false);  // (loop reports kClosed instead)
   // With acks=0 a produce request is complete once written: the broker never answers it.
   while (!cl.in_flight.empty() && !cl.in_flight.front().expects_response) {
-    complete_produce(cl.in_flight.front(), protocol::error::kNone, now);
+    complete_produce(c, cl.in_flight.front(), protocol::error::kNone, now);
     cl.in_flight.pop();
   }
   queue_send(c);
@@ -471,7 +533,7 @@ void Worker<Loop>::on_sent(uint32_t c, int error, int64_t now) {
 
 template <typename Loop>
 void Worker<Loop>::on_data(uint32_t c, std::span<const uint8_t> data, int64_t now) {
-  ProducerClient& cl = clients_[c];
+  Client& cl = clients_[c];
   // Usually a whole response arrives in one read and is parsed straight from the loop's buffer;
   // only a frame split across reads is copied into the client's own buffer.
   std::span<const uint8_t> pending = data;
@@ -500,11 +562,12 @@ void Worker<Loop>::on_data(uint32_t c, std::span<const uint8_t> data, int64_t no
 
 template <typename Loop>
 bool Worker<Loop>::handle_frame(uint32_t c, std::span<const uint8_t> frame, int64_t now) {
-  ProducerClient& cl = clients_[c];
+  Client& cl = clients_[c];
+  const bool producer_acks0 = config_.acks == 0 && !cl.consumer;
   if (cl.in_flight.empty() || !cl.in_flight.front().expects_response) {
     // Real brokers never answer acks=0 produces, but librdkafka's mock cluster does: ignore
     // unsolicited responses then, as librdkafka does. Otherwise the stream is out of step.
-    if (config_.acks == 0) return true;
+    if (producer_acks0) return true;
     reset_connection(c, Failure::kCorrelationMismatch, now, false);
     return false;
   }
@@ -515,7 +578,7 @@ bool Worker<Loop>::handle_frame(uint32_t c, std::span<const uint8_t> frame, int6
     return false;
   }
   if (response.correlation_id != request.correlation_id) {
-    if (config_.acks == 0) return true;  // an unsolicited produce answer (mock cluster): skip it
+    if (producer_acks0) return true;  // an unsolicited produce answer (mock cluster): skip it
     reset_connection(c, Failure::kCorrelationMismatch, now, false);
     return false;
   }
@@ -527,6 +590,10 @@ bool Worker<Loop>::handle_frame(uint32_t c, std::span<const uint8_t> frame, int6
     case ApiVersionsRequest::kApiKey: return handle_api_versions(c, response.body, request, now);
     case MetadataRequest::kApiKey: return handle_metadata(c, response.body, request, now);
     case ProduceRequest::kApiKey: return handle_produce(c, response.body, request, now);
+    case protocol::FetchRequest::kApiKey:
+      metrics_.counters.consume_bytes += frame.size() + 4;
+      return handle_fetch(c, response.body, request, now);
+    case protocol::ListOffsetsRequest::kApiKey: return handle_list_offsets(c, response.body, request, now);
     default: return true;
   }
 }
@@ -534,7 +601,7 @@ bool Worker<Loop>::handle_frame(uint32_t c, std::span<const uint8_t> frame, int6
 template <typename Loop>
 bool Worker<Loop>::handle_api_versions(uint32_t c, protocol::Reader& body, const InFlight& request,
                                        int64_t now) {
-  ProducerClient& cl = clients_[c];
+  Client& cl = clients_[c];
   auto& response = api_versions_response_;
   protocol::decode_api_versions_response(body, request.api_version, response);
   if (!body.ok()) {
@@ -542,7 +609,7 @@ bool Worker<Loop>::handle_api_versions(uint32_t c, protocol::Reader& body, const
     return false;
   }
   BrokerEndpoint& b = brokers_[cl.endpoint];
-  b.produce_max = b.metadata_max = b.api_versions_max = -1;
+  b.produce_max = b.metadata_max = b.api_versions_max = b.fetch_max = b.list_offsets_max = -1;
   for (const auto& api : response.api_keys) {
     const auto* ours = protocol::find_api(api.api_key);
     if (!ours) continue;
@@ -550,6 +617,8 @@ bool Worker<Loop>::handle_api_versions(uint32_t c, protocol::Reader& body, const
     if (api.api_key == ProduceRequest::kApiKey) b.produce_max = v;
     if (api.api_key == MetadataRequest::kApiKey) b.metadata_max = v;
     if (api.api_key == ApiVersionsRequest::kApiKey) b.api_versions_max = v;
+    if (api.api_key == protocol::FetchRequest::kApiKey) b.fetch_max = v;
+    if (api.api_key == protocol::ListOffsetsRequest::kApiKey) b.list_offsets_max = v;
   }
   if (response.error_code == protocol::error::kUnsupportedVersion && request.api_version > 0) {
     // The broker listed what it speaks: ask again in a version it knows.
@@ -590,7 +659,7 @@ uint16_t Worker<Loop>::endpoint_for_node(int32_t node_id, std::string_view host,
 template <typename Loop>
 bool Worker<Loop>::handle_metadata(uint32_t c, protocol::Reader& body, const InFlight& request,
                                    int64_t now) {
-  ProducerClient& cl = clients_[c];
+  Client& cl = clients_[c];
   if (cl.flush_pending) {  // the acks=0 flush barrier came back: everything before it landed
     cl.flush_pending = false;
     settle(c);
@@ -602,6 +671,7 @@ bool Worker<Loop>::handle_metadata(uint32_t c, protocol::Reader& body, const InF
     reset_connection(c, Failure::kDecodeError, now, false);
     return false;
   }
+  if (cl.consumer) return consumer_metadata(c, response, now);
   const protocol::MetadataResponse::MetadataResponseTopic* topic = nullptr;
   for (const auto& t : response.topics) {
     if (t.name && *t.name == config_.topic) topic = &t;
@@ -620,39 +690,12 @@ bool Worker<Loop>::handle_metadata(uint32_t c, protocol::Reader& body, const InF
       if (b.node_id == partition->leader_id) leader = &b;
     }
   }
-  if (!leader) {
-    // A new topic answers LEADER_NOT_AVAILABLE while the broker creates it: retry with backoff.
-    const int16_t code = topic ? topic->error_code : protocol::error::kUnknownTopicOrPartition;
-    const bool retriable = code == protocol::error::kNone || protocol::is_retriable(code);
-    if (!retriable || ++cl.metadata_attempts >= kMetadataAttempts) {
-      ++metrics_.counters.failures[static_cast<size_t>(Failure::kMetadataFailed)];
-      if (code != protocol::error::kNone) ++metrics_.counters.errors_by_code[code];
-      cl.state = ClientState::kFailed;
-      close_connection(c);
-      --metrics_.counters.connections_open;
-      ++settled_;
-      return false;
-    }
-    cl.wake_ns = now + kMetadataRetryNs;
-    schedule(c, cl.wake_ns);
-    return true;
-  }
+  if (!leader) return retry_metadata(c, topic ? topic->error_code : protocol::error::kUnknownTopicOrPartition, now);
   cl.metadata_attempts = 0;
   cl.needs_metadata = false;
   cl.partition = partition->partition_index;
-  const uint16_t endpoint = endpoint_for_node(leader->node_id, leader->host, leader->port);
-  if (endpoint != UINT16_MAX && endpoint != cl.endpoint) {
-    // Produce goes to the partition leader: move there.
-    close_connection(c);
-    --metrics_.counters.connections_open;
-    cl.endpoint = endpoint;
-    cl.state = ClientState::kWaiting;
-    cl.in_flight.clear();
-    cl.partial.clear();
-    cl.send_in_progress = false;
-    start_connect(c, now);
-    return false;
-  }
+  // Produce goes to the partition leader.
+  if (move_to_leader(c, *leader, now)) return false;
   if (cl.state != ClientState::kProducing) ++metrics_.counters.clients_producing;
   cl.state = ClientState::kProducing;
   maybe_send_produce(c, now);
@@ -660,9 +703,47 @@ bool Worker<Loop>::handle_metadata(uint32_t c, protocol::Reader& body, const InF
 }
 
 template <typename Loop>
+bool Worker<Loop>::retry_metadata(uint32_t c, int16_t code, int64_t now) {
+  // A new topic answers LEADER_NOT_AVAILABLE while the broker creates it: retry with backoff.
+  Client& cl = clients_[c];
+  const bool retriable = code == protocol::error::kNone || protocol::is_retriable(code);
+  if (!retriable || ++cl.metadata_attempts >= kMetadataAttempts) {
+    ++metrics_.counters.failures[static_cast<size_t>(Failure::kMetadataFailed)];
+    if (code != protocol::error::kNone) ++metrics_.counters.errors_by_code[code];
+    if (cl.consumer) mark_failing(c, failure_name(Failure::kMetadataFailed));
+    cl.state = ClientState::kFailed;
+    close_connection(c);
+    --metrics_.counters.connections_open;
+    count_settled(c);
+    return false;
+  }
+  cl.state = ClientState::kMetadata;
+  cl.wake_ns = now + kMetadataRetryNs;
+  schedule(c, cl.wake_ns);
+  return true;
+}
+
+template <typename Loop>
+bool Worker<Loop>::move_to_leader(uint32_t c, const protocol::MetadataResponse::MetadataResponseBroker& leader,
+                                  int64_t now) {
+  Client& cl = clients_[c];
+  const uint16_t endpoint = endpoint_for_node(leader.node_id, leader.host, leader.port);
+  if (endpoint == UINT16_MAX || endpoint == cl.endpoint) return false;
+  close_connection(c);
+  --metrics_.counters.connections_open;
+  cl.endpoint = endpoint;
+  cl.state = ClientState::kWaiting;
+  cl.in_flight.clear();
+  cl.partial.clear();
+  cl.send_in_progress = false;
+  start_connect(c, now);
+  return true;
+}
+
+template <typename Loop>
 bool Worker<Loop>::handle_produce(uint32_t c, protocol::Reader& body, const InFlight& request,
                                   int64_t now) {
-  ProducerClient& cl = clients_[c];
+  Client& cl = clients_[c];
   auto& response = produce_response_;
   response.decode(body, request.api_version);
   if (!body.ok()) {
@@ -676,7 +757,7 @@ bool Worker<Loop>::handle_produce(uint32_t c, protocol::Reader& body, const InFl
       if (p.index == cl.partition) code = p.error_code;
     }
   }
-  complete_produce(request, code, now);
+  complete_produce(c, request, code, now);
   if (code == protocol::error::kNotLeaderOrFollower || code == protocol::error::kLeaderNotAvailable ||
       code == protocol::error::kUnknownTopicOrPartition) {
     cl.needs_metadata = true;  // leadership moved: re-learn it once the window drains
@@ -686,12 +767,16 @@ bool Worker<Loop>::handle_produce(uint32_t c, protocol::Reader& body, const InFl
 }
 
 template <typename Loop>
-void Worker<Loop>::complete_produce(const InFlight& request, int16_t error_code, int64_t now) {
+void Worker<Loop>::complete_produce(uint32_t c, const InFlight& request, int16_t error_code, int64_t now) {
   auto& counters = metrics_.counters;
   if (error_code != protocol::error::kNone) {
     counters.messages_failed += request.records;
     ++counters.errors_by_code[error_code];
     return;
+  }
+  // What consumers of this run should find: one relaxed add per request, only with consumers.
+  if (control_.producer_acked) {
+    control_.producer_acked[clients_[c].global_index].fetch_add(request.records, std::memory_order_relaxed);
   }
   if (request.expects_response) {
     counters.messages_acked += request.records;
@@ -740,7 +825,7 @@ void Worker<Loop>::on_closed(uint32_t c, int error, int64_t now) {
 
 template <typename Loop>
 bool Worker<Loop>::awaiting_unknown_api_versions(uint32_t c) const {
-  const ProducerClient& cl = clients_[c];
+  const Client& cl = clients_[c];
   return cl.state == ClientState::kApiVersions && config_.broker_version == BrokerVersion::kAuto &&
          !brokers_[cl.endpoint].versions_known;
 }
@@ -752,7 +837,7 @@ void Worker<Loop>::fall_back_to_0_9(uint16_t endpoint, int64_t now) {
   // onto a fresh connection with the 0.9 versions (librdkafka's broker.version.fallback).
   use_fallback_versions(brokers_[endpoint]);
   for (uint32_t c = 0; c < clients_.size(); ++c) {
-    ProducerClient& cl = clients_[c];
+    Client& cl = clients_[c];
     if (cl.endpoint != endpoint || cl.state != ClientState::kApiVersions) continue;
     close_connection(c);
     --metrics_.counters.connections_open;
@@ -767,12 +852,13 @@ void Worker<Loop>::fall_back_to_0_9(uint16_t endpoint, int64_t now) {
 
 template <typename Loop>
 void Worker<Loop>::reset_connection(uint32_t c, Failure why, int64_t now, bool loop_already_closed) {
-  ProducerClient& cl = clients_[c];
+  Client& cl = clients_[c];
   if (!loop_already_closed) close_connection(c);
   release_connect_slot(c, now);
   if (is_connected(cl.state)) --metrics_.counters.connections_open;
   if (cl.state == ClientState::kProducing) --metrics_.counters.clients_producing;
   ++metrics_.counters.failures[static_cast<size_t>(why)];
+  if (cl.consumer) mark_failing(c, failure_name(why));
   while (!cl.in_flight.empty()) {
     if (cl.in_flight.front().api_key == ProduceRequest::kApiKey) {
       metrics_.counters.messages_failed += cl.in_flight.front().records;
@@ -797,7 +883,7 @@ void Worker<Loop>::reset_connection(uint32_t c, Failure why, int64_t now, bool l
 
 template <typename Loop>
 void Worker<Loop>::finish(uint32_t c, int64_t now) {
-  ProducerClient& cl = clients_[c];
+  Client& cl = clients_[c];
   if (config_.acks == 0 && cl.state == ClientState::kProducing && cl.unflushed_records) {
     // acks=0 gives no sign that the broker read the last requests, and closing now could lose
     // them. A broker handles one connection's requests in order, so the answer to a Metadata
@@ -811,7 +897,7 @@ void Worker<Loop>::finish(uint32_t c, int64_t now) {
 
 template <typename Loop>
 void Worker<Loop>::settle(uint32_t c) {
-  ProducerClient& cl = clients_[c];
+  Client& cl = clients_[c];
   if (cl.state == ClientState::kDone || cl.state == ClientState::kFailed) return;
   if (is_connected(cl.state)) {
     close_connection(c);
@@ -825,14 +911,27 @@ void Worker<Loop>::settle(uint32_t c) {
   }
   if (cl.state == ClientState::kProducing) --metrics_.counters.clients_producing;
   cl.state = ClientState::kDone;
+  count_settled(c);
+}
+
+template <typename Loop>
+void Worker<Loop>::count_settled(uint32_t c) {
   ++settled_;
+  Client& cl = clients_[c];
+  if (!cl.consumer) {
+    control_.producers_active.fetch_sub(1, std::memory_order_relaxed);
+  } else if (!cl.consumer->counted_positioned) {
+    // It will never be positioned: producers must not wait for it.
+    cl.consumer->counted_positioned = true;
+    control_.consumers_unpositioned.fetch_sub(1, std::memory_order_relaxed);
+  }
 }
 
 template <typename Loop>
 void Worker<Loop>::sweep_timeouts(int64_t now) {
   const int64_t timeout = config_.request_timeout.count();
   for (uint32_t c = 0; c < clients_.size(); ++c) {
-    ProducerClient& cl = clients_[c];
+    Client& cl = clients_[c];
     if (cl.holds_connect_slot && is_connected(cl.state) && now >= cl.wake_ns) {
       // Connected, but the broker never answered the first request within --connect-timeout.
       reset_connection(c, Failure::kConnectFailed, now, false);
@@ -851,13 +950,292 @@ void Worker<Loop>::sweep_timeouts(int64_t now) {
 
 template <typename Loop>
 void Worker<Loop>::publish(bool finished) {
+  uint64_t fetching = 0;
+  for (uint32_t c = producer_count_; c < clients_.size(); ++c) {
+    fetching += clients_[c].state == ClientState::kConsuming;
+  }
+  metrics_.counters.consumers_fetching = fetching;
   std::lock_guard lock(mailbox_.mutex);
   mailbox_.counters = metrics_.counters;
-  mailbox_.interval.latency_us.add(metrics_.latency_us);
-  mailbox_.interval.service_latency_us.add(metrics_.service_latency_us);
+  mailbox_.interval.add_histograms(metrics_);
   mailbox_.finished = finished;
-  metrics_.latency_us.reset();
-  metrics_.service_latency_us.reset();
+  metrics_.reset_histograms();
+}
+
+// ---- Consumers ---------------------------------------------------------------------------------
+
+template <typename Loop>
+bool Worker<Loop>::consumer_metadata(uint32_t c, const protocol::MetadataResponse& response, int64_t now) {
+  Client& cl = clients_[c];
+  ConsumerState& cs = *cl.consumer;
+  const protocol::MetadataResponse::MetadataResponseTopic* topic = nullptr;
+  for (const auto& t : response.topics) {
+    if (t.name && *t.name == config_.topic) topic = &t;
+  }
+  if (!topic || topic->error_code != protocol::error::kNone || topic->partitions.empty()) {
+    return retry_metadata(c, topic ? topic->error_code : protocol::error::kUnknownTopicOrPartition, now);
+  }
+  // A consumer reads every partition over its one connection, so they must share a leader.
+  int32_t leader_id = -1;
+  for (const auto& p : topic->partitions) {
+    if (p.leader_id < 0) return retry_metadata(c, protocol::error::kLeaderNotAvailable, now);
+    if (leader_id >= 0 && p.leader_id != leader_id) {
+      mark_failing(c, "partitions_on_several_leaders");
+      ++metrics_.counters.failures[static_cast<size_t>(Failure::kUnsupported)];
+      cl.state = ClientState::kFailed;
+      close_connection(c);
+      --metrics_.counters.connections_open;
+      count_settled(c);
+      return false;
+    }
+    leader_id = p.leader_id;
+  }
+  const protocol::MetadataResponse::MetadataResponseBroker* leader = nullptr;
+  for (const auto& b : response.brokers) {
+    if (b.node_id == leader_id) leader = &b;
+  }
+  if (!leader) return retry_metadata(c, protocol::error::kLeaderNotAvailable, now);
+  cl.metadata_attempts = 0;
+  cl.needs_metadata = false;
+  // Keep the offsets of partitions already read (a reconnect or leader move resumes there);
+  // partitions new to this consumer start from --consume-from.
+  for (const auto& p : topic->partitions) {
+    if (cs.cursor_for(p.partition_index)) continue;
+    cs.cursors.push_back(PartitionCursor{.partition = p.partition_index});
+    std::sort(cs.cursors.begin(), cs.cursors.end(),
+              [](const PartitionCursor& a, const PartitionCursor& b) { return a.partition < b.partition; });
+    cs.positioned = false;
+  }
+  if (move_to_leader(c, *leader, now)) return false;
+  if (cs.positioned) {
+    send_fetch(c, now);
+  } else {
+    send_list_offsets(c, now);
+  }
+  return true;
+}
+
+template <typename Loop>
+void Worker<Loop>::send_list_offsets(uint32_t c, int64_t now) {
+  Client& cl = clients_[c];
+  protocol::ListOffsetsRequest request;
+  request.replica_id = -1;  // a consumer, not a follower broker
+  request.topics.resize(1);
+  request.topics[0].name = config_.topic;
+  // Kafka's special timestamps: -2 the first offset, -1 the next offset to be written.
+  const int64_t timestamp = config_.consume_from_earliest ? -2 : -1;
+  for (const auto& cursor : cl.consumer->cursors) {
+    if (cursor.offset >= 0) continue;
+    request.topics[0].partitions.push_back({.partition_index = cursor.partition, .timestamp = timestamp});
+  }
+  cl.state = ClientState::kPositioning;
+  cl.send_buffer.clear();
+  append_request(c, request, cl.list_offsets_version, 0, now, now, true);
+  flush_sends(c);
+}
+
+template <typename Loop>
+bool Worker<Loop>::handle_list_offsets(uint32_t c, protocol::Reader& body, const InFlight& request, int64_t now) {
+  Client& cl = clients_[c];
+  ConsumerState& cs = *cl.consumer;
+  auto& response = list_offsets_response_;
+  response.decode(body, request.api_version);
+  if (!body.ok()) {
+    reset_connection(c, Failure::kDecodeError, now, false);
+    return false;
+  }
+  bool retry = false;
+  for (const auto& t : response.topics) {
+    if (t.name != config_.topic) continue;
+    for (const auto& p : t.partitions) {
+      PartitionCursor* cursor = cs.cursor_for(p.partition_index);
+      if (!cursor) continue;
+      if (p.error_code != protocol::error::kNone) {
+        ++metrics_.counters.errors_by_code[p.error_code];
+        retry = true;
+        continue;
+      }
+      // v0 answers with a list of offsets (the first is the one asked for), v1+ with one.
+      const int64_t offset = request.api_version == 0
+                                 ? (p.old_style_offsets.empty() ? -1 : p.old_style_offsets.front())
+                                 : p.offset;
+      if (offset >= 0) cursor->offset = offset;
+    }
+  }
+  cs.positioned = std::all_of(cs.cursors.begin(), cs.cursors.end(),
+                              [](const PartitionCursor& cur) { return cur.offset >= 0; });
+  if (!cs.positioned) {
+    if (!retry) ++metrics_.counters.errors_by_code[protocol::error::kUnknownTopicOrPartition];
+    cl.wake_ns = now + kFetchRetryNs;
+    schedule(c, cl.wake_ns);
+    return true;
+  }
+  if (!cs.counted_positioned) {
+    cs.counted_positioned = true;
+    control_.consumers_unpositioned.fetch_sub(1, std::memory_order_relaxed);
+  }
+  send_fetch(c, now);
+  return true;
+}
+
+template <typename Loop>
+void Worker<Loop>::send_fetch(uint32_t c, int64_t now) {
+  Client& cl = clients_[c];
+  ConsumerState& cs = *cl.consumer;
+  auto& request = fetch_request_;
+  request.replica_id = -1;
+  request.max_wait_ms = static_cast<int32_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(config_.fetch_max_wait).count());
+  request.min_bytes = static_cast<int32_t>(config_.fetch_min_bytes);
+  request.max_bytes = static_cast<int32_t>(config_.fetch_max_bytes);  // v3+
+  request.isolation_level = 0;
+  request.session_id = 0;  // no incremental fetch session: every fetch names every partition
+  request.session_epoch = -1;
+  request.topics.resize(1);
+  auto& topic = request.topics[0];
+  topic.topic = config_.topic;
+  topic.partitions.resize(cs.cursors.size());
+  // Before v3 there is no response limit, only a per-partition one: share the budget, but not
+  // below 64 KiB so one batch always fits (a partial one would stall the partition).
+  const int32_t per_partition =
+      cl.fetch_version >= 3
+          ? static_cast<int32_t>(config_.fetch_max_bytes)
+          : static_cast<int32_t>(std::max<uint64_t>(config_.fetch_max_bytes / cs.cursors.size(), 64 * 1024));
+  for (size_t i = 0; i < cs.cursors.size(); ++i) {
+    topic.partitions[i] = {.partition = cs.cursors[i].partition,
+                           .fetch_offset = cs.cursors[i].offset,
+                           .partition_max_bytes = per_partition};
+  }
+  // Once every producer is done, the high watermark this fetch reports is the end of what was
+  // written: a consumer that reaches it has everything.
+  cs.catch_up_fetch = producers_done_;
+  cl.state = ClientState::kConsuming;
+  cl.send_buffer.clear();
+  append_request(c, request, cl.fetch_version, 0, now, now, true);
+  flush_sends(c);
+}
+
+template <typename Loop>
+bool Worker<Loop>::handle_fetch(uint32_t c, protocol::Reader& body, const InFlight& request, int64_t now) {
+  Client& cl = clients_[c];
+  ConsumerState& cs = *cl.consumer;
+  auto& response = fetch_response_;
+  response.decode(body, request.api_version);
+  if (!body.ok()) {
+    reset_connection(c, Failure::kDecodeError, now, false);
+    return false;
+  }
+  ++metrics_.counters.consume_fetches;
+  const IntakeContext intake{.verify = config_.verify,
+                             .run_id = control_.run_id,
+                             .now_unix_us = (now + wall_minus_steady_ns_) / 1000,
+                             .measuring = now >= measure_start_ns_,
+                             .counters = &metrics_.counters,
+                             .e2e_latency_us = &metrics_.e2e_latency_us};
+  bool retry_later = false, refresh_metadata = false, reposition = false;
+  if (response.error_code != protocol::error::kNone) {
+    ++metrics_.counters.errors_by_code[response.error_code];
+    retry_later = true;
+  }
+  for (const auto& t : response.responses) {
+    if (t.topic != config_.topic) continue;
+    for (const auto& p : t.partitions) {
+      PartitionCursor* cursor = cs.cursor_for(p.partition_index);
+      if (!cursor) continue;
+      if (p.error_code != protocol::error::kNone) {
+        ++metrics_.counters.errors_by_code[p.error_code];
+        if (p.error_code == protocol::error::kOffsetOutOfRange) {
+          cursor->offset = -1;  // start again from --consume-from (Kafka's auto.offset.reset)
+          reposition = true;
+        } else if (p.error_code == protocol::error::kNotLeaderOrFollower ||
+                   p.error_code == protocol::error::kLeaderNotAvailable ||
+                   p.error_code == protocol::error::kUnknownTopicOrPartition) {
+          refresh_metadata = true;
+        } else {
+          retry_later = true;
+        }
+        continue;
+      }
+      cursor->high_watermark = p.high_watermark;
+      if (p.records && !cs.take_records(*cursor, *p.records, intake)) retry_later = true;
+    }
+  }
+  if (cs.quota_left == 0 || (cs.catch_up_fetch && cs.caught_up())) {
+    settle(c);  // read its --messages, or everything the producers wrote
+    return false;
+  }
+  if (reposition) {
+    cs.positioned = false;
+    send_list_offsets(c, now);
+  } else if (refresh_metadata) {
+    cl.needs_metadata = true;
+    send_metadata(c, now);
+  } else if (retry_later) {
+    cl.wake_ns = now + kFetchRetryNs;
+    schedule(c, cl.wake_ns);
+  } else {
+    send_fetch(c, now);
+  }
+  return true;
+}
+
+template <typename Loop>
+void Worker<Loop>::mark_failing(uint32_t c, const char* why) {
+  ConsumerTally& tally = clients_[c].consumer->tally;
+  if (tally.failure.empty()) tally.failure = why;
+}
+
+template <typename Loop>
+void Worker<Loop>::consumers_stop(int64_t now) {
+  (void)now;
+  for (uint32_t c = producer_count_; c < clients_.size(); ++c) {
+    Client& cl = clients_[c];
+    if (cl.state == ClientState::kDone || cl.state == ClientState::kFailed) continue;
+    // Still reading when the run ends: behind the producers, or short of its --messages.
+    if (config_.clients > 0 || cl.consumer->quota_left != UINT64_MAX) mark_failing(c, "behind");
+    settle(c);
+  }
+}
+
+template <typename Loop>
+bool Worker<Loop>::producers_may_start(int64_t now) const {
+  // --consume-from=latest: consumers take the end of the log first, or they would miss the start.
+  return config_.consumers == 0 || now >= gate_deadline_ns_ ||
+         control_.consumers_unpositioned.load(std::memory_order_relaxed) == 0;
+}
+
+template <typename Loop>
+void Worker<Loop>::publish_consumer_tallies() {
+  if (producer_count_ == clients_.size()) return;
+  std::vector<uint64_t> acked(control_.producer_acked ? control_.producer_count : 0);
+  for (size_t p = 0; p < acked.size(); ++p) acked[p] = control_.producer_acked[p].load(std::memory_order_relaxed);
+  std::vector<ConsumerTally> tallies;
+  for (uint32_t c = producer_count_; c < clients_.size(); ++c) {
+    ConsumerState& cs = *clients_[c].consumer;
+    cs.tally.lost = cs.count_lost(config_.verify, control_.run_id, acked);
+    tallies.push_back(cs.tally);
+  }
+  std::lock_guard lock(mailbox_.mutex);
+  mailbox_.consumers = std::move(tallies);
+}
+
+template <typename Loop>
+void Worker<Loop>::fill_values(Client& cl, uint32_t count, int64_t first_intended_ns) {
+  // One stamped copy of the payload per record: the record writer takes views until finish().
+  const size_t size = payload_.size();
+  if (values_.size() < count * size) {
+    const size_t old = values_.size() / size;
+    values_.resize(count * size);
+    for (size_t i = old; i < count; ++i) std::copy(payload_.begin(), payload_.end(), values_.begin() + i * size);
+  }
+  for (uint32_t i = 0; i < count; ++i) {
+    const int64_t intended = first_intended_ns + (record_interval_ns_ > 0 ? i * record_interval_ns_ : 0);
+    stamp_value(std::span<uint8_t>(values_.data() + i * size, size),
+                VerifyStamp{.run = control_.run_id,
+                            .producer = cl.global_index,
+                            .sequence = cl.next_sequence++,
+                            .send_time_us = (intended + wall_minus_steady_ns_) / 1000});
+  }
 }
 
 template class Worker<net::UringLoop>;

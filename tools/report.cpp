@@ -2,6 +2,7 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -35,6 +36,28 @@ std::string with_commas(uint64_t v) {
   std::string s = std::to_string(v);
   for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<size_t>(i), ",");
   return s;
+}
+
+// Share of the records a consumer should have had that it did not get, in percent.
+double loss_pct(uint64_t lost, uint64_t received, uint64_t duplicates) {
+  const uint64_t distinct = received > duplicates ? received - duplicates : 0;
+  return lost + distinct == 0 ? 0.0 : 100.0 * static_cast<double>(lost) / static_cast<double>(lost + distinct);
+}
+
+struct ConsumeTotals {
+  uint64_t lost = 0, duplicates = 0, out_of_order = 0, corrupt = 0, received = 0, failing = 0;
+};
+ConsumeTotals consume_totals(const driver::RunResult& result) {
+  ConsumeTotals t;
+  for (const auto& c : result.consumers) {
+    t.lost += c.lost;
+    t.duplicates += c.duplicates;
+    t.out_of_order += c.out_of_order;
+    t.corrupt += c.corrupt;
+    t.received += c.received;
+    t.failing += !c.failure.empty();
+  }
+  return t;
 }
 
 }  // namespace
@@ -78,8 +101,16 @@ std::string interval_line(const driver::IntervalReport& r, const driver::RunConf
                 with_commas(d.messages_acked).c_str(),
                 with_commas(errors).c_str(), static_cast<double>(delivered(d, config)) / seconds,
                 static_cast<double>(d.bytes_sent) / seconds / 1e6, ms(h.value_at_percentile(50)),
-                ms(h.value_at_percentile(99)), static_cast<unsigned>(r.total.connections_open), config.clients);
-  return line;
+                ms(h.value_at_percentile(99)), static_cast<unsigned>(r.total.connections_open),
+                config.clients + config.consumers);
+  std::string text = line;
+  if (config.consumers > 0) {
+    std::snprintf(line, sizeof line, " | recv %10.0f msg/s e2e p99 %8.2f ms",
+                  static_cast<double>(d.consume_received) / seconds,
+                  ms(r.interval->e2e_latency_us.value_at_percentile(99)));
+    text += line;
+  }
+  return text;
 }
 
 std::string summary(const driver::RunResult& result, const driver::RunConfig& config,
@@ -117,6 +148,50 @@ std::string summary(const driver::RunResult& result, const driver::RunConfig& co
   if (c.latency_out_of_range) {
     out << "  latency overflow   " << with_commas(c.latency_out_of_range)
         << " requests had a record above --latency-max: not in the percentiles above\n";
+  }
+  if (config.consumers > 0) {
+    const ConsumeTotals t = consume_totals(result);
+    std::vector<double> rates;
+    for (const auto& consumer : result.consumers) rates.push_back(static_cast<double>(consumer.received_measured) / elapsed);
+    std::sort(rates.begin(), rates.end());
+    out << "  consumers          " << config.consumers << ", failing " << t.failing << "\n";
+    std::snprintf(buf, sizeof buf, "  received           %s records, %.0f msg/s over all consumers\n",
+                  with_commas(c.consume_received).c_str(), static_cast<double>(c.consume_received) / elapsed);
+    out << buf;
+    if (!rates.empty()) {
+      std::snprintf(buf, sizeof buf, "  per consumer       min %.0f, median %.0f, max %.0f msg/s\n", rates.front(),
+                    rates[rates.size() / 2], rates.back());
+      out << buf;
+    }
+    if (config.verify || config.clients > 0) {
+      std::snprintf(buf, sizeof buf, "  lost               %s (%.4f%%)%s\n", with_commas(t.lost).c_str(),
+                    loss_pct(t.lost, t.received, t.duplicates),
+                    config.verify ? "" : "   (without --verify: acknowledged minus received, per consumer)");
+      out << buf;
+    }
+    if (config.verify) {
+      out << "  duplicates         " << with_commas(t.duplicates) << ", out of order " << with_commas(t.out_of_order)
+          << ", corrupt " << with_commas(t.corrupt) << "\n";
+      if (c.consume_other_runs) {
+        out << "  other runs         " << with_commas(c.consume_other_runs)
+            << " records stamped by earlier runs (checked for gaps, no end-to-end latency)\n";
+      }
+    }
+    const auto& e2e = result.metrics.e2e_latency_us;
+    if (e2e.total_count() > 0) {
+      std::snprintf(buf, sizeof buf, "  end-to-end (ms)    p50 %.2f  p99 %.2f  p99.9 %.2f  max %.2f%s\n",
+                    ms(e2e.value_at_percentile(50)), ms(e2e.value_at_percentile(99)),
+                    ms(e2e.value_at_percentile(99.9)), ms(e2e.max()),
+                    config.verify ? "" : "   (from the record timestamp: millisecond resolution)");
+      out << buf;
+    }
+    int shown = 0;
+    for (const auto& consumer : result.consumers) {
+      if (consumer.failure.empty() || ++shown > 10) continue;
+      out << "  failing consumer   " << consumer.id << ": " << consumer.failure << ", received "
+          << with_commas(consumer.received) << ", lost " << with_commas(consumer.lost) << "\n";
+    }
+    if (shown > 10) out << "  failing consumer   ... and " << shown - 10 << " more (see --json)\n";
   }
   out << "  connections        attempted " << c.connections_attempted << ", established "
       << c.connections_established << ", failed " << c.connections_failed << ", reconnects "
@@ -163,6 +238,42 @@ std::string csv_row(const driver::IntervalReport& r, const driver::RunConfig& co
   return row;
 }
 
+nlohmann::ordered_json consume_json(const driver::RunResult& result, const driver::RunConfig& config) {
+  const auto& c = result.counters;
+  const double elapsed = std::max(result.elapsed_s, 1e-9);
+  const ConsumeTotals t = consume_totals(result);
+  nlohmann::ordered_json j;
+  j["consumers"] = config.consumers;
+  j["messages_received"] = c.consume_received;
+  j["bytes_received"] = c.consume_bytes;
+  j["fetches"] = c.consume_fetches;
+  j["throughput_msgs_per_s"] = static_cast<double>(c.consume_received) / elapsed;
+  j["lost"] = t.lost;
+  j["loss_pct"] = loss_pct(t.lost, t.received, t.duplicates);
+  j["duplicates"] = t.duplicates;
+  j["out_of_order"] = t.out_of_order;
+  j["corrupt"] = t.corrupt;
+  j["other_runs"] = c.consume_other_runs;
+  j["failing_clients"] = t.failing;
+  j["verify"] = config.verify;
+  j["e2e_latency_ms"] = latency_json(result.metrics.e2e_latency_us);
+  j["e2e_latency_histogram"] = stats::to_base64(stats::compress_v2(result.metrics.e2e_latency_us));
+  auto& per = j["per_consumer"] = nlohmann::ordered_json::array();
+  for (const auto& consumer : result.consumers) {
+    per.push_back({{"id", consumer.id},
+                   {"received", consumer.received},
+                   {"throughput_msgs_per_s", static_cast<double>(consumer.received_measured) / elapsed},
+                   {"lost", consumer.lost},
+                   {"loss_pct", loss_pct(consumer.lost, consumer.received, consumer.duplicates)},
+                   {"duplicates", consumer.duplicates},
+                   {"out_of_order", consumer.out_of_order},
+                   {"corrupt", consumer.corrupt},
+                   {"failed", !consumer.failure.empty()},
+                   {"failure", consumer.failure}});
+  }
+  return j;
+}
+
 nlohmann::ordered_json interval_json(const driver::IntervalReport& r, const driver::RunConfig& config) {
   nlohmann::ordered_json j;
   const double seconds = std::max(r.interval_s, 1e-9);
@@ -176,6 +287,12 @@ nlohmann::ordered_json interval_json(const driver::IntervalReport& r, const driv
   j["latency_ms"] = latency_json(r.interval->latency_us);
   j["service_latency_ms"] = latency_json(r.interval->service_latency_us);
   j["connections_open"] = r.total.connections_open;
+  if (config.consumers > 0) {
+    j["consume_received"] = r.delta.consume_received;
+    j["consume_msgs_per_s"] = static_cast<double>(r.delta.consume_received) / seconds;
+    j["consumers_fetching"] = r.total.consumers_fetching;
+    j["e2e_latency_ms"] = latency_json(r.interval->e2e_latency_us);
+  }
   // Share of the workers' time spent working, not waiting: near 1 the client is the bottleneck.
   j["client_busy"] = static_cast<double>(r.delta.loop_busy_ns) / 1e9 / seconds / std::max(1U, r.workers);
   return j;
@@ -205,6 +322,12 @@ nlohmann::ordered_json result_json(const driver::RunResult& result, const Option
   cfg["max_in_flight"] = config.max_in_flight;
   cfg["threads"] = config.threads;
   cfg["io"] = result.io_backend;
+  cfg["consumers"] = config.consumers;
+  cfg["consume_from"] = config.consume_from_earliest ? "earliest" : "latest";
+  cfg["fetch_max_wait_ms"] = std::chrono::duration<double, std::milli>(config.fetch_max_wait).count();
+  cfg["fetch_min_bytes"] = config.fetch_min_bytes;
+  cfg["fetch_max_bytes"] = config.fetch_max_bytes;
+  cfg["verify"] = config.verify;
 
   auto& p = j["produce"];
   p["messages_sent"] = c.messages_sent;
@@ -226,6 +349,7 @@ nlohmann::ordered_json result_json(const driver::RunResult& result, const Option
   p["latency_out_of_range"] = c.latency_out_of_range;
   p["messages_unsent_due"] = c.messages_unsent_due;
 
+  if (config.consumers > 0) j["consume"] = consume_json(result, config);
   auto& conn = j["connections"];
   conn["attempted"] = c.connections_attempted;
   conn["established"] = c.connections_established;

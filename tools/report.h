@@ -30,6 +30,9 @@ std::string summary(const driver::RunResult& result, const driver::RunConfig& co
 std::string csv_header();
 std::string csv_row(const driver::IntervalReport& r, const driver::RunConfig& config);
 
+// The "consume" section: received, rate, lost/duplicates/out of order/corrupt, failing clients,
+// end-to-end latency, per consumer.
+nlohmann::ordered_json consume_json(const driver::RunResult& result, const driver::RunConfig& config);
 nlohmann::ordered_json interval_json(const driver::IntervalReport& r, const driver::RunConfig& config);
 nlohmann::ordered_json result_json(const driver::RunResult& result, const Options& options,
                                    const std::string& broker, const ProcessFigures& process,

@@ -1,10 +1,13 @@
-// One simulated Kafka producer: a small plain state machine owned by a worker. No thread, no
-// virtual call and no allocation per request: its buffers grow once and are reused.
+// One simulated Kafka client, producer or consumer: a small plain state machine owned by a worker.
+// No thread, no virtual call and no allocation per request: its buffers grow once and are reused.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
+
+#include "driver/consumer.h"
 
 namespace ws::driver {
 
@@ -14,6 +17,8 @@ enum class ClientState : uint8_t {
   kApiVersions,  // ApiVersions request in flight
   kMetadata,     // Metadata request in flight (or waiting for in-flight produces to finish first)
   kProducing,
+  kPositioning,  // consumer: ListOffsets in flight (where to start reading)
+  kConsuming,    // consumer: fetching
   kDone,         // sent its quota (and got every response), or the run is over
   kFailed,       // gave up: the broker cannot serve this scenario
 };
@@ -54,8 +59,9 @@ class InFlightRing {
   uint32_t size_ = 0;
 };
 
-struct ProducerClient {
-  uint32_t global_index = 0;      // across all workers: client.id suffix and partition choice
+struct Client {
+  // Across all workers, per role: producer N writes partition N % partitions; consumer N reads all.
+  uint32_t global_index = 0;
   ClientState state = ClientState::kWaiting;
   uint16_t endpoint = 0;          // index into the worker's broker table
   bool send_in_progress = false;  // the loop allows one send per connection at a time
@@ -72,13 +78,17 @@ struct ProducerClient {
   int16_t produce_version = 0;
   int16_t metadata_version = 0;
   int16_t api_versions_version = 3;
+  int16_t fetch_version = -1;
+  int16_t list_offsets_version = -1;
   int32_t partition = -1;
   int32_t next_correlation_id = 1;
   int64_t wake_ns = 0;            // backoff expiry or connect deadline
   int64_t next_record_ns = 0;     // paced runs: intended time of the next record not yet sent
-  uint64_t quota_left = 0;        // records still to send
+  uint64_t quota_left = 0;        // records still to send (consumers: still to read)
+  uint64_t next_sequence = 0;     // --verify: sequence number of the next record this producer writes
   uint64_t closed_in_batch = 0;   // worker's poll batch in which the connection was last closed
   std::string client_id;
+  std::unique_ptr<ConsumerState> consumer;  // set for consumers only, so producers stay small
   InFlightRing in_flight;
   std::vector<uint8_t> send_buffer;  // the request being written
   std::vector<uint8_t> partial;      // bytes of an incomplete response frame

@@ -1,0 +1,74 @@
+// A simulated consumer's own state: where it is in each partition and, with --verify, what it has
+// seen from each producer. The worker does the I/O; this turns fetched record sets into counts.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "driver/metrics.h"
+#include "driver/verify.h"
+#include "protocol/wire.h"
+
+namespace ws::driver {
+
+struct PartitionCursor {
+  int32_t partition = 0;
+  int64_t offset = -1;          // next offset to fetch; -1 until ListOffsets answered
+  int64_t high_watermark = -1;  // from the last fetch response
+};
+
+// What the report shows per consumer.
+struct ConsumerTally {
+  uint32_t id = 0;                  // the consumer's global index
+  uint64_t received = 0;            // whole run, warm-up included
+  uint64_t received_measured = 0;   // after the warm-up (the per-consumer rate uses this)
+  uint64_t duplicates = 0;
+  uint64_t out_of_order = 0;
+  uint64_t corrupt = 0;
+  uint64_t lost = 0;                // set at the end (see ConsumerState::count_lost)
+  std::string failure;              // why it counts as failing ("" = it did not fail)
+};
+
+// What record intake needs from the worker for one fetch response.
+struct IntakeContext {
+  bool verify = false;
+  uint32_t run_id = 0;
+  int64_t now_unix_us = 0;
+  bool measuring = true;            // past the warm-up
+  ProducerCounters* counters = nullptr;
+  stats::HdrHistogram* e2e_latency_us = nullptr;
+};
+
+class ConsumerState {
+ public:
+  std::vector<PartitionCursor> cursors;  // sorted by partition
+  bool positioned = false;               // every cursor has an offset
+  bool counted_positioned = false;       // told the run it is ready (producers wait for that)
+  bool catch_up_fetch = false;           // the fetch in flight was sent after all producers finished
+  uint64_t quota_left = UINT64_MAX;      // consumer-only runs: records still to read
+  ConsumerTally tally;
+
+  PartitionCursor* cursor_for(int32_t partition);
+  bool caught_up() const;  // every cursor at its high watermark
+
+  // Reads the records of one partition's record set from `cursor`'s offset on, advances the
+  // cursor, counts and checks them. Returns false if the set was malformed.
+  bool take_records(PartitionCursor& cursor, protocol::Bytes record_set, const IntakeContext& ctx);
+
+  // --verify, at the end: records this run's producers had acknowledged (acked[p] for producer p)
+  // that this consumer never received, plus gaps in other runs' sequences. Without --verify:
+  // acknowledged minus received, the best a count can say.
+  uint64_t count_lost(bool verify, uint32_t run_id, std::span<const uint64_t> acked) const;
+
+ private:
+  SequenceTracker& tracker(uint32_t run, uint32_t producer);
+
+  std::unordered_map<uint64_t, SequenceTracker> sequences_;  // (run << 32 | producer)
+  uint64_t last_key_ = UINT64_MAX;  // records come in runs of one producer: skip the hash lookup
+  SequenceTracker* last_tracker_ = nullptr;
+};
+
+}  // namespace ws::driver
