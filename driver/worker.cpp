@@ -1145,7 +1145,10 @@ bool Worker<Loop>::handle_fetch(uint32_t c, protocol::Reader& body, const InFlig
       if (p.error_code != protocol::error::kNone) {
         ++metrics_.counters.errors_by_code[p.error_code];
         if (p.error_code == protocol::error::kOffsetOutOfRange) {
-          cursor->offset = -1;  // start again from --consume-from (Kafka's auto.offset.reset)
+          // Fell out of the retained log (or past its end): what it skips is lost, and the
+          // consumer counts as failing. Start again from --consume-from (auto.offset.reset).
+          mark_failing(c, "offset_out_of_range");
+          cursor->offset = -1;
           reposition = true;
         } else if (p.error_code == protocol::error::kNotLeaderOrFollower ||
                    p.error_code == protocol::error::kLeaderNotAvailable ||

@@ -20,6 +20,12 @@ arrives from the broker meanwhile is held and released in order when the stall e
 keep flowing to the broker, so the client sees exactly a broker that stops answering for F s.
 --stall-for 0 disables it (a plain Kafka-aware proxy).
 
+Faults, to prove that the consumers' --verify checks can fail (each happens once):
+  --skip-first-fetch K   the first Fetch request (v0-v8) of each consumer connection asks for K
+                         offsets past where the client asked: K records are never delivered (lost).
+  --duplicate-produce N  the N-th Produce request is forwarded twice and the second answer dropped:
+                         the broker writes its records twice (duplicates), the client sees nothing odd.
+
 Events go to stdout as single lines after the port: "stall-begin T", "stall-end T" (T in seconds
 since the first Produce request), and on SIGTERM/SIGINT a final "stats {json}" line with counters:
 connections, produce_requests forwarded, metadata_rewritten, frames_held/bytes_held (responses the
@@ -35,6 +41,7 @@ import sys
 import time
 
 API_PRODUCE = 0
+API_FETCH = 1
 API_METADATA = 3
 METADATA_FIRST_FLEXIBLE = 9
 LISTEN_HOST = "127.0.0.1"
@@ -148,11 +155,44 @@ def rewrite_metadata(frame, version, address_for):
     return struct.pack(">i", len(out)) + bytes(out)
 
 
+def skip_fetch_offsets(frame, skip):
+    """Returns the Fetch request `frame` (v0-v8: non-flexible, fetch_offset right after the
+    partition index) with every partition's fetch_offset raised by `skip`."""
+    buf = bytearray(frame)
+    version = struct.unpack_from(">h", buf, 6)[0]
+    pos = 12
+    (n,) = struct.unpack_from(">h", buf, pos)  # client_id
+    pos += 2 + max(n, 0)
+    pos += 12  # replica_id, max_wait_ms, min_bytes
+    if version >= 3:
+        pos += 4  # max_bytes
+    if version >= 4:
+        pos += 1  # isolation_level
+    if version >= 7:
+        pos += 8  # session_id, session_epoch
+    (topics,) = struct.unpack_from(">i", buf, pos)
+    pos += 4
+    for _ in range(topics):
+        (n,) = struct.unpack_from(">h", buf, pos)
+        pos += 2 + n
+        (partitions,) = struct.unpack_from(">i", buf, pos)
+        pos += 4
+        for _ in range(partitions):
+            pos += 4  # partition index
+            (offset,) = struct.unpack_from(">q", buf, pos)
+            struct.pack_into(">q", buf, pos, offset + skip)
+            pos += 8 + 4 + (8 if version >= 5 else 0)  # offset, max_bytes, log_start_offset
+    return bytes(buf)
+
+
 # --- The proxy ------------------------------------------------------------------------------
 
 class StallProxy:
-    def __init__(self, target, stall_after, stall_for):
+    def __init__(self, target, stall_after, stall_for, skip_first_fetch=0, duplicate_produce=0):
         self.target = target  # (host, port)
+        self.skip_first_fetch = skip_first_fetch
+        self.duplicate_produce = duplicate_produce
+        self.duplicated = {}  # correlation id of the duplicated produce -> answers still to drop
         self.stall_after = stall_after
         self.stall_for = stall_for
         self.first_produce = None  # loop time of the first Produce request
@@ -162,7 +202,7 @@ class StallProxy:
         self.pending_listeners = []  # brokers seen in Metadata, listeners still to open
         self.stats = {"connections": 0, "produce_requests": 0, "metadata_rewritten": 0,
                       "frames_held": 0, "bytes_held": 0, "stall_begin_s": None,
-                      "stall_end_s": None}
+                      "stall_end_s": None, "fetches_skipped": 0, "produces_duplicated": 0}
         self.stall_reported = False
 
     def now(self):
@@ -223,8 +263,9 @@ class StallProxy:
             client_writer.close()
             return
         requests = {}  # correlation id -> (api_key, api_version), this connection only
-        up = asyncio.create_task(self.client_to_broker(client_reader, broker_writer, requests))
-        down = asyncio.create_task(self.broker_to_client(broker_reader, client_writer, requests))
+        duplicated = {}  # correlation id -> second answers to drop, this connection only
+        up = asyncio.create_task(self.client_to_broker(client_reader, broker_writer, requests, duplicated))
+        down = asyncio.create_task(self.broker_to_client(broker_reader, client_writer, requests, duplicated))
         try:
             await asyncio.wait([up, down], return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:
@@ -237,29 +278,43 @@ class StallProxy:
             except Exception:
                 pass
 
-    async def client_to_broker(self, reader, writer, requests):
+    async def client_to_broker(self, reader, writer, requests, duplicated):
         buf = bytearray()
+        fetched = False  # this connection's first Fetch went through
         while True:
             chunk = await reader.read(READ_CHUNK)
             if not chunk:
                 return
             buf += chunk
             frames = split_frames(buf)
+            out = []
             for f in frames:
                 if len(f) >= 12:
                     api_key, api_version, correlation_id = struct.unpack_from(">hhi", f, 4)
                     requests[correlation_id] = (api_key, api_version)
                     if api_key == API_PRODUCE:
                         self.note_produce()
-            if frames:
-                writer.write(b"".join(frames))
+                        if self.stats["produce_requests"] == self.duplicate_produce:
+                            out.append(f)  # written twice by the broker; its second answer is dropped
+                            duplicated[correlation_id] = 1
+                            self.stats["produces_duplicated"] += 1
+                    if api_key == API_FETCH and self.skip_first_fetch and not fetched and api_version <= 8:
+                        fetched = True
+                        f = skip_fetch_offsets(f, self.skip_first_fetch)
+                        self.stats["fetches_skipped"] += 1
+                out.append(f)
+            if out:
+                writer.write(b"".join(out))
                 await writer.drain()
 
-    def responses(self, buf, requests):
+    def responses(self, buf, requests, duplicated):
         """The complete response frames in `buf`, Metadata ones rewritten."""
         out = []
         for f in split_frames(buf):
             (correlation_id,) = struct.unpack_from(">i", f, 4)
+            if correlation_id in duplicated and correlation_id not in requests:
+                del duplicated[correlation_id]  # the answer to the copy: the client never asked
+                continue
             api_key, api_version = requests.pop(correlation_id, (None, None))
             if api_key == API_METADATA:
                 f = rewrite_metadata(f, api_version, self.address_for)
@@ -270,14 +325,14 @@ class StallProxy:
     def stalled(self):
         return self.stall_begin is not None and self.stall_begin <= self.now() < self.stall_end
 
-    async def broker_to_client(self, reader, writer, requests):
+    async def broker_to_client(self, reader, writer, requests, duplicated):
         buf = bytearray()
         while True:
             chunk = await reader.read(READ_CHUNK)
             if not chunk:
                 return
             buf += chunk
-            out = self.responses(buf, requests)
+            out = self.responses(buf, requests, duplicated)
             eof = False
             # The stall: no await between this check and the write below unless stalled, so
             # nothing slips through once the stall has begun. While stalled keep reading (so
@@ -293,7 +348,7 @@ class StallProxy:
                         eof = True
                         break
                     buf += chunk
-                    out += self.responses(buf, requests)
+                    out += self.responses(buf, requests, duplicated)
                 while self.now() < self.stall_end:
                     await asyncio.sleep(self.stall_end - self.now())
                 self.stats["frames_held"] += len(out)
@@ -309,7 +364,8 @@ class StallProxy:
 
 async def main_async(args):
     host, _, port = args.target.rpartition(":")
-    proxy = StallProxy((host, int(port)), args.stall_after, args.stall_for)
+    proxy = StallProxy((host, int(port)), args.stall_after, args.stall_for, args.skip_first_fetch,
+                       args.duplicate_produce)
     port = await proxy.listen((host, int(port)))
     emit(str(port))
     stop = asyncio.Event()
@@ -329,6 +385,10 @@ def main():
                         help="seconds after the first Produce request when the stall begins")
     parser.add_argument("--stall-for", type=float, default=1.0,
                         help="seconds the broker->client direction is held; 0 = no stall")
+    parser.add_argument("--skip-first-fetch", type=int, default=0,
+                        help="raise the fetch offsets of each connection's first Fetch by K")
+    parser.add_argument("--duplicate-produce", type=int, default=0,
+                        help="forward the N-th Produce request twice (1-based; 0 = never)")
     asyncio.run(main_async(parser.parse_args()))
 
 
