@@ -2,7 +2,8 @@
 """Turns the captured broker frames in tests/data/captures into seed inputs for the fuzz targets
 (tests/fuzz/seeds/<target>/), so fuzzing starts from real responses instead of empty input.
 Response targets take [version byte][response body]; fuzz_record_set takes a raw record set
-(taken from captured Produce requests)."""
+(taken from captured Produce requests). ListOffsets also gets a few spec-built responses for
+the versions no captured client used."""
 import glob
 import hashlib
 import json
@@ -14,7 +15,8 @@ CAPTURES = os.path.join(ROOT, "tests", "data", "captures")
 SEEDS = os.path.join(ROOT, "tests", "fuzz", "seeds")
 # api key -> (target, flexible-from version: response header v1 carries a tagged-field byte)
 TARGETS = {18: ("fuzz_api_versions_response", 99), 3: ("fuzz_metadata_response", 9),
-           0: ("fuzz_produce_response", 9), 1: ("fuzz_fetch_response", 12)}
+           0: ("fuzz_produce_response", 9), 1: ("fuzz_fetch_response", 12),
+           2: ("fuzz_list_offsets_response", 6)}
 
 
 def write(target, data):
@@ -22,6 +24,31 @@ def write(target, data):
     os.makedirs(d, exist_ok=True)
     with open(os.path.join(d, hashlib.sha1(data).hexdigest()[:16]), "wb") as f:
         f.write(data)
+
+
+def list_offsets_responses():
+    """ListOffsets responses for the layouts no captured client used (v1, v4: leader epoch, v6+:
+    flexible), written from ListOffsetsResponse.json: real captures only hold v0 and v2."""
+    def uvarint(n):
+        out = b""
+        while n >= 0x80:
+            out += bytes([0x80 | (n & 0x7f)])
+            n >>= 7
+        return out + bytes([n])
+
+    for v in (1, 4, 6, 10):
+        flex = v >= 6
+        string = (lambda s: uvarint(len(s) + 1) + s) if flex else (lambda s: struct.pack(">h", len(s)) + s)
+        array = (lambda n: uvarint(n + 1)) if flex else (lambda n: struct.pack(">i", n))
+        tags = b"\x00" if flex else b""
+        body = struct.pack(">i", 0) if v >= 2 else b""
+        body += array(1) + string(b"wirestress") + array(2)
+        for index, error, timestamp, offset, epoch in ((0, 0, -1, 1234, 3), (1, 6, -1, -1, -1)):
+            body += struct.pack(">ihqq", index, error, timestamp, offset)
+            body += struct.pack(">i", epoch) if v >= 4 else b""
+            body += tags
+        body += tags + tags
+        write("fuzz_list_offsets_response", bytes([v]) + body)
 
 
 def main():
@@ -49,6 +76,7 @@ def main():
                 size = struct.unpack(">i", body[pos:pos + 4])[0]
                 if size > 0:
                     write("fuzz_record_set", body[pos + 4:pos + 4 + size])
+    list_offsets_responses()
     for target in sorted(os.listdir(SEEDS)):
         if os.path.isdir(os.path.join(SEEDS, target)):
             print(target, len(os.listdir(os.path.join(SEEDS, target))))
