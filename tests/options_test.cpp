@@ -67,6 +67,12 @@ TEST(Options, BadValuesNameTheFlagOnOneLine) {
       {{"--max-in-flight=0"}, "--max-in-flight"},
       {{"--report-interval=1ms"}, "--report-interval"},
       {{"--no-such-flag"}, "--no-such-flag"},
+      {{"--consume-from=middle"}, "--consume-from"},
+      {{"--consumers=-1"}, "--consumers"},
+      {{"--fetch-max-wait=later"}, "--fetch-max-wait"},
+      {{"--fetch-max-bytes=10"}, "--fetch-max-bytes"},
+      {{"--fetch-min-bytes=0"}, "--fetch-min-bytes"},
+      {{"--verify", "--message-size=16"}, "--message-size"},
   };
   for (const auto& [args, flag] : cases) {
     std::vector<const char*> argv{"wirestress"};
@@ -89,9 +95,25 @@ TEST(Options, HelpDocumentsEveryFlagAndExitsZero) {
                            "--max-in-flight", "--threads", "--io", "--broker-version", "--json",
                            "--request-timeout", "--connect-timeout", "--drain-timeout", "--report-interval",
                            "--warmup", "--csv", "--max-connecting", "--quiet", "--partitions", "--hlog",
-                           "--prometheus", "--latency-max", "--latency-digits"}) {
+                           "--prometheus", "--latency-max", "--latency-digits", "--consumers",
+                           "--consume-from", "--fetch-max-wait", "--fetch-min-bytes", "--fetch-max-bytes",
+                           "--verify"}) {
     EXPECT_NE(out.output.find(flag), std::string::npos) << flag;
   }
+}
+
+TEST(Options, ConsumerOnlyRuns) {
+  auto out = parse({"--clients=0", "--consumers=20", "--consume-from=earliest", "--messages=1000",
+                    "--fetch-max-wait=100ms", "--fetch-min-bytes=1024", "--verify"});
+  ASSERT_TRUE(out.options) << out.output;
+  const auto& r = out.options->run;
+  EXPECT_EQ(r.clients, 0u);
+  EXPECT_EQ(r.consumers, 20u);
+  EXPECT_TRUE(r.consume_from_earliest);
+  EXPECT_EQ(r.fetch_max_wait, std::chrono::milliseconds(100));
+  EXPECT_EQ(r.fetch_min_bytes, 1024u);
+  EXPECT_TRUE(r.verify);
+  EXPECT_FALSE(parse({}).options->run.consume_from_earliest);  // latest by default
 }
 
 TEST(Options, Durations) {

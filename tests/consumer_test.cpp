@@ -1,0 +1,153 @@
+// ConsumerState: record intake from fetched record sets, --verify bookkeeping and the loss count.
+#include "driver/consumer.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "protocol/records.h"
+
+namespace ws::driver {
+namespace {
+
+constexpr uint32_t kRun = 77;
+
+// A record set of stamped records (producer, sequences...), as the broker would return it, with
+// offsets from `base_offset`.
+std::vector<uint8_t> stamped_set(uint32_t run, uint32_t producer, std::vector<uint64_t> sequences,
+                                 int64_t base_offset, int8_t magic = 2) {
+  std::vector<std::vector<uint8_t>> values;
+  for (uint64_t s : sequences) {
+    std::vector<uint8_t> v(48, 'f');
+    stamp_value(v, {.run = run, .producer = producer, .sequence = s, .send_time_us = 1'000'000});
+    values.push_back(std::move(v));
+  }
+  std::vector<uint8_t> out;
+  protocol::RecordSetWriter writer;
+  writer.begin(out, {.magic = magic, .base_offset = base_offset});
+  for (const auto& v : values) writer.add({.value = protocol::Bytes(v), .timestamp_ms = 1000});
+  EXPECT_TRUE(writer.finish());
+  return out;
+}
+
+struct Intake {
+  ProducerCounters counters;
+  stats::HdrHistogram e2e{1, 3'600'000'000LL, 3};
+  IntakeContext context(bool verify = true) {
+    return {.verify = verify, .run_id = kRun, .now_unix_us = 1'005'000, .counters = &counters, .e2e_latency_us = &e2e};
+  }
+};
+
+ConsumerState one_partition(int64_t offset) {
+  ConsumerState cs;
+  cs.cursors.push_back({.partition = 0, .offset = offset});
+  return cs;
+}
+
+TEST(ConsumerState, CountsRecordsAndAdvancesTheCursor) {
+  ConsumerState cs = one_partition(0);
+  Intake in;
+  const auto set = stamped_set(kRun, 3, {0, 1, 2, 3}, 0);
+  ASSERT_TRUE(cs.take_records(cs.cursors[0], set, in.context()));
+  EXPECT_EQ(cs.cursors[0].offset, 4);
+  EXPECT_EQ(cs.tally.received, 4u);
+  EXPECT_EQ(in.counters.consume_received, 4u);
+  EXPECT_EQ(in.e2e.total_count(), 4u);
+  EXPECT_NEAR(static_cast<double>(in.e2e.value_at_percentile(50)), 5000.0, 10.0);  // 5 ms from the stamp
+  const uint64_t acked[4] = {0, 0, 0, 4};
+  EXPECT_EQ(cs.count_lost(true, kRun, acked), 0u);
+}
+
+TEST(ConsumerState, RecordsBeforeTheFetchOffsetWereDeliveredAlready) {
+  // The broker returns whole batches: a batch starting at offset 10 for a fetch at offset 12.
+  ConsumerState cs = one_partition(12);
+  Intake in;
+  const auto set = stamped_set(kRun, 0, {10, 11, 12, 13}, 10);
+  ASSERT_TRUE(cs.take_records(cs.cursors[0], set, in.context()));
+  EXPECT_EQ(cs.tally.received, 2u);
+  EXPECT_EQ(cs.tally.duplicates, 0u);
+  EXPECT_EQ(cs.cursors[0].offset, 14);
+}
+
+TEST(ConsumerState, DuplicatesReorderingAndLossAreCountedPerProducer) {
+  ConsumerState cs = one_partition(0);
+  Intake in;
+  // Producer 1 wrote 0..5; the log holds 0 1 3 2 3 5: 3 twice, 2 late, 4 never.
+  const auto set = stamped_set(kRun, 1, {0, 1, 3, 2, 3, 5}, 0);
+  ASSERT_TRUE(cs.take_records(cs.cursors[0], set, in.context()));
+  EXPECT_EQ(cs.tally.received, 6u);
+  EXPECT_EQ(cs.tally.duplicates, 1u);
+  EXPECT_EQ(cs.tally.out_of_order, 1u);
+  EXPECT_EQ(in.counters.consume_duplicates, 1u);
+  const uint64_t acked[2] = {3, 6};  // producer 0 acknowledged 3 records this consumer never saw
+  EXPECT_EQ(cs.count_lost(true, kRun, acked), 3u + 1u);
+}
+
+TEST(ConsumerState, CorruptValuesAndForeignRunsAreToldApart) {
+  ConsumerState cs = one_partition(0);
+  Intake in;
+  auto set = stamped_set(kRun, 0, {0, 1}, 0, /*magic=*/2);
+  // Another run's records are checked for gaps but carry no end-to-end sample.
+  const auto old = stamped_set(kRun + 1, 0, {0, 2}, 2);
+  ASSERT_TRUE(cs.take_records(cs.cursors[0], set, in.context()));
+  ASSERT_TRUE(cs.take_records(cs.cursors[0], old, in.context()));
+  EXPECT_EQ(in.counters.consume_other_runs, 2u);
+  EXPECT_EQ(in.e2e.total_count(), 2u);
+  const uint64_t acked[1] = {2};
+  EXPECT_EQ(cs.count_lost(true, kRun, acked), 1u);  // the other run's gap at 1
+
+  // A value without a stamp (written without --verify) is corrupt for a verifying consumer.
+  std::vector<uint8_t> plain_set;
+  protocol::RecordSetWriter writer;
+  const std::vector<uint8_t> plain(48, 'a');
+  writer.begin(plain_set, {.magic = 2, .base_offset = 4});
+  writer.add({.value = protocol::Bytes(plain)});
+  ASSERT_TRUE(writer.finish());
+  ASSERT_TRUE(cs.take_records(cs.cursors[0], plain_set, in.context()));
+  EXPECT_EQ(cs.tally.corrupt, 1u);
+}
+
+TEST(ConsumerState, AFailedBatchCrcIsCorruptAndNotDelivered) {
+  ConsumerState cs = one_partition(0);
+  Intake in;
+  auto set = stamped_set(kRun, 0, {0, 1}, 0, /*magic=*/0);  // magic 0: one CRC per message
+  set.back() ^= 1;                                           // last byte of the last value
+  ASSERT_TRUE(cs.take_records(cs.cursors[0], set, in.context()));
+  EXPECT_EQ(cs.tally.received, 1u);
+  EXPECT_EQ(cs.tally.corrupt, 1u);
+  EXPECT_EQ(cs.cursors[0].offset, 1);  // the bad one is fetched again
+}
+
+TEST(ConsumerState, QuotaStopsIntakeMidSet) {
+  ConsumerState cs = one_partition(0);
+  cs.quota_left = 3;
+  Intake in;
+  const auto set = stamped_set(kRun, 0, {0, 1, 2, 3, 4}, 0);
+  ASSERT_TRUE(cs.take_records(cs.cursors[0], set, in.context(false)));
+  EXPECT_EQ(cs.tally.received, 3u);
+  EXPECT_EQ(cs.quota_left, 0u);
+  EXPECT_EQ(cs.cursors[0].offset, 3);
+}
+
+TEST(ConsumerState, WithoutVerifyLossIsAcknowledgedMinusReceived) {
+  ConsumerState cs = one_partition(0);
+  Intake in;
+  const auto set = stamped_set(kRun, 0, {0, 1, 2}, 0);
+  ASSERT_TRUE(cs.take_records(cs.cursors[0], set, in.context(false)));
+  EXPECT_EQ(in.e2e.total_count(), 3u);  // from the record timestamps
+  const uint64_t acked[2] = {2, 3};
+  EXPECT_EQ(cs.count_lost(false, kRun, acked), 2u);
+}
+
+TEST(ConsumerState, CaughtUpNeedsEveryCursorAtItsHighWatermark) {
+  ConsumerState cs;
+  cs.cursors = {{.partition = 0, .offset = 5, .high_watermark = 5}, {.partition = 1, .offset = 2, .high_watermark = 3}};
+  EXPECT_FALSE(cs.caught_up());
+  cs.cursors[1].offset = 3;
+  EXPECT_TRUE(cs.caught_up());
+  EXPECT_EQ(cs.cursor_for(1), &cs.cursors[1]);
+  EXPECT_EQ(cs.cursor_for(7), nullptr);
+}
+
+}  // namespace
+}  // namespace ws::driver
