@@ -8,6 +8,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <tuple>
 
 #include "driver/metrics.h"
 #include "stats/hlog.h"
@@ -46,8 +47,19 @@ TEST(Merge, TwoHostsCombineExactly) {
     b.record(v);
     all.record(v);
   }
-  std::ofstream(dir / "a.json") << result_with(a, 20000, "NOT_LEADER_OR_FOLLOWER").dump();
-  std::ofstream(dir / "b.json") << result_with(b, 5000, "NOT_LEADER_OR_FOLLOWER").dump();
+  Json ja = result_with(a, 20000, "NOT_LEADER_OR_FOLLOWER"), jb = result_with(b, 5000, "NOT_LEADER_OR_FOLLOWER");
+  // Consumers on both hosts: counts add, end-to-end histograms merge, per-consumer rows concatenate.
+  for (auto [j, h, lost] : {std::tuple{&ja, &a, 0}, std::tuple{&jb, &b, 30}}) {
+    (*j)["consume"] = {{"consumers", 2},
+                       {"messages_received", 970},
+                       {"lost", lost},
+                       {"duplicates", 0},
+                       {"failing_clients", lost > 0 ? 1 : 0},
+                       {"e2e_latency_histogram", stats::to_base64(stats::compress_v2(*h))},
+                       {"per_consumer", Json::array({Json{{"id", 0}}, Json{{"id", 1}}})}};
+  }
+  std::ofstream(dir / "a.json") << ja.dump();
+  std::ofstream(dir / "b.json") << jb.dump();
   const std::string out = (dir / "m.json").string(), in_a = (dir / "a.json").string(),
                     in_b = (dir / "b.json").string(), json_flag = "--json=" + out;
   const char* argv[] = {"merge", in_a.c_str(), in_b.c_str(), json_flag.c_str()};
@@ -63,6 +75,13 @@ TEST(Merge, TwoHostsCombineExactly) {
   EXPECT_DOUBLE_EQ(lat["p50"].get<double>(), static_cast<double>(all.value_at_percentile(50)) / 1000.0);
   EXPECT_DOUBLE_EQ(lat["p99"].get<double>(), static_cast<double>(all.value_at_percentile(99)) / 1000.0);
   EXPECT_DOUBLE_EQ(lat["max"].get<double>(), static_cast<double>(all.max()) / 1000.0);
+  const auto& c = m["consume"];
+  EXPECT_EQ(c["consumers"].get<int64_t>(), 4);
+  EXPECT_EQ(c["messages_received"].get<int64_t>(), 1940);
+  EXPECT_EQ(c["failing_clients"].get<int64_t>(), 1);
+  EXPECT_DOUBLE_EQ(c["loss_pct"].get<double>(), 100.0 * 30 / (30 + 1940));
+  EXPECT_EQ(c["e2e_latency_ms"]["count"].get<int64_t>(), all.total_count());
+  EXPECT_EQ(c["per_consumer"].size(), 4u);
   std::filesystem::remove_all(dir);
 }
 

@@ -68,7 +68,8 @@ void add_numbers(Json& into, const Json& from) {
 int merge_json(const std::vector<std::string>& inputs, const std::string& json_out) {
   stats::HdrHistogram latency = driver::make_latency_histogram();
   stats::HdrHistogram service = driver::make_latency_histogram();
-  Json produce, connections, failures, process;
+  stats::HdrHistogram e2e = driver::make_latency_histogram();
+  Json produce, connections, failures, process, consume, per_consumer = Json::array();
   double elapsed = 0;
   Json first_config;
   for (const auto& path : inputs) {
@@ -97,6 +98,25 @@ int merge_json(const std::vector<std::string>& inputs, const std::string& json_o
     }
     if (j["produce"].contains("errors_by_code")) counters["errors_by_code"] = j["produce"]["errors_by_code"];
     add_numbers(produce, counters);
+    if (j.contains("consume")) {
+      const Json& c = j["consume"];
+      stats::HdrHistogram h = driver::make_latency_histogram();
+      if (!decode_histogram(c, "e2e_latency_histogram", h, error)) {
+        std::cerr << "wirestress merge: " << path << ": consume: " << error << "\n";
+        return 1;
+      }
+      e2e.add(h);
+      Json counts;
+      for (const char* key : {"consumers", "messages_received", "bytes_received", "fetches", "throughput_msgs_per_s",
+                              "lost", "duplicates", "out_of_order", "corrupt", "other_runs", "failing_clients"}) {
+        if (c.contains(key)) counts[key] = c[key];
+      }
+      add_numbers(consume, counts);
+      for (Json p : c.value("per_consumer", Json::array())) {
+        p["input"] = path;  // consumer ids restart at 0 in every input
+        per_consumer.push_back(std::move(p));
+      }
+    }
     if (j.contains("connections")) add_numbers(connections, j["connections"]);
     if (j.contains("failures")) add_numbers(failures, j["failures"]);
     if (j.contains("process")) add_numbers(process, j["process"]);
@@ -111,6 +131,18 @@ int merge_json(const std::vector<std::string>& inputs, const std::string& json_o
   out["produce"]["service_latency_ms"] = percentiles_json(service);
   out["produce"]["latency_histogram"] = stats::to_base64(stats::compress_v2(latency));
   out["produce"]["service_latency_histogram"] = stats::to_base64(stats::compress_v2(service));
+  if (!consume.is_null()) {
+    // Each input counted loss against its own producers (another host's records carry another
+    // run id and are checked for gaps only).
+    const double lost = consume.value("lost", 0.0), received = consume.value("messages_received", 0.0),
+                 duplicates = consume.value("duplicates", 0.0);
+    const double distinct = std::max(0.0, received - duplicates);
+    consume["loss_pct"] = lost + distinct > 0 ? 100.0 * lost / (lost + distinct) : 0.0;
+    consume["e2e_latency_ms"] = percentiles_json(e2e);
+    consume["e2e_latency_histogram"] = stats::to_base64(stats::compress_v2(e2e));
+    consume["per_consumer"] = per_consumer;
+    out["consume"] = consume;
+  }
   out["connections"] = connections;
   out["failures"] = failures;
   out["run"] = {{"elapsed_s", elapsed}, {"inputs", inputs.size()}};

@@ -343,6 +343,24 @@ std::string render_prometheus(const driver::IntervalReport& latest, const driver
               "Produce latency from the actual send time; quantiles over the last report interval.",
               recent != nullptr ? recent->service_latency_us : kEmpty,
               lifetime != nullptr ? lifetime->service_latency_us : kEmpty, kMicrosToSeconds);
+  if (config.consumers > 0) {
+    out.counter("wirestress_consume_messages_received_total", "Records delivered to consumers (each counts its own).",
+                t.consume_received);
+    out.counter("wirestress_consume_bytes_total", "Fetch response bytes received.", t.consume_bytes);
+    out.counter("wirestress_consume_fetches_total", "Fetch responses received.", t.consume_fetches);
+    out.counter("wirestress_consume_duplicates_total", "--verify: records a consumer had received before.",
+                t.consume_duplicates);
+    out.counter("wirestress_consume_out_of_order_total",
+                "--verify: records that arrived after a later record of their producer.", t.consume_out_of_order);
+    out.counter("wirestress_consume_corrupt_total", "--verify: records whose stamp or hash did not check; failed batch CRCs.",
+                t.consume_corrupt);
+    out.gauge("wirestress_consumers_fetching", "Consumers positioned and fetching.", t.consumers_fetching);
+    out.gauge("wirestress_consumers_configured", "Simulated consumers the run was asked for.", config.consumers);
+    out.summary("wirestress_consume_e2e_latency_seconds",
+                "From a record's send time to its receipt by a consumer; quantiles over the last report interval.",
+                recent != nullptr ? recent->e2e_latency_us : kEmpty,
+                lifetime != nullptr ? lifetime->e2e_latency_us : kEmpty, kMicrosToSeconds);
+  }
   return out.text();
 }
 
