@@ -129,7 +129,10 @@ void Worker<Loop>::run() {
   const int64_t start = control_.start_ns.load();
   if (config_.duration.count() > 0) end_ns_ = start + config_.warmup.count() + config_.duration.count();
   measure_start_ns_ = start + config_.warmup.count();
-  gate_deadline_ns_ = start + config_.connect_timeout.count();
+  // Producers wait for consumers to take their start offsets, but not for ever: a consumer that
+  // cannot connect must not stop the run. Connecting is paced (--max-connecting), hence the
+  // allowance per consumer.
+  gate_deadline_ns_ = start + config_.connect_timeout.count() + int64_t{config_.consumers} * 2 * kMs;
   wall_minus_steady_ns_ = std::chrono::duration_cast<std::chrono::nanoseconds>(
                               std::chrono::system_clock::now().time_since_epoch()).count() - now_ns();
   for (uint32_t c = 0; c < clients_.size(); ++c) {

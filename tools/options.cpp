@@ -192,6 +192,9 @@ ParseOutcome parse_options(int argc, const char* const* argv) {
   if (r.request_timeout.count() == 0) return bad("--request-timeout", request_timeout, "use more than 0");
   if (r.connect_timeout.count() == 0) return bad("--connect-timeout", connect_timeout, "use more than 0");
 
+  if (r.consumers > 0 && r.fetch_max_wait >= r.request_timeout) {
+    return bad("--fetch-max-wait", fetch_max_wait, "use less than --request-timeout (a held fetch would time out)");
+  }
   if (r.clients == 0 && r.consumers == 0) {
     return bad("--clients", "0", "use 1 or more, or give --consumers for a consumer-only run");
   }
