@@ -44,6 +44,10 @@ struct SinkOptions {
   bool validate = false;
   double stats_interval_s = 1.0;
   double duration_s = 0.0;
+  // --max-rate: records/s the sink accepts at most (0 = no limit), a broker of known capacity for
+  // testing capacity searches. Beyond it, produce requests wait unread in the socket, as they do
+  // in front of a saturated broker.
+  double max_rate = 0;
 };
 
 // Versions the sink answers. Metadata stops at 4: enough for every client wirestress emulates and
@@ -76,6 +80,7 @@ std::atomic<bool> g_stop{false};
 
 struct Connection {
   int fd = -1;
+  bool throttled = false;  // holds unanswered produce requests until the rate budget refills
   std::vector<uint8_t> in;
   size_t in_len = 0;
   std::vector<uint8_t> out;
@@ -124,7 +129,8 @@ class SinkShard {
     if (epoll_ctl(epfd_, EPOLL_CTL_ADD, listen_fd_, &ev) != 0) return false;
     std::vector<epoll_event> events(256);
     while (!g_stop.load(std::memory_order_relaxed)) {
-      const int n = epoll_wait(epfd_, events.data(), static_cast<int>(events.size()), 50);
+      // Throttled connections are resumed by the clock, not by socket events: wake every ms.
+      const int n = epoll_wait(epfd_, events.data(), static_cast<int>(events.size()), throttled_.empty() ? 50 : 1);
       for (int i = 0; i < n; ++i) {
         auto* conn = static_cast<Connection*>(events[static_cast<size_t>(i)].data.ptr);
         if (conn == nullptr) {
@@ -133,6 +139,7 @@ class SinkShard {
           service(conn);
         }
       }
+      resume_throttled();
       publish();
     }
     for (auto& c : connections_) {
@@ -176,9 +183,33 @@ class SinkShard {
     }
   }
 
+  // Token bucket of --max-rate / threads records per second, 10 ms deep. A request is answered
+  // while the budget is positive and then charged its records (the budget may go below zero).
+  bool rate_budget_left() {
+    if (options_.max_rate <= 0) return true;
+    const double rate = options_.max_rate / options_.threads;
+    const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                            std::chrono::steady_clock::now().time_since_epoch()).count();
+    if (budget_at_ns_ == 0) budget_at_ns_ = now;
+    budget_ = std::min(rate * 0.010, budget_ + rate * static_cast<double>(now - budget_at_ns_) / 1e9);
+    budget_at_ns_ = now;
+    return budget_ > 0;
+  }
+
+  void resume_throttled() {
+    if (throttled_.empty() || !rate_budget_left()) return;
+    std::vector<Connection*> resume;
+    resume.swap(throttled_);
+    for (Connection* conn : resume) {
+      conn->throttled = false;
+      service(conn);
+    }
+  }
+
   void close_connection(Connection* conn) {
     ::close(conn->fd);  // also removes it from the epoll set
     ++local_.closed;
+    if (conn->throttled) throttled_.erase(std::find(throttled_.begin(), throttled_.end(), conn));
     auto it = std::find_if(connections_.begin(), connections_.end(),
                            [conn](const auto& c) { return c.get() == conn; });
     if (it != connections_.end()) {
@@ -190,7 +221,10 @@ class SinkShard {
   // Reads everything available, answers every complete request in order, writes what it can.
   void service(Connection* conn) {
     if (!flush(conn)) return close_connection(conn);
+    if (conn->throttled) return;  // resume_throttled() picks it up; meanwhile the socket fills
+    if (conn->in_len > 0 && !handle_frames(conn)) return close_connection(conn);  // held frames first
     for (;;) {
+      if (conn->throttled) break;
       if (conn->out.size() - conn->out_off > kMaxPendingOutput) return;  // resumes on EPOLLOUT
       if (conn->in.size() - conn->in_len < kReadChunk / 4) conn->in.resize(conn->in.size() * 2);
       const ssize_t n = ::read(conn->fd, conn->in.data() + conn->in_len,
@@ -216,6 +250,12 @@ class SinkShard {
       if (check.status == FrameStatus::kTooLarge) return false;
       if (check.status == FrameStatus::kNeedMore) {
         if (check.frame_size > conn->in.size()) conn->in.resize(check.frame_size + kReadChunk);
+        break;
+      }
+      const bool produce = check.frame_size >= 6 && conn->in[pos + 4] == 0 && conn->in[pos + 5] == ProduceRequest::kApiKey;
+      if (produce && !rate_budget_left()) {
+        conn->throttled = true;
+        throttled_.push_back(conn);
         break;
       }
       local_.bytes += check.frame_size;
@@ -335,6 +375,7 @@ class SinkShard {
         const auto& part = topic.partition_data[p];
         const int64_t count = part.records ? count_records(*part.records) : 0;
         local_.records += static_cast<uint64_t>(count);
+        budget_ -= static_cast<double>(count);
         if (!respond) continue;
         auto& resp = produce_response_.responses[t].partition_responses[p];
         resp.index = part.index;
@@ -415,6 +456,9 @@ class SinkShard {
   Totals local_;
   std::vector<std::unique_ptr<Connection>> connections_;
   std::vector<int64_t> offsets_;
+  std::vector<Connection*> throttled_;  // connections waiting for the --max-rate budget
+  double budget_ = 0;                   // records that may still be accepted now
+  int64_t budget_at_ns_ = 0;
 
   // Decoded requests and prepared responses, reused: their vectors keep their capacity.
   RequestHeader header_;
@@ -464,9 +508,11 @@ bool parse_int(std::string_view s, long lo, long hi, long& out) {
 
 constexpr const char* kUsage =
     "Usage: ws_kafka_sink [--port=N] [--partitions=P] [--threads=T] [--validate]\n"
-    "                     [--stats-interval=1s] [--duration=0]\n"
+    "                     [--stats-interval=1s] [--duration=0] [--max-rate=0]\n"
     "A Kafka broker stand-in on 127.0.0.1 that answers ApiVersions, Metadata and Produce and\n"
-    "discards the records. --port=0 picks a free port; --duration=0 runs until SIGINT/SIGTERM.\n";
+    "discards the records. --port=0 picks a free port; --duration=0 runs until SIGINT/SIGTERM.\n"
+    "--max-rate=N accepts at most N records/s (0: no limit); requests beyond it wait unread, like\n"
+    "in front of a saturated broker: a broker of known capacity for testing capacity searches.\n";
 
 bool parse_options(int argc, char** argv, SinkOptions& o) {
   for (int i = 1; i < argc; ++i) {
@@ -492,6 +538,8 @@ bool parse_options(int argc, char** argv, SinkOptions& o) {
       o.threads = static_cast<int>(v);
     } else if (arg == "--stats-interval" && (o.stats_interval_s = parse_duration(value)) > 0) {
     } else if (arg == "--duration" && (o.duration_s = parse_duration(value)) >= 0) {
+    } else if (arg == "--max-rate" && parse_int(value, 0, 1'000'000'000, v)) {
+      o.max_rate = static_cast<double>(v);
     } else {
       std::fprintf(stderr, "ws_kafka_sink: bad option %s\n%s", argv[i], kUsage);
       return false;

@@ -14,10 +14,13 @@
 #include "driver/runner.h"
 #include "stats/hlog.h"
 #include "tools/embedded_broker.h"
+#include "tools/ceiling.h"
 #include "tools/merge.h"
 #include "tools/metrics_server.h"
 #include "tools/options.h"
 #include "tools/report.h"
+#include "tools/report_html.h"
+#include "tools/sweep.h"
 
 namespace {
 
@@ -34,6 +37,9 @@ void on_signal(int) {
 
 int main(int argc, char** argv) {
   if (argc > 1 && std::string(argv[1]) == "merge") return ws::tools::run_merge(argc - 1, argv + 1);
+  if (argc > 1 && std::string(argv[1]) == "sweep") return ws::tools::run_sweep(argc - 1, argv + 1);
+  if (argc > 1 && std::string(argv[1]) == "ceiling") return ws::tools::run_ceiling(argc - 1, argv + 1);
+  if (argc > 1 && std::string(argv[1]) == "report") return ws::tools::run_report(argc - 1, argv + 1);
   auto parsed = ws::tools::parse_options(argc, argv);
   if (!parsed.options) {
     (parsed.exit_code == 0 ? std::cout : std::cerr) << parsed.output << "\n";

@@ -1,0 +1,541 @@
+#include "tools/report_html.h"
+
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <sstream>
+
+#include "tools/capacity.h"
+
+extern char** environ;
+
+namespace ws::tools {
+namespace {
+
+std::string fixed(double v, int decimals) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
+std::string grouped(double v) {  // 1234567 -> "1,234,567"
+  std::string s = fixed(std::round(v), 0);
+  const size_t start = s[0] == '-' ? 1 : 0;
+  for (int i = static_cast<int>(s.size()) - 3; i > static_cast<int>(start); i -= 3) s.insert(static_cast<size_t>(i), ",");
+  return s;
+}
+
+// One run inside a sweep or ceiling (or the run itself), placed on the command's time line.
+struct RunView {
+  std::string name;         // "cell 3" / "step 5" / "run"
+  double started_s = 0;     // when it began, since the command started
+  double offered = 0;       // msg/s
+  double x = 0;             // where it sits on the x axis of the load charts
+  bool ok = true;           // ceiling steps: within every limit
+  std::string verdict;      // ceiling steps: the reasons it failed
+  const Json* result = nullptr;
+  LoadFigures f;
+};
+
+std::vector<RunView> runs_of(const Json& j, ResultKind kind) {
+  std::vector<RunView> runs;
+  if (kind == ResultKind::kRun) {
+    RunView r;
+    r.name = "run";
+    r.result = &j;
+    r.f = load_figures(j);
+    r.offered = r.x = r.f.offered_msgs_per_s;
+    runs.push_back(std::move(r));
+    return runs;
+  }
+  const bool sweep = kind == ResultKind::kSweep;
+  const bool by_connections = json_string(json_section(j, "ceiling"), "ramp") == "connections";
+  for (const auto& item : json_section(j, sweep ? "cells" : "steps")) {
+    RunView r;
+    r.name = std::string(sweep ? "cell " : "step ") + std::to_string(static_cast<int>(json_number(item, "index")));
+    r.started_s = json_number(item, "started_s");
+    r.result = &json_section(item, "result");
+    r.f = load_figures(*r.result);
+    r.offered = json_number(item, "offered_msgs_per_s", r.f.offered_msgs_per_s);
+    r.x = by_connections ? json_number(item, "clients", r.f.clients) : r.offered;
+    if (!sweep) {
+      r.ok = item.value("ok", true);
+      for (const auto& v : json_section(item, "violations")) r.verdict += (r.verdict.empty() ? "" : ", ") + json_string(v, "reason");
+    }
+    runs.push_back(std::move(r));
+  }
+  return runs;
+}
+
+bool any_consumers(const std::vector<RunView>& runs) {
+  return std::any_of(runs.begin(), runs.end(), [](const RunView& r) { return r.f.loss_from_consumers; });
+}
+
+// Logarithmic when the values span more than `ratio` (latency under overload, geometric ramps).
+bool spans(const std::vector<double>& values, double ratio) {
+  double lo = 1e300, hi = 0;
+  for (double v : values) {
+    if (v > 0) lo = std::min(lo, v), hi = std::max(hi, v);
+  }
+  return hi > 0 && hi / lo > ratio;
+}
+
+std::string point_label(const RunView& r, const std::string& what) {
+  return r.name + " (" + grouped(r.f.clients) + " clients, " + grouped(r.offered) + " msg/s offered): " + what;
+}
+
+// Sweep: one series per client count, against the offered rate.
+std::vector<Chart> sweep_charts(const std::vector<RunView>& runs) {
+  std::map<uint32_t, std::vector<const RunView*>> by_clients;
+  for (const auto& r : runs) by_clients[r.f.clients].push_back(&r);
+  for (auto& [n, list] : by_clients) {
+    std::stable_sort(list.begin(), list.end(), [](const RunView* a, const RunView* b) { return a->offered < b->offered; });
+  }
+  const bool consumers = any_consumers(runs);
+  std::vector<double> offered;
+  for (const auto& r : runs) offered.push_back(r.offered);
+  const bool log_x = spans(offered, 50);
+  auto chart = [&](const char* id, std::string title, std::string y_label) {
+    Chart c(id, std::move(title), "offered load (msg/s, clients x rate per client)", std::move(y_label));
+    c.log_x = log_x;
+    return c;
+  };
+  const std::string rate_name = consumers ? "receive rate per consumer" : "acknowledged rate";
+  Chart achieved = chart("achieved", "Achieved " + rate_name + " vs offered load", "msg/s");
+  Chart loss = chart("loss", consumers ? "Loss vs offered load (records consumers missed)"
+                                       : "Loss vs offered load (records failed)",
+                     "loss (%)");
+  Chart failing = chart("failing-clients", "Failing clients vs offered load", "clients");
+  Chart latency = chart("latency", "Latency vs offered load: p99 (solid), p50 (dashed)", "ms from intended send");
+  std::vector<double> latencies;
+  ChartSeries ideal("offered (ideal)", "#999999", true, true, false);
+  for (double o : offered) ideal.points.push_back({o, o, "offered " + grouped(o) + " msg/s"});
+  std::sort(ideal.points.begin(), ideal.points.end(), [](const ChartPoint& a, const ChartPoint& b) { return a.x < b.x; });
+  size_t color = 0;
+  constexpr const char* kColors[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                                     "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"};
+  for (const auto& [n, list] : by_clients) {
+    const std::string name = grouped(n) + (n == 1 ? " client" : " clients");
+    const std::string c = kColors[color++ % std::size(kColors)];
+    ChartSeries a(name, c), l(name, c), fc(name, c), p99(name + " p99", c), p50(name + " p50", c, true);
+    for (const RunView* r : list) {
+      a.points.push_back({r->offered, r->f.achieved_msgs_per_s,
+                          point_label(*r, "achieved " + grouped(r->f.achieved_msgs_per_s) + " msg/s")});
+      l.points.push_back({r->offered, 100 * r->f.loss, point_label(*r, "loss " + fixed(100 * r->f.loss, 4) + "%")});
+      fc.points.push_back({r->offered, static_cast<double>(r->f.failing_clients),
+                           point_label(*r, grouped(static_cast<double>(r->f.failing_clients)) + " failing clients")});
+      p99.points.push_back({r->offered, r->f.latency_ms[2], point_label(*r, "p99 " + fixed(r->f.latency_ms[2], 2) + " ms")});
+      p50.points.push_back({r->offered, r->f.latency_ms[0], point_label(*r, "p50 " + fixed(r->f.latency_ms[0], 2) + " ms")});
+      latencies.push_back(r->f.latency_ms[2]);
+      latencies.push_back(r->f.latency_ms[0]);
+    }
+    achieved.series.push_back(std::move(a));
+    loss.series.push_back(std::move(l));
+    failing.series.push_back(std::move(fc));
+    latency.series.push_back(std::move(p99));
+    latency.series.push_back(std::move(p50));
+  }
+  achieved.series.push_back(std::move(ideal));
+  latency.log_y = spans(latencies, 30);
+  return {achieved, loss, failing, latency};
+}
+
+// Ceiling: one series per figure, steps sorted by load, failed steps marked, ceiling and SLO drawn.
+std::vector<Chart> ceiling_charts(const Json& j, const std::vector<RunView>& runs) {
+  const Json& ceiling = json_section(j, "ceiling");
+  const bool by_connections = json_string(ceiling, "ramp") == "connections";
+  std::vector<const RunView*> sorted;
+  for (const auto& r : runs) sorted.push_back(&r);
+  std::stable_sort(sorted.begin(), sorted.end(), [](const RunView* a, const RunView* b) { return a->x < b->x; });
+  std::vector<double> xs;
+  for (const auto& r : runs) xs.push_back(r.x);
+  const bool log_x = spans(xs, 20);
+  const std::string x_label = by_connections ? "clients (connections)" : "offered load (msg/s)";
+  const double best = by_connections ? json_number(ceiling, "max_connections") : json_number(ceiling, "max_sustainable_msgs_per_s");
+  const std::string best_label = "ceiling " + compact_number(best) + (by_connections ? " clients" : " msg/s");
+  auto chart = [&](const char* id, std::string title, std::string y_label) {
+    Chart c(id, std::move(title), x_label, std::move(y_label));
+    c.log_x = log_x;
+    if (best > 0) c.rules.push_back({true, best, best_label, "#2ca02c"});
+    return c;
+  };
+  auto verdict = [](const RunView& r) { return r.ok ? std::string("ok") : "failed: " + r.verdict; };
+  const bool consumers = any_consumers(runs);
+  Chart achieved = chart("achieved", std::string("Achieved ") + (consumers ? "receive" : "acknowledged") +
+                                         " rate per step",
+                         "msg/s");
+  ChartSeries a("achieved", "#1f77b4"), ideal("offered", "#999999", true, true, false);
+  ChartSeries failed("failed steps", "#d62728", false, false, true);
+  for (const RunView* r : sorted) {
+    a.points.push_back({r->x, r->f.achieved_msgs_per_s,
+                        point_label(*r, "achieved " + grouped(r->f.achieved_msgs_per_s) + " msg/s, " + verdict(*r))});
+    ideal.points.push_back({r->x, r->offered, "offered " + grouped(r->offered) + " msg/s"});
+    if (!r->ok) failed.points.push_back({r->x, r->f.achieved_msgs_per_s, point_label(*r, verdict(*r))});
+  }
+  achieved.series = {a, ideal, failed};
+
+  Chart latency = chart("latency", "Latency percentiles per step (from the intended send time)", "ms");
+  std::vector<double> all;
+  for (int i = 0; i < 4; ++i) {
+    ChartSeries s(kLatencyNames[i]);
+    for (const RunView* r : sorted) {
+      s.points.push_back({r->x, r->f.latency_ms[i],
+                          point_label(*r, std::string(kLatencyNames[i]) + " " + fixed(r->f.latency_ms[i], 2) + " ms")});
+      all.push_back(r->f.latency_ms[i]);
+    }
+    latency.series.push_back(std::move(s));
+  }
+  const double slo = json_number(json_section(j, "limits"), "slo_p99_ms");
+  if (slo > 0) {
+    latency.rules.push_back({false, slo, "SLO p99 " + compact_number(slo) + " ms", "#d62728"});
+    all.push_back(slo);
+  }
+  latency.log_y = spans(all, 30);
+
+  Chart loss = chart("loss", "Errors and loss per step", "% of records");
+  ChartSeries e("failed records", "#d62728"), l("lost (consumers)", "#9467bd");
+  for (const RunView* r : sorted) {
+    e.points.push_back({r->x, 100 * r->f.error_rate, point_label(*r, fixed(100 * r->f.error_rate, 4) + "% failed")});
+    if (r->f.loss_from_consumers) l.points.push_back({r->x, 100 * r->f.loss, point_label(*r, fixed(100 * r->f.loss, 4) + "% lost")});
+  }
+  loss.series.push_back(std::move(e));
+  if (!l.points.empty()) loss.series.push_back(std::move(l));
+
+  Chart failing = chart("failing-clients", "Failing clients per step", "clients");
+  ChartSeries fc("failing clients", "#ff7f0e");
+  for (const RunView* r : sorted) {
+    fc.points.push_back({r->x, static_cast<double>(r->f.failing_clients),
+                         point_label(*r, grouped(static_cast<double>(r->f.failing_clients)) + " failing clients")});
+  }
+  failing.series.push_back(std::move(fc));
+
+  Chart client = chart("client", "Is the client the limit? Event-loop busy share and in-flight window use", "%");
+  ChartSeries busy("client busy", "#8c564b"), window("in-flight window used", "#17becf"),
+      behind("records sent late or never", "#e377c2");
+  for (const RunView* r : sorted) {
+    busy.points.push_back({r->x, 100 * r->f.client_busy, point_label(*r, fixed(100 * r->f.client_busy, 1) + "% busy")});
+    if (r->f.window_use >= 0) {
+      window.points.push_back({r->x, 100 * std::min(r->f.window_use, 1.5),
+                               point_label(*r, fixed(100 * r->f.window_use, 1) + "% of the window in use")});
+    }
+    behind.points.push_back({r->x, 100 * r->f.behind_schedule,
+                             point_label(*r, fixed(100 * r->f.behind_schedule, 2) + "% behind schedule")});
+  }
+  client.series = {busy, window, behind};
+  const double busy_max = json_number(json_section(j, "limits"), "client_busy_max");
+  if (busy_max > 0) client.rules.push_back({false, 100 * busy_max, "busy limit", "#8c564b"});
+  return {achieved, latency, loss, failing, client};
+}
+
+// Per-interval timelines over the whole command: each run's intervals at its start time, with a
+// break in the lines between runs.
+std::vector<Chart> timeline_charts(const std::vector<RunView>& runs, bool several) {
+  Chart tput("timeline-throughput", "Throughput over time", "seconds", "msg/s");
+  Chart lat("timeline-latency", "Latency over time (per interval, from the intended send time)", "seconds", "ms");
+  Chart conn("timeline-connections", "Open connections over time", "seconds", "connections");
+  Chart busy("timeline-client-busy", "Client event-loop busy share over time", "seconds", "%");
+  ChartSeries acked("acknowledged msg/s", "#1f77b4"), offered("offered msg/s", "#999999", true, true, false),
+      received("received msg/s per consumer", "#2ca02c"), p50("p50", "#2ca02c"), p99("p99", "#ff7f0e"),
+      max("max", "#d62728", true), open("connections open", "#9467bd"),
+      wanted("clients + consumers", "#999999", true, true, false), b("client busy", "#8c564b");
+  std::vector<double> latencies;
+  bool consumers = false;
+  for (const auto& r : runs) {
+    const Json& cfg = json_section(*r.result, "config");
+    const double n = json_number(cfg, "clients") + json_number(cfg, "consumers");
+    const double nconsumers = json_number(cfg, "consumers");
+    const double measure_end = json_number(cfg, "warmup_s") + json_number(cfg, "duration_s");
+    const std::string who = several ? r.name + ", " : "";
+    for (const auto& iv : json_section(*r.result, "intervals")) {
+      const double t = r.started_s + json_number(iv, "elapsed_s");
+      const std::string at = who + fixed(t, 1) + " s" + (json_string(iv, "phase") == "warmup" ? " (warm-up)" : "");
+      const double rate = json_number(iv, "throughput_msgs_per_s");
+      acked.points.push_back({t, rate, at + ": " + grouped(rate) + " msg/s"});
+      offered.points.push_back({t, r.offered});
+      if (nconsumers > 0 && iv.contains("consume_msgs_per_s")) {
+        consumers = true;
+        const double recv = json_number(iv, "consume_msgs_per_s") / nconsumers;
+        received.points.push_back({t, recv, at + ": " + grouped(recv) + " msg/s per consumer"});
+      }
+      const Json& l = json_section(iv, "latency_ms");
+      if (json_number(l, "count") > 0) {
+        p50.points.push_back({t, json_number(l, "p50"), at + ": p50 " + fixed(json_number(l, "p50"), 2) + " ms"});
+        p99.points.push_back({t, json_number(l, "p99"), at + ": p99 " + fixed(json_number(l, "p99"), 2) + " ms"});
+        max.points.push_back({t, json_number(l, "max"), at + ": max " + fixed(json_number(l, "max"), 2) + " ms"});
+        latencies.push_back(json_number(l, "p50"));
+        latencies.push_back(json_number(l, "max"));
+      }
+      // The drain after the measured time closes every connection: not a drop worth drawing.
+      if (!(measure_end > 0 && json_number(iv, "elapsed_s") > measure_end + 0.01)) {
+        const double n_open = json_number(iv, "connections_open");
+        open.points.push_back({t, n_open, at + ": " + grouped(n_open) + " open"});
+        wanted.points.push_back({t, n});
+      }
+      b.points.push_back({t, 100 * json_number(iv, "client_busy"), at + ": " + fixed(100 * json_number(iv, "client_busy"), 1) + "% busy"});
+    }
+    for (auto* s : {&acked, &offered, &received, &p50, &p99, &max, &open, &wanted, &b}) s->points.push_back({r.started_s, kBreak});
+  }
+  if (std::all_of(offered.points.begin(), offered.points.end(), [](const ChartPoint& p) { return !(p.y > 0); })) {
+    offered.points.clear();
+  }
+  tput.series = {acked};
+  if (consumers) tput.series.push_back(received);
+  if (!offered.points.empty()) tput.series.push_back(offered);
+  lat.series = {p50, p99, max};
+  lat.log_y = spans(latencies, 30);
+  conn.series = {open, wanted};
+  busy.series = {b};
+  if (several) {
+    for (Chart* c : {&tput, &lat, &conn, &busy}) {
+      for (const auto& r : runs) c->rules.push_back({true, r.started_s, r.name.substr(0, 1) + r.name.substr(r.name.find(' ') + 1), "#bbbbbb"});
+    }
+  }
+  return {tput, lat, conn, busy};
+}
+
+// The table of cells / steps (or the one run).
+std::string runs_table(const std::vector<RunView>& runs, ResultKind kind) {
+  const bool ceiling = kind == ResultKind::kCeiling;
+  std::ostringstream t;
+  t << "<table><thead><tr><th></th><th>clients</th><th>offered msg/s</th><th>achieved msg/s</th>"
+       "<th>sent msg/s</th><th>failed %</th><th>loss %</th><th>failing clients</th><th>p50 ms</th><th>p90 ms</th>"
+       "<th>p99 ms</th><th>p99.9 ms</th><th>max ms</th><th>client busy</th>"
+    << (ceiling ? "<th>verdict</th>" : "") << "</tr></thead><tbody>\n";
+  for (const auto& r : runs) {
+    const auto& f = r.f;
+    t << "<tr" << (r.ok ? "" : " class=\"bad\"") << "><td>" << xml_escape(r.name) << "</td><td>" << grouped(f.clients)
+      << "</td><td>" << grouped(r.offered) << "</td><td>" << grouped(f.achieved_msgs_per_s) << "</td><td>"
+      << grouped(f.sent_msgs_per_s) << "</td><td>" << fixed(100 * f.error_rate, 3) << "</td><td>"
+      << fixed(100 * f.loss, 3) << "</td><td>" << f.failing_clients << "</td>";
+    for (int i = 0; i < 5; ++i) t << "<td>" << fixed(f.latency_ms[i], 2) << "</td>";
+    t << "<td>" << fixed(100 * f.client_busy, 0) << "%</td>";
+    if (ceiling) t << "<td>" << (r.ok ? "ok" : xml_escape(r.verdict)) << "</td>";
+    t << "</tr>\n";
+  }
+  t << "</tbody></table>\n";
+  return t.str();
+}
+
+std::string scenario_text(const Json& cfg) {
+  std::ostringstream s;
+  s << "broker " << json_string(cfg, "bootstrap") << ", topic " << json_string(cfg, "topic") << ", acks " << json_number(cfg, "acks")
+    << ", " << json_number(cfg, "message_size") << "-byte values, batch " << json_number(cfg, "batch") << ", compression "
+    << json_string(cfg, "compression") << ", " << json_number(cfg, "max_in_flight") << " requests in flight per connection, "
+    << json_number(cfg, "threads") << " threads";
+  if (json_number(cfg, "consumers") > 0) s << ", " << json_number(cfg, "consumers") << " consumers";
+  return xml_escape(s.str());
+}
+
+std::string headline(const Json& j, ResultKind kind, const std::vector<RunView>& runs) {
+  std::ostringstream h;
+  if (kind == ResultKind::kCeiling) {
+    const Json& c = json_section(j, "ceiling");
+    const bool by_connections = json_string(c, "ramp") == "connections";
+    h << "<p class=\"headline\">Ceiling: <b>";
+    if (by_connections) {
+      h << grouped(json_number(c, "max_connections")) << " connections</b> at " << compact_number(json_number(c, "rate_per_client"))
+        << " msg/s each (" << grouped(json_number(c, "max_sustainable_msgs_per_s")) << " msg/s)";
+    } else {
+      h << grouped(json_number(c, "max_sustainable_msgs_per_s")) << " msg/s</b> over " << grouped(json_number(c, "clients"))
+        << " clients";
+    }
+    h << ", limited by <b>" << xml_escape(json_string(c, "limited_by")) << "</b>";
+    if (!json_string(c, "limit_detail").empty()) h << " (" << xml_escape(json_string(c, "limit_detail")) << ")";
+    h << ".</p>\n";
+    const Json& l = json_section(j, "limits");
+    h << "<p>Limits: p99 &le; " << compact_number(json_number(l, "slo_p99_ms")) << " ms, failed records &le; "
+      << compact_number(100 * json_number(l, "max_error_rate")) << "%, loss &le; " << compact_number(100 * json_number(l, "max_loss"))
+      << "%, failing clients &le; " << json_number(l, "max_failing_clients") << ", achieved &ge; "
+      << compact_number(100 * json_number(l, "min_achieved")) << "% of offered, client busy &lt; "
+      << compact_number(100 * json_number(l, "client_busy_max")) << "%. " << runs.size() << " steps of "
+      << compact_number(json_number(json_section(j, "search"), "step_duration_s")) << " s after a "
+      << compact_number(json_number(json_section(j, "search"), "warmup_s")) << " s warm-up.</p>\n";
+  } else if (kind == ResultKind::kSweep) {
+    const Json& s = json_section(j, "sweep");
+    auto list = [](const Json& values) {
+      std::string text;
+      for (const auto& v : values) text += (text.empty() ? "" : ", ") + (v.is_number() ? compact_number(v.get<double>()) : "?");
+      return text;
+    };
+    h << "<p class=\"headline\">Sweep of " << runs.size() << " cells: clients " << list(json_section(s, "clients"))
+      << " x rate per client " << list(json_section(s, "rate_per_client")) << " msg/s, "
+      << compact_number(json_number(s, "step_duration_s")) << " s per cell after a " << compact_number(json_number(s, "warmup_s"))
+      << " s warm-up" << (s.value("interrupted", false) ? " (interrupted)" : "") << ".</p>\n";
+  } else if (!runs.empty()) {
+    const auto& f = runs.front().f;
+    h << "<p class=\"headline\">" << grouped(f.clients) << " clients, " << grouped(f.achieved_msgs_per_s)
+      << " msg/s achieved, p99 " << fixed(f.latency_ms[2], 2) << " ms, " << fixed(100 * f.error_rate, 3)
+      << "% failed.</p>\n";
+  }
+  if (!runs.empty()) h << "<p>Scenario: " << scenario_text(json_section(*runs.front().result, "config")) << ".</p>\n";
+  return h.str();
+}
+
+// Runs `argv` (no shell) and waits; true when it exited 0.
+bool run_program(const std::vector<std::string>& args) {
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  if (posix_spawnp(&pid, argv[0], nullptr, nullptr, argv.data(), environ) != 0) return false;
+  int status = 0;
+  return waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+bool program_exists(const std::string& name) {
+  return run_program({"sh", "-c", "command -v " + name + " >/dev/null 2>&1"});
+}
+
+}  // namespace
+
+ResultKind result_kind(const Json& j) {
+  if (!j.is_object()) return ResultKind::kUnknown;
+  const std::string kind = json_string(j, "kind");
+  if (kind == "sweep" || (j.contains("sweep") && j.contains("cells"))) return ResultKind::kSweep;
+  if (kind == "ceiling" || (j.contains("ceiling") && j.contains("steps"))) return ResultKind::kCeiling;
+  if (j.contains("produce") || j.contains("intervals")) return ResultKind::kRun;
+  return ResultKind::kUnknown;
+}
+
+std::vector<Chart> report_charts(const Json& j) {
+  const ResultKind kind = result_kind(j);
+  const auto runs = runs_of(j, kind);
+  std::vector<Chart> charts;
+  if (kind == ResultKind::kSweep) charts = sweep_charts(runs);
+  if (kind == ResultKind::kCeiling) charts = ceiling_charts(j, runs);
+  for (auto& c : timeline_charts(runs, kind != ResultKind::kRun)) charts.push_back(std::move(c));
+  return charts;
+}
+
+std::string report_html(const Json& j, const std::string& source_name) {
+  const ResultKind kind = result_kind(j);
+  const auto runs = runs_of(j, kind);
+  const char* what = kind == ResultKind::kSweep ? "sweep" : kind == ResultKind::kCeiling ? "ceiling search" : "run";
+  std::ostringstream html;
+  html << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>wirestress " << what << ": "
+       << xml_escape(source_name) << "</title>\n<style>\n"
+       << "body{font-family:'DejaVu Sans',Helvetica,Arial,sans-serif;margin:24px;color:#222;max-width:1720px}\n"
+       << "h1{font-size:22px}h2{font-size:18px;margin-top:28px}.headline{font-size:16px}\n"
+       << ".charts{display:flex;flex-wrap:wrap;gap:12px}figure{margin:0;border:1px solid #ddd}\n"
+       << "table{border-collapse:collapse;font-size:13px}th,td{border:1px solid #ccc;padding:3px 7px;text-align:right}\n"
+       << "th{background:#f2f2f2}tr.bad td{background:#fdecea}td:first-child{text-align:left}\n"
+       << "</style></head>\n<body data-kind=\"" << what << "\">\n"
+       << "<h1>wirestress " << what << ": " << xml_escape(source_name) << "</h1>\n"
+       << headline(j, kind, runs);
+  const auto charts = report_charts(j);
+  const size_t timelines_from = charts.size() - 4;
+  for (size_t i = 0; i < charts.size(); ++i) {
+    if (i == 0 && timelines_from > 0) html << "<h2>Against the offered load</h2>\n<div class=\"charts\">\n";
+    if (i == timelines_from) {
+      if (i > 0) html << "</div>\n";
+      html << "<h2>Per interval</h2>\n<div class=\"charts\">\n";
+    }
+    html << "<figure id=\"chart-" << charts[i].id << "\">\n" << render_svg(charts[i]) << "</figure>\n";
+  }
+  html << "</div>\n<h2>" << (kind == ResultKind::kSweep ? "Cells" : kind == ResultKind::kCeiling ? "Steps" : "Totals")
+       << "</h2>\n"
+       << runs_table(runs, kind)
+       << "<p>Achieved: acknowledged records per second (acks=0: records written), or with consumers the records "
+          "each consumer received per second. Loss: records consumers missed, or without consumers records that "
+          "failed. Failing clients: clients without a connection during the measured time, plus failed consumers. "
+          "Latency is measured from each record's intended send time (corrected for coordinated omission). Client "
+          "busy: share of time wirestress's event loops were working rather than waiting.</p>\n"
+       << "</body></html>\n";
+  return html.str();
+}
+
+int run_report(int argc, const char* const* argv) {
+  CLI::App app{
+      "wirestress report: make a self-contained HTML page (inline SVG charts, nothing fetched when viewed) from a\n"
+      "sweep, ceiling or single-run result JSON, and optionally the same charts as SVG and PNG files for slides.",
+      "wirestress report"};
+  std::string input, output, svg_dir, png_dir;
+  app.add_option("RESULT", input, "Result JSON written by wirestress, wirestress sweep or wirestress ceiling")
+      ->required();
+  app.add_option("-o,--output", output, "HTML file to write (default: RESULT with .html instead of .json)");
+  app.add_option("--svg-dir", svg_dir, "Also write every chart as DIR/<chart>.svg");
+  app.add_option("--png-dir", png_dir, "Also write every chart as DIR/<chart>.png (needs rsvg-convert, Debian "
+                                       "package librsvg2-bin)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    std::cout << app.help() << "\n";
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "wirestress report: " << e.what() << " (see wirestress report --help)\n";
+    return 2;
+  }
+  std::ifstream in(input);
+  if (!in) {
+    std::cerr << "wirestress report: RESULT: cannot read '" << input << "'\n";
+    return 2;
+  }
+  Json j;
+  try {
+    j = Json::parse(in);
+  } catch (const std::exception& e) {
+    std::cerr << "wirestress report: RESULT: '" << input << "' is not JSON (" << e.what() << ")\n";
+    return 2;
+  }
+  if (result_kind(j) == ResultKind::kUnknown) {
+    std::cerr << "wirestress report: RESULT: '" << input
+              << "' is not a wirestress result; give the --json of a run, a sweep or a ceiling\n";
+    return 2;
+  }
+  if (!png_dir.empty() && !program_exists("rsvg-convert")) {
+    std::cerr << "wirestress report: --png-dir: needs rsvg-convert (Debian package librsvg2-bin)\n";
+    return 1;
+  }
+  if (output.empty()) {
+    output = input.size() > 5 && input.ends_with(".json") ? input.substr(0, input.size() - 5) + ".html"
+                                                          : input + ".html";
+  }
+  const std::string source = input.substr(input.find_last_of('/') == std::string::npos ? 0 : input.find_last_of('/') + 1);
+  {
+    std::ofstream out(output);
+    out << report_html(j, source);
+    if (!out) {
+      std::cerr << "wirestress report: -o: cannot write " << output << "\n";
+      return 1;
+    }
+  }
+  const auto charts = report_charts(j);
+  for (const std::string* dir : {&svg_dir, &png_dir}) {
+    if (dir->empty()) continue;
+    ::mkdir(dir->c_str(), 0777);
+    for (const auto& c : charts) {
+      const std::string svg_path = *dir + "/" + c.id + ".svg";
+      std::ofstream svg(svg_path);
+      svg << render_svg(c);
+      svg.close();
+      if (!svg) {
+        std::cerr << "wirestress report: cannot write " << svg_path << "\n";
+        return 1;
+      }
+      if (dir != &png_dir) continue;
+      const std::string png_path = *dir + "/" + c.id + ".png";
+      // Twice the SVG's size: sharp on slides.
+      const bool ok = run_program({"rsvg-convert", "--zoom=2", "--background-color=white", "-o", png_path, svg_path});
+      if (svg_dir != png_dir) ::unlink(svg_path.c_str());
+      if (!ok) {
+        std::cerr << "wirestress report: rsvg-convert could not make " << png_path << "\n";
+        return 1;
+      }
+    }
+  }
+  std::cout << "wrote " << output << " (" << charts.size() << " charts)";
+  if (!svg_dir.empty()) std::cout << ", SVG files in " << svg_dir;
+  if (!png_dir.empty()) std::cout << ", PNG files in " << png_dir;
+  std::cout << "\n";
+  return 0;
+}
+
+}  // namespace ws::tools

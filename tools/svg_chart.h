@@ -1,0 +1,66 @@
+// Line charts as standalone SVG: axes with round ticks (linear or log), one polyline and point
+// markers per series, reference lines, a legend. Every point carries data-x/data-y (and a <title>
+// tooltip), so a test can read the plotted values back from the page a browser rendered.
+#pragma once
+
+#include <cmath>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace ws::tools {
+
+struct ChartPoint {
+  ChartPoint(double x_, double y_, std::string label_ = {}) : x(x_), y(y_), label(std::move(label_)) {}
+  double x = 0;
+  double y = 0;
+  std::string label;  // tooltip; empty: "x, y"
+};
+
+struct ChartSeries {
+  explicit ChartSeries(std::string name_, std::string color_ = {}, bool dashed_ = false, bool line_ = true,
+                       bool markers_ = true)
+      : name(std::move(name_)), color(std::move(color_)), dashed(dashed_), line(line_), markers(markers_) {}
+  std::string name;
+  std::vector<ChartPoint> points;  // a point with NaN y breaks the line (e.g. between sweep cells)
+  std::string color;               // empty: the next palette color
+  bool dashed = false;
+  bool line = true;                // false: markers only
+  bool markers = true;
+};
+
+// A horizontal (y = value) or vertical (x = value) reference line with a label.
+struct ChartRule {
+  ChartRule(bool vertical_, double value_, std::string label_, std::string color_)
+      : vertical(vertical_), value(value_), label(std::move(label_)), color(std::move(color_)) {}
+  bool vertical = false;
+  double value = 0;
+  std::string label;
+  std::string color = "#555555";
+};
+
+struct Chart {
+  Chart(std::string id_, std::string title_, std::string x_label_, std::string y_label_)
+      : id(std::move(id_)), title(std::move(title_)), x_label(std::move(x_label_)), y_label(std::move(y_label_)) {}
+  std::string id;  // file name stem and data-chart attribute, e.g. "achieved"
+  std::string title;
+  std::string x_label;
+  std::string y_label;
+  bool log_x = false;
+  bool log_y = false;
+  std::vector<ChartSeries> series;
+  std::vector<ChartRule> rules;
+};
+
+inline constexpr double kBreak = NAN;
+
+// A complete SVG document (with xmlns), width x height pixels.
+std::string render_svg(const Chart& chart, int width = 820, int height = 440);
+
+// "1.5k", "20k", "1.2M", "0.25" for axis ticks and short labels.
+std::string compact_number(double v);
+
+// Escapes &, <, >, " for XML text and attributes.
+std::string xml_escape(const std::string& text);
+
+}  // namespace ws::tools
