@@ -10,10 +10,22 @@
 //    as failed when that first report is an error;
 //  - delivery reports are served by rd_kafka_poll() from the driver thread(s) about every
 //    millisecond, so latencies include up to ~1 ms of polling delay.
+//
+// Consumers (--consumers=N): one rd_kafka_t each, reading every partition of the topic on its own
+// through the legacy (simple) consumer API: no group, no coordinator. Start offsets are looked up
+// once before the run (ListOffsets), so with --consume-from=latest nothing the producers write
+// is missed. Each consumer's queue is polled by a driver thread about every millisecond (that
+// delay is in the end-to-end latency). End-to-end latency runs from the record's CreateTime
+// (millisecond resolution; Kafka 0.9's magic-0 records have none) or, with --verify, from the
+// send time stamped into the value (the producers stamp values as wirestress does), to receipt.
+// consume.bytes_received counts key + value bytes, not fetch responses; consume.fetches stays 0.
+// When consumers run, producer i writes to partition i % P as wirestress's producers do (without
+// consumers librdkafka's partitioner picks), so one producer's records stay in order.
 #include <librdkafka/rdkafka.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -24,15 +36,20 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <random>
+#include <span>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "driver/runner.h"
+#include "driver/verify.h"
 #include "tools/options.h"
 #include "tools/report.h"
 
 namespace {
 
+using ws::driver::ConsumerTally;
 using ws::driver::Failure;
 using ws::driver::Metrics;
 using ws::driver::ProducerCounters;
@@ -96,24 +113,30 @@ struct Client {
   rd_kafka_topic_t* rkt = nullptr;
   Shard* shard = nullptr;
   uint32_t index = 0;
-  uint64_t sequence = 0;     // records produced (for keys)
+  int32_t partition = RD_KAFKA_PARTITION_UA;  // with consumers: fixed, as wirestress does
+  uint64_t sequence = 0;     // records produced (for keys and --verify stamps)
+  uint64_t acked = 0;        // records acknowledged (acks=0: written), for the consumers' loss count
   bool first_report = true;  // the next delivery report is its first
 };
 
-// A driver thread's clients and numbers. Only that thread produces and polls its clients, so the
-// slot pool needs no lock; the mutex guards the numbers the reporting thread takes.
-struct Shard {
+// A driver thread's numbers; the mutex guards what the reporting thread takes.
+struct ShardNumbers {
+  std::mutex mutex;
+  ProducerCounters counters;  // cumulative
+  Metrics interval;           // since the reporting thread last took it
+  bool finished = false;
+};
+
+// A producer driver thread's clients. Only that thread produces and polls its clients, so the
+// slot pool needs no lock.
+struct Shard : ShardNumbers {
   std::vector<Client*> clients;
   uint64_t budget = 0;  // records to send; UINT64_MAX = until --duration
   double rate = 0;      // records/s over this shard's clients; 0 = as fast as possible
 
   std::deque<Slot> slots;
   uint32_t free_head = UINT32_MAX;
-
-  std::mutex mutex;
-  ProducerCounters counters;  // cumulative
-  Metrics interval;           // since the reporting thread last took it
-  bool finished = false;
+  std::vector<char> stamped;  // --verify: the value being produced (librdkafka copies it)
 
   uint32_t take_slot() {
     if (free_head != UINT32_MAX) {
@@ -130,6 +153,55 @@ struct Shard {
   }
 };
 
+// What producers and consumers share: the run id (--verify stamps) and, once every producer is
+// done, the end of the log, which the consumers read up to before they stop.
+struct RunShared {
+  uint32_t run_id = 0;
+  int64_t wall_minus_steady_ns = 0;  // system clock minus steady clock, for stamps and CreateTime
+  std::vector<int32_t> partitions;   // of the topic, when consumers run
+  std::atomic<uint32_t> producer_shards_running{0};
+  std::vector<int64_t> end_offsets;  // per partition (-1: unknown); written before the deadline
+  std::atomic<int64_t> catch_up_deadline_ns{0};  // 0 while producers run
+};
+
+int64_t wall_minus_steady_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+             .count() -
+         now_ns();
+}
+
+// Low and high watermark of every partition (ListOffsets), retried until `deadline_ns`.
+bool query_watermarks(rd_kafka_t* rk, const std::string& topic, const std::vector<int32_t>& partitions,
+                      int64_t deadline_ns, std::vector<int64_t>& low, std::vector<int64_t>& high) {
+  low.assign(partitions.size(), -1);
+  high.assign(partitions.size(), -1);
+  for (size_t i = 0; i < partitions.size(); ++i) {
+    while (true) {
+      const int timeout_ms = static_cast<int>(std::clamp<int64_t>((deadline_ns - now_ns()) / 1'000'000, 1, 5000));
+      if (rd_kafka_query_watermark_offsets(rk, topic.c_str(), partitions[i], &low[i], &high[i], timeout_ms) ==
+          RD_KAFKA_RESP_ERR_NO_ERROR) {
+        break;
+      }
+      if (now_ns() >= deadline_ns || g_stop.load(std::memory_order_relaxed)) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+  return true;
+}
+
+// The last producer thread to finish: takes the end of the log for the consumers to catch up to.
+void producers_done(RunShared& shared, rd_kafka_t* rk, const RunConfig& config) {
+  std::vector<int64_t> low, high;
+  if (!shared.partitions.empty() &&
+      !query_watermarks(rk, config.topic, shared.partitions, now_ns() + config.drain_timeout.count(), low, high)) {
+    std::cerr << "rdkafka-baseline: cannot read the end of the log after producing: consumers stop after "
+                 "--drain-timeout\n";
+  }
+  shared.end_offsets = high;
+  shared.catch_up_deadline_ns.store(now_ns() + config.drain_timeout.count(), std::memory_order_release);
+}
+
 // Delivery report: runs inside rd_kafka_poll()/rd_kafka_flush() on the client's driver thread.
 void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
   auto* client = static_cast<Client*>(opaque);
@@ -142,6 +214,7 @@ void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
   auto& c = shard.counters;
   if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
     ++c.messages_acked;
+    ++client->acked;
     if (!shard.interval.latency_us.record(std::max<int64_t>(0, (t - slot.intended_ns) / 1000))) {
       ++c.latency_out_of_range;
     }
@@ -169,21 +242,15 @@ std::string ms_string(std::chrono::nanoseconds d) {
   return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
 }
 
-rd_kafka_t* make_producer(const RunConfig& config, const std::string& brokers, Client* client,
-                          std::string& error) {
+using Settings = std::span<const std::pair<std::string, std::string>>;
+
+// A librdkafka instance of `type` with `settings`, plus what Kafka 0.9 needs (it has no
+// ApiVersions); `prepare` adds callbacks to the configuration. nullptr and `error` on failure.
+template <typename Prepare>
+rd_kafka_t* make_instance(rd_kafka_type_t type, const RunConfig& config, Settings settings, std::string& error,
+                          Prepare prepare) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   char err[512];
-  const std::pair<std::string, std::string> settings[] = {
-      {"client.id", config.client_id_prefix + "-" + std::to_string(client->index)},
-      {"bootstrap.servers", brokers},
-      {"acks", std::to_string(config.acks)},
-      {"linger.ms", std::to_string(std::chrono::duration<double, std::milli>(config.linger).count())},
-      {"batch.num.messages", std::to_string(std::max<uint32_t>(1, config.batch))},
-      {"compression.type", ws::protocol::codec_name(config.compression)},
-      {"max.in.flight", std::to_string(std::max<uint32_t>(1, config.max_in_flight))},
-      {"request.timeout.ms", ms_string(config.request_timeout)},
-      {"socket.connection.setup.timeout.ms", ms_string(config.connect_timeout)},
-  };
   for (const auto& [k, v] : settings) {
     if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
       error = k + "=" + v + ": " + err;
@@ -195,9 +262,8 @@ rd_kafka_t* make_producer(const RunConfig& config, const std::string& brokers, C
     rd_kafka_conf_set(conf, "api.version.request", "false", err, sizeof err);
     rd_kafka_conf_set(conf, "broker.version.fallback", "0.9.0.1", err, sizeof err);
   }
-  rd_kafka_conf_set_opaque(conf, client);
-  rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);  // owns conf on success
+  prepare(conf);
+  rd_kafka_t* rk = rd_kafka_new(type, conf, err, sizeof err);  // owns conf on success
   if (!rk) {
     error = err;
     rd_kafka_conf_destroy(conf);
@@ -205,9 +271,28 @@ rd_kafka_t* make_producer(const RunConfig& config, const std::string& brokers, C
   return rk;
 }
 
+rd_kafka_t* make_producer(const RunConfig& config, const std::string& brokers, Client* client,
+                          std::string& error) {
+  const std::pair<std::string, std::string> settings[] = {
+      {"client.id", config.client_id_prefix + "-" + std::to_string(client->index)},
+      {"bootstrap.servers", brokers},
+      {"acks", std::to_string(config.acks)},
+      {"linger.ms", std::to_string(std::chrono::duration<double, std::milli>(config.linger).count())},
+      {"batch.num.messages", std::to_string(std::max<uint32_t>(1, config.batch))},
+      {"compression.type", ws::protocol::codec_name(config.compression)},
+      {"max.in.flight", std::to_string(std::max<uint32_t>(1, config.max_in_flight))},
+      {"request.timeout.ms", ms_string(config.request_timeout)},
+      {"socket.connection.setup.timeout.ms", ms_string(config.connect_timeout)},
+  };
+  return make_instance(RD_KAFKA_PRODUCER, config, settings, error, [client](rd_kafka_conf_t* conf) {
+    rd_kafka_conf_set_opaque(conf, client);
+    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+  });
+}
+
 // A driver thread: walks its clients' open-loop schedule, produces, serves delivery reports.
 void drive(Shard& shard, const RunConfig& config, int64_t start_ns, const std::vector<char>& payload,
-           std::atomic<long>& peak_threads) {
+           std::atomic<long>& peak_threads, RunShared& shared) {
   const int64_t end_ns = config.duration.count() > 0
                              ? start_ns + config.warmup.count() + config.duration.count()
                              : INT64_MAX;
@@ -232,12 +317,23 @@ void drive(Shard& shard, const RunConfig& config, int64_t start_ns, const std::v
       key.assign(buf, static_cast<size_t>(len));
       key.resize(config.key_size, '.');
     }
+    const char* value = payload.data();
+    int flags = 0;  // the payload is one constant buffer, never copied or freed by librdkafka
+    if (config.verify) {
+      // Stamped as wirestress stamps it (driver/verify.h); librdkafka copies it.
+      ws::driver::stamp_value(
+          std::span<uint8_t>(reinterpret_cast<uint8_t*>(shard.stamped.data()), shard.stamped.size()),
+          {.run = shared.run_id,
+           .producer = c.index,
+           .sequence = c.sequence,
+           .send_time_us = (intended + shared.wall_minus_steady_ns) / 1000});
+      value = shard.stamped.data();
+      flags = RD_KAFKA_MSG_F_COPY;
+    }
     const uint32_t slot = shard.take_slot();
     shard.slots[slot].intended_ns = intended;
     shard.slots[slot].sent_ns = now_ns();
-    // Flags 0: the payload is one constant buffer, never copied or freed by librdkafka.
-    const int rc = rd_kafka_produce(c.rkt, RD_KAFKA_PARTITION_UA, 0,
-                                    const_cast<char*>(payload.data()), payload.size(),
+    const int rc = rd_kafka_produce(c.rkt, c.partition, flags, const_cast<char*>(value), payload.size(),
                                     config.key_size > 0 ? key.data() : nullptr, key.size(),
                                     reinterpret_cast<void*>(static_cast<uintptr_t>(slot)));
     if (rc != 0) {
@@ -306,8 +402,320 @@ void drive(Shard& shard, const RunConfig& config, int64_t start_ns, const std::v
       rd_kafka_poll(c->rk, 0);  // serves the purged records' delivery reports
     }
   }
+  {
+    std::lock_guard lock(shard.mutex);
+    shard.finished = true;
+  }
+  if (shared.producer_shards_running.fetch_sub(1) == 1 && !shard.clients.empty()) {
+    producers_done(shared, shard.clients.front()->rk, config);
+  }
+}
+
+// ---- Consumers ------------------------------------------------------------------------------
+
+struct Consumer {
+  rd_kafka_t* rk = nullptr;
+  rd_kafka_topic_t* rkt = nullptr;
+  rd_kafka_queue_t* queue = nullptr;  // every partition's messages
+  std::vector<int64_t> next_offset;   // per partition (as in RunShared::partitions)
+  uint64_t quota_left = UINT64_MAX;   // consumer-only runs: records still to read
+  bool started = false;               // fetching every partition
+  bool done = false;
+  ConsumerTally tally;
+  std::unordered_map<uint64_t, ws::driver::SequenceTracker> sequences;  // --verify: run << 32 | producer
+};
+
+struct ConsumerShard : ShardNumbers {
+  std::vector<Consumer*> consumers;
+};
+
+rd_kafka_t* make_consumer(const RunConfig& config, const std::string& brokers, uint32_t index, std::string& error) {
+  const std::pair<std::string, std::string> settings[] = {
+      {"client.id", config.client_id_prefix + "-consumer-" + std::to_string(index)},
+      {"bootstrap.servers", brokers},
+      {"fetch.wait.max.ms", ms_string(config.fetch_max_wait)},
+      {"fetch.min.bytes", std::to_string(config.fetch_min_bytes)},
+      // wirestress's --fetch-max-bytes caps a response (Fetch v3+) and, before v3, each partition.
+      {"fetch.max.bytes", std::to_string(config.fetch_max_bytes)},
+      {"max.partition.fetch.bytes", std::to_string(config.fetch_max_bytes)},
+      {"message.max.bytes", std::to_string(std::min<uint32_t>(1'000'000, config.fetch_max_bytes))},
+      {"check.crcs", "true"},  // wirestress checks every batch's CRC too
+      {"enable.partition.eof", "false"},
+      {"allow.auto.create.topics", "true"},
+      {"socket.connection.setup.timeout.ms", ms_string(config.connect_timeout)},
+  };
+  return make_instance(RD_KAFKA_CONSUMER, config, settings, error, [](rd_kafka_conf_t*) {});
+}
+
+// The topic's partitions, asking until the broker has a leader for each (a topic created by this
+// request may answer LEADER_NOT_AVAILABLE first) or `deadline_ns` passes.
+std::vector<int32_t> topic_partitions(rd_kafka_t* rk, rd_kafka_topic_t* rkt, int64_t deadline_ns) {
+  while (!g_stop.load(std::memory_order_relaxed)) {
+    const rd_kafka_metadata_t* md = nullptr;
+    std::vector<int32_t> out;
+    bool ready = false;
+    if (rd_kafka_metadata(rk, 0, rkt, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1 &&
+        md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR && md->topics[0].partition_cnt > 0) {
+      ready = true;
+      for (int i = 0; i < md->topics[0].partition_cnt; ++i) {
+        out.push_back(md->topics[0].partitions[i].id);
+        ready = ready && md->topics[0].partitions[i].leader >= 0;
+      }
+    }
+    if (md) rd_kafka_metadata_destroy(md);
+    if (ready) {
+      std::sort(out.begin(), out.end());
+      return out;
+    }
+    if (now_ns() >= deadline_ns) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return {};
+}
+
+void mark_failing(Consumer& c, const char* why) {
+  if (c.tally.failure.empty()) c.tally.failure = why;
+}
+
+// Consumers stop fetching once done (their --messages read, caught up, or out of time).
+void stop_consumer(Consumer& c, ShardNumbers& shard, const RunShared& shared) {
+  if (c.done) return;
+  c.done = true;
+  if (!c.started) return;
+  for (const int32_t p : shared.partitions) rd_kafka_consume_stop(c.rkt, p);
+  std::lock_guard lock(shard.mutex);
+  --shard.counters.consumers_fetching;
+}
+
+// Counts one received record: totals, --verify checks, end-to-end latency.
+void take_record(Consumer& c, const rd_kafka_message_t& m, size_t partition_slot, const RunConfig& config,
+                 const RunShared& shared, int64_t now_unix_us, bool measuring, ProducerCounters& counters,
+                 ws::stats::HdrHistogram& e2e_latency_us) {
+  c.next_offset[partition_slot] = std::max(c.next_offset[partition_slot], m.offset + 1);
+  ++c.tally.received;
+  ++counters.consume_received;
+  counters.consume_bytes += m.len + m.key_len;
+  if (measuring) ++c.tally.received_measured;
+  if (c.quota_left != UINT64_MAX) --c.quota_left;
+
+  int64_t sent_us = -1;
+  if (config.verify) {
+    ws::driver::VerifyStamp stamp;
+    const std::span<const uint8_t> value(static_cast<const uint8_t*>(m.payload), m.payload ? m.len : 0);
+    if (ws::driver::read_stamp(value, stamp) != ws::driver::StampCheck::kOk) {
+      ++c.tally.corrupt;
+      ++counters.consume_corrupt;
+      return;
+    }
+    if (stamp.run != shared.run_id) ++counters.consume_other_runs;
+    using Outcome = ws::driver::SequenceTracker::Outcome;
+    switch (c.sequences[static_cast<uint64_t>(stamp.run) << 32 | stamp.producer].observe(stamp.sequence)) {
+      case Outcome::kInOrder:
+      case Outcome::kJumped: break;
+      case Outcome::kLate:
+        ++c.tally.out_of_order;
+        ++counters.consume_out_of_order;
+        break;
+      case Outcome::kDuplicate:
+        ++c.tally.duplicates;
+        ++counters.consume_duplicates;
+        break;
+    }
+    // Only this run's records: older ones would measure how old the topic is, not the broker.
+    if (stamp.run == shared.run_id) sent_us = stamp.send_time_us;
+  } else {
+    rd_kafka_timestamp_type_t type;
+    const int64_t ts_ms = rd_kafka_message_timestamp(&m, &type);
+    if (type == RD_KAFKA_TIMESTAMP_CREATE_TIME && ts_ms >= 0) sent_us = ts_ms * 1000;
+  }
+  if (sent_us >= 0 && !e2e_latency_us.record(std::max<int64_t>(0, now_unix_us - sent_us))) {
+    ++counters.latency_out_of_range;
+  }
+}
+
+// A consume error: counted; the ones a consumer does not recover from make it failing.
+void take_error(Consumer& c, rd_kafka_resp_err_t err, ProducerCounters& counters) {
+  if (err > 0) {
+    ++counters.errors_by_code[static_cast<int16_t>(err)];
+  } else {
+    ++counters.failures[static_cast<size_t>(failure_of(err))];
+  }
+  switch (err) {
+    case RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE: mark_failing(c, "offset_out_of_range"); break;
+    case RD_KAFKA_RESP_ERR__BAD_MSG:
+    case RD_KAFKA_RESP_ERR__BAD_COMPRESSION:
+      ++c.tally.corrupt;
+      ++counters.consume_corrupt;
+      break;
+    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION:
+      mark_failing(c, ws::driver::failure_name(Failure::kMetadataFailed));
+      break;
+    default: break;
+  }
+}
+
+// Done when every partition is read up to the end of the log the producers left (-1: unknown).
+bool caught_up(const Consumer& c, const std::vector<int64_t>& end_offsets) {
+  for (size_t i = 0; i < c.next_offset.size() && i < end_offsets.size(); ++i) {
+    if (end_offsets[i] >= 0 && c.next_offset[i] < end_offsets[i]) return false;
+  }
+  return true;
+}
+
+// A consumer driver thread: serves its consumers' queues until they are done.
+void consume(ConsumerShard& shard, const RunConfig& config, int64_t start_ns, RunShared& shared,
+             std::atomic<long>& peak_threads) {
+  const int64_t end_ns = config.duration.count() > 0
+                             ? start_ns + config.warmup.count() + config.duration.count()
+                             : INT64_MAX;
+  const int64_t measure_start = start_ns + config.warmup.count();
+  std::unordered_map<int32_t, size_t> slot_of;  // partition id -> index in next_offset
+  for (size_t i = 0; i < shared.partitions.size(); ++i) slot_of[shared.partitions[i]] = i;
+  std::array<rd_kafka_message_t*, 1000> batch{};
+  int64_t next_thread_count = 0;
+
+  auto stop_all = [&](bool behind) {
+    for (Consumer* c : shard.consumers) {
+      // Still reading when the run ends: behind the producers, or short of its --messages.
+      if (behind && !c->done && c->started && (config.clients > 0 || c->quota_left != UINT64_MAX)) {
+        mark_failing(*c, "behind");
+      }
+      stop_consumer(*c, shard, shared);
+    }
+  };
+  while (true) {
+    const int64_t now = now_ns();
+    if (config.clients == 0) {
+      // Without producers there is nothing to catch up with: consumers stop with the run.
+      if (g_stop.load(std::memory_order_relaxed) || now >= end_ns) {
+        stop_all(true);
+        break;
+      }
+    } else if (const int64_t deadline = shared.catch_up_deadline_ns.load(std::memory_order_acquire)) {
+      for (Consumer* c : shard.consumers) {
+        if (!c->done && caught_up(*c, shared.end_offsets)) stop_consumer(*c, shard, shared);
+      }
+      if (now >= deadline) {
+        stop_all(true);
+        break;
+      }
+    }
+    if (std::all_of(shard.consumers.begin(), shard.consumers.end(), [](const Consumer* c) { return c->done; })) break;
+
+    size_t got = 0;
+    const int64_t now_unix_us = (now_ns() + shared.wall_minus_steady_ns) / 1000;
+    const bool measuring = now >= measure_start;
+    for (Consumer* c : shard.consumers) {
+      if (c->done) continue;
+      const ssize_t n = rd_kafka_consume_batch_queue(c->queue, 0, batch.data(), batch.size());
+      if (n <= 0) continue;
+      got += static_cast<size_t>(n);
+      {
+        std::lock_guard lock(shard.mutex);
+        for (ssize_t i = 0; i < n; ++i) {
+          const rd_kafka_message_t& m = *batch[static_cast<size_t>(i)];
+          if (m.err) {
+            if (m.err != RD_KAFKA_RESP_ERR__PARTITION_EOF) take_error(*c, m.err, shard.counters);
+          } else if (c->quota_left > 0) {
+            const auto slot = slot_of.find(m.partition);
+            if (slot != slot_of.end()) {
+              take_record(*c, m, slot->second, config, shared, now_unix_us, measuring, shard.counters,
+                          shard.interval.e2e_latency_us);
+            }
+          }
+        }
+      }
+      for (ssize_t i = 0; i < n; ++i) rd_kafka_message_destroy(batch[static_cast<size_t>(i)]);
+      if (c->quota_left == 0) stop_consumer(*c, shard, shared);  // read its --messages
+    }
+    if (now >= next_thread_count) {
+      peak_threads.store(std::max(peak_threads.load(), ws::tools::current_thread_count()));
+      next_thread_count = now + 100'000'000;
+    }
+    if (got == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   std::lock_guard lock(shard.mutex);
   shard.finished = true;
+}
+
+// Creates every consumer and starts it on every partition at --consume-from, looked up once
+// (ListOffsets) before any producer starts. Consumers that cannot start count as failing.
+bool start_consumers(const RunConfig& config, const std::string& brokers, RunShared& shared,
+                     std::vector<std::unique_ptr<Consumer>>& consumers) {
+  for (uint32_t i = 0; i < config.consumers; ++i) {
+    auto c = std::make_unique<Consumer>();
+    c->tally.id = i;
+    if (config.clients == 0 && config.messages > 0) c->quota_left = config.messages;
+    std::string error;
+    c->rk = make_consumer(config, brokers, i, error);
+    if (!c->rk) {
+      std::cerr << "rdkafka-baseline: consumer " << i << ": " << error << "\n";
+      return false;
+    }
+    c->rkt = rd_kafka_topic_new(c->rk, config.topic.c_str(), nullptr);
+    c->queue = rd_kafka_queue_new(c->rk);
+    consumers.push_back(std::move(c));
+  }
+  const int64_t deadline = now_ns() + std::max<int64_t>(config.connect_timeout.count(), 5'000'000'000);
+  std::vector<int64_t> low, high;
+  const char* failure = nullptr;
+  shared.partitions = topic_partitions(consumers[0]->rk, consumers[0]->rkt, deadline);
+  if (shared.partitions.empty()) {
+    failure = ws::driver::failure_name(Failure::kMetadataFailed);
+  } else if (!query_watermarks(consumers[0]->rk, config.topic, shared.partitions, deadline, low, high)) {
+    failure = "list_offsets_failed";
+  }
+  for (auto& c : consumers) {
+    if (failure) {
+      mark_failing(*c, failure);
+      c->done = true;
+      continue;
+    }
+    c->next_offset = config.consume_from_earliest ? low : high;
+    bool ok = true;
+    for (size_t i = 0; i < shared.partitions.size() && ok; ++i) {
+      ok = rd_kafka_consume_start_queue(c->rkt, shared.partitions[i], c->next_offset[i], c->queue) == 0;
+    }
+    if (!ok) {
+      mark_failing(*c, ws::driver::failure_name(failure_of(rd_kafka_last_error())));
+      for (const int32_t p : shared.partitions) rd_kafka_consume_stop(c->rkt, p);
+      c->done = true;
+      continue;
+    }
+    c->started = true;
+  }
+  return true;
+}
+
+// What each consumer missed of what this run's producers had acknowledged (see
+// driver::ConsumerState::count_lost, which this mirrors).
+uint64_t count_lost(const Consumer& c, const RunConfig& config, uint32_t run_id, const std::vector<uint64_t>& acked) {
+  if (!config.verify) {
+    uint64_t total = 0;
+    for (const uint64_t n : acked) total += n;
+    return total > c.tally.received ? total - c.tally.received : 0;
+  }
+  uint64_t lost = 0;
+  for (uint32_t p = 0; p < acked.size(); ++p) {
+    const auto it = c.sequences.find(static_cast<uint64_t>(run_id) << 32 | p);
+    const uint64_t distinct = it == c.sequences.end() ? 0 : it->second.distinct();
+    if (acked[p] > distinct) lost += acked[p] - distinct;
+  }
+  for (const auto& [key, tracker] : c.sequences) {
+    if (static_cast<uint32_t>(key >> 32) != run_id) lost += tracker.missing();
+  }
+  return lost;
+}
+
+void destroy_consumer(Consumer& c) {
+  if (c.queue) rd_kafka_queue_destroy(c.queue);
+  if (c.rkt) rd_kafka_topic_destroy(c.rkt);
+  if (c.rk) rd_kafka_destroy(c.rk);
+  c.queue = nullptr;
+  c.rkt = nullptr;
+  c.rk = nullptr;
 }
 
 }  // namespace
@@ -329,13 +737,25 @@ int main(int argc, char** argv) {
   std::string broker_list;
   for (const auto& b : config.bootstrap) broker_list += (broker_list.empty() ? "" : ",") + b;
 
-  // Clients and driver threads.
-  const uint32_t nthreads = std::max<uint32_t>(1, std::min(config.threads, config.clients));
+  // Clients and driver threads: producers and consumers each on their own threads.
+  const uint32_t nthreads = config.clients == 0 ? 0 : std::max<uint32_t>(1, std::min(config.threads, config.clients));
+  const uint32_t consumer_threads =
+      config.consumers == 0 ? 0 : std::max<uint32_t>(1, std::min(config.threads, config.consumers));
   std::vector<std::unique_ptr<Shard>> shards;
   for (uint32_t t = 0; t < nthreads; ++t) shards.push_back(std::make_unique<Shard>());
+  std::vector<std::unique_ptr<ConsumerShard>> consumer_shards;
+  for (uint32_t t = 0; t < consumer_threads; ++t) consumer_shards.push_back(std::make_unique<ConsumerShard>());
+  std::vector<ShardNumbers*> all_shards;  // what the reporting thread sums
+  for (auto& s : shards) all_shards.push_back(s.get());
+  for (auto& s : consumer_shards) all_shards.push_back(s.get());
   std::vector<std::unique_ptr<Client>> clients;
+  std::vector<std::unique_ptr<Consumer>> consumers;
   std::vector<char> payload(config.message_size);
   for (size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<char>('a' + i % 26);
+  RunShared shared;
+  shared.run_id = static_cast<uint32_t>(std::random_device{}());
+  shared.wall_minus_steady_ns = wall_minus_steady_ns();
+  shared.producer_shards_running = nthreads;
 
   auto destroy_all = [&] {
     for (auto& c : clients) {
@@ -343,6 +763,7 @@ int main(int argc, char** argv) {
       if (c->rk) rd_kafka_destroy(c->rk);
     }
     clients.clear();
+    for (auto& c : consumers) destroy_consumer(*c);
   };
   for (uint32_t i = 0; i < config.clients; ++i) {
     auto c = std::make_unique<Client>();
@@ -372,9 +793,34 @@ int main(int argc, char** argv) {
         s.budget += config.messages / config.clients + (c->index < config.messages % config.clients ? 1 : 0);
       }
     }
+    if (config.verify) s.stamped = payload;
     std::lock_guard lock(s.mutex);
     s.counters.connections_attempted = s.clients.size();
     s.counters.clients_producing = s.clients.size();
+  }
+  // Consumers start (at --consume-from, looked up now) before any record is produced.
+  if (config.consumers > 0) {
+    if (!start_consumers(config, broker_list, shared, consumers)) {
+      destroy_all();
+      return 1;
+    }
+    // Producer i writes to partition i % P, as wirestress's producers do: each producer's records
+    // then stay in order in one partition, which --verify's order check relies on.
+    for (auto& c : clients) {
+      if (!shared.partitions.empty()) c->partition = shared.partitions[c->index % shared.partitions.size()];
+    }
+    for (auto& c : consumers) {
+      ConsumerShard& s = *consumer_shards[c->tally.id % consumer_threads];
+      s.consumers.push_back(c.get());
+      std::lock_guard lock(s.mutex);
+      ++s.counters.connections_attempted;
+      ++(c->started ? s.counters.connections_established : s.counters.connections_failed);
+      s.counters.connections_open += c->started;
+      s.counters.consumers_fetching += c->started;
+    }
+    if (shared.partitions.empty()) {
+      std::cerr << "rdkafka-baseline: consumers: no partitions of " << config.topic << " found: they count as failing\n";
+    }
   }
 
   struct sigaction sa {};
@@ -388,7 +834,10 @@ int main(int argc, char** argv) {
   const int64_t measure_start = start + config.warmup.count();
   std::vector<std::thread> threads;
   for (auto& s : shards) {
-    threads.emplace_back([&, sp = s.get()] { drive(*sp, config, start, payload, peak_threads); });
+    threads.emplace_back([&, sp = s.get()] { drive(*sp, config, start, payload, peak_threads, shared); });
+  }
+  for (auto& s : consumer_shards) {
+    threads.emplace_back([&, sp = s.get()] { consume(*sp, config, start, shared, peak_threads); });
   }
 
   // Reporting, from this thread, every --report-interval until every driver thread is done.
@@ -405,7 +854,7 @@ int main(int argc, char** argv) {
     // Wake often enough to notice the end, report on the tick.
     while (true) {
       bool all_finished = true;
-      for (auto& s : shards) {
+      for (ShardNumbers* s : all_shards) {
         std::lock_guard lock(s->mutex);
         all_finished = all_finished && s->finished;
       }
@@ -418,22 +867,12 @@ int main(int argc, char** argv) {
     }
     peak_threads.store(std::max(peak_threads.load(), ws::tools::current_thread_count()));
     ProducerCounters total;
-    interval_metrics.counters = {};
-    interval_metrics.latency_us.reset();
-    interval_metrics.service_latency_us.reset();
-    for (auto& s : shards) {
+    interval_metrics.reset_histograms();
+    for (ShardNumbers* s : all_shards) {
       std::lock_guard lock(s->mutex);
-      total.add(s->counters);
-      interval_metrics.add(s->interval);
-      s->interval.latency_us.reset();
-      s->interval.service_latency_us.reset();
-    }
-    total.connections_open = 0;
-    total.clients_producing = 0;
-    for (auto& s : shards) {
-      std::lock_guard lock(s->mutex);
-      total.connections_open += s->counters.connections_open;
-      total.clients_producing += s->counters.clients_producing;
+      total.add(s->counters);  // gauges (connections open, clients producing) sum too
+      interval_metrics.add_histograms(s->interval);
+      s->interval.reset_histograms();
     }
     const int64_t now = now_ns();
     ws::driver::IntervalReport r;
@@ -448,8 +887,7 @@ int main(int argc, char** argv) {
     if (!options.quiet) std::cout << ws::tools::interval_line(r, config) << std::endl;
     if (!options.json_path.empty()) intervals.push_back(ws::tools::interval_json(r, config));
     if (measuring) {
-      measured.latency_us.add(interval_metrics.latency_us);
-      measured.service_latency_us.add(interval_metrics.service_latency_us);
+      measured.add_histograms(interval_metrics);
     } else if (now >= measure_start) {
       measuring = true;
       at_measure_start = total;
@@ -464,9 +902,17 @@ int main(int argc, char** argv) {
   result.counters = counters_since(previous, at_measure_start);
   result.metrics.latency_us = measured.latency_us;
   result.metrics.service_latency_us = measured.service_latency_us;
+  result.metrics.e2e_latency_us = measured.e2e_latency_us;
+  // Loss per consumer: against what this run's producers had acknowledged (0 without producers).
+  std::vector<uint64_t> acked;
+  for (const auto& c : clients) acked.push_back(c->acked);
+  for (auto& c : consumers) {
+    c->tally.lost = count_lost(*c, config, shared.run_id, acked);
+    result.consumers.push_back(c->tally);
+  }
   result.elapsed_s = static_cast<double>(end - measured_from) / 1e9;
   result.io_backend = "librdkafka";
-  result.threads = nthreads;
+  result.threads = nthreads + consumer_threads;
 
   destroy_all();
 
