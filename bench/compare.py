@@ -14,6 +14,8 @@ row is the round with the least CPU per message):
   4  (sink only) plain TCP ceiling: ws_tcp_blast send -> ws_tcp_blast listen, vs wirestress
      --acks=0 --batch=1000 --clients=1 against ws_kafka_sink, in MB/s on the wire
   5  sink ceiling vs Kafka 0.9: wirestress --clients=10 --acks=1 --batch=100 against both
+  6  (mock, kafka09: the sink has no Fetch) 1 producer + 10 consumers with --verify; the row counts
+     records received by all consumers, CPU per received record, and end-to-end p99
 Targets checked at the end: CPU/msg wirestress >= 10x lower than the baseline for one client and
 >= 100x lower for 500 clients x 1 msg/request; wirestress >= 0.5x plain TCP; sink >= 10x Kafka 0.9.
 """
@@ -166,7 +168,13 @@ class Result:
         self.ok, self.data, self.error, self.wall = ok, data or {}, error, wall
 
     @property
+    def consuming(self):
+        return self.scenario.startswith("s6")
+
+    @property
     def msgs(self):
+        if self.consuming:
+            return self.data.get("consume", {}).get("messages_received", 0)
         p = self.data.get("produce", {})
         return p.get("messages_sent", 0) if self.acks == 0 else p.get("messages_acked", 0)
 
@@ -201,6 +209,8 @@ class Result:
 
     @property
     def p99(self):
+        if self.consuming:
+            return self.data.get("consume", {}).get("e2e_latency_ms", {}).get("p99")
         return self.data.get("produce", {}).get("latency_ms", {}).get("p99")
 
     @property
@@ -352,6 +362,19 @@ def scenarios_for(broker, cfg, workdir, rounds):
     rows.append(("5 10c batch=100", r5))
     extra["s5"] = r5["wirestress"]
 
+    # 6: consumers. Paced with batches of ~100 so librdkafka's mock (one batch per fetch, ~5 MB
+    # kept per partition) does not drop records before its consumers read them.
+    if broker.name != "sink":
+        fresh()
+        args = ["--consumers=10", "--verify", "--batch=100", "--linger=10ms", "--rate=20000",
+                f"--messages={cfg['s6_msgs']}", "--duration=0", "--drain-timeout=30s"]
+        spec = {"wirestress": (1, args), "rdkafka": (1, args)}
+        r6 = alternate(broker, "s6", 1, rounds, 300, workdir, spec)
+        for r in r6.values():
+            if r is not None:
+                r.clients = 11  # RSS per client over the producer and the consumers
+        rows.append(("6 1p+10 consumers", r6))
+
     # 4: plain TCP ceiling (sink only).
     if broker.name == "sink":
         fresh()
@@ -423,10 +446,10 @@ def main():
     rounds = a.rounds or (1 if a.quick else 3)
     if a.quick:
         cfg = dict(s1_msgs=50000, s2_rate=10000, s2_dur=4, s3_clients=10000, s3_rate=100, s3_warmup=0, s3_dur=10,
-                   s3_baseline_steps=[1000], s4_dur=3, s5_dur=4)
+                   s3_baseline_steps=[1000], s4_dur=3, s5_dur=4, s6_msgs=20000)
     else:
         cfg = dict(s1_msgs=200000, s2_rate=10000, s2_dur=10, s3_clients=10000, s3_rate=100, s3_warmup=0, s3_dur=20,
-                   s3_baseline_steps=[2000, 5000, 10000], s4_dur=5, s5_dur=10)
+                   s3_baseline_steps=[2000, 5000, 10000], s4_dur=5, s5_dur=10, s6_msgs=100000)
     for p in (WIRESTRESS, BASELINE, SINK, MOCK):
         if not os.path.exists(p):
             sys.exit(f"missing {p}: build it first")

@@ -52,7 +52,9 @@ bool ConsumerState::take_records(PartitionCursor& cursor, protocol::Bytes record
       }
       sent_us = stamp.send_time_us;
       if (stamp.run != ctx.run_id) ++counters.consume_other_runs;
-      switch (tracker(stamp.run, stamp.producer).observe(stamp.sequence)) {
+      const auto outcome = tracker(stamp.run, stamp.producer).observe(stamp.sequence);
+      if (stamp.run == ctx.run_id && outcome != SequenceTracker::Outcome::kDuplicate) ++this_run_distinct;
+      switch (outcome) {
         case SequenceTracker::Outcome::kInOrder:
         case SequenceTracker::Outcome::kJumped: break;
         case SequenceTracker::Outcome::kLate:

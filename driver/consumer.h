@@ -49,6 +49,7 @@ class ConsumerState {
   bool counted_positioned = false;       // told the run it is ready (producers wait for that)
   bool catch_up_fetch = false;           // the fetch in flight was sent after all producers finished
   uint64_t quota_left = UINT64_MAX;      // consumer-only runs: records still to read
+  uint64_t this_run_distinct = 0;        // --verify: records of this run's producers, each once
   ConsumerTally tally;
 
   PartitionCursor* cursor_for(int32_t partition);

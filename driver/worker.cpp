@@ -160,6 +160,15 @@ void Worker<Loop>::run() {
       // high watermark of a fetch sent from now on) and stop there, or are behind at the deadline.
       producers_done_ = true;
       consumer_deadline_ns_ = now + config_.drain_timeout.count();
+      if (control_.producer_acked) {
+        for (uint32_t p = 0; p < control_.producer_count; ++p) {
+          acked_total_ += control_.producer_acked[p].load(std::memory_order_relaxed);
+        }
+      }
+      // Consumers that already have everything stop now rather than after their held fetch.
+      for (uint32_t c = producer_count_; c < clients_.size(); ++c) {
+        if (clients_[c].state == ClientState::kConsuming && has_everything(*clients_[c].consumer)) settle(c);
+      }
     }
     if (all_settled()) break;
     if (producers_done_ && now >= consumer_deadline_ns_) break;
@@ -1166,7 +1175,7 @@ bool Worker<Loop>::handle_fetch(uint32_t c, protocol::Reader& body, const InFlig
       if (p.records && !cs.take_records(*cursor, *p.records, intake)) retry_later = true;
     }
   }
-  if (cs.quota_left == 0 || (cs.catch_up_fetch && cs.caught_up())) {
+  if (cs.quota_left == 0 || (cs.catch_up_fetch && cs.caught_up()) || (producers_done_ && has_everything(cs))) {
     settle(c);  // read its --messages, or everything the producers wrote
     return false;
   }
@@ -1183,6 +1192,17 @@ bool Worker<Loop>::handle_fetch(uint32_t c, protocol::Reader& body, const InFlig
     send_fetch(c, now);
   }
   return true;
+}
+
+template <typename Loop>
+bool Worker<Loop>::has_everything(const ConsumerState& cs) const {
+  // Everything this run's producers had acknowledged when they finished. Exact with --verify
+  // (this run's stamps, each counted once); without it, only from --consume-from=latest, where
+  // the consumer sees nothing older (unless someone else writes to the topic meanwhile: then the
+  // high watermark still ends it, later).
+  if (acked_total_ == 0) return false;
+  if (config_.verify) return cs.this_run_distinct >= acked_total_;
+  return !config_.consume_from_earliest && cs.tally.received >= acked_total_;
 }
 
 template <typename Loop>

@@ -106,6 +106,7 @@ class Worker {
   void mark_failing(uint32_t c, const char* why);  // a consumer's first failure is the one reported
   void consumers_stop(int64_t now);                // the run ended: settle consumers as they are
   bool producers_may_start(int64_t now) const;
+  bool has_everything(const ConsumerState& cs) const;  // every record the producers acknowledged
   void publish_consumer_tallies();
 
   void close_connection(uint32_t c);  // every close goes through here (see closed_in_batch)
@@ -133,6 +134,7 @@ class Worker {
   uint32_t producer_count_ = 0;  // clients_[0, producer_count_) produce, the rest consume
   bool producers_done_ = false;  // every producer of the run (all workers) finished or timed out
   int64_t consumer_deadline_ns_ = 0;  // consumers still catching up by then count as behind
+  uint64_t acked_total_ = 0;  // records all producers had acknowledged when they were done
   int64_t gate_deadline_ns_ = 0;  // producers stop waiting for unpositioned consumers then
   int64_t measure_start_ns_ = 0;
   int64_t wall_minus_steady_ns_ = 0;  // Unix time = steady time + this (for --verify stamps)
