@@ -195,6 +195,9 @@ class Result:
     def cpu_per_m(self):
         return self.cpu / self.msgs * 1e6 if self.msgs else float("inf")
 
+    def per_msg(self, key, scale=1.0):
+        return self.data.get("process", {}).get(key, 0) * scale / self.msgs if self.msgs else 0.0
+
     @property
     def rss(self):
         return self.data.get("process", {}).get("peak_rss_kib", 0)
@@ -488,6 +491,22 @@ def main():
             line = fmt_row(broker, label, tool, r, ws_ref.get((broker, label.split()[0])) if tool == "rdkafka" else None)
             if line:
                 print(line)
+
+    # Where the CPU goes: user vs kernel time and context switches per message, for the rows whose
+    # target is about CPU per message. Kernel time and switches are what many connections or
+    # thread hand-offs cost; user time is the client's own code.
+    print("\nWhere the time goes (per message; from getrusage of the whole process):\n")
+    print("| broker | scenario | tool | user us | sys us | voluntary ctx switches | involuntary |")
+    print("|---|---|---|---|---|---|---|")
+    for broker, label, res in all_rows:
+        if not (label.startswith("1 ") or label.startswith("2 ") or label.startswith("6 ")):
+            continue
+        for tool in ("wirestress", "rdkafka"):
+            r = res.get(tool)
+            if r is None or not r.ok or not r.msgs:
+                continue
+            print(f"| {broker} | {label} | {tool} | {r.per_msg('cpu_user_s', 1e6):.2f} | {r.per_msg('cpu_sys_s', 1e6):.2f} | "
+                  f"{r.per_msg('voluntary_context_switches'):.3f} | {r.per_msg('involuntary_context_switches'):.3f} |")
 
     # Targets.
     print("\nTargets:")

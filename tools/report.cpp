@@ -72,6 +72,8 @@ ProcessFigures read_process_figures() {
   p.peak_rss_kib = proc_status_value("VmHWM:");
   if (p.peak_rss_kib == 0) p.peak_rss_kib = u.ru_maxrss;
   p.threads = current_thread_count();
+  p.voluntary_context_switches = u.ru_nvcsw;
+  p.involuntary_context_switches = u.ru_nivcsw;
   return p;
 }
 
@@ -368,7 +370,9 @@ nlohmann::ordered_json result_json(const driver::RunResult& result, const Option
   j["process"] = {{"cpu_user_s", process.cpu_user_s},
                   {"cpu_sys_s", process.cpu_sys_s},
                   {"peak_rss_kib", process.peak_rss_kib},
-                  {"threads", process.threads}};
+                  {"threads", process.threads},
+                  {"voluntary_context_switches", process.voluntary_context_switches},
+                  {"involuntary_context_switches", process.involuntary_context_switches}};
   j["intervals"] = std::move(intervals);
   return j;
 }

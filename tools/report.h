@@ -15,6 +15,8 @@ struct ProcessFigures {
   double cpu_sys_s = 0;
   long peak_rss_kib = 0;
   long threads = 0;  // the most seen while the run lasted
+  long voluntary_context_switches = 0;    // waits (a thread blocked and another ran)
+  long involuntary_context_switches = 0;  // preemptions
 };
 ProcessFigures read_process_figures();
 long current_thread_count();
