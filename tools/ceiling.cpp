@@ -2,6 +2,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -269,6 +270,20 @@ int run_ceiling(int argc, const char* const* argv) {
     limited_by = step_violations[bad_step].front().reason;
     for (const auto& v : step_violations[bad_step]) detail += (detail.empty() ? "" : "; ") + v.reason + ": " + v.detail;
     ceiling["first_failing_step"] = bad_step;
+    // Latency and a plateau are symptoms. Just above the ceiling the client may not be saturated
+    // yet, but if it was at a higher failing step, it is the cause: say so, not "the broker".
+    if (limited_by == "latency" || limited_by == "throughput_plateau") {
+      for (size_t i = 0; i < step_violations.size(); ++i) {
+        const auto client = std::find_if(step_violations[i].begin(), step_violations[i].end(),
+                                         [](const Violation& v) { return v.reason == "client"; });
+        if (client == step_violations[i].end()) continue;
+        limited_by = "client";
+        detail = "at step " + std::to_string(i) + " (" + number_text(out["steps"][i]["load"].get<double>()) +
+                 (by_connections ? " clients" : " msg/s") + ") " + client->detail + "; at the first failing load: " +
+                 detail;
+        break;
+      }
+    }
   }
   const auto best_step = step_at_load.find(best);
   const double best_rate = best > 0 ? (by_connections ? best * rate_per_client : best) : 0;

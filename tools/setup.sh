@@ -10,6 +10,7 @@ PACKAGES=(
   clang libclang-rt-14-dev
   kcat openjdk-17-jre-headless curl
   openjdk-17-jdk-headless libhdrhistogram-java
+  chromium librsvg2-bin fonts-dejavu-core
 )
 
 missing=()
