@@ -143,7 +143,12 @@ TEST(CheckLimits, BehindScheduleWithAFreeWindowBlamesTheClientNotTheBroker) {
   f.latency_ms[2] = 900;
   f.behind_schedule = 0.4;
   f.window_use = 0.05;  // the broker answered at once; the client did not send
+  f.service_p99_ms = 2;
   EXPECT_EQ(reasons(f), (std::vector<std::string>{"client", "throughput_plateau", "latency"}));
+  // A broker stall: the window was free on average, but requests waited on the broker for long.
+  f.service_p99_ms = 380;
+  EXPECT_EQ(reasons(f), (std::vector<std::string>{"throughput_plateau", "latency"}));
+  f.service_p99_ms = 2;
   // A saturated client comes first, whatever else broke.
   f.client_busy = 0.97;
   f.error_rate = 0.5;

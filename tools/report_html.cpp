@@ -273,8 +273,9 @@ std::vector<Chart> timeline_charts(const std::vector<RunView>& runs, bool severa
         latencies.push_back(json_number(l, "p50"));
         latencies.push_back(json_number(l, "max"));
       }
-      // The drain after the measured time closes every connection: not a drop worth drawing.
-      if (!(measure_end > 0 && json_number(iv, "elapsed_s") > measure_end + 0.01)) {
+      // At the end of the measured time clients finish and close: not a drop worth drawing (the
+      // same ticks load_figures leaves out of failing clients).
+      if (!(measure_end > 0 && json_number(iv, "elapsed_s") > measure_end - 0.05)) {
         const double n_open = json_number(iv, "connections_open");
         open.points.push_back({t, n_open, at + ": " + grouped(n_open) + " open"});
         wanted.points.push_back({t, n});

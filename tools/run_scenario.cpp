@@ -54,15 +54,14 @@ ScenarioRun run_scenario(const Options& options,
   ProcessFigures process = read_process_figures();
   process.cpu_user_s -= before.cpu_user_s;
   process.cpu_sys_s -= before.cpu_sys_s;
+  process.voluntary_context_switches -= before.voluntary_context_switches;
+  process.involuntary_context_switches -= before.involuntary_context_switches;
   process.threads = std::max(process.threads, peak_threads);
   out.json = result_json(out.result, options, broker_list(options.run), process, std::move(intervals));
   out.ok = true;
   return out;
 }
 
-}  // namespace ws::tools
-
-namespace ws::tools {
 namespace {
 
 std::atomic<bool>* g_interrupted = nullptr;
@@ -170,10 +169,6 @@ std::string scenario_help() {
   const char* argv[] = {"wirestress", "--help"};
   return parse_options(2, argv).output;
 }
-
-}  // namespace ws::tools
-
-namespace ws::tools {
 
 std::optional<int> parse_command_flags(CLI::App& app, int argc, const char* const* argv, const std::string& command,
                                        std::vector<std::string>& scenario) {

@@ -3,11 +3,12 @@
 // run many scenarios in a row (sweep, ceiling); each call makes a new (single-use) runner.
 #pragma once
 
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
 #include <atomic>
 #include <functional>
 #include <memory>
-#include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,7 +28,7 @@ struct ScenarioRun {
 };
 
 // `options.run.bootstrap` must be set. `on_interval` (may be empty) sees every tick. CPU figures in
-// the JSON are this run's own (the difference over the run), not the process's since its start.
+// the JSON (CPU, context switches) are this run's own, not the process's since its start.
 ScenarioRun run_scenario(const Options& options, const std::function<void(const driver::IntervalReport&)>& on_interval);
 
 // Ends the scenario running now, as the first Ctrl-C does (stop sending, drain, report). Safe from
@@ -36,10 +37,6 @@ void stop_current_scenario();
 
 // Comma-joined bootstrap list, as the JSON's config.bootstrap shows it.
 std::string broker_list(const driver::RunConfig& config);
-
-}  // namespace ws::tools
-
-namespace ws::tools {
 
 // The scenario flags a sweep or ceiling was given, passed to every run it makes, followed by the
 // flags the command sets for that run (--clients, --rate, --duration, --topic ...). Each run's
