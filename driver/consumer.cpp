@@ -38,7 +38,8 @@ bool ConsumerState::take_records(PartitionCursor& cursor, protocol::Bytes record
     --quota_left;
     ++tally.received;
     ++counters.consume_received;
-    if (ctx.measuring) ++tally.received_measured;
+    // Counted by arrival unless this run's stamp says when it was sent (see received_measured).
+    bool measured = ctx.measuring;
 
     int64_t sent_us = -1;
     if (ctx.verify) {
@@ -46,12 +47,14 @@ bool ConsumerState::take_records(PartitionCursor& cursor, protocol::Bytes record
       const std::span<const uint8_t> value =
           record.value ? std::span<const uint8_t>(*record.value) : std::span<const uint8_t>();
       if (read_stamp(value, stamp) != StampCheck::kOk) {
+        if (measured) ++tally.received_measured;
         ++tally.corrupt;
         ++counters.consume_corrupt;
         continue;
       }
       sent_us = stamp.send_time_us;
       if (stamp.run != ctx.run_id) ++counters.consume_other_runs;
+      if (stamp.run == ctx.run_id) measured = sent_us >= ctx.measure_start_unix_us;
       const auto outcome = tracker(stamp.run, stamp.producer).observe(stamp.sequence);
       if (stamp.run == ctx.run_id && outcome != SequenceTracker::Outcome::kDuplicate) ++this_run_distinct;
       switch (outcome) {
@@ -71,6 +74,9 @@ bool ConsumerState::take_records(PartitionCursor& cursor, protocol::Bytes record
     } else if (record.timestamp_ms >= 0) {
       sent_us = record.timestamp_ms * 1000;  // CreateTime, millisecond resolution (magic 1 and 2)
     }
+    if (measured) ++tally.received_measured;
+    // Warm-up records that arrive after it belong to the warm-up's latency, not the window's.
+    if (ctx.measuring && !measured) sent_us = -1;
     if (sent_us >= 0 && ctx.e2e_latency_us) {
       if (!ctx.e2e_latency_us->record(std::max<int64_t>(0, ctx.now_unix_us - sent_us))) {
         ++counters.latency_out_of_range;

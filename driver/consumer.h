@@ -24,7 +24,10 @@ struct PartitionCursor {
 struct ConsumerTally {
   uint32_t id = 0;                  // the consumer's global index
   uint64_t received = 0;            // whole run, warm-up included
-  uint64_t received_measured = 0;   // after the warm-up (the per-consumer rate uses this)
+  // Records of the measured window: with --verify, those this run's producers sent after the
+  // warm-up (by their stamp), so warm-up records still in transit do not inflate the rate;
+  // without --verify, those that arrived after the warm-up. The receive rates use this.
+  uint64_t received_measured = 0;
   uint64_t duplicates = 0;
   uint64_t out_of_order = 0;
   uint64_t corrupt = 0;
@@ -38,6 +41,7 @@ struct IntakeContext {
   uint32_t run_id = 0;
   int64_t now_unix_us = 0;
   bool measuring = true;            // past the warm-up
+  int64_t measure_start_unix_us = 0;  // when the warm-up ended, on the clock stamps use
   ProducerCounters* counters = nullptr;
   stats::HdrHistogram* e2e_latency_us = nullptr;
 };

@@ -1142,6 +1142,7 @@ bool Worker<Loop>::handle_fetch(uint32_t c, protocol::Reader& body, const InFlig
                              .run_id = control_.run_id,
                              .now_unix_us = (now + wall_minus_steady_ns_) / 1000,
                              .measuring = now >= measure_start_ns_,
+                             .measure_start_unix_us = (measure_start_ns_ + wall_minus_steady_ns_) / 1000,
                              .counters = &metrics_.counters,
                              .e2e_latency_us = &metrics_.e2e_latency_us};
   bool retry_later = false, refresh_metadata = false, reposition = false;

@@ -15,11 +15,11 @@ constexpr uint32_t kRun = 77;
 // A record set of stamped records (producer, sequences...), as the broker would return it, with
 // offsets from `base_offset`.
 std::vector<uint8_t> stamped_set(uint32_t run, uint32_t producer, std::vector<uint64_t> sequences,
-                                 int64_t base_offset, int8_t magic = 2) {
+                                 int64_t base_offset, int8_t magic = 2, int64_t send_time_us = 1'000'000) {
   std::vector<std::vector<uint8_t>> values;
   for (uint64_t s : sequences) {
     std::vector<uint8_t> v(48, 'f');
-    stamp_value(v, {.run = run, .producer = producer, .sequence = s, .send_time_us = 1'000'000});
+    stamp_value(v, {.run = run, .producer = producer, .sequence = s, .send_time_us = send_time_us});
     values.push_back(std::move(v));
   }
   std::vector<uint8_t> out;
@@ -56,6 +56,35 @@ TEST(ConsumerState, CountsRecordsAndAdvancesTheCursor) {
   EXPECT_NEAR(static_cast<double>(in.e2e.value_at_percentile(50)), 5000.0, 10.0);  // 5 ms from the stamp
   const uint64_t acked[4] = {0, 0, 0, 4};
   EXPECT_EQ(cs.count_lost(true, kRun, acked), 0u);
+}
+
+TEST(ConsumerState, WarmUpRecordsArrivingAfterItAreReceivedButNotInTheRate) {
+  // The warm-up ended at 1.0 s: records 0-2 were sent before it and arrive after it; 3-4 after.
+  ConsumerState cs = one_partition(0);
+  Intake in;
+  IntakeContext ctx = in.context();
+  ctx.measure_start_unix_us = 1'000'000;
+  ctx.now_unix_us = 1'200'000;
+  const auto warm = stamped_set(kRun, 0, {0, 1, 2}, 0, 2, /*send_time_us=*/900'000);
+  const auto measured = stamped_set(kRun, 0, {3, 4}, 3, 2, /*send_time_us=*/1'100'000);
+  ASSERT_TRUE(cs.take_records(cs.cursors[0], warm, ctx));
+  ASSERT_TRUE(cs.take_records(cs.cursors[0], measured, ctx));
+  EXPECT_EQ(cs.tally.received, 5u);
+  EXPECT_EQ(cs.tally.received_measured, 2u);
+  EXPECT_EQ(in.e2e.total_count(), 2u);  // only the window's records: 100 ms each
+  EXPECT_NEAR(static_cast<double>(in.e2e.max()), 100'000.0, 100.0);
+  const uint64_t acked[1] = {5};
+  EXPECT_EQ(cs.count_lost(true, kRun, acked), 0u);  // and none of them is lost
+
+  // Without --verify nothing tells them apart: every record arriving after the warm-up counts.
+  ConsumerState plain = one_partition(0);
+  IntakeContext unverified = in.context(false);
+  unverified.measure_start_unix_us = 1'000'000;
+  ASSERT_TRUE(plain.take_records(plain.cursors[0], warm, unverified));
+  EXPECT_EQ(plain.tally.received_measured, 3u);
+  unverified.measuring = false;  // still in the warm-up: nothing counts
+  ASSERT_TRUE(plain.take_records(plain.cursors[0], measured, unverified));
+  EXPECT_EQ(plain.tally.received_measured, 3u);
 }
 
 TEST(ConsumerState, RecordsBeforeTheFetchOffsetWereDeliveredAlready) {

@@ -76,7 +76,11 @@ LoadFigures load_figures(const Json& result) {
   f.achieved_msgs_per_s = f.acked_msgs_per_s;
   const Json& consume = json_section(result, "consume");
   if (f.consumers > 0 && !consume.empty()) {
-    f.received_msgs_per_s = json_number(consume, "messages_received") / elapsed / f.consumers;
+    // messages_measured leaves out warm-up records still in transit when the warm-up ended
+    // (with --verify); older JSON has only messages_received.
+    const double received = consume.contains("messages_measured") ? json_number(consume, "messages_measured")
+                                                                   : json_number(consume, "messages_received");
+    f.received_msgs_per_s = received / elapsed / f.consumers;
     f.achieved_msgs_per_s = f.received_msgs_per_s;
     f.loss = json_number(consume, "loss_pct") / 100.0;
     f.loss_from_consumers = true;

@@ -107,7 +107,7 @@ int merge_json(const std::vector<std::string>& inputs, const std::string& json_o
       }
       e2e.add(h);
       Json counts;
-      for (const char* key : {"consumers", "messages_received", "bytes_received", "fetches", "throughput_msgs_per_s",
+      for (const char* key : {"consumers", "messages_received", "messages_measured", "bytes_received", "fetches", "throughput_msgs_per_s",
                               "lost", "duplicates", "out_of_order", "corrupt", "other_runs", "failing_clients"}) {
         if (c.contains(key)) counts[key] = c[key];
       }

@@ -38,7 +38,11 @@ ParseOutcome parse_options(int argc, const char* const* argv) {
   CLI::App app{
       "wirestress: drive thousands of simulated Kafka producer and consumer clients per core against a broker.\n"
       "Without --bootstrap it starts an embedded broker (librdkafka's mock cluster) and says so.\n"
-      "wirestress merge A.json B.json... --json=OUT combines runs exactly (see wirestress merge --help).",
+      "Subcommands (each has its own --help):\n"
+      "  wirestress sweep     run a (clients x rate per client) matrix, one JSON with every cell\n"
+      "  wirestress ceiling   raise the load until the broker breaks its SLO; says what limited it\n"
+      "  wirestress report    turn a run, sweep or ceiling JSON into an HTML page and SVG/PNG charts\n"
+      "  wirestress merge     combine the JSON of runs made on several machines, exactly",
       "wirestress"};
   app.get_formatter()->column_width(34);
   std::string warmup = "0", latency_max = "1h";
