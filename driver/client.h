@@ -86,6 +86,7 @@ struct Client {
   int64_t next_record_ns = 0;     // paced runs: intended time of the next record not yet sent
   uint64_t quota_left = 0;        // records still to send (consumers: still to read)
   uint64_t next_sequence = 0;     // --verify: sequence number of the next record this producer writes
+  bool measured_from_published = false;  // --verify: told consumers its first post-warm-up sequence
   uint64_t closed_in_batch = 0;   // worker's poll batch in which the connection was last closed
   std::string client_id;
   std::unique_ptr<ConsumerState> consumer;  // set for consumers only, so producers stay small

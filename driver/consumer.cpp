@@ -54,7 +54,9 @@ bool ConsumerState::take_records(PartitionCursor& cursor, protocol::Bytes record
       }
       sent_us = stamp.send_time_us;
       if (stamp.run != ctx.run_id) ++counters.consume_other_runs;
-      if (stamp.run == ctx.run_id) measured = sent_us >= ctx.measure_start_unix_us;
+      if (stamp.run == ctx.run_id && stamp.producer < ctx.measured_from.size()) {
+        measured = stamp.sequence >= ctx.measured_from[stamp.producer].load(std::memory_order_acquire);
+      }
       const auto outcome = tracker(stamp.run, stamp.producer).observe(stamp.sequence);
       if (stamp.run == ctx.run_id && outcome != SequenceTracker::Outcome::kDuplicate) ++this_run_distinct;
       switch (outcome) {

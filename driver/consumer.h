@@ -2,6 +2,7 @@
 // seen from each producer. The worker does the I/O; this turns fetched record sets into counts.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -25,8 +26,8 @@ struct ConsumerTally {
   uint32_t id = 0;                  // the consumer's global index
   uint64_t received = 0;            // whole run, warm-up included
   // Records of the measured window: with --verify, those this run's producers sent after the
-  // warm-up (by their stamp), so warm-up records still in transit do not inflate the rate;
-  // without --verify, those that arrived after the warm-up. The receive rates use this.
+  // warm-up (by their stamped sequence), so warm-up records still in transit do not inflate the
+  // rate; without --verify, those that arrived after the warm-up. The receive rates use this.
   uint64_t received_measured = 0;
   uint64_t duplicates = 0;
   uint64_t out_of_order = 0;
@@ -41,7 +42,9 @@ struct IntakeContext {
   uint32_t run_id = 0;
   int64_t now_unix_us = 0;
   bool measuring = true;            // past the warm-up
-  int64_t measure_start_unix_us = 0;  // when the warm-up ended, on the clock stamps use
+  // Per producer of this run, the first sequence it sent after the warm-up (UINT64_MAX: none
+  // yet); empty without --verify. Records from there on are the measured window's.
+  std::span<const std::atomic<uint64_t>> measured_from;
   ProducerCounters* counters = nullptr;
   stats::HdrHistogram* e2e_latency_us = nullptr;
 };

@@ -30,7 +30,12 @@ RunControl::RunControl(uint32_t workers, uint32_t producers, uint32_t consumers)
       producers_active(producers),
       consumers_unpositioned(consumers),
       producer_acked(consumers > 0 ? new std::atomic<uint64_t>[producers]() : nullptr),
-      producer_count(producers) {}
+      producer_measured_from(consumers > 0 ? new std::atomic<uint64_t>[producers] : nullptr),
+      producer_count(producers) {
+  if (producer_measured_from) {
+    for (uint32_t p = 0; p < producers; ++p) producer_measured_from[p].store(UINT64_MAX, std::memory_order_relaxed);
+  }
+}
 
 struct ShardedRunner::WorkerSlot {
   Mailbox mailbox;

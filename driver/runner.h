@@ -40,6 +40,9 @@ struct RunControl {
   std::atomic<uint32_t> consumers_unpositioned;   // producers hold their first record until it is 0
   // Records each producer had acknowledged (acks=0: written), for the consumers' loss count.
   std::unique_ptr<std::atomic<uint64_t>[]> producer_acked;
+  // The first sequence each producer stamped after the warm-up (UINT64_MAX until it has): with
+  // --verify, consumers count the records from there on as the measured window's.
+  std::unique_ptr<std::atomic<uint64_t>[]> producer_measured_from;
   const uint32_t producer_count;
 };
 

@@ -129,6 +129,9 @@ void Worker<Loop>::run() {
   const int64_t start = control_.start_ns.load();
   if (config_.duration.count() > 0) end_ns_ = start + config_.warmup.count() + config_.duration.count();
   measure_start_ns_ = start + config_.warmup.count();
+  if (config_.verify && control_.producer_measured_from) {
+    measured_from_ = {control_.producer_measured_from.get(), control_.producer_count};
+  }
   // Producers wait for consumers to take their start offsets, but not for ever: a consumer that
   // cannot connect must not stop the run. Connecting is paced (--max-connecting), hence the
   // allowance per consumer.
@@ -497,7 +500,7 @@ bool Worker<Loop>::append_produce(uint32_t c, int64_t now) {
                                    std::chrono::system_clock::now().time_since_epoch())
                                    .count();
   const uint64_t first_sequence = metrics_.counters.messages_sent;
-  if (config_.verify) fill_values(cl, count, intended);
+  if (config_.verify) fill_values(cl, count, intended, now);
   for (uint32_t i = 0; i < count; ++i) {
     protocol::RecordToWrite record;
     record.value = config_.verify ? protocol::Bytes(values_.data() + i * payload_.size(), payload_.size())
@@ -1142,7 +1145,7 @@ bool Worker<Loop>::handle_fetch(uint32_t c, protocol::Reader& body, const InFlig
                              .run_id = control_.run_id,
                              .now_unix_us = (now + wall_minus_steady_ns_) / 1000,
                              .measuring = now >= measure_start_ns_,
-                             .measure_start_unix_us = (measure_start_ns_ + wall_minus_steady_ns_) / 1000,
+                             .measured_from = measured_from_,
                              .counters = &metrics_.counters,
                              .e2e_latency_us = &metrics_.e2e_latency_us};
   bool retry_later = false, refresh_metadata = false, reposition = false;
@@ -1247,7 +1250,12 @@ void Worker<Loop>::publish_consumer_tallies() {
 }
 
 template <typename Loop>
-void Worker<Loop>::fill_values(Client& cl, uint32_t count, int64_t first_intended_ns) {
+void Worker<Loop>::fill_values(Client& cl, uint32_t count, int64_t first_intended_ns, int64_t now) {
+  if (!cl.measured_from_published && now >= measure_start_ns_ && control_.producer_measured_from) {
+    // Released before the record can be sent, so a consumer that receives it sees the boundary.
+    control_.producer_measured_from[cl.global_index].store(cl.next_sequence, std::memory_order_release);
+    cl.measured_from_published = true;
+  }
   // One stamped copy of the payload per record: the record writer takes views until finish().
   const size_t size = payload_.size();
   if (values_.size() < count * size) {

@@ -95,7 +95,7 @@ class Worker {
   bool handle_produce(uint32_t c, protocol::Reader& body, const InFlight& req, int64_t now);
   void complete_produce(uint32_t c, const InFlight& req, int16_t error_code, int64_t now);
   void record_unsent_backlog(int64_t now);
-  void fill_values(Client& cl, uint32_t count, int64_t first_intended_ns);  // --verify stamps
+  void fill_values(Client& cl, uint32_t count, int64_t first_intended_ns, int64_t now);  // --verify stamps
 
   // Consumers: Metadata -> ListOffsets (where to start) -> Fetch, Fetch, ...
   bool consumer_metadata(uint32_t c, const protocol::MetadataResponse& response, int64_t now);
@@ -137,6 +137,7 @@ class Worker {
   uint64_t acked_total_ = 0;  // records all producers had acknowledged when they were done
   int64_t gate_deadline_ns_ = 0;  // producers stop waiting for unpositioned consumers then
   int64_t measure_start_ns_ = 0;
+  std::span<const std::atomic<uint64_t>> measured_from_;  // RunControl::producer_measured_from (--verify)
   int64_t wall_minus_steady_ns_ = 0;  // Unix time = steady time + this (for --verify stamps)
   bool stopping_ = false;
   int64_t end_ns_ = 0;  // --duration deadline (0 = none)
