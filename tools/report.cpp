@@ -200,7 +200,8 @@ std::string summary(const driver::RunResult& result, const driver::RunConfig& co
   }
   out << "  connections        attempted " << c.connections_attempted << ", established "
       << c.connections_established << ", failed " << c.connections_failed << ", reconnects "
-      << c.reconnects << "\n";
+      << c.reconnects << (config.warmup.count() > 0 ? "   (after the warm-up: those it opened are not counted)" : "")
+      << "\n";
   for (const auto& [code, n] : c.errors_by_code) {
     out << "  kafka error        " << protocol::error_name(code) << " x" << n << "\n";
   }
