@@ -122,13 +122,14 @@ RunResult ShardedRunner::run(const std::function<void(const IntervalReport&)>& o
   control_.start_barrier.arrive_and_wait();
 
   // Phases: warm-up (reported, excluded from the result), measure, drain (responses to requests
-  // sent while measuring still count). Ticks fall every report_interval and once exactly at the
-  // end of the warm-up, so no interval straddles the two.
+  // sent while measuring still count). Ticks fall every report_interval and once at the end of
+  // the warm-up, so no interval line straddles the two. The result itself is split exactly by
+  // each worker (see Mailbox), not by when these ticks fall.
   const int64_t measure_start = start + config_.warmup.count();
   bool measuring = config_.warmup.count() == 0;
   ProducerCounters previous;
-  ProducerCounters baseline;  // totals when the warm-up ended
-  Metrics tick;
+  Metrics tick;           // this interval line's histograms
+  Metrics measured_tick;  // the part of them recorded after the warm-up
   int64_t previous_tick = start;
   const int64_t interval = config_.report_interval.count();
   int64_t next_tick = measuring ? start + interval : std::min(start + interval, measure_start);
@@ -139,14 +140,20 @@ RunResult ShardedRunner::run(const std::function<void(const IntervalReport&)>& o
     const int64_t now = steady_now_ns();
     all_finished = true;
     ProducerCounters total;
+    ProducerCounters measured_total;  // since each worker's end of the warm-up
     const bool report = now >= next_tick;
     for (auto& w : workers_) {
-      std::lock_guard lock(w->mailbox.mutex);
-      all_finished &= w->mailbox.finished;
-      total.add(w->mailbox.counters);
-      if (report || w->mailbox.finished) {
-        tick.add_histograms(w->mailbox.interval);
-        w->mailbox.interval.reset_histograms();
+      Mailbox& m = w->mailbox;
+      std::lock_guard lock(m.mutex);
+      all_finished &= m.finished;
+      total.add(m.counters);
+      if (m.measuring) measured_total.add(counters_since(m.counters, m.baseline));
+      if (report || m.finished) {
+        tick.add_histograms(m.interval);
+        tick.add_histograms(m.measured_interval);
+        measured_tick.add_histograms(m.measured_interval);
+        m.interval.reset_histograms();
+        m.measured_interval.reset_histograms();
       }
     }
     if (!report && !all_finished) continue;
@@ -160,15 +167,15 @@ RunResult ShardedRunner::run(const std::function<void(const IntervalReport&)>& o
     r.interval = &tick;
     // The last, usually shorter, interval is reported too (its rates use its real length).
     if (on_interval && (report || r.interval_s >= 0.05)) on_interval(r);
+    result.metrics.add_histograms(measured_tick);
+    result.counters = measured_total;
     if (measuring) {
-      result.metrics.add_histograms(tick);
-      result.counters = counters_since(total, baseline);
       result.elapsed_s = static_cast<double>(now - measure_start) / 1e9;
     } else if (now >= measure_start) {
       measuring = true;
-      baseline = total;
     }
     tick.reset_histograms();
+    measured_tick.reset_histograms();
     previous = total;
     previous_tick = now;
     if (report) {

@@ -23,7 +23,13 @@ namespace ws::driver {
 struct Mailbox {
   std::mutex mutex;
   ProducerCounters counters;  // cumulative since the start
-  Metrics interval;           // histograms since the reporting thread last emptied them
+  // Histograms since the reporting thread last emptied them, recorded before and after the end of
+  // the warm-up. The worker itself splits them at that instant, so none of the warm-up's samples
+  // reach the result, however the reporting thread's ticks fall.
+  Metrics interval;
+  Metrics measured_interval;
+  bool measuring = false;       // the worker has passed the end of the warm-up
+  ProducerCounters baseline;    // its counters at that instant
   std::vector<ConsumerTally> consumers;  // the worker's consumers, filled when it finishes
   bool finished = false;
 };

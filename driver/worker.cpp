@@ -146,6 +146,14 @@ void Worker<Loop>::run() {
   int64_t busy_since = now_ns();
   while (true) {
     int64_t now = now_ns();
+    if (!past_warmup_ && now >= measure_start_ns_) {
+      // The end of the warm-up: hand over what was recorded before it, then count from here.
+      publish(false);
+      past_warmup_ = true;
+      std::lock_guard lock(mailbox_.mutex);
+      mailbox_.measuring = true;
+      mailbox_.baseline = metrics_.counters;
+    }
     if (!stopping_ && (control_.stop.load(std::memory_order_relaxed) || (end_ns_ && now >= end_ns_))) {
       stopping_ = true;
       drain_deadline_ns_ = now + config_.drain_timeout.count();
@@ -192,6 +200,7 @@ void Worker<Loop>::run() {
     }
 
     int64_t next = next_publish;
+    if (!past_warmup_) next = std::min(next, measure_start_ns_);
     if (!wakes_.empty()) next = std::min(next, wakes_.top().at_ns);
     if (end_ns_ && !stopping_) next = std::min(next, end_ns_);
     // Round up: waking up to 1 ms late costs accuracy that the intended-time latency records
@@ -972,7 +981,7 @@ void Worker<Loop>::publish(bool finished) {
   metrics_.counters.consumers_fetching = fetching;
   std::lock_guard lock(mailbox_.mutex);
   mailbox_.counters = metrics_.counters;
-  mailbox_.interval.add_histograms(metrics_);
+  (mailbox_.measuring ? mailbox_.measured_interval : mailbox_.interval).add_histograms(metrics_);
   mailbox_.finished = finished;
   metrics_.reset_histograms();
 }

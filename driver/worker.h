@@ -137,6 +137,7 @@ class Worker {
   uint64_t acked_total_ = 0;  // records all producers had acknowledged when they were done
   int64_t gate_deadline_ns_ = 0;  // producers stop waiting for unpositioned consumers then
   int64_t measure_start_ns_ = 0;
+  bool past_warmup_ = false;  // published the warm-up's numbers (Mailbox::measuring)
   std::span<const std::atomic<uint64_t>> measured_from_;  // RunControl::producer_measured_from (--verify)
   int64_t wall_minus_steady_ns_ = 0;  // Unix time = steady time + this (for --verify stamps)
   bool stopping_ = false;
