@@ -129,6 +129,12 @@ void Worker<Loop>::run() {
   const int64_t start = control_.start_ns.load();
   if (config_.duration.count() > 0) end_ns_ = start + config_.warmup.count() + config_.duration.count();
   measure_start_ns_ = start + config_.warmup.count();
+  if (config_.warmup.count() == 0) {
+    // Measuring from the very start: the first connection attempts below count, from zero.
+    past_warmup_ = true;
+    std::lock_guard lock(mailbox_.mutex);
+    mailbox_.measuring = true;
+  }
   if (config_.verify && control_.producer_measured_from) {
     measured_from_ = {control_.producer_measured_from.get(), control_.producer_count};
   }
