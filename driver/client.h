@@ -2,6 +2,7 @@
 // No thread, no virtual call and no allocation per request: its buffers grow once and are reused.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -34,16 +35,18 @@ struct InFlight {
   bool expects_response = true;
 };
 
-// Fixed-capacity FIFO of in-flight requests, allocated once per client. Responses on a Kafka
-// connection arrive in request order, so the front is always the next one due.
+// FIFO of in-flight requests, allocated once per client at the window's size. Responses on a
+// Kafka connection arrive in request order, so the front is always the next one due. It grows
+// only for acks=0, where one write may carry more requests than the window (none of them awaits
+// a response), and then stays at that size.
 class InFlightRing {
  public:
   void reset_capacity(uint32_t capacity) { slots_.assign(capacity, {}); head_ = size_ = 0; }
-  bool full() const { return size_ == slots_.size(); }
   bool empty() const { return size_ == 0; }
   uint32_t size() const { return size_; }
   InFlight& front() { return slots_[head_]; }
   void push(const InFlight& f) {
+    if (size_ == slots_.size()) grow();
     slots_[(head_ + size_) % slots_.size()] = f;
     ++size_;
   }
@@ -54,6 +57,13 @@ class InFlightRing {
   void clear() { head_ = size_ = 0; }
 
  private:
+  void grow() {
+    std::vector<InFlight> bigger(std::max<size_t>(4, slots_.size() * 2));
+    for (uint32_t i = 0; i < size_; ++i) bigger[i] = slots_[(head_ + i) % slots_.size()];
+    slots_ = std::move(bigger);
+    head_ = 0;
+  }
+
   std::vector<InFlight> slots_;
   uint32_t head_ = 0;
   uint32_t size_ = 0;
