@@ -87,7 +87,7 @@ ParseOutcome parse_options(int argc, const char* const* argv) {
   app.add_option("--key-size", r.key_size, "Key bytes per record; 0 = null keys")
       ->check(CLI::Range(0u, 1024u * 1024))
       ->capture_default_str();
-  app.add_option("--max-in-flight", r.max_in_flight, "Produce requests awaiting a response, per connection")
+  app.add_option("--max-in-flight", r.max_in_flight, "Produce requests awaiting a response, per connection (acks=0: none awaits one; a write carries up to 64 due requests, or this many if more)")
       ->check(CLI::Range(1u, 1024u))
       ->capture_default_str();
   app.add_option("--threads", r.threads, "Worker threads (default: number of cores)")
