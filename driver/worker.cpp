@@ -803,14 +803,18 @@ bool Worker<Loop>::handle_produce(uint32_t c, protocol::Reader& body, const InFl
 template <typename Loop>
 void Worker<Loop>::complete_produce(uint32_t c, const InFlight& request, int16_t error_code, int64_t now) {
   auto& counters = metrics_.counters;
+  // What consumers of this run should find: one relaxed add per request, only with consumers.
+  if (error_code == protocol::error::kNone && control_.producer_acked) {
+    control_.producer_acked[clients_[c].global_index].fetch_add(request.records, std::memory_order_relaxed);
+  }
+  // A request sent during the warm-up belongs to it even when its response comes later: the
+  // result counts the requests sent while measuring (with their responses in the drain), so the
+  // requests in flight at either end are not counted twice.
+  if (past_warmup_ && request.sent_ns < measure_start_ns_) return;
   if (error_code != protocol::error::kNone) {
     counters.messages_failed += request.records;
     ++counters.errors_by_code[error_code];
     return;
-  }
-  // What consumers of this run should find: one relaxed add per request, only with consumers.
-  if (control_.producer_acked) {
-    control_.producer_acked[clients_[c].global_index].fetch_add(request.records, std::memory_order_relaxed);
   }
   if (request.expects_response) {
     counters.messages_acked += request.records;

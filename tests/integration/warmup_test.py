@@ -5,9 +5,10 @@ Usage: warmup_test.py WIRESTRESS MOCK_BOOTSTRAP
 
 One client at a fixed rate of RATE records/s (one record per request) with a warm-up of
 WARMUP_MS and a measured time of DURATION_S: the open-loop schedule puts exactly
-RATE * DURATION_S records due in the measured time, so that is what "sent" and "acked" must say,
-give or take the few requests on the wire when the warm-up ended (their responses arrive in the
-measured time and count there). The warm-up is not a multiple of the workers' 100 ms publishing
+RATE * DURATION_S records due in the measured time, so that is what "sent" must say, give or
+take a record or two on the worker's schedule at the boundary. "acked" must equal "sent": the
+requests on the wire when the warm-up ended belong to it, and those sent in the measured time are
+all answered (the drain waits for them). The warm-up is not a multiple of the workers' 100 ms publishing
 period, so a split made when the reporting thread happens to look, rather than by each worker at
 the instant the warm-up ends, counts up to 100 ms of warm-up records (~50 here) in the result.
 Every acknowledged record has one latency sample, so the histogram's count must equal acked.
@@ -22,9 +23,8 @@ RATE = 1000
 DURATION_S = 2
 WARMUP_MS = 1050
 EXPECTED = RATE * DURATION_S
-# On the wire when the warm-up ends: at 1,000 records/s and ~1 ms per round trip, one or two;
-# --max-in-flight=5 caps it. A late worker wake-up does not change the count: records fall due on
-# the schedule, not when the worker looks.
+# Records fall due on the schedule, not when the worker looks, so a late wake-up does not change
+# the count; the tolerance covers the record due at the boundary itself and timer slack.
 TOLERANCE = 5
 
 
@@ -54,15 +54,16 @@ def main():
             print("FAIL:", problem)
         return 1
     p = result["produce"]
-    for key in ("messages_sent", "messages_acked"):
-        if abs(p[key] - EXPECTED) > TOLERANCE:
-            problems.append(f"produce.{key} = {p[key]}, expected {EXPECTED} +- {TOLERANCE}")
+    if abs(p["messages_sent"] - EXPECTED) > TOLERANCE:
+        problems.append(f"produce.messages_sent = {p['messages_sent']}, expected {EXPECTED} +- {TOLERANCE}")
+    if p["messages_acked"] != p["messages_sent"]:
+        problems.append(f"produce.messages_acked = {p['messages_acked']} != messages_sent {p['messages_sent']}")
     if p["latency_ms"]["count"] != p["messages_acked"]:
         problems.append(f"latency samples {p['latency_ms']['count']} != acked {p['messages_acked']}")
     if p.get("messages_failed", 0) or p.get("messages_unsent_due", 0):
         problems.append(f"failed {p.get('messages_failed')}, unsent {p.get('messages_unsent_due')}")
     print(f"sent {p['messages_sent']}, acked {p['messages_acked']}, latency samples "
-          f"{p['latency_ms']['count']} (expected {EXPECTED} +- {TOLERANCE})")
+          f"{p['latency_ms']['count']} (expected {EXPECTED} +- {TOLERANCE}, acked == sent)")
     for problem in problems:
         print("FAIL:", problem)
     return 1 if problems else 0
