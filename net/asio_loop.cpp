@@ -5,19 +5,26 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <cassert>
+#include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <deque>
 #include <optional>
 #include <utility>
 #include <vector>
+
+#include "net/listener.h"
 
 namespace ws::net {
 
 namespace asio = boost::asio;
 using boost::system::error_code;
 using Socket = asio::basic_stream_socket<asio::ip::tcp, asio::io_context::executor_type>;
+using Acceptor = asio::basic_socket_acceptor<asio::ip::tcp, asio::io_context::executor_type>;
 
 struct AsioLoop::Impl {
   enum SlotState : uint8_t { kFree, kConnecting, kOpen };
@@ -28,7 +35,10 @@ struct AsioLoop::Impl {
     size_t send_offset = 0;
     uint32_t gen = 0;  // bumped on close; handlers carry the generation they were started in
     SlotState state = kFree;
-    bool readable = false;  // on the readable_ list: data left unread when the last poll filled up
+    bool readable = false;    // on the readable list: to be read first at the next poll
+    bool wait_armed = false;  // an async_wait for readability is outstanding
+    bool paused = false;      // pause_receive(): not read until resume_receive()
+    bool accepted = false;    // the id came from accepted_ids and goes back there on release
   };
 
   explicit Impl(const LoopOptions& options)
@@ -59,10 +69,26 @@ struct AsioLoop::Impl {
     error_code ignored;
     // Pending handlers still run, with operation_aborted, and are dropped by the generation check.
     s.socket->close(ignored);
+    if (s.accepted) accepted_ids.give_back(conn);
     s.send_data = nullptr;
     s.readable = false;
+    s.wait_armed = false;
+    s.paused = false;
+    s.accepted = false;
     s.state = kFree;
     ++s.gen;
+  }
+
+  void grow(ConnId conn) {
+    if (conn >= slots.size()) slots.resize(std::max<size_t>(size_t{conn} + 1, slots.size() * 2));
+  }
+
+  // Puts a connection on the list read first at the next poll (no wait is armed for it then).
+  void read_next_poll(ConnId conn) {
+    Slot& s = slots[conn];
+    if (s.readable) return;
+    s.readable = true;
+    readable.emplace_back(conn, s.gen);
   }
 
   void on_connect(ConnId conn, uint32_t gen, const error_code& ec) {
@@ -105,9 +131,13 @@ struct AsioLoop::Impl {
   }
 
   void wait_readable(ConnId conn) {
-    const uint32_t gen = slots[conn].gen;
-    slots[conn].socket->async_wait(Socket::wait_read, [this, conn, gen](const error_code& ec) {
+    Slot& s = slots[conn];
+    if (s.wait_armed) return;  // resumed while a wait from before the pause is still out
+    s.wait_armed = true;
+    const uint32_t gen = s.gen;
+    s.socket->async_wait(Socket::wait_read, [this, conn, gen](const error_code& ec) {
       if (stale(conn, gen, kOpen)) return;
+      slots[conn].wait_armed = false;
       if (ec) {
         release(conn);
         return emit(Event::kClosed, conn, ec.value());
@@ -116,18 +146,62 @@ struct AsioLoop::Impl {
     });
   }
 
+  // Accepts until the backlog is empty (then waits for readiness again) or this poll has no room
+  // left; a failed accept (EMFILE, ...) is tried again at the next poll.
+  void accept_all() {
+    while (true) {
+      if (n == cap) {
+        accept_next_poll = true;
+        return;
+      }
+      const int fd = ::accept4(acceptor->native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) {
+        if (errno == EINTR || errno == ECONNABORTED) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return wait_acceptable();
+        ++stats.accept_errors;
+        accept_next_poll = true;
+        return;
+      }
+      set_accepted_options(fd);
+      const ConnId conn = accepted_ids.take();
+      grow(conn);
+      Slot& s = slots[conn];
+      assert(s.state == kFree && "an accepted id is handed out only when free");
+      if (!s.socket) s.socket.emplace(ctx.get_executor());
+      error_code ec;
+      s.socket->assign(listen_protocol, fd, ec);
+      if (!ec) s.socket->non_blocking(true, ec);  // read_some reports would_block instead of waiting
+      if (ec) {
+        ++stats.accept_errors;
+        error_code ignored;
+        if (s.socket->is_open()) s.socket->close(ignored);
+        else ::close(fd);
+        accepted_ids.give_back(conn);
+        continue;
+      }
+      s.state = kOpen;
+      s.accepted = true;
+      emit(Event::kAccepted, conn, 0);
+      drain(conn);  // bytes may have come with the handshake (see on_connect)
+    }
+  }
+
+  void wait_acceptable() {
+    acceptor->async_wait(Acceptor::wait_read, [this](const error_code& ec) {
+      if (ec == asio::error::operation_aborted) return;  // the loop is going away
+      accept_all();
+    });
+  }
+
   // Reads until the socket is empty (then waits for readiness again), the peer closes, or this
   // poll has no room left (then the connection goes on readable_ and is read first next poll).
   void drain(ConnId conn) {
     Slot& s = slots[conn];
+    if (s.paused) return;  // resume_receive() puts it on the readable list
     while (true) {
       if (n == cap || arena_used == arena_size) {
         if (arena_used == arena_size) ++stats.recv_no_buffers;
-        if (!s.readable) {
-          s.readable = true;
-          readable.emplace_back(conn, s.gen);
-        }
-        return;
+        return read_next_poll(conn);
       }
       const size_t room = std::min<size_t>(read_size, arena_size - arena_used);
       error_code ec;
@@ -146,7 +220,14 @@ struct AsioLoop::Impl {
 
   asio::io_context ctx{1};
   asio::executor_work_guard<asio::io_context::executor_type> work{ctx.get_executor()};
-  std::vector<Slot> slots;  // after ctx: sockets are destroyed before their io_context
+  // After ctx: sockets are destroyed before their io_context. A deque, so growing never moves a
+  // socket that has operations outstanding.
+  std::deque<Slot> slots;
+  std::optional<Acceptor> acceptor;
+  asio::ip::tcp listen_protocol = asio::ip::tcp::v4();
+  uint16_t listen_port = 0;
+  AcceptedIds accepted_ids;
+  bool accept_next_poll = false;  // accept first at the next poll (no wait armed meanwhile)
   uint32_t read_size;
   size_t arena_size;
   std::unique_ptr<uint8_t[]> arena;  // this poll's received bytes, handed out front to back
@@ -175,8 +256,7 @@ const LoopStats& AsioLoop::stats() const { return impl_->stats; }
 
 void AsioLoop::connect(ConnId conn, const Endpoint& endpoint) {
   Impl& m = *impl_;
-  assert(conn < m.slots.size());
-  if (conn >= m.slots.size()) return;
+  m.grow(conn);
   m.release(conn);
   Impl::Slot& s = m.slots[conn];
   if (!s.socket) s.socket.emplace(m.ctx.get_executor());
@@ -197,6 +277,47 @@ void AsioLoop::connect(ConnId conn, const Endpoint& endpoint) {
     return;
   }
   s.socket->async_connect(target, [&m, conn, gen](const error_code& e) { m.on_connect(conn, gen, e); });
+}
+
+bool AsioLoop::listen(const Endpoint& where, const ListenOptions& options, std::string& error) {
+  Impl& m = *impl_;
+  if (m.acceptor) {
+    error = "cannot listen on " + where.text + ": this loop listens already";
+    return false;
+  }
+  const int fd = open_listener(where, options, m.listen_port, error);
+  if (fd < 0) return false;
+  m.listen_protocol = where.addr.ss_family == AF_INET6 ? asio::ip::tcp::v6() : asio::ip::tcp::v4();
+  m.acceptor.emplace(m.ctx.get_executor());
+  error_code ec;
+  m.acceptor->assign(m.listen_protocol, fd, ec);
+  if (ec) {
+    ::close(fd);
+    m.acceptor.reset();
+    m.listen_port = 0;
+    error = "cannot listen on " + where.text + ": " + ec.message();
+    return false;
+  }
+  m.accepted_ids.start(options.first_accepted);
+  m.accept_next_poll = true;  // connections may be waiting already
+  return true;
+}
+
+uint16_t AsioLoop::listen_port() const { return impl_->listen_port; }
+
+void AsioLoop::pause_receive(ConnId conn) {
+  Impl& m = *impl_;
+  if (conn >= m.slots.size() || m.slots[conn].state == Impl::kFree) return;
+  m.slots[conn].paused = true;  // a wait still armed finds it paused and reads nothing
+}
+
+void AsioLoop::resume_receive(ConnId conn) {
+  Impl& m = *impl_;
+  if (conn >= m.slots.size()) return;
+  Impl::Slot& s = m.slots[conn];
+  if (!s.paused) return;
+  s.paused = false;
+  if (s.state == Impl::kOpen) m.read_next_poll(conn);  // while connecting, on_connect reads
 }
 
 void AsioLoop::send(ConnId conn, const uint8_t* data, size_t size) {
@@ -222,8 +343,9 @@ size_t AsioLoop::poll(std::span<Event> out, int timeout_ms) {
   m.cap = out.size();
   m.n = 0;
   m.arena_used = 0;  // the caller is done with the previous poll's views
+  m.accepted_ids.recycle();
 
-  // Connections left with unread bytes go first; they have no wait armed.
+  // Connections left with unread bytes (or just resumed) go first; they have no wait armed.
   m.readable_now.swap(m.readable);
   for (const auto& [conn, gen] : m.readable_now) {
     Impl::Slot& s = m.slots[conn];
@@ -232,6 +354,10 @@ size_t AsioLoop::poll(std::span<Event> out, int timeout_ms) {
     m.drain(conn);  // goes back on readable if this poll fills up too
   }
   m.readable_now.clear();
+  if (m.accept_next_poll) {
+    m.accept_next_poll = false;
+    m.accept_all();
+  }
 
   // Each handler makes at most one event, except drain(), which checks for room itself.
   if (m.n == 0 && timeout_ms < 0) {

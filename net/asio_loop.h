@@ -1,6 +1,7 @@
 // Boost.Asio backend (epoll): the fallback when io_uring is unavailable. Receiving uses readiness
 // (async_wait) plus non-blocking reads into one shared arena per poll(), so an idle connection
-// holds no receive buffer. See event_loop.h for the interface and its guarantees.
+// holds no receive buffer; accepting likewise waits on an acceptor's readiness and then accepts
+// until the backlog is empty. See event_loop.h for the interface and its guarantees.
 #pragma once
 
 #include <cstddef>
@@ -21,7 +22,11 @@ class AsioLoop {
   AsioLoop& operator=(const AsioLoop&) = delete;
 
   void connect(ConnId conn, const Endpoint& endpoint);
+  bool listen(const Endpoint& where, const ListenOptions& options, std::string& error);
+  uint16_t listen_port() const;
   void send(ConnId conn, const uint8_t* data, size_t size);
+  void pause_receive(ConnId conn);
+  void resume_receive(ConnId conn);
   void close(ConnId conn);
   size_t poll(std::span<Event> out, int timeout_ms);
   const char* name() const { return "asio"; }

@@ -10,7 +10,7 @@
 
 namespace ws::net {
 
-bool resolve(const std::string& host_port, Endpoint& out, std::string& error) {
+bool resolve(const std::string& host_port, Endpoint& out, std::string& error, bool allow_port_zero) {
   std::string host;
   std::string port;
   if (!host_port.empty() && host_port.front() == '[') {
@@ -40,8 +40,9 @@ bool resolve(const std::string& host_port, Endpoint& out, std::string& error) {
   }
   const bool digits = !port.empty() && port.size() <= 5 &&
                       std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; });
-  if (!digits || std::stoi(port) < 1 || std::stoi(port) > 65535) {
-    error = "bad address '" + host_port + "': port must be 1-65535";
+  const int lowest = allow_port_zero ? 0 : 1;
+  if (!digits || std::stoi(port) < lowest || std::stoi(port) > 65535) {
+    error = "bad address '" + host_port + "': port must be " + std::to_string(lowest) + "-65535";
     return false;
   }
 

@@ -20,7 +20,8 @@ constexpr uint32_t kGenMask = 0xFFFFFF;
 constexpr unsigned kReapBatch = 256;
 constexpr size_t kMaxSendChunk = size_t{1} << 30;  // an SQE length is 32 bits
 
-enum OpKind : uint8_t { kConnect = 1, kRecv = 2, kSend = 3, kCancel = 4 };
+enum OpKind : uint8_t { kConnect = 1, kRecv = 2, kSend = 3, kCancel = 4, kAccept = 5 };
+constexpr int kAcceptFlags = SOCK_NONBLOCK | SOCK_CLOEXEC;
 
 constexpr uint8_t bit(uint8_t kind) { return static_cast<uint8_t>(1u << kind); }
 
@@ -182,13 +183,17 @@ std::unique_ptr<UringLoop> UringLoop::create(const LoopOptions& options, std::st
   io_uring_buf_ring_advance(loop->buf_ring_, static_cast<int>(loop->buffer_count_));
   loop->to_recycle_.reserve(loop->buffer_count_);
 
-  loop->multishot_recv_ = probe_multishot_recv();
+  loop->multishot_recv_ = options.multishot && probe_multishot_recv();
+  // Multishot accept came in 5.19 with the buffer rings required above; should a kernel still
+  // refuse it (EINVAL), the first accept completion switches to single-shot.
+  loop->multishot_accept_ = options.multishot;
   loop->slots_.resize(options.max_connections);
   loop->pending_.reserve(std::min<uint32_t>(options.max_connections, 65536) * 2);
 
   std::string& f = loop->features_;
   f = "fast poll";
   f += loop->multishot_recv_ ? ", multishot recv" : ", single-shot recv (multishot needs Linux 6.0)";
+  f += loop->multishot_accept_ ? ", multishot accept" : ", single-shot accept";
   f += ", buffer ring " + std::to_string(loop->buffer_count_) + " x " +
        std::to_string(loop->buffer_size_) + " B";
   if (loop->single_issuer_) f += ", single issuer + deferred task run";
@@ -204,8 +209,10 @@ UringLoop::~UringLoop() {
     return;
   }
   for (ConnId c = 0; c < slots_.size(); ++c) release(c);
+  if (accept_in_kernel_) pending_.push_back(Op{0, 0, 0, kCancel, kAccept});
   const bool quiet = drain_for_exit();
   io_uring_queue_exit(ring_.get());
+  if (listen_fd_ >= 0) ::close(listen_fd_);
   if (buf_ring_ != nullptr) ::munmap(buf_ring_, buf_ring_bytes_);  // pinned by the kernel
   if (buffers_ == nullptr) return;
   if (quiet) {
@@ -237,10 +244,9 @@ bool UringLoop::drain_for_exit() {
     io_uring_for_each_cqe(ring, head, cqe) {
       ++seen;
       const auto kind = static_cast<uint8_t>(cqe->user_data >> 56);
-      if (cqe->user_data != LIBURING_UDATA_TIMEOUT && kind != kCancel &&
-          (cqe->flags & IORING_CQE_F_MORE) == 0) {
-        --in_kernel_ops_;
-      }
+      if (cqe->user_data == LIBURING_UDATA_TIMEOUT || kind == kCancel) continue;
+      if (kind == kAccept && cqe->res >= 0) ::close(cqe->res);  // accepted too late to report
+      if ((cqe->flags & IORING_CQE_F_MORE) == 0) --in_kernel_ops_;
     }
     io_uring_cq_advance(ring, seen);
   }
@@ -278,9 +284,12 @@ void UringLoop::queue(uint8_t kind, ConnId conn) {
   pending_.push_back(Op{conn, slots_[conn].gen, 0, kind, 0});
 }
 
+void UringLoop::grow(ConnId conn) {
+  if (conn >= slots_.size()) slots_.resize(std::max<size_t>(size_t{conn} + 1, slots_.size() * 2));
+}
+
 void UringLoop::connect(ConnId conn, const Endpoint& endpoint) {
-  assert(conn < slots_.size());
-  if (conn >= slots_.size()) return;
+  grow(conn);
   if (slots_[conn].state != kFree) release(conn);
   Slot& s = slots_[conn];
   s.state = kConnecting;
@@ -293,6 +302,37 @@ void UringLoop::connect(ConnId conn, const Endpoint& endpoint) {
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   s.fd = fd;
   pending_.push_back(Op{conn, s.gen, address_index(endpoint), kConnect, 0});
+}
+
+bool UringLoop::listen(const Endpoint& where, const ListenOptions& options, std::string& error) {
+  if (listen_fd_ >= 0) {
+    error = "cannot listen on " + where.text + ": this loop listens already";
+    return false;
+  }
+  listen_fd_ = open_listener(where, options, listen_port_, error);
+  if (listen_fd_ < 0) return false;
+  accepted_ids_.start(options.first_accepted);
+  pending_.push_back(Op{0, 0, 0, kAccept, 0});
+  return true;
+}
+
+void UringLoop::pause_receive(ConnId conn) {
+  if (conn >= slots_.size()) return;
+  Slot& s = slots_[conn];
+  if (s.state == kFree || s.paused) return;
+  s.paused = true;
+  // The receive ends with ECANCELED (handle() then does not arm it again); what it read before
+  // the cancel still arrives as kData.
+  if (s.in_kernel & bit(kRecv)) pending_.push_back(Op{conn, s.gen, 0, kCancel, kRecv});
+}
+
+void UringLoop::resume_receive(ConnId conn) {
+  if (conn >= slots_.size()) return;
+  Slot& s = slots_[conn];
+  if (!s.paused) return;
+  s.paused = false;
+  // Still in the kernel: its cancel is on the way, and its ECANCELED arms the receive again.
+  if (s.state == kOpen && (s.in_kernel & bit(kRecv)) == 0) queue(kRecv, conn);
 }
 
 void UringLoop::send(ConnId conn, const uint8_t* data, size_t size) {
@@ -324,6 +364,7 @@ void UringLoop::release(ConnId conn) {
     if (s.in_kernel & bit(kind)) pending_.push_back(Op{conn, s.gen, 0, kCancel, kind});
   }
   if (s.fd >= 0) ::close(s.fd);
+  if (s.accepted) accepted_ids_.give_back(conn);
   const uint32_t gen = s.gen + 1;
   s = Slot{};
   s.gen = gen;
@@ -335,12 +376,14 @@ bool UringLoop::flush_pending() {
   bool room = true;
   for (; i < pending_.size(); ++i) {
     const Op op = pending_[i];
-    Slot& s = slots_[op.conn];
-    if (op.kind != kCancel) {
+    if (op.kind == kAccept && (accept_in_kernel_ || listen_fd_ < 0)) continue;
+    Slot* slot = op.kind == kAccept || op.kind == kCancel ? nullptr : &slots_[op.conn];
+    if (slot != nullptr) {
+      Slot& s = *slot;
       // Dropped if the slot was closed (new generation) or the op is already in the kernel.
       if (s.gen != op.gen || (s.in_kernel & bit(op.kind)) != 0) continue;
       if (op.kind == kConnect && s.state != kConnecting) continue;
-      if (op.kind == kRecv && s.state != kOpen) continue;
+      if (op.kind == kRecv && (s.state != kOpen || s.paused)) continue;
       if (op.kind == kSend && (s.state != kOpen || s.send_data == nullptr)) continue;
     }
     io_uring_sqe* sqe = io_uring_get_sqe(ring);
@@ -355,30 +398,38 @@ bool UringLoop::flush_pending() {
     switch (op.kind) {
       case kConnect: {
         const Address& a = addresses_[op.aux];
-        io_uring_prep_connect(sqe, s.fd, reinterpret_cast<const sockaddr*>(&a.addr), a.len);
+        io_uring_prep_connect(sqe, slot->fd, reinterpret_cast<const sockaddr*>(&a.addr), a.len);
         break;
       }
       case kRecv:
         if (multishot_recv_) {
-          io_uring_prep_recv_multishot(sqe, s.fd, nullptr, 0, 0);
+          io_uring_prep_recv_multishot(sqe, slot->fd, nullptr, 0, 0);
         } else {
-          io_uring_prep_recv(sqe, s.fd, nullptr, buffer_size_, 0);
+          io_uring_prep_recv(sqe, slot->fd, nullptr, buffer_size_, 0);
         }
         sqe->flags |= IOSQE_BUFFER_SELECT;
         sqe->buf_group = kBufferGroup;
         break;
       case kSend:
-        io_uring_prep_send(sqe, s.fd, s.send_data + s.send_offset,
-                           std::min(s.send_size - s.send_offset, kMaxSendChunk), MSG_NOSIGNAL);
+        io_uring_prep_send(sqe, slot->fd, slot->send_data + slot->send_offset,
+                           std::min(slot->send_size - slot->send_offset, kMaxSendChunk), MSG_NOSIGNAL);
         break;
       case kCancel:
         io_uring_prep_cancel64(sqe, pack(op.target, op.conn, op.gen), 0);
         if (cqe_skip_) sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
         break;
+      case kAccept:
+        if (multishot_accept_) {
+          io_uring_prep_multishot_accept(sqe, listen_fd_, nullptr, nullptr, kAcceptFlags);
+        } else {
+          io_uring_prep_accept(sqe, listen_fd_, nullptr, nullptr, kAcceptFlags);
+        }
+        accept_in_kernel_ = true;
+        break;
     }
     io_uring_sqe_set_data64(sqe, pack(op.kind, op.conn, op.gen));
     if (op.kind != kCancel) {
-      s.in_kernel |= bit(op.kind);
+      if (slot != nullptr) slot->in_kernel |= bit(op.kind);
       ++in_kernel_ops_;
     }
   }
@@ -405,6 +456,7 @@ bool UringLoop::handle(const io_uring_cqe& cqe, Event& event) {
   const bool more = (cqe.flags & IORING_CQE_F_MORE) != 0;
   if (kind == kCancel) return false;
   if (!more) --in_kernel_ops_;
+  if (kind == kAccept) return handle_accept(cqe, event);
   const bool has_buffer = (cqe.flags & IORING_CQE_F_BUFFER) != 0;
   const auto bid = static_cast<uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
   if (has_buffer) to_recycle_.push_back(bid);  // back to the ring at the next poll()
@@ -432,7 +484,7 @@ bool UringLoop::handle(const io_uring_cqe& cqe, Event& event) {
     case kRecv:
       if (!more) s.in_kernel &= static_cast<uint8_t>(~bit(kRecv));
       if (res > 0 && has_buffer) {
-        if (!more) {
+        if (!more && !s.paused) {
           ++stats_.recv_rearms;
           queue(kRecv, conn);
         }
@@ -445,6 +497,11 @@ bool UringLoop::handle(const io_uring_cqe& cqe, Event& event) {
         // socket; receive again once this poll's buffers are back in the ring.
         ++stats_.recv_no_buffers;
         rearm_after_recycle_.push_back(Op{conn, s.gen, 0, kRecv, 0});
+        return false;
+      }
+      if (res == -ECANCELED) {
+        // Only pause_receive() cancels a receive of a live connection (close() makes it stale).
+        if (!s.paused) queue(kRecv, conn);  // resumed while the cancel was on its way
         return false;
       }
       release(conn);
@@ -469,6 +526,40 @@ bool UringLoop::handle(const io_uring_cqe& cqe, Event& event) {
       return true;
   }
   return false;
+}
+
+bool UringLoop::handle_accept(const io_uring_cqe& cqe, Event& event) {
+  const bool more = (cqe.flags & IORING_CQE_F_MORE) != 0;
+  const int res = cqe.res;
+  if (!more) {
+    accept_in_kernel_ = false;
+    if (res == -EINVAL && multishot_accept_) {
+      multishot_accept_ = false;  // a kernel without multishot accept: one accept at a time
+      pending_.push_back(Op{0, 0, 0, kAccept, 0});
+      return false;
+    }
+    // After an error, wait for the next poll(): EMFILE would otherwise fail again at once.
+    if (res >= 0) {
+      pending_.push_back(Op{0, 0, 0, kAccept, 0});
+    } else {
+      accept_retry_ = true;
+    }
+  }
+  if (res < 0) {
+    ++stats_.accept_errors;
+    return false;
+  }
+  set_accepted_options(res);
+  const ConnId conn = accepted_ids_.take();
+  grow(conn);
+  Slot& s = slots_[conn];
+  assert(s.state == kFree && "an accepted id is handed out only when free");
+  s.fd = res;
+  s.state = kOpen;
+  s.accepted = true;
+  queue(kRecv, conn);
+  event = Event{Event::kAccepted, conn, 0, {}};
+  return true;
 }
 
 size_t UringLoop::reap(std::span<Event> out, size_t n) {
@@ -496,6 +587,11 @@ size_t UringLoop::poll(std::span<Event> out, int timeout_ms) {
 
   // The caller is done with the views returned by the previous poll().
   recycle_buffers();
+  accepted_ids_.recycle();
+  if (accept_retry_) {
+    accept_retry_ = false;
+    pending_.push_back(Op{0, 0, 0, kAccept, 0});
+  }
   for (const Op& op : rearm_after_recycle_) pending_.push_back(op);
   rearm_after_recycle_.clear();
 

@@ -1,6 +1,7 @@
 // io_uring backend: one ring per loop, multishot receives that take buffers from one provided
-// buffer ring shared by every connection, and batched submission (one io_uring_enter per poll()
-// in the steady state). See event_loop.h for the interface and its guarantees.
+// buffer ring shared by every connection, multishot accept, and batched submission (one
+// io_uring_enter per poll() in the steady state). See event_loop.h for the interface and its
+// guarantees.
 #pragma once
 
 #include <sys/socket.h>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "net/event_loop.h"
+#include "net/listener.h"
 
 struct io_uring;
 struct io_uring_cqe;
@@ -32,7 +34,11 @@ class UringLoop {
   UringLoop& operator=(const UringLoop&) = delete;
 
   void connect(ConnId conn, const Endpoint& endpoint);
+  bool listen(const Endpoint& where, const ListenOptions& options, std::string& error);
+  uint16_t listen_port() const { return listen_port_; }
   void send(ConnId conn, const uint8_t* data, size_t size);
+  void pause_receive(ConnId conn);
+  void resume_receive(ConnId conn);
   void close(ConnId conn);
   size_t poll(std::span<Event> out, int timeout_ms);
   const char* name() const { return "io_uring"; }
@@ -52,9 +58,12 @@ class UringLoop {
     uint32_t gen = 0;       // bumped on every close; completions carry the generation they began in
     SlotState state = kFree;
     uint8_t in_kernel = 0;  // bit per op kind submitted whose last completion has not arrived
+    bool paused = false;    // pause_receive(): no receive armed until resume_receive()
+    bool accepted = false;  // the id came from accepted_ids_ and goes back there on release
   };
   // An operation waiting to become an SQE at the next flush (connect/send/close only record
   // intent, so the ring is touched only from poll(), and an op for a closed slot is dropped).
+  // Accept ops have conn 0 and generation 0 (one listener per loop, for the loop's lifetime).
   struct Op {
     ConnId conn;
     uint32_t gen;
@@ -70,6 +79,8 @@ class UringLoop {
   UringLoop() = default;
   void enable();
   void queue(uint8_t kind, ConnId conn);
+  void grow(ConnId conn);  // the tables reach `conn`
+  bool handle_accept(const io_uring_cqe& cqe, Event& event);
   bool flush_pending();  // false if the SQ stayed full (the rest waits for the next poll)
   bool handle(const io_uring_cqe& cqe, Event& event);  // true if it produced an event
   size_t reap(std::span<Event> out, size_t n);
@@ -84,6 +95,7 @@ class UringLoop {
   bool single_issuer_ = false;
   bool enabled_ = false;
   bool multishot_recv_ = false;
+  bool multishot_accept_ = false;
   bool cqe_skip_ = false;
   std::thread::id owner_;
 
@@ -96,6 +108,13 @@ class UringLoop {
   std::vector<uint16_t> to_recycle_;  // buffer ids handed out; back to the ring at the next poll()
 
   std::vector<Slot> slots_;
+  // The listener: accepts run in the kernel while accept_in_kernel_; a failed accept is armed
+  // again at the next poll() (accept_retry_), so an fd shortage cannot spin the loop.
+  int listen_fd_ = -1;
+  uint16_t listen_port_ = 0;
+  bool accept_in_kernel_ = false;
+  bool accept_retry_ = false;
+  AcceptedIds accepted_ids_;
   std::vector<Op> pending_;
   std::vector<Op> failed_connects_;  // socket() failed: reported as kConnected at the next poll()
   std::vector<Op> rearm_after_recycle_;  // receives that hit ENOBUFS

@@ -1,6 +1,7 @@
 // net/: both event loops against a small loopback server running on its own thread. Every wait is
 // "poll until the condition holds, or fail after a deadline"; no result depends on timing.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -16,6 +17,7 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -132,6 +134,7 @@ class TestServer {
 struct ConnLog {
   enum State { kIdle, kConnecting, kOpen, kDone };
   State state = kIdle;
+  bool accepted = false;
   int connect_error = -1;  // -1: no kConnected yet
   int close_error = -1;    // -1: no kClosed yet
   int sent = 0;
@@ -156,6 +159,16 @@ class Recorder {
         EXPECT_EQ(log.state, ConnLog::kConnecting) << "conn " << e.conn << ": unexpected kConnected";
         log.connect_error = e.error;
         log.state = e.error == 0 ? ConnLog::kOpen : ConnLog::kDone;
+        break;
+      case Event::kAccepted:
+        // A fresh id, or one whose connection ended (kClosed, or close() then forget()).
+        EXPECT_TRUE(log.state == ConnLog::kIdle || log.state == ConnLog::kDone)
+            << "conn " << e.conn << ": kAccepted on a slot in use";
+        EXPECT_EQ(e.error, 0);
+        log = ConnLog{};
+        log.state = ConnLog::kOpen;
+        log.accepted = true;
+        log.connect_error = 0;
         break;
       case Event::kData:
         EXPECT_EQ(log.state, ConnLog::kOpen) << "conn " << e.conn << ": kData when not open";
@@ -474,6 +487,314 @@ TYPED_TEST(LoopTest, CreatedOnOneThreadPolledOnAnother) {
   worker.join();
   EXPECT_EQ(rec[0].data, hello);
   loop.reset();  // on this thread, with the connection still open
+}
+
+// ---- The server side: listen(), kAccepted, accepted ids, growth, pause/resume. ----
+
+Endpoint any_port() {
+  Endpoint e;
+  std::string error;
+  EXPECT_TRUE(resolve("127.0.0.1:0", e, error, true)) << error;
+  return e;
+}
+
+Endpoint local(uint16_t port) {
+  Endpoint e;
+  std::string error;
+  EXPECT_TRUE(resolve("127.0.0.1:" + std::to_string(port), e, error)) << error;
+  return e;
+}
+
+// An echo server inside the loop under test: every accepted connection sends back what it
+// receives (one send in flight, the rest queued). Events of connect()ed ids go to the recorder.
+class LoopEcho {
+ public:
+  explicit LoopEcho(Recorder& rec) : rec_(rec) {}
+
+  template <typename Loop>
+  void on(Loop& loop, const Event& e) {
+    rec_.add(e);
+    ConnLog& log = rec_[e.conn];
+    if (!log.accepted) return;
+    Pending& p = pending_[e.conn];
+    switch (e.type) {
+      case Event::kAccepted: p = Pending{}; break;
+      case Event::kData:
+        p.queued.append(reinterpret_cast<const char*>(e.data.data()), e.data.size());
+        break;
+      case Event::kSent: p.in_flight.clear(); break;
+      default: return;
+    }
+    if (p.in_flight.empty() && !p.queued.empty()) {
+      p.in_flight.swap(p.queued);
+      loop.send(e.conn, reinterpret_cast<const uint8_t*>(p.in_flight.data()), p.in_flight.size());
+    }
+  }
+
+ private:
+  struct Pending {
+    std::string in_flight;
+    std::string queued;
+  };
+  Recorder& rec_;
+  std::map<ConnId, Pending> pending_;  // node-based: in-flight buffers never move
+};
+
+template <typename Loop>
+::testing::AssertionResult poll_echo(Loop& loop, LoopEcho& echo, const std::function<bool()>& done) {
+  std::vector<Event> events(64);
+  const auto deadline = Clock::now() + kDeadline;
+  while (!done()) {
+    if (Clock::now() > deadline) return ::testing::AssertionFailure() << "timed out";
+    const size_t n = loop.poll(events, 10);
+    for (size_t i = 0; i < n; ++i) echo.on(loop, events[i]);
+  }
+  return ::testing::AssertionSuccess();
+}
+
+// The ids of the open accepted connections the recorder knows, lowest first.
+std::vector<ConnId> accepted_ids(Recorder& rec, ConnId from, ConnId to) {
+  std::vector<ConnId> ids;
+  for (ConnId c = from; c < to; ++c) {
+    if (rec[c].accepted && rec[c].state == ConnLog::kOpen) ids.push_back(c);
+  }
+  return ids;
+}
+
+// One loop is both ends: ids below kFirstAccepted connect to its own listener, which echoes.
+// The tables start at 1 slot and must grow past 2 * kConns + kFirstAccepted.
+template <typename Loop>
+void accept_and_echo(const LoopOptions& base) {
+  constexpr ConnId kConns = 40;
+  constexpr ConnId kFirstAccepted = 300;
+  std::string error;
+  ASSERT_TRUE(ensure_fd_limit(4 * kConns + 100, error)) << error;
+  LoopOptions options = base;
+  options.max_connections = 1;
+  auto loop = make_loop<Loop>(options);
+  if (!loop && std::is_same_v<Loop, UringLoop>) GTEST_SKIP() << "io_uring unavailable here";
+  ASSERT_TRUE(loop);
+  EXPECT_EQ(loop->listen_port(), 0);
+  ASSERT_TRUE(loop->listen(any_port(), ListenOptions{kFirstAccepted}, error)) << error;
+  ASSERT_NE(loop->listen_port(), 0);
+  const Endpoint server = local(loop->listen_port());
+
+  Recorder rec(kFirstAccepted + 2 * kConns);
+  LoopEcho echo(rec);
+  std::vector<std::string> messages(kConns);
+  for (ConnId c = 0; c < kConns; ++c) {
+    messages[c] = "client " + std::to_string(c) + " " + std::string(c * 37, 'y');
+    // Every 8th client takes an id far beyond the table, the rest are dense.
+    const ConnId id = c % 8 == 7 ? 200 + c : c;
+    rec.expect_connect(id);
+    loop->connect(id, server);
+    loop->send(id, reinterpret_cast<const uint8_t*>(messages[c].data()), messages[c].size());
+  }
+  auto id_of = [](ConnId c) { return c % 8 == 7 ? 200 + c : c; };
+  ASSERT_TRUE(poll_echo(*loop, echo, [&] {
+    for (ConnId c = 0; c < kConns; ++c) {
+      const ConnLog& log = rec[id_of(c)];
+      if (log.state == ConnLog::kDone) return true;
+      if (log.data.size() < messages[c].size() || log.sent == 0) return false;
+    }
+    return true;
+  }));
+  for (ConnId c = 0; c < kConns; ++c) {
+    const ConnLog& log = rec[id_of(c)];
+    ASSERT_EQ(log.connect_error, 0) << "conn " << id_of(c);
+    ASSERT_EQ(log.close_error, -1) << "conn " << id_of(c);
+    EXPECT_EQ(log.data, messages[c]) << "conn " << id_of(c);
+  }
+  // The loop numbered the accepted connections densely from kFirstAccepted.
+  const std::vector<ConnId> accepted = accepted_ids(rec, 0, kFirstAccepted + 2 * kConns);
+  ASSERT_EQ(accepted.size(), kConns);
+  EXPECT_EQ(accepted.front(), kFirstAccepted);
+  EXPECT_EQ(accepted.back(), kFirstAccepted + kConns - 1);
+  EXPECT_EQ(loop->stats().accept_errors, 0u);
+}
+
+TYPED_TEST(LoopTest, AcceptsAndEchoesBeyondTheInitialCapacity) {
+  accept_and_echo<TypeParam>(LoopOptions{});
+}
+
+TEST(UringLoop, SingleShotAcceptAndReceiveWork) {
+  // The forms used where the kernel lacks multishot accept/recv.
+  LoopOptions options;
+  options.multishot = false;
+  std::string error;
+  auto loop = UringLoop::create(options, error);
+  if (!loop) GTEST_SKIP() << "io_uring unavailable: " << error;
+  EXPECT_NE(loop->features().find("single-shot recv"), std::string::npos) << loop->features();
+  EXPECT_NE(loop->features().find("single-shot accept"), std::string::npos) << loop->features();
+  accept_and_echo<UringLoop>(options);
+}
+
+TYPED_TEST(LoopTest, CloseFromEitherSideAndAcceptedIdsAreReused) {
+  auto& loop = *this->loop_;
+  constexpr ConnId kFirstAccepted = 10;
+  std::string error;
+  ASSERT_TRUE(loop.listen(any_port(), ListenOptions{kFirstAccepted}, error)) << error;
+  const Endpoint server = local(loop.listen_port());
+  Recorder rec(kFirstAccepted + 4);
+  LoopEcho echo(rec);
+  const std::string hello = "hello";
+  auto hello_bytes = reinterpret_cast<const uint8_t*>(hello.data());
+
+  // The client closes: the server sees kClosed without error.
+  rec.expect_connect(0);
+  loop.connect(0, server);
+  loop.send(0, hello_bytes, hello.size());
+  ASSERT_TRUE(poll_echo(loop, echo, [&] { return rec[0].data == hello; }));
+  ASSERT_TRUE(rec[kFirstAccepted].accepted);
+  loop.close(0);
+  rec.forget(0);
+  ASSERT_TRUE(poll_echo(loop, echo, [&] { return rec[kFirstAccepted].state == ConnLog::kDone; }));
+  EXPECT_EQ(rec[kFirstAccepted].close_error, 0);
+
+  // The freed id is handed out again; now the server closes, and the client sees kClosed(0).
+  rec.expect_connect(1);
+  loop.connect(1, server);
+  loop.send(1, hello_bytes, hello.size());
+  ASSERT_TRUE(poll_echo(loop, echo, [&] { return rec[1].data == hello; }));
+  EXPECT_EQ(rec[kFirstAccepted].state, ConnLog::kOpen);
+  EXPECT_TRUE(rec[kFirstAccepted].accepted);
+  EXPECT_EQ(rec[kFirstAccepted + 1].state, ConnLog::kIdle);
+  loop.close(kFirstAccepted);
+  rec.forget(kFirstAccepted);
+  ASSERT_TRUE(poll_echo(loop, echo, [&] { return rec[1].state == ConnLog::kDone; }));
+  EXPECT_EQ(rec[1].close_error, 0);
+
+  // A plain client sees the loop's close as end of stream.
+  rec.expect_connect(2);
+  loop.connect(2, server);
+  ASSERT_TRUE(poll_echo(loop, echo, [&] { return rec[2].state == ConnLog::kOpen && rec[kFirstAccepted].accepted &&
+                                                  rec[kFirstAccepted].state == ConnLog::kOpen; }));
+  loop.close(2);
+  rec.forget(2);
+  ASSERT_TRUE(poll_echo(loop, echo, [&] { return rec[kFirstAccepted].state == ConnLog::kDone; }));
+  const int client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_EQ(::connect(client, reinterpret_cast<const sockaddr*>(&server.addr), server.len), 0);
+  ASSERT_TRUE(poll_echo(loop, echo, [&] { return rec[kFirstAccepted].state == ConnLog::kOpen; }));
+  EXPECT_TRUE(accepted_ids(rec, kFirstAccepted + 1, kFirstAccepted + 4).empty());
+  loop.close(kFirstAccepted);
+  rec.forget(kFirstAccepted);
+  // io_uring closes the socket for good once the next poll() has cancelled its receive.
+  poll_for(loop, rec, std::chrono::milliseconds(20));
+  timeval tv{5, 0};
+  ::setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  char byte = 0;
+  ssize_t got = -1;
+  do {
+    got = ::read(client, &byte, 1);  // EINTR: io_uring task work for this thread can interrupt
+  } while (got < 0 && errno == EINTR);
+  EXPECT_EQ(got, 0) << std::strerror(errno);
+  ::close(client);
+  poll_for(loop, rec, std::chrono::milliseconds(20));
+}
+
+TYPED_TEST(LoopTest, PausedReceiveHoldsThePeerBack) {
+  auto& loop = *this->loop_;
+  std::string error;
+  ASSERT_TRUE(loop.listen(any_port(), ListenOptions{}, error)) << error;
+  const Endpoint server = local(loop.listen_port());
+  Recorder rec(4);
+  const int client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_EQ(::connect(client, reinterpret_cast<const sockaddr*>(&server.addr), server.len), 0);
+  ASSERT_EQ(::fcntl(client, F_SETFL, O_NONBLOCK), 0);
+  ASSERT_TRUE(poll_until(loop, rec, [&] { return rec[0].accepted; }));
+  loop.pause_receive(0);
+
+  // Bytes numbered by position, so what arrives can be checked without keeping a copy.
+  auto byte_at = [](size_t i) { return static_cast<char>((i * 131 + (i >> 11)) & 0xFF); };
+  std::vector<char> chunk(64 * 1024);
+  size_t written = 0;
+  auto write_some = [&] {
+    while (true) {
+      for (size_t i = 0; i < chunk.size(); ++i) chunk[i] = byte_at(written + i);
+      const ssize_t w = ::write(client, chunk.data(), chunk.size());
+      if (w <= 0) return;
+      written += static_cast<size_t>(w);
+      if (written > (256u << 20)) return;
+    }
+  };
+  // Write and poll until the writer has been blocked for a while with nothing arriving.
+  auto quiet_since = Clock::now();
+  size_t received_before = 0;  // what had arrived at the last progress check
+  while (Clock::now() - quiet_since < std::chrono::milliseconds(300)) {
+    const size_t before = written;
+    write_some();
+    ASSERT_LE(written, 256u << 20) << "a paused connection kept reading";
+    poll_for(loop, rec, std::chrono::milliseconds(5));
+    if (written != before || rec[0].data.size() != received_before) quiet_since = Clock::now();
+    received_before = rec[0].data.size();
+  }
+  const size_t held = written - rec[0].data.size();
+  EXPECT_GT(held, 0u) << "nothing waits in the socket";
+  EXPECT_EQ(rec[0].state, ConnLog::kOpen);
+
+  // Resumed: everything held arrives, and the writer can go on (by 1 MiB more).
+  const size_t stalled_at = written;
+  loop.resume_receive(0);
+  ASSERT_TRUE(poll_until(loop, rec, [&] {
+    if (written < stalled_at + (1u << 20)) write_some();
+    return written >= stalled_at + (1u << 20) && rec[0].data.size() == written;
+  }));
+  size_t mismatch = 0;
+  while (mismatch < written && rec[0].data[mismatch] == byte_at(mismatch)) ++mismatch;
+  EXPECT_EQ(mismatch, written) << "received bytes differ from byte " << mismatch;
+  ::close(client);
+  ASSERT_TRUE(poll_until(loop, rec, [&] { return rec[0].state == ConnLog::kDone; }));
+  EXPECT_EQ(rec[0].close_error, 0);
+}
+
+TYPED_TEST(LoopTest, ListenErrorsAndSharedPorts) {
+  auto& loop = *this->loop_;
+  std::string error;
+  ASSERT_TRUE(loop.listen(any_port(), ListenOptions{0, true}, error)) << error;
+  const uint16_t port = loop.listen_port();
+  // One listener per loop.
+  EXPECT_FALSE(loop.listen(any_port(), ListenOptions{}, error));
+  EXPECT_NE(error.find("listens already"), std::string::npos) << error;
+
+  // Without SO_REUSEPORT the port is taken; with it, a second loop shares it.
+  auto other = make_loop<TypeParam>(LoopOptions{});
+  ASSERT_TRUE(other);
+  error.clear();
+  EXPECT_FALSE(other->listen(local(port), ListenOptions{}, error));
+  EXPECT_NE(error.find("cannot listen on 127.0.0.1:" + std::to_string(port)), std::string::npos) << error;
+  EXPECT_NE(error.find("in use"), std::string::npos) << error;
+  ASSERT_TRUE(other->listen(local(port), ListenOptions{0, true}, error)) << error;
+  EXPECT_EQ(other->listen_port(), port);
+
+  // Every connection is accepted by one of the two.
+  constexpr int kClients = 30;
+  std::vector<int> clients;
+  for (int i = 0; i < kClients; ++i) {
+    clients.push_back(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    const Endpoint e = local(port);
+    ASSERT_EQ(::connect(clients.back(), reinterpret_cast<const sockaddr*>(&e.addr), e.len), 0);
+  }
+  Recorder rec_a(kClients), rec_b(kClients);
+  auto count = [](Recorder& r) { return accepted_ids(r, 0, kClients).size(); };
+  std::vector<Event> events(16);  // small batches: accepting goes on over several polls
+  const auto deadline = Clock::now() + kDeadline;
+  while (count(rec_a) + count(rec_b) < kClients && Clock::now() < deadline) {
+    size_t n = loop.poll(events, 1);
+    for (size_t i = 0; i < n; ++i) rec_a.add(events[i]);
+    n = other->poll(events, 1);
+    for (size_t i = 0; i < n; ++i) rec_b.add(events[i]);
+  }
+  EXPECT_EQ(count(rec_a) + count(rec_b), static_cast<size_t>(kClients));
+  for (int fd : clients) ::close(fd);
+}
+
+TEST(Resolve, PortZeroOnlyWhenAskedFor) {
+  Endpoint e;
+  std::string error;
+  EXPECT_FALSE(resolve("127.0.0.1:0", e, error));
+  EXPECT_NE(error.find("port must be 1-65535"), std::string::npos) << error;
+  ASSERT_TRUE(resolve("127.0.0.1:0", e, error, true)) << error;
+  EXPECT_EQ(ntohs(reinterpret_cast<const sockaddr_in&>(e.addr).sin_port), 0);
 }
 
 TEST(Resolve, AcceptsHostPortAndBracketedIpv6) {
