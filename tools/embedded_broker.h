@@ -1,29 +1,9 @@
-// librdkafka's mock cluster, in-process: a real Kafka protocol peer for demos and tests when no
-// broker is given. It hosts its broker threads inside an rd_kafka_t handle that does nothing else.
+// The embedded broker is tools/brokers/mock_cluster.h's MockCluster; this name stays until every
+// include has moved there.
 #pragma once
 
-#include <string>
-
-struct rd_kafka_s;
-struct rd_kafka_mock_cluster_s;
+#include "tools/brokers/mock_cluster.h"
 
 namespace ws::tools {
-
-class EmbeddedBroker {
- public:
-  EmbeddedBroker() = default;
-  EmbeddedBroker(const EmbeddedBroker&) = delete;
-  EmbeddedBroker& operator=(const EmbeddedBroker&) = delete;
-  ~EmbeddedBroker();
-
-  // Starts `brokers` mock brokers on 127.0.0.1 and creates `topic` with `partitions` (if non-empty).
-  bool start(int brokers, const std::string& topic, int partitions, std::string& error);
-  const std::string& bootstrap() const { return bootstrap_; }
-
- private:
-  rd_kafka_s* handle_ = nullptr;
-  rd_kafka_mock_cluster_s* cluster_ = nullptr;
-  std::string bootstrap_;
-};
-
+using EmbeddedBroker = ws::brokers::MockCluster;
 }  // namespace ws::tools

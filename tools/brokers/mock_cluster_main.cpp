@@ -5,13 +5,6 @@
 // Prints the bootstrap servers ("127.0.0.1:p1,127.0.0.1:p2,...") as the first stdout line (and to
 // PATH if given), then runs until SIGINT/SIGTERM or EOF on stdin. --ignore-stdin disables the EOF
 // check, for callers that start it in the background with stdin at /dev/null.
-//
-// The mock speaks the protocol versions of the librdkafka it is linked to (2.0.2: ApiVersions v0-3,
-// Produce up to v7, Fetch up to v11, Metadata up to v9); see rd_kafka_mock_set_apiversion() to narrow.
-
-#include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h>
-
 #include <fcntl.h>
 #include <poll.h>
 #include <unistd.h>
@@ -19,13 +12,14 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "tools/brokers/mock_cluster.h"
 
 namespace {
 
@@ -92,32 +86,18 @@ int main(int argc, char** argv) {
   Options opt = parse(argc, argv);
   if (fcntl(STDIN_FILENO, F_GETFD) == -1) opt.watch_stdin = false;  // stdin closed: nothing to watch
 
-  char err[512];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  // The handle only hosts the mock's threads; keep its "no bootstrap.servers" warning quiet.
-  rd_kafka_conf_set(conf, "log_level", "3", err, sizeof err);
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-  if (!rk) {
-    std::cerr << "ws_mock_cluster: rd_kafka_new: " << err << "\n";
-    return 1;
+  ws::brokers::MockCluster cluster;
+  std::string error;
+  bool ok = cluster.start(opt.brokers, error);
+  for (size_t i = 0; ok && i < opt.topics.size(); ++i) {
+    ok = cluster.create_topic(opt.topics[i].first, opt.topics[i].second, error);
   }
-  rd_kafka_mock_cluster_t* mc = rd_kafka_mock_cluster_new(rk, opt.brokers);
-  if (!mc) {
-    std::cerr << "ws_mock_cluster: rd_kafka_mock_cluster_new failed\n";
-    rd_kafka_destroy(rk);
+  if (!ok) {
+    std::cerr << "ws_mock_cluster: " << error << "\n";
     return 1;
-  }
-  for (const auto& [name, parts] : opt.topics) {
-    rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(mc, name.c_str(), parts, 1);
-    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      std::cerr << "ws_mock_cluster: topic " << name << ": " << rd_kafka_err2str(e) << "\n";
-      rd_kafka_mock_cluster_destroy(mc);
-      rd_kafka_destroy(rk);
-      return 1;
-    }
   }
 
-  const std::string bootstraps = rd_kafka_mock_cluster_bootstraps(mc);
+  const std::string& bootstraps = cluster.bootstrap();
   if (!opt.port_file.empty()) {
     // Write to a temp name and rename, so a reader polling for the file never sees half of it.
     const std::string tmp = opt.port_file + ".tmp";
@@ -138,8 +118,5 @@ int main(int argc, char** argv) {
       usleep(200 * 1000);
     }
   }
-
-  rd_kafka_mock_cluster_destroy(mc);
-  rd_kafka_destroy(rk);
   return 0;
 }
