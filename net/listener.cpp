@@ -10,8 +10,9 @@
 namespace ws::net {
 
 int open_listener(const Endpoint& where, const ListenOptions& options, uint16_t& port, std::string& error) {
-  const auto fail = [&](const char* what, int fd) {
-    error = "cannot listen on " + where.text + ": " + what + ": " + std::strerror(errno);
+  const auto fail = [&](std::string what, int fd) {
+    // A bind failure (the port is taken) is the usual one and needs no step name.
+    error = "cannot listen on " + where.text + ": " + (what.empty() ? "" : what + ": ") + std::strerror(errno);
     if (fd >= 0) ::close(fd);
     return -1;
   };
@@ -22,7 +23,7 @@ int open_listener(const Endpoint& where, const ListenOptions& options, uint16_t&
   if (options.reuse_port && ::setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
     return fail("SO_REUSEPORT", fd);
   }
-  if (::bind(fd, reinterpret_cast<const sockaddr*>(&where.addr), where.len) != 0) return fail("bind", fd);
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(&where.addr), where.len) != 0) return fail("", fd);
   if (::listen(fd, options.backlog) != 0) return fail("listen", fd);
   sockaddr_storage bound{};
   socklen_t len = sizeof bound;

@@ -1,13 +1,14 @@
 // ws_kafka_sink: a minimal Kafka broker stand-in on 127.0.0.1 that accepts Produce requests and
 // throws the records away, so wirestress can be measured without a broker's cost in the numbers.
-// One epoll loop per thread (shard-per-core: no mutable state shared between threads; counters are
-// published with relaxed stores and summed by the main thread at each tick).
+//
+// Shard-per-core: one thread = one net/ event loop (io_uring, else Asio) with its own listener on
+// the shared port (SO_REUSEPORT), so the kernel spreads connections over the threads and no
+// connection, buffer or counter is ever handed between them. (One listener on one thread would
+// need a hand-off of accepted sockets between loops.) Counters are published with relaxed stores
+// and summed by the main thread at each tick.
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
-#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -25,6 +26,9 @@
 #include <thread>
 #include <vector>
 
+#include "net/asio_loop.h"
+#include "net/event_loop.h"
+#include "net/uring_loop.h"
 #include "protocol/api_versions.h"
 #include "protocol/errors.h"
 #include "protocol/framing.h"
@@ -36,6 +40,9 @@
 namespace {
 
 using namespace ws::protocol;
+using ws::net::ConnId;
+
+enum class Io { kUring, kAsio };
 
 struct SinkOptions {
   int port = 0;
@@ -48,6 +55,7 @@ struct SinkOptions {
   // testing capacity searches. Beyond it, produce requests wait unread in the socket, as they do
   // in front of a saturated broker.
   double max_rate = 0;
+  Io io = Io::kUring;
 };
 
 // Versions the sink answers. Metadata stops at 4: enough for every client wirestress emulates and
@@ -58,7 +66,8 @@ constexpr int16_t kProduceMax = 8;
 constexpr const char* kHost = "127.0.0.1";
 // Stop reading from a connection whose client does not read its responses.
 constexpr size_t kMaxPendingOutput = 64u << 20;
-constexpr size_t kReadChunk = 256u << 10;
+// Buffers kept by a slot for its next connection; larger ones are given back.
+constexpr size_t kKeepBuffer = 1u << 20;
 
 // Counters one worker owns; the main thread reads them (relaxed) for interval lines and totals.
 struct ShardCounters {
@@ -78,19 +87,23 @@ struct Totals {
 
 std::atomic<bool> g_stop{false};
 
+// One client connection, indexed by the ConnId the loop gave it. In the steady state `in` is
+// empty: requests are answered straight from the loop's receive buffers.
 struct Connection {
-  int fd = -1;
-  bool throttled = false;  // holds unanswered produce requests until the rate budget refills
-  std::vector<uint8_t> in;
-  size_t in_len = 0;
-  std::vector<uint8_t> out;
-  size_t out_off = 0;
+  bool open = false;
+  bool throttled = false;   // holds an unanswered produce request until the rate budget refills
+  bool backlogged = false;  // the client does not read its responses: receiving paused
+  bool dirty = false;       // on the to-send list
+  std::vector<uint8_t> in;       // an incomplete request, or those held while throttled
+  std::vector<uint8_t> out;      // responses not yet handed to the loop
+  std::vector<uint8_t> sending;  // handed to loop.send(), until kSent
 };
 
+template <typename Loop>
 class SinkShard {
  public:
-  SinkShard(const SinkOptions& options, int listen_fd, ShardCounters& counters)
-      : options_(options), listen_fd_(listen_fd), counters_(counters),
+  SinkShard(const SinkOptions& options, std::unique_ptr<Loop> loop, ShardCounters& counters)
+      : options_(options), loop_(std::move(loop)), counters_(counters),
         offsets_(static_cast<size_t>(options.partitions), 0) {
     metadata_.brokers.resize(1);
     metadata_.brokers[0].node_id = 0;
@@ -118,36 +131,26 @@ class SinkShard {
     }
   }
 
+  bool listen(const ws::net::Endpoint& where, bool shared_port, std::string& error) {
+    ws::net::ListenOptions listen_options;
+    listen_options.reuse_port = shared_port;
+    return loop_->listen(where, listen_options, error);
+  }
+  uint16_t port() const { return loop_->listen_port(); }
   void set_port(int port) { metadata_.brokers[0].port = port; }
 
-  bool run() {
-    epfd_ = epoll_create1(EPOLL_CLOEXEC);
-    if (epfd_ < 0) return false;
-    epoll_event ev{};
-    ev.events = EPOLLIN | EPOLLEXCLUSIVE;
-    ev.data.ptr = nullptr;  // nullptr = the listening socket
-    if (epoll_ctl(epfd_, EPOLL_CTL_ADD, listen_fd_, &ev) != 0) return false;
-    std::vector<epoll_event> events(256);
+  void run() {
+    std::vector<ws::net::Event> events(512);
     while (!g_stop.load(std::memory_order_relaxed)) {
       // Throttled connections are resumed by the clock, not by socket events: wake every ms.
-      const int n = epoll_wait(epfd_, events.data(), static_cast<int>(events.size()), throttled_.empty() ? 50 : 1);
-      for (int i = 0; i < n; ++i) {
-        auto* conn = static_cast<Connection*>(events[static_cast<size_t>(i)].data.ptr);
-        if (conn == nullptr) {
-          accept_all();
-        } else {
-          service(conn);
-        }
-      }
+      const size_t n = loop_->poll(events, throttled_.empty() ? 50 : 1);
+      for (size_t i = 0; i < n; ++i) handle(events[i]);
       resume_throttled();
+      send_dirty();
       publish();
     }
-    for (auto& c : connections_) {
-      if (c) ::close(c->fd);
-    }
-    ::close(epfd_);
+    loop_.reset();  // closes every connection
     publish();
-    return true;
   }
 
  private:
@@ -161,26 +164,97 @@ class SinkShard {
     counters_.decode_errors.store(local_.decode_errors, std::memory_order_relaxed);
   }
 
-  void accept_all() {
-    for (;;) {
-      const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-      if (fd < 0) return;  // EAGAIN (another shard took it) or a transient error
-      const int one = 1;
-      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-      auto conn = std::make_unique<Connection>();
-      conn->fd = fd;
-      conn->in.resize(kReadChunk);
-      epoll_event ev{};
-      // Edge-triggered both ways: a backed-up connection resumes reading on EPOLLOUT.
-      ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
-      ev.data.ptr = conn.get();
-      if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) != 0) {
-        ::close(fd);
-        continue;
-      }
-      ++local_.accepted;
-      connections_.push_back(std::move(conn));
+  void handle(const ws::net::Event& e) {
+    if (e.type == ws::net::Event::kAccepted) return on_accepted(e.conn);
+    if (e.conn >= connections_.size() || !connections_[e.conn].open) return;  // closed in this batch
+    Connection& c = connections_[e.conn];
+    switch (e.type) {
+      case ws::net::Event::kData: return on_data(e.conn, e.data);
+      case ws::net::Event::kSent:
+        c.sending.clear();
+        if (c.backlogged && c.out.size() <= kMaxPendingOutput) {
+          c.backlogged = false;
+          if (!c.throttled) loop_->resume_receive(e.conn);
+        }
+        return mark_dirty(e.conn);
+      case ws::net::Event::kClosed: return close_connection(e.conn, false);
+      default: return;
     }
+  }
+
+  void on_accepted(ConnId id) {
+    if (id >= connections_.size()) connections_.resize(std::max<size_t>(id + 1, connections_.size() * 2));
+    Connection& c = connections_[id];
+    // The previous poll() is over, so a send buffer of the slot's last connection is free now.
+    for (auto* buffer : {&c.in, &c.out, &c.sending}) {
+      if (buffer->capacity() > kKeepBuffer) std::vector<uint8_t>().swap(*buffer);
+      buffer->clear();
+    }
+    c.open = true;
+    c.throttled = c.backlogged = c.dirty = false;
+    ++local_.accepted;
+  }
+
+  // By the peer (kClosed: the loop has closed it) or by the sink (a protocol error).
+  void close_connection(ConnId id, bool by_sink) {
+    Connection& c = connections_[id];
+    if (by_sink) loop_->close(id);
+    ++local_.closed;
+    c.open = false;
+    c.throttled = false;  // its entry on throttled_ is skipped
+    c.in.clear();
+    c.out.clear();
+    // `sending` stays allocated: the loop may read it until the next poll() returns.
+  }
+
+  void on_data(ConnId id, std::span<const uint8_t> data) {
+    Connection& c = connections_[id];
+    if (!c.in.empty() || c.throttled) {
+      c.in.insert(c.in.end(), data.begin(), data.end());
+      if (!c.throttled && !answer_held(id)) return close_connection(id, true);
+    } else {
+      const long used = answer_frames(id, data);
+      if (used < 0) return close_connection(id, true);
+      c.in.assign(data.begin() + used, data.end());
+    }
+    if (c.out.size() > kMaxPendingOutput && !c.backlogged) {
+      c.backlogged = true;  // resumes on kSent
+      loop_->pause_receive(id);
+    }
+    mark_dirty(id);
+  }
+
+  // Answers what `in` holds; false on a protocol error.
+  bool answer_held(ConnId id) {
+    Connection& c = connections_[id];
+    const long used = answer_frames(id, c.in);
+    if (used < 0) return false;
+    c.in.erase(c.in.begin(), c.in.begin() + used);
+    return true;
+  }
+
+  // Answers every complete request at the front of `bytes` (responses go to `out`); stops at a
+  // partial one or when the rate budget runs out. Returns the bytes used, -1 on a protocol error.
+  long answer_frames(ConnId id, std::span<const uint8_t> bytes) {
+    Connection& c = connections_[id];
+    size_t pos = 0;
+    while (true) {
+      const FrameCheck check = check_frame(bytes.subspan(pos));
+      if (check.status == FrameStatus::kTooLarge) return -1;
+      if (check.status == FrameStatus::kNeedMore) break;
+      const bool produce = check.frame_size >= 6 && bytes[pos + 4] == 0 && bytes[pos + 5] == ProduceRequest::kApiKey;
+      if (produce && !rate_budget_left()) {
+        c.throttled = true;
+        throttled_.push_back(id);
+        loop_->pause_receive(id);  // requests beyond the rate wait unread, in the socket
+        break;
+      }
+      local_.bytes += check.frame_size;
+      ++local_.requests;
+      if (!handle_request(c, Bytes(bytes.data() + pos + 4, check.frame_size - 4))) return -1;
+      pos += check.frame_size;
+    }
+    return static_cast<long>(pos);
   }
 
   // Token bucket of --max-rate / threads records per second, 10 ms deep. A request is answered
@@ -198,97 +272,41 @@ class SinkShard {
 
   void resume_throttled() {
     if (throttled_.empty() || !rate_budget_left()) return;
-    std::vector<Connection*> resume;
-    resume.swap(throttled_);
-    for (Connection* conn : resume) {
-      conn->throttled = false;
-      service(conn);
+    resume_.swap(throttled_);
+    for (ConnId id : resume_) {
+      Connection& c = connections_[id];
+      if (!c.open || !c.throttled) continue;  // closed meanwhile
+      c.throttled = false;
+      if (!answer_held(id)) {
+        close_connection(id, true);
+        continue;
+      }
+      if (!c.throttled && !c.backlogged) loop_->resume_receive(id);
+      mark_dirty(id);
     }
+    resume_.clear();
   }
 
-  void close_connection(Connection* conn) {
-    ::close(conn->fd);  // also removes it from the epoll set
-    ++local_.closed;
-    if (conn->throttled) throttled_.erase(std::find(throttled_.begin(), throttled_.end(), conn));
-    auto it = std::find_if(connections_.begin(), connections_.end(),
-                           [conn](const auto& c) { return c.get() == conn; });
-    if (it != connections_.end()) {
-      std::swap(*it, connections_.back());
-      connections_.pop_back();
-    }
+  void mark_dirty(ConnId id) {
+    Connection& c = connections_[id];
+    if (c.dirty || c.out.empty()) return;
+    c.dirty = true;
+    dirty_.push_back(id);
   }
 
-  // Reads everything available, answers every complete request in order, writes what it can.
-  void service(Connection* conn) {
-    if (!flush(conn)) return close_connection(conn);
-    if (conn->throttled) return;  // resume_throttled() picks it up; meanwhile the socket fills
-    if (conn->in_len > 0 && !handle_frames(conn)) return close_connection(conn);  // held frames first
-    for (;;) {
-      if (conn->throttled) break;
-      if (conn->out.size() - conn->out_off > kMaxPendingOutput) return;  // resumes on EPOLLOUT
-      if (conn->in.size() - conn->in_len < kReadChunk / 4) conn->in.resize(conn->in.size() * 2);
-      const ssize_t n = ::read(conn->fd, conn->in.data() + conn->in_len,
-                               conn->in.size() - conn->in_len);
-      if (n == 0) return close_connection(conn);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-        return close_connection(conn);
-      }
-      conn->in_len += static_cast<size_t>(n);
-      if (!handle_frames(conn)) return close_connection(conn);
+  // One send per connection per poll: everything answered since the last one goes out together.
+  void send_dirty() {
+    for (ConnId id : dirty_) {
+      Connection& c = connections_[id];
+      c.dirty = false;
+      if (!c.open || !c.sending.empty() || c.out.empty()) continue;  // kSent marks it again
+      c.sending.swap(c.out);
+      loop_->send(id, c.sending.data(), c.sending.size());
     }
-    if (!flush(conn)) close_connection(conn);
+    dirty_.clear();
   }
 
-  // Answers every complete frame at the front of the buffer; keeps a partial one for later.
-  bool handle_frames(Connection* conn) {
-    size_t pos = 0;
-    for (;;) {
-      const FrameCheck check =
-          check_frame(std::span<const uint8_t>(conn->in.data() + pos, conn->in_len - pos));
-      if (check.status == FrameStatus::kTooLarge) return false;
-      if (check.status == FrameStatus::kNeedMore) {
-        if (check.frame_size > conn->in.size()) conn->in.resize(check.frame_size + kReadChunk);
-        break;
-      }
-      const bool produce = check.frame_size >= 6 && conn->in[pos + 4] == 0 && conn->in[pos + 5] == ProduceRequest::kApiKey;
-      if (produce && !rate_budget_left()) {
-        conn->throttled = true;
-        throttled_.push_back(conn);
-        break;
-      }
-      local_.bytes += check.frame_size;
-      ++local_.requests;
-      if (!handle_request(conn, Bytes(conn->in.data() + pos + 4, check.frame_size - 4))) {
-        return false;
-      }
-      pos += check.frame_size;
-    }
-    if (pos > 0) {
-      std::memmove(conn->in.data(), conn->in.data() + pos, conn->in_len - pos);
-      conn->in_len -= pos;
-    }
-    // Batch writes: one write per read, not one per response.
-    return flush(conn);
-  }
-
-  bool flush(Connection* conn) {
-    while (conn->out_off < conn->out.size()) {
-      const ssize_t n = ::write(conn->fd, conn->out.data() + conn->out_off,
-                                conn->out.size() - conn->out_off);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return errno == EAGAIN || errno == EWOULDBLOCK;
-      }
-      conn->out_off += static_cast<size_t>(n);
-    }
-    conn->out.clear();
-    conn->out_off = 0;
-    return true;
-  }
-
-  bool handle_request(Connection* conn, Bytes frame) {
+  bool handle_request(Connection& c, Bytes frame) {
     Reader peek(frame);
     const int16_t api_key = peek.i16();
     const int16_t version = peek.i16();
@@ -300,39 +318,39 @@ class SinkShard {
     header_.decode(r, request_header_version(api_key, version));
     if (!r.ok()) return false;
     switch (api_key) {
-      case ApiVersionsRequest::kApiKey: return answer_api_versions(conn, version);
-      case MetadataRequest::kApiKey: return answer_metadata(conn, r, version);
-      default: return answer_produce(conn, r, version);
+      case ApiVersionsRequest::kApiKey: return answer_api_versions(c, version);
+      case MetadataRequest::kApiKey: return answer_metadata(c, r, version);
+      default: return answer_produce(c, r, version);
     }
   }
 
   // Starts a response frame; finish_response() patches its size.
-  size_t begin_response(Connection* conn, int16_t api_key, int16_t version) {
-    Writer w(conn->out);
+  size_t begin_response(Connection& c, int16_t api_key, int16_t version) {
+    Writer w(c.out);
     const size_t start = w.reserve(4);
     ResponseHeader h;
     h.correlation_id = header_.correlation_id;
     h.encode(w, response_header_version(api_key, version));
     return start;
   }
-  static void finish_response(Connection* conn, size_t start) {
-    Writer w(conn->out);
-    w.patch_i32(start, static_cast<int32_t>(conn->out.size() - start - 4));
+  static void finish_response(Connection& c, size_t start) {
+    Writer w(c.out);
+    w.patch_i32(start, static_cast<int32_t>(c.out.size() - start - 4));
   }
 
-  bool answer_api_versions(Connection* conn, int16_t version) {
+  bool answer_api_versions(Connection& c, int16_t version) {
     // The request body (client software name in v3) is not needed to answer.
     const bool supported = version <= kApiVersionsMax;
     const int16_t layout = supported ? version : int16_t{0};
     api_versions_.error_code = supported ? error::kNone : error::kUnsupportedVersion;
-    const size_t start = begin_response(conn, ApiVersionsRequest::kApiKey, layout);
-    Writer w(conn->out);
+    const size_t start = begin_response(c, ApiVersionsRequest::kApiKey, layout);
+    Writer w(c.out);
     api_versions_.encode(w, layout);
-    finish_response(conn, start);
+    finish_response(c, start);
     return true;
   }
 
-  bool answer_metadata(Connection* conn, Reader& r, int16_t version) {
+  bool answer_metadata(Connection& c, Reader& r, int16_t version) {
     if (version > MetadataRequest::kMaxVersion) return false;
     metadata_request_.decode(r, version);
     if (!r.ok()) {
@@ -349,14 +367,14 @@ class SinkShard {
       t.name = (*topics)[i].name;
       if (t.partitions.size() != partition_template_.size()) t.partitions = partition_template_;
     }
-    const size_t start = begin_response(conn, MetadataRequest::kApiKey, version);
-    Writer w(conn->out);
+    const size_t start = begin_response(c, MetadataRequest::kApiKey, version);
+    Writer w(c.out);
     metadata_.encode(w, version);
-    finish_response(conn, start);
+    finish_response(c, start);
     return true;
   }
 
-  bool answer_produce(Connection* conn, Reader& r, int16_t version) {
+  bool answer_produce(Connection& c, Reader& r, int16_t version) {
     if (version > ProduceRequest::kMaxVersion) return false;
     produce_request_.decode(r, version);
     if (!r.ok()) {
@@ -392,10 +410,10 @@ class SinkShard {
       }
     }
     if (!respond) return true;
-    const size_t start = begin_response(conn, ProduceRequest::kApiKey, version);
-    Writer w(conn->out);
+    const size_t start = begin_response(c, ProduceRequest::kApiKey, version);
+    Writer w(c.out);
     produce_response_.encode(w, version);
-    finish_response(conn, start);
+    finish_response(c, start);
     return true;
   }
 
@@ -450,14 +468,15 @@ class SinkShard {
   }
 
   const SinkOptions& options_;
-  int listen_fd_;
+  std::unique_ptr<Loop> loop_;
   ShardCounters& counters_;
-  int epfd_ = -1;
   Totals local_;
-  std::vector<std::unique_ptr<Connection>> connections_;
+  std::vector<Connection> connections_;  // by ConnId; moving one keeps its buffers in place
   std::vector<int64_t> offsets_;
-  std::vector<Connection*> throttled_;  // connections waiting for the --max-rate budget
-  double budget_ = 0;                   // records that may still be accepted now
+  std::vector<ConnId> throttled_;  // connections waiting for the --max-rate budget
+  std::vector<ConnId> resume_;
+  std::vector<ConnId> dirty_;      // connections with responses to send
+  double budget_ = 0;              // records that may still be accepted now
   int64_t budget_at_ns_ = 0;
 
   // Decoded requests and prepared responses, reused: their vectors keep their capacity.
@@ -508,11 +527,12 @@ bool parse_int(std::string_view s, long lo, long hi, long& out) {
 
 constexpr const char* kUsage =
     "Usage: ws_kafka_sink [--port=N] [--partitions=P] [--threads=T] [--validate]\n"
-    "                     [--stats-interval=1s] [--duration=0] [--max-rate=0]\n"
+    "                     [--stats-interval=1s] [--duration=0] [--max-rate=0] [--io=uring]\n"
     "A Kafka broker stand-in on 127.0.0.1 that answers ApiVersions, Metadata and Produce and\n"
     "discards the records. --port=0 picks a free port; --duration=0 runs until SIGINT/SIGTERM.\n"
     "--max-rate=N accepts at most N records/s (0: no limit); requests beyond it wait unread, like\n"
-    "in front of a saturated broker: a broker of known capacity for testing capacity searches.\n";
+    "in front of a saturated broker: a broker of known capacity for testing capacity searches.\n"
+    "--io=uring|asio: the event loop (uring falls back to asio where io_uring is unavailable).\n";
 
 bool parse_options(int argc, char** argv, SinkOptions& o) {
   for (int i = 1; i < argc; ++i) {
@@ -540,6 +560,8 @@ bool parse_options(int argc, char** argv, SinkOptions& o) {
     } else if (arg == "--duration" && (o.duration_s = parse_duration(value)) >= 0) {
     } else if (arg == "--max-rate" && parse_int(value, 0, 1'000'000'000, v)) {
       o.max_rate = static_cast<double>(v);
+    } else if (arg == "--io" && (value == "uring" || value == "asio")) {
+      o.io = value == "uring" ? Io::kUring : Io::kAsio;
     } else {
       std::fprintf(stderr, "ws_kafka_sink: bad option %s\n%s", argv[i], kUsage);
       return false;
@@ -566,56 +588,25 @@ double seconds(const timeval& tv) {
   return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  SinkOptions options;
-  if (!parse_options(argc, argv, options)) return 2;
-
-  // SIGINT/SIGTERM are taken synchronously by the main thread (sigtimedwait), never by workers.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
-
-  const int listen_fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+// With several threads the port is shared (SO_REUSEPORT), and a reuse-port bind would quietly
+// join another sink already on an explicit port: make sure nobody has it first.
+bool port_is_free(int port, std::string& error) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   const int one = 1;
-  ::setsockopt(listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(options.port));
+  addr.sin_port = htons(static_cast<uint16_t>(port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (listen_fd < 0 || ::bind(listen_fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::listen(listen_fd, 4096) != 0) {
-    std::fprintf(stderr, "ws_kafka_sink: cannot listen on 127.0.0.1:%d: %s\n", options.port,
-                 std::strerror(errno));
-    return 1;
-  }
-  socklen_t len = sizeof addr;
-  ::getsockname(listen_fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  const int port = ntohs(addr.sin_port);
-  std::printf("listening on %s:%d\n", kHost, port);
-  std::fflush(stdout);
+  const bool ok = fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  if (!ok) error = "cannot listen on 127.0.0.1:" + std::to_string(port) + ": " + std::strerror(errno);
+  if (fd >= 0) ::close(fd);
+  return ok;
+}
 
-  std::vector<std::unique_ptr<ShardCounters>> counters;
-  std::vector<std::unique_ptr<SinkShard>> shards;
-  std::vector<std::thread> threads;
-  for (int i = 0; i < options.threads; ++i) {
-    counters.push_back(std::make_unique<ShardCounters>());
-    shards.push_back(std::make_unique<SinkShard>(options, listen_fd, *counters.back()));
-    shards.back()->set_port(port);
-  }
-  for (auto& shard : shards) {
-    threads.emplace_back([s = shard.get()] {
-      if (!s->run()) {
-        std::fprintf(stderr, "ws_kafka_sink: epoll setup failed: %s\n", std::strerror(errno));
-        g_stop = true;
-      }
-    });
-  }
-
+// Prints interval lines to stderr until SIGINT/SIGTERM or --duration.
+void report_until_stopped(const SinkOptions& options, sigset_t& stop_signals,
+                          const std::vector<std::unique_ptr<ShardCounters>>& counters) {
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
   const auto interval = std::chrono::duration<double>(options.stats_interval_s);
@@ -653,10 +644,9 @@ int main(int argc, char** argv) {
       if (next_tick < now) next_tick = now + std::chrono::duration_cast<Clock::duration>(interval);
     }
   }
-  g_stop = true;
-  for (auto& t : threads) t.join();
-  ::close(listen_fd);
+}
 
+void print_totals(const std::vector<std::unique_ptr<ShardCounters>>& counters) {
   const Totals t = sum(counters);
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
@@ -669,5 +659,94 @@ int main(int argc, char** argv) {
       static_cast<unsigned long long>(t.decode_errors), seconds(usage.ru_utime),
       seconds(usage.ru_stime));
   std::fflush(stdout);
+}
+
+// The loop's default receive buffers (16 KiB x 1024) measured as well as 64 KiB or 256 KiB ones
+// for both small requests and 1 MiB batches; a large request is copied out of them once.
+ws::net::LoopOptions sink_loop_options() {
+  ws::net::LoopOptions o;
+  o.max_connections = 1024;  // grows with the connections
+  return o;
+}
+
+// Loops are made and listening before any thread starts, so "listening on" means every shard
+// accepts. Returns the exit code.
+template <typename Loop>
+int serve(const SinkOptions& options, std::vector<std::unique_ptr<Loop>> loops, sigset_t& stop_signals) {
+  const bool shared_port = options.threads > 1;
+  std::string error;
+  if (shared_port && options.port != 0 && !port_is_free(options.port, error)) {
+    std::fprintf(stderr, "ws_kafka_sink: %s\n", error.c_str());
+    return 1;
+  }
+  std::vector<std::unique_ptr<ShardCounters>> counters;
+  std::vector<std::unique_ptr<SinkShard<Loop>>> shards;
+  int port = options.port;
+  for (auto& loop : loops) {
+    counters.push_back(std::make_unique<ShardCounters>());
+    shards.push_back(std::make_unique<SinkShard<Loop>>(options, std::move(loop), *counters.back()));
+    ws::net::Endpoint where;
+    if (!ws::net::resolve(std::string(kHost) + ":" + std::to_string(port), where, error, true) ||
+        !shards.back()->listen(where, shared_port, error)) {
+      std::fprintf(stderr, "ws_kafka_sink: %s\n", error.c_str());
+      return 1;
+    }
+    port = shards.back()->port();  // the first shard's, for every later one
+  }
+  for (auto& shard : shards) shard->set_port(port);
+  std::printf("listening on %s:%d\n", kHost, port);
+  std::fflush(stdout);
+
+  std::vector<std::thread> threads;
+  for (auto& shard : shards) threads.emplace_back([s = shard.get()] { s->run(); });
+  report_until_stopped(options, stop_signals, counters);
+  g_stop = true;
+  for (auto& t : threads) t.join();
+  print_totals(counters);
   return 0;
+}
+
+template <typename Loop>
+std::vector<std::unique_ptr<Loop>> make_loops(int count, std::string& error) {
+  std::vector<std::unique_ptr<Loop>> loops;
+  for (int i = 0; i < count; ++i) {
+    auto loop = Loop::create(sink_loop_options(), error);
+    if (!loop) return {};
+    loops.push_back(std::move(loop));
+  }
+  return loops;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  SinkOptions options;
+  if (!parse_options(argc, argv, options)) return 2;
+
+  // SIGINT/SIGTERM are taken synchronously by the main thread (sigtimedwait), never by workers.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  // As many connections as the hard limit allows (the soft limit is often 1024).
+  rlimit files{};
+  if (::getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < files.rlim_max) {
+    files.rlim_cur = files.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &files);
+  }
+  std::string error;
+  if (options.io == Io::kUring) {
+    auto loops = make_loops<ws::net::UringLoop>(options.threads, error);
+    if (!loops.empty()) return serve(options, std::move(loops), stop_signals);
+    std::fprintf(stderr, "ws_kafka_sink: io_uring unavailable (%s): using asio\n", error.c_str());
+  }
+  auto loops = make_loops<ws::net::AsioLoop>(options.threads, error);
+  if (loops.empty()) {
+    std::fprintf(stderr, "ws_kafka_sink: %s\n", error.c_str());
+    return 1;
+  }
+  return serve(options, std::move(loops), stop_signals);
 }
