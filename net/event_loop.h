@@ -52,10 +52,10 @@ struct ListenOptions {
 struct Event {
   enum Type : uint8_t {
     kConnected,  // connect() finished; error != 0 means it failed (then the slot is closed)
-    kAccepted,   // the listener accepted a connection; `conn` is the id the loop gave it
     kData,       // bytes arrived; `data` valid until the next poll()
     kSent,       // the whole buffer passed to send() was written (error is always 0)
     kClosed,     // peer closed (error 0) or an I/O error (errno); the slot is free again
+    kAccepted,   // the listener accepted a connection; `conn` is the id the loop gave it
   };
   // Both loops: a failed send is reported as kClosed(errno), not kSent, so kSent always has
   // error 0 and kClosed / failed kConnected is the one last event of a connection. Per
