@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "protocol/crc32c.h"
+#include "protocol/crc.h"
 
 namespace ws::protocol {
 namespace {
@@ -47,6 +47,24 @@ std::optional<Bytes> read_optional_bytes_v2(Reader& r) {
     return std::nullopt;
   }
   return r.raw(static_cast<size_t>(n));
+}
+
+// Writes the CRC-32 of each magic 0/1 message in buf[from, end), all written before. One pass at
+// the end rather than one CRC per add(): reading back bytes just stored one field at a time waits
+// on store forwarding, which tripled the cost of a 122-byte message's CRC (bench/crc_bench.cpp,
+// BM_RecordsOfABatch against BM_RecordsJustWritten).
+void fill_legacy_crcs(std::vector<uint8_t>& buf, size_t from) {
+  constexpr size_t kSizeOffset = 8;  // after the offset
+  constexpr size_t kCrcSize = 4;
+  Writer w(buf);
+  for (size_t at = from; at < buf.size();) {
+    const uint8_t* size_field = buf.data() + at + kSizeOffset;
+    const size_t size = static_cast<size_t>(size_field[0]) << 24 | size_t{size_field[1]} << 16 |
+                        size_t{size_field[2]} << 8 | size_t{size_field[3]};
+    const size_t crc_at = at + kLogOverhead;
+    w.patch_u32(crc_at, crc32_ieee(buf.data() + crc_at + kCrcSize, size - kCrcSize));
+    at = crc_at + size;
+  }
 }
 
 // Offsets, timestamps and sequences from the wire are untrusted: hostile values must wrap, not
@@ -121,14 +139,13 @@ void RecordSetWriter::add_legacy(const RecordToWrite& record, std::vector<uint8_
   Writer w(dst);
   w.i64(offset);
   const size_t size_at = w.reserve(4);
-  const size_t crc_at = w.reserve(4);
+  w.reserve(4);  // CRC, filled by fill_legacy_crcs() in finish()
   w.i8(options_.magic);
   w.i8(attributes);
   if (options_.magic == 1) w.i64(record.timestamp_ms);
   w.nullable_bytes(record.key);
   w.nullable_bytes(record.value);
   w.patch_i32(size_at, static_cast<int32_t>(dst.size() - size_at - 4));
-  w.patch_u32(crc_at, crc32_ieee(dst.data() + crc_at + 4, dst.size() - crc_at - 4));
 }
 
 bool RecordSetWriter::finish() {
@@ -169,7 +186,11 @@ bool RecordSetWriter::finish_v2() {
 }
 
 bool RecordSetWriter::finish_legacy() {
-  if (options_.codec == Codec::kNone) return true;
+  if (options_.codec == Codec::kNone) {
+    fill_legacy_crcs(*out_, start_);
+    return true;
+  }
+  fill_legacy_crcs(uncompressed_, 0);
   // Kafka before 0.10 (magic 0) expects the KIP-57 variant of the LZ4 frame header checksum.
   const auto lz4 = options_.magic == 0 ? Lz4HeaderChecksum::kLegacyKafka : Lz4HeaderChecksum::kStandard;
   record_scratch_.clear();
@@ -178,8 +199,10 @@ bool RecordSetWriter::finish_legacy() {
   wrapper.value = Bytes(record_scratch_);
   wrapper.timestamp_ms = max_timestamp_;
   // The wrapper carries the offset of its last inner message.
+  const size_t wrapper_at = out_->size();
   add_legacy(wrapper, *out_, options_.base_offset + count_ - 1,
              static_cast<int8_t>(options_.codec));
+  fill_legacy_crcs(*out_, wrapper_at);
   return true;
 }
 

@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "protocol/crc32c.h"
+#include "protocol/crc.h"
 
 namespace ws::protocol {
 namespace {

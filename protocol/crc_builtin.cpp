@@ -1,4 +1,5 @@
-#include "protocol/crc32c.h"
+// The portable checksums: hand-written CRC-32C and zlib's CRC-32. Built in every configuration.
+#include "protocol/crc.h"
 
 #include <zlib.h>
 
@@ -150,14 +151,14 @@ bool crc32c_hardware_available() { return false; }
 
 #endif  // WS_CRC32C_HAVE_X86_64
 
-uint32_t crc32c(const uint8_t* data, size_t n, uint32_t crc) {
+uint32_t crc32c_builtin(const uint8_t* data, size_t n, uint32_t crc) {
   using Implementation = uint32_t (*)(const uint8_t*, size_t, uint32_t);
   static const Implementation implementation =
       crc32c_hardware_available() ? &crc32c_hardware : &crc32c_portable;
   return implementation(data, n, crc);
 }
 
-uint32_t crc32_ieee(const uint8_t* data, size_t n, uint32_t crc) {
+uint32_t crc32_zlib(const uint8_t* data, size_t n, uint32_t crc) {
   // zlib treats a null buffer as "return the initial value", which would drop `crc`.
   if (n == 0) return crc;
   return static_cast<uint32_t>(crc32_z(crc, data, n));
