@@ -54,7 +54,7 @@ void BM_Compress(benchmark::State& state) {
     if (!compress(codec, input, out)) state.SkipWithError("compress failed");
     benchmark::DoNotOptimize(out.data());
   }
-  state.SetLabel(codec_name(codec));
+  state.SetLabel(codec == Codec::kGzip ? gzip_implementation() : codec_name(codec));
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * input.size()));
   state.counters["ratio"] = static_cast<double>(input.size()) / static_cast<double>(out.size());
 }
@@ -70,7 +70,7 @@ void BM_Decompress(benchmark::State& state) {
     if (!decompress(codec, packed, out, input.size())) state.SkipWithError("decompress failed");
     benchmark::DoNotOptimize(out.data());
   }
-  state.SetLabel(codec_name(codec));
+  state.SetLabel(codec == Codec::kGzip ? gzip_implementation() : codec_name(codec));
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * input.size()));
 }
 

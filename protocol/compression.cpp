@@ -2,8 +2,13 @@
 
 #include <lz4frame.h>
 #include <snappy.h>
-#include <zlib.h>
 #include <zstd.h>
+
+#if WS_PORTABLE_CRC
+#include <zlib.h>
+#else
+#include <isa-l/igzip_lib.h>
+#endif
 
 // Header-only use of libxxhash (only XXH32 of a few header bytes is needed): nothing to link.
 #define XXH_INLINE_ALL
@@ -67,8 +72,8 @@ class CappedOutput {
 // A first guess at the decompressed size; CappedOutput grows past it when needed.
 size_t initial_room(Bytes in) { return in.size() * 4; }
 
-// zlib counts bytes in 32-bit uInt.
-uInt clamp_to_uint(size_t n) { return static_cast<uInt>(std::min<size_t>(n, UINT_MAX)); }
+// zlib and ISA-L count bytes in 32 bits.
+uint32_t clamp_to_u32(size_t n) { return static_cast<uint32_t>(std::min<size_t>(n, UINT32_MAX)); }
 
 void append_be32(std::vector<uint8_t>& out, uint32_t v) {
   const uint8_t bytes[4] = {static_cast<uint8_t>(v >> 24), static_cast<uint8_t>(v >> 16),
@@ -90,6 +95,121 @@ uint32_t load_le32(const uint8_t* p) {
 
 // ---- gzip ----------------------------------------------------------------------------------
 
+#if !WS_PORTABLE_CRC
+
+// igzip level 1 (of 0-3): from 16 KiB on 5-19x faster than zlib's default level 6 and 1.4-3x
+// libdeflate's level 1, for output 4-12% larger than zlib's; level 0 gives up too much ratio on
+// small batches (bench/compression_bench.cpp). Its inflate is 1.5-3x zlib's.
+constexpr uint32_t kIgzipLevel = 1;
+
+bool is_gzip_member(Bytes in) { return in.size() >= 2 && in[0] == 0x1f && in[1] == 0x8b; }
+
+// The stream state and level-1 hash tables, ~350 KiB: one per thread, reused, allocated on the
+// first gzip batch.
+struct IgzipCompressor {
+  isal_zstream stream;
+  std::array<uint8_t, ISAL_DEF_LVL1_DEFAULT> level_buf;
+};
+
+IgzipCompressor& thread_igzip_compressor() {
+  thread_local auto compressor = std::make_unique<IgzipCompressor>();
+  return *compressor;
+}
+
+// ~85 KiB of decoding tables and window.
+inflate_state& thread_igzip_decompressor() {
+  thread_local auto state = std::make_unique<inflate_state>();
+  return *state;
+}
+
+bool gzip_compress(Bytes in, std::vector<uint8_t>& out) {
+  IgzipCompressor& compressor = thread_igzip_compressor();
+  isal_zstream& zs = compressor.stream;
+  isal_deflate_init(&zs);
+  zs.level = kIgzipLevel;
+  zs.level_buf = compressor.level_buf.data();
+  zs.level_buf_size = static_cast<uint32_t>(compressor.level_buf.size());
+  zs.gzip_flag = IGZIP_GZIP;  // the standard 10-byte header (no name, OS unknown) and trailer
+  zs.flush = NO_FLUSH;
+
+  // Half the input covers record-like data in one go; incompressible input grows the room.
+  CappedOutput sink(out, SIZE_MAX);
+  const size_t first_room = in.size() / 2 + 1024;
+  zs.next_in = const_cast<uint8_t*>(in.data());  // ISA-L's API is not const-correct; it never writes
+  size_t not_yet_fed = in.size();
+  for (;;) {
+    if (zs.avail_in == 0 && not_yet_fed > 0) {
+      zs.avail_in = clamp_to_u32(not_yet_fed);
+      not_yet_fed -= zs.avail_in;
+    }
+    zs.end_of_stream = static_cast<uint16_t>(not_yet_fed == 0);
+    std::span<uint8_t> room = sink.room(first_room);
+    zs.next_out = room.data();
+    zs.avail_out = clamp_to_u32(room.size());
+    const uint32_t avail_before = zs.avail_out;
+    if (isal_deflate(&zs) != COMP_OK) return sink.fail();
+    sink.commit(avail_before - zs.avail_out);
+    if (zs.internal_state.state == ZSTATE_END) return sink.finish();
+  }
+}
+
+// Room for the whole output in one piece when the input is one gzip member: its trailer holds the
+// size (mod 2^32). Untrusted, so never more than deflate's best ratio (1032:1) allows.
+size_t gzip_size_hint(Bytes in) {
+  constexpr size_t kTrailerSize = 8;
+  constexpr size_t kMaxDeflateRatio = 1032;
+  if (!is_gzip_member(in) || in.size() < 10 + kTrailerSize) return initial_room(in);
+  const size_t declared = load_le32(in.data() + in.size() - 4);
+  return std::min(declared, in.size() * kMaxDeflateRatio) + 1;  // + 1: room left over is the end
+}
+
+bool gzip_decompress(Bytes in, CappedOutput& sink) {
+  inflate_state& st = thread_igzip_decompressor();
+  auto start_member = [&](Bytes rest) {
+    isal_inflate_init(&st);
+    // Like zlib's automatic detection: gzip members, or a zlib stream.
+    st.crc_flag = is_gzip_member(rest) ? ISAL_GZIP : ISAL_ZLIB;  // both verify the checksum
+  };
+  start_member(in);
+  st.next_in = const_cast<uint8_t*>(in.data());
+  size_t not_yet_fed = in.size();
+  size_t want = gzip_size_hint(in);
+  for (;;) {
+    if (st.avail_in == 0 && not_yet_fed > 0) {
+      st.avail_in = clamp_to_u32(not_yet_fed);
+      not_yet_fed -= st.avail_in;
+    }
+    std::span<uint8_t> room = sink.room(want);
+    if (room.empty()) return false;  // output would exceed max_output
+    want = 1;                        // from now on: whatever is free, or grow geometrically
+    st.next_out = room.data();
+    st.avail_out = clamp_to_u32(room.size());
+    const uint32_t avail_out_before = st.avail_out;
+    const uint32_t avail_in_before = st.avail_in;
+    if (isal_inflate(&st) != ISAL_DECOMP_OK) return false;  // bad data, checksum, or dictionary
+    sink.commit(avail_out_before - st.avail_out);
+    if (sink.over_limit()) return false;
+
+    const size_t unread = st.avail_in + not_yet_fed;
+    if (st.block_state == ISAL_BLOCK_FINISH) {
+      if (unread == 0) return true;
+      // Concatenated gzip members decode to the concatenation of their contents (RFC 1952).
+      uint8_t* next = st.next_in;
+      const uint32_t avail = st.avail_in;
+      start_member(Bytes(next, unread));
+      st.next_in = next;
+      st.avail_in = avail;
+      continue;
+    }
+    // Input used up with room to spare and no end: truncated. No progress at all: stuck.
+    if (unread == 0 && st.avail_out > 0) return false;
+    if (st.avail_in == avail_in_before && st.avail_out == avail_out_before) return false;
+  }
+}
+
+#else  // -DWS_PORTABLE_CRC=ON: zlib
+
+
 bool gzip_compress(Bytes in, std::vector<uint8_t>& out) {
   z_stream zs{};
   constexpr int kGzipWrapper = 15 + 16;  // 32 KiB window, gzip header and trailer
@@ -105,12 +225,12 @@ bool gzip_compress(Bytes in, std::vector<uint8_t>& out) {
   size_t not_yet_fed = in.size();
   for (;;) {
     if (zs.avail_in == 0 && not_yet_fed > 0) {
-      zs.avail_in = clamp_to_uint(not_yet_fed);
+      zs.avail_in = clamp_to_u32(not_yet_fed);
       not_yet_fed -= zs.avail_in;
     }
     std::span<uint8_t> room = sink.room(bound);
     zs.next_out = room.data();
-    zs.avail_out = clamp_to_uint(room.size());
+    zs.avail_out = clamp_to_u32(room.size());
     const uInt avail_before = zs.avail_out;
     int rc = deflate(&zs, not_yet_fed == 0 ? Z_FINISH : Z_NO_FLUSH);
     sink.commit(avail_before - zs.avail_out);
@@ -129,13 +249,13 @@ bool gzip_decompress(Bytes in, CappedOutput& sink) {
   size_t not_yet_fed = in.size();
   for (;;) {
     if (zs.avail_in == 0 && not_yet_fed > 0) {
-      zs.avail_in = clamp_to_uint(not_yet_fed);
+      zs.avail_in = clamp_to_u32(not_yet_fed);
       not_yet_fed -= zs.avail_in;
     }
     std::span<uint8_t> room = sink.room(initial_room(in));
     if (room.empty()) return false;  // output would exceed max_output
     zs.next_out = room.data();
-    zs.avail_out = clamp_to_uint(room.size());
+    zs.avail_out = clamp_to_u32(room.size());
     const uInt avail_before = zs.avail_out;
     int rc = inflate(&zs, Z_NO_FLUSH);
     sink.commit(avail_before - zs.avail_out);
@@ -153,6 +273,8 @@ bool gzip_decompress(Bytes in, CappedOutput& sink) {
     if (rc != Z_OK) return false;
   }
 }
+
+#endif  // WS_PORTABLE_CRC
 
 // ---- snappy ----------------------------------------------------------------------------------
 
@@ -387,6 +509,14 @@ bool zstd_decompress(Bytes in, CappedOutput& sink) {
 }
 
 }  // namespace
+
+const char* gzip_implementation() {
+#if WS_PORTABLE_CRC
+  return "zlib level 6";
+#else
+  return "isa-l igzip level 1";
+#endif
+}
 
 const char* codec_name(Codec codec) {
   switch (codec) {

@@ -24,9 +24,13 @@ std::optional<Codec> parse_codec(std::string_view name);
 // too (KIP-57). Writers must use kLegacyKafka for magic 0 and kStandard for magic 1+.
 enum class Lz4HeaderChecksum : uint8_t { kStandard, kLegacyKafka };
 
+// The library and level that compress gzip, for reports: "isa-l igzip level 1", or "zlib level 6"
+// in a -DWS_PORTABLE_CRC=ON build. Both decompress through the same library.
+const char* gzip_implementation();
+
 // Appends the compressed form of `in` to `out`. Returns false only on an internal library error
 // (then `out` is left as it was).
-//   gzip:   gzip stream (deflate, default level).
+//   gzip:   one gzip member with the standard 10-byte header, as gzip_implementation() says.
 //   snappy: xerial framing, as the Java client writes it: "\x82SNAPPY\0", int32 BE version 1,
 //           int32 BE min-compatible version 1, then per block of at most 32 KiB input an int32 BE
 //           compressed length and a raw snappy block.

@@ -1,6 +1,7 @@
 #include "protocol/compression.h"
 
 #include <gtest/gtest.h>
+#include <zlib.h>
 
 #include <random>
 #include <string>
@@ -137,6 +138,86 @@ TEST(Gzip, DecodesStreamFromGzipCli) {
   std::vector<uint8_t> out;
   ASSERT_TRUE(decompress(Codec::kGzip, from_cli, out, kNoLimit));
   EXPECT_EQ(string_of(out), "hello");
+}
+
+TEST(Gzip, DecodesStreamWithFileNameInTheHeader) {
+  // printf hello > hello.txt; gzip -c hello.txt | xxd -i   (FNAME flag, mtime set)
+  const std::vector<uint8_t> from_cli = {
+      0x1f, 0x8b, 0x08, 0x08, 0x00, 0xf1, 0x53, 0x65, 0x00, 0x03, 0x68, 0x65,
+      0x6c, 0x6c, 0x6f, 0x2e, 0x74, 0x78, 0x74, 0x00, 0xcb, 0x48, 0xcd, 0xc9,
+      0xc9, 0x07, 0x00, 0x86, 0xa6, 0x10, 0x36, 0x05, 0x00, 0x00, 0x00};
+  std::vector<uint8_t> out;
+  ASSERT_TRUE(decompress(Codec::kGzip, from_cli, out, kNoLimit));
+  EXPECT_EQ(string_of(out), "hello");
+}
+
+TEST(Gzip, RejectsWrongCrcAndWrongSizeInTheTrailer) {
+  auto packed = compressed(Codec::kGzip, record_like_bytes(5000));
+  for (size_t from_end : {8u, 4u}) {  // CRC-32, then ISIZE
+    auto corrupted = packed;
+    corrupted[corrupted.size() - from_end] ^= 0x01;
+    std::vector<uint8_t> out;
+    EXPECT_FALSE(decompress(Codec::kGzip, corrupted, out, kNoLimit)) << from_end;
+    EXPECT_TRUE(out.empty());
+  }
+}
+
+// zlib's inflate stands in for the Java client and Kafka 0.9 (java.util.zip wraps zlib).
+std::vector<uint8_t> zlib_gunzip(const std::vector<uint8_t>& packed, size_t expected_size) {
+  std::vector<uint8_t> out(expected_size + 1);
+  z_stream zs{};
+  EXPECT_EQ(inflateInit2(&zs, 15 + 16), Z_OK);
+  zs.next_in = const_cast<Bytef*>(packed.data());
+  zs.avail_in = static_cast<uInt>(packed.size());
+  zs.next_out = out.data();
+  zs.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(inflate(&zs, Z_FINISH), Z_STREAM_END);
+  EXPECT_EQ(zs.avail_in, 0u) << "bytes after the gzip member";
+  out.resize(zs.total_out);
+  inflateEnd(&zs);
+  return out;
+}
+
+std::vector<uint8_t> zlib_gzip(const std::vector<uint8_t>& in, int level) {
+  z_stream zs{};
+  EXPECT_EQ(deflateInit2(&zs, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  std::vector<uint8_t> out(deflateBound(&zs, static_cast<uLong>(in.size())));
+  zs.next_in = const_cast<Bytef*>(in.data());
+  zs.avail_in = static_cast<uInt>(in.size());
+  zs.next_out = out.data();
+  zs.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(deflate(&zs, Z_FINISH), Z_STREAM_END);
+  out.resize(zs.total_out);
+  deflateEnd(&zs);
+  return out;
+}
+
+std::vector<std::vector<uint8_t>> interop_inputs() {
+  return {{},
+          {0x7A},
+          record_like_bytes(1000),
+          record_like_bytes(16 * 1024),
+          record_like_bytes(1 << 20),
+          random_bytes(100 * 1000, 8),
+          std::vector<uint8_t>(300 * 1000, 0)};
+}
+
+TEST(Gzip, ZlibReadsWhatWeWrite) {
+  for (const auto& input : interop_inputs()) {
+    EXPECT_EQ(zlib_gunzip(compressed(Codec::kGzip, input), input.size()), input)
+        << gzip_implementation() << ", size " << input.size();
+  }
+}
+
+TEST(Gzip, WeReadWhatZlibWritesAtEveryLevel) {
+  for (int level : {0, 1, 6, 9}) {
+    for (const auto& input : interop_inputs()) {
+      std::vector<uint8_t> out;
+      ASSERT_TRUE(decompress(Codec::kGzip, zlib_gzip(input, level), out, input.size()))
+          << "level " << level << ", size " << input.size();
+      EXPECT_EQ(out, input) << "level " << level << ", size " << input.size();
+    }
+  }
 }
 
 TEST(Gzip, DecodesZlibWrappedStream) {
