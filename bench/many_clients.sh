@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # Issue-3 target: N producer clients in one process against a real Kafka 0.9 broker, each sending
 # one small request a second. Reports connections, resident memory per client and threads.
-# Usage: bench/many_clients.sh [CLIENTS] [SECONDS]   (after tools/setup.sh and a build)
+# Usage: bench/many_clients.sh [CLIENTS] [SECONDS]   (after tools/scripts/setup.sh and a build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 clients=${1:-10000}
 seconds=${2:-30}
 dir=$(mktemp -d /tmp/ws-many.XXXXXX)
-trap 'tools/kafka09.sh stop "$dir" >/dev/null 2>&1 || true' EXIT
-bootstrap=$(tools/kafka09.sh start "$dir" 29193 | tail -n 1)
-tools/kafka09.sh create-topic "$dir" many 16 >/dev/null
+trap 'tools/scripts/kafka09.sh stop "$dir" >/dev/null 2>&1 || true' EXIT
+bootstrap=$(tools/scripts/kafka09.sh start "$dir" 29193 | tail -n 1)
+tools/scripts/kafka09.sh create-topic "$dir" many 16 >/dev/null
 
 run() {  # clients -> JSON path
   build/tools/wirestress --bootstrap="$bootstrap" --topic=many --clients="$1" --rate="$1" \

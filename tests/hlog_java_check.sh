@@ -21,7 +21,7 @@ jar=${HDRHISTOGRAM_JAR:-/usr/share/java/hdrhistogram.jar}
 
 for tool in java javac; do
   if ! command -v "$tool" >/dev/null 2>&1; then
-    echo "hlog_java_check: skipped: $tool not installed (tools/setup.sh installs it)"
+    echo "hlog_java_check: skipped: $tool not installed (tools/scripts/setup.sh installs it)"
     exit 77
   fi
 done

@@ -2,9 +2,9 @@
 # The test command: set up a fresh machine, build, and run every test (unit, golden, broker
 # integration, fuzz smoke). Exits non-zero if anything fails.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
-tools/setup.sh
+tools/scripts/setup.sh
 
 jobs=$(nproc)
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null

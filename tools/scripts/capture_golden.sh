@@ -1,26 +1,26 @@
 #!/usr/bin/env bash
 # Record golden Kafka wire frames from independent implementations into tests/data/captures/.
 #
-#   WS_MOCK_CLUSTER=/path/to/ws_mock_cluster tools/capture_golden.sh [kafka09] [mock]
+#   WS_MOCK_CLUSTER=/path/to/ws_mock_cluster tools/scripts/capture_golden.sh [kafka09] [mock]
 #
 # With no argument both brokers are captured. Each selected broker directory is deleted and
 # written anew, unless WS_CAPTURE_ONLY is set: then only the scenarios whose names match that
 # shell pattern (e.g. 'kcat_list_offsets_*') are deleted and recorded again, and every other
 # scenario still runs (so topics hold the same data) but is not recorded:
-#   tests/data/captures/kafka09/<scenario>/       Apache Kafka 0.9.0.1 (tools/kafka09.sh)
+#   tests/data/captures/kafka09/<scenario>/       Apache Kafka 0.9.0.1 (tools/scripts/kafka09.sh)
 #   tests/data/captures/rdkafka_mock/<scenario>/  librdkafka mock cluster (tools/mock_cluster.cpp)
-# Every client talks to the broker through tools/wirecap.py, which writes one .bin file per frame
+# Every client talks to the broker through tools/scripts/wirecap.py, which writes one .bin file per frame
 # plus manifest.json; see tests/data/captures/README.md for what each scenario is.
 #
 # Environment: WS_MOCK_CLUSTER (needed for `mock`), WS_CAPTURE_ONLY, WS_CAPTURE_OUT (default
-# tests/data/captures), WS_CACHE_DIR (see tools/kafka09.sh). Needs java, kcat, python3, npm.
+# tests/data/captures), WS_CACHE_DIR (see tools/scripts/kafka09.sh). Needs java, kcat, python3, npm.
 # Everything listens on 127.0.0.1; every process started here is stopped on exit.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 OUT="${WS_CAPTURE_OUT:-$ROOT/tests/data/captures}"
-WIRECAP=(python3 "$ROOT/tools/wirecap.py")
-KAFKA09="$ROOT/tools/kafka09.sh"
+WIRECAP=(python3 "$ROOT/tools/scripts/wirecap.py")
+KAFKA09="$ROOT/tools/scripts/kafka09.sh"
 WORK="$(mktemp -d /tmp/ws-capture.XXXXXX)"
 SESSION="$WORK/session.json"
 K09=(-X api.version.request=false -X broker.version.fallback=0.9.0.1)
@@ -35,7 +35,7 @@ declare -A CLIENT_DESC=(
   [kcat]="kcat 1.7.1 / librdkafka 2.0.2, default configuration (api.version.request=true)"
   [java-console-producer]="Kafka 0.9.0.1 kafka.tools.ConsoleProducer (the Java producer of kafka-clients 0.9.0.1)"
   [java-console-consumer]="Kafka 0.9.0.1 kafka.tools.ConsoleConsumer, old Scala consumer: group state in ZooKeeper; Metadata, ListOffsets and Fetch over the wire"
-  [wirecap-apiversions]="tools/wirecap.py apiversions: the request bytes are wirestress's own, only the broker's reaction is independent"
+  [wirecap-apiversions]="tools/scripts/wirecap.py apiversions: the request bytes are wirestress's own, only the broker's reaction is independent"
 )
 KAFKA_DIR=""     # kafka09.sh state dir while a broker runs
 

@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # Test-broker harness: a real Apache Kafka 0.9.0.1 (+ ZooKeeper 3.4.6) on 127.0.0.1.
 #
-#   tools/kafka09.sh fetch                          download/unpack once, print KAFKA_HOME
-#   tools/kafka09.sh start DIR [PORT]               start ZK + Kafka, data/logs/pids in DIR,
+#   tools/scripts/kafka09.sh fetch                          download/unpack once, print KAFKA_HOME
+#   tools/scripts/kafka09.sh start DIR [PORT]               start ZK + Kafka, data/logs/pids in DIR,
 #                                                   print 127.0.0.1:PORT (default 9092)
-#   tools/kafka09.sh stop DIR                       stop Kafka then ZK (idempotent)
-#   tools/kafka09.sh create-topic DIR TOPIC PARTS   create a topic, wait for all leaders
+#   tools/scripts/kafka09.sh stop DIR                       stop Kafka then ZK (idempotent)
+#   tools/scripts/kafka09.sh kill DIR                       SIGKILL Kafka and ZK at once (a test's throwaway broker)
+#   tools/scripts/kafka09.sh create-topic DIR TOPIC PARTS   create a topic, wait for all leaders
 #
 # Environment:
 #   WS_CACHE_DIR               cache root (default $HOME/.cache/wirestress); Kafka goes to .../kafka09
 #   WS_KAFKA_PARTITIONS        num.partitions for auto-created topics (default 1)
 #   WS_KAFKA_ADVERTISED_PORT   port the broker advertises in Metadata (default: PORT). Used to put a
-#                              recording proxy (tools/wirecap.py) in front of the broker: the broker
+#                              recording proxy (tools/scripts/wirecap.py) in front of the broker: the broker
 #                              listens on PORT and tells clients to connect to the proxy.
 #   WS_KAFKA_START_TIMEOUT     seconds to wait for the broker (default 60)
 #
@@ -35,7 +36,7 @@ KCAT_09=(-X api.version.request=false -X broker.version.fallback=0.9.0.1)
 die() { echo "kafka09.sh: $*" >&2; exit 1; }
 
 usage() {
-  sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -50,7 +51,7 @@ classpath() {
 }
 
 # Run a Kafka/ZooKeeper main class in the foreground (used by create-topic and by callers that want
-# the console producer/consumer: `tools/kafka09.sh java kafka.tools.ConsoleProducer ...`).
+# the console producer/consumer: `tools/scripts/kafka09.sh java kafka.tools.ConsoleProducer ...`).
 run_java() {
   java -Xmx256m -XX:+UseSerialGC -Djava.awt.headless=true \
     -Dlog4j.configuration="file:$KAFKA_HOME/config/tools-log4j.properties" \
@@ -128,6 +129,19 @@ cmd_stop() {
   stop_pid "$dir/zookeeper.pid" zookeeper
 }
 
+cmd_kill() {
+  [[ $# -eq 1 ]] || usage
+  local dir=$1 file pid i
+  [[ -d "$dir" ]] || return 0
+  for file in "$dir/kafka.pid" "$dir/zookeeper.pid"; do
+    [[ -f "$file" ]] || continue
+    pid="$(cat "$file")"
+    kill -KILL "$pid" 2>/dev/null || true
+    for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    rm -f "$file"
+  done
+}
+
 # broker_ready ADDR: the broker answers a v0 Metadata request and lists broker 0.
 broker_ready() {
   kcat -b "$1" -L "${KCAT_09[@]}" -m 5 2>/dev/null | grep -q 'broker 0 at'
@@ -181,7 +195,7 @@ EOF
 
   local cp jvm
   cp="$(classpath)"
-  jvm=(-Xmx512m -Xms64m -XX:+UseSerialGC -Djava.awt.headless=true
+  jvm=(-Xmx${WS_KAFKA_HEAP:-2g} -Xms64m -XX:+UseSerialGC -Djava.awt.headless=true
        "-Dkafka.logs.dir=$dir/logs" "-Dlog4j.configuration=file:$KAFKA_HOME/config/log4j.properties")
 
   nohup java "${jvm[@]}" -cp "$cp" org.apache.zookeeper.server.quorum.QuorumPeerMain \
@@ -245,6 +259,7 @@ case "$sub" in
   fetch) cmd_fetch ;;
   start) cmd_start "$@" ;;
   stop) cmd_stop "$@" ;;
+  kill) cmd_kill "$@" ;;
   create-topic) cmd_create_topic "$@" ;;
   java) cmd_fetch >/dev/null; run_java "$@" ;;
   classpath) cmd_fetch >/dev/null; classpath; echo ;;

@@ -10,7 +10,7 @@ import json
 import os
 import struct
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CAPTURES = os.path.join(ROOT, "tests", "data", "captures")
 SEEDS = os.path.join(ROOT, "tests", "fuzz", "seeds")
 # api key -> (target, flexible-from version: response header v1 carries a tagged-field byte)

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs every libFuzzer target longer than the ctest smoke does (default 300 s each), starting from
-# the checked-in seeds (real broker frames, see tools/make_fuzz_seeds.py). Crashes are written to
-# build-fuzz/crashes/. Usage: tools/fuzz.sh [SECONDS_PER_TARGET]
+# the checked-in seeds (real broker frames, see tools/scripts/make_fuzz_seeds.py). Crashes are written to
+# build-fuzz/crashes/. Usage: tools/scripts/fuzz.sh [SECONDS_PER_TARGET]
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 seconds=${1:-300}
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DWS_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build-fuzz -j "$(nproc)"

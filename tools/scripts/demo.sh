@@ -2,18 +2,18 @@
 # The demo: set up, build, start a real Kafka 0.9.0.1 broker on 127.0.0.1, drive it with 1,000
 # simulated producer clients and 20 consumers checking every record (--verify) from one
 # wirestress process, print the report, stop the broker.
-# Extra arguments go to wirestress (e.g. tools/demo.sh --clients=5000 --duration=30s).
+# Extra arguments go to wirestress (e.g. tools/scripts/demo.sh --clients=5000 --duration=30s).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
-tools/setup.sh
+tools/scripts/setup.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j "$(nproc)" --target wirestress
 
 dir=$(mktemp -d /tmp/wirestress-demo.XXXXXX)
-trap 'tools/kafka09.sh stop "$dir" >/dev/null 2>&1 || true' EXIT
+trap 'tools/scripts/kafka09.sh stop "$dir" >/dev/null 2>&1 || true' EXIT
 echo "demo: starting Kafka 0.9.0.1 on 127.0.0.1:29092 (data in $dir)"
-bootstrap=$(tools/kafka09.sh start "$dir" 29092 | tail -n 1)
+bootstrap=$(tools/scripts/kafka09.sh start "$dir" 29092 | tail -n 1)
 
 echo "demo: 1,000 producer clients, 5,000 msg/s in total, acks=1, and 20 consumers reading it all"
 echo "demo: with --verify: 5 s warm-up, then 15 s measured"

@@ -27,7 +27,7 @@ long-running proxy can so serve many scenarios, one client run after the other.
 
 Brokers advertise their own host:port in Metadata, so clients would bypass the proxy after the
 bootstrap request. Two ways round it:
-  * Kafka 0.9: start the broker with advertised.port = the proxy's port (tools/kafka09.sh honours
+  * Kafka 0.9: start the broker with advertised.port = the proxy's port (tools/scripts/kafka09.sh honours
     WS_KAFKA_ADVERTISED_PORT); the bytes are then forwarded untouched. Inter-broker requests of the
     controller (api keys 4-7) then also pass through the proxy; --skip-api keeps them out.
   * librdkafka mock cluster (ports chosen by the mock): --rewrite-metadata-port patches, in
@@ -442,7 +442,7 @@ class Store:
     @staticmethod
     def _flush(out: str, st: dict):
         st["files"].sort(key=lambda e: (e["seq"], e["direction"] != "request"))
-        doc = {"generated_by": "tools/wirecap.py",
+        doc = {"generated_by": "tools/scripts/wirecap.py",
                "format": "each .bin file is one complete Kafka frame including its int32 size prefix",
                "sessions": st["sessions"], "files": st["files"]}
         tmp = os.path.join(out, "manifest.json.tmp")
