@@ -1,5 +1,7 @@
 #include "protocol/framing.h"
 
+#include <algorithm>
+
 namespace ws::protocol {
 
 const char* to_string(DecodeError e) {
@@ -19,6 +21,18 @@ const ApiSupport* find_api(int16_t api_key) {
     if (api.api_key == api_key) return &api;
   }
   return nullptr;
+}
+
+int16_t negotiate_version(int16_t api_key, int16_t their_min, int16_t their_max) {
+  const ApiSupport* api = find_api(api_key);
+  if (!api) return -1;
+  const int16_t v = std::min(api->client_max, their_max);
+  return v >= std::max(api->min_version, their_min) ? v : static_cast<int16_t>(-1);
+}
+
+int16_t kafka_0_9_version(int16_t api_key) {
+  const ApiSupport* api = find_api(api_key);
+  return api ? api->kafka_0_9_max : static_cast<int16_t>(-1);
 }
 
 bool is_flexible(int16_t api_key, int16_t api_version) {

@@ -18,29 +18,54 @@
 
 namespace ws::protocol {
 
-// What wirestress implements for one API: versions [min, max], flexible from first_flexible.
+// The one table of APIs and versions (the librdkafka mock-broker model). For each API:
+//  - [min_version, max_version]: what the codec encodes and decodes (generated from Kafka's specs);
+//  - client_max: the highest version wirestress's clients ask for (below max_version where a newer
+//    version needs something a stress client does not have, see the notes);
+//  - kafka_0_9_max: what Kafka 0.9 speaks (it has no ApiVersions to say so); -1 = not at all;
+//  - sink_max: what ws_kafka_sink answers; -1 = not at all.
 struct ApiSupport {
   int16_t api_key;
   std::string_view name;
   int16_t min_version;
   int16_t max_version;
   int16_t first_flexible;  // -1: never flexible
+  int16_t client_max;
+  int16_t kafka_0_9_max;
+  int16_t sink_max;
 };
+
+// Fetch v13+ names topics by id, which needs Metadata v10+: v12 is the last that names them.
+inline constexpr int16_t kFetchClientMax = 12;
+// ListOffsets v4+ adds only leader epochs (and v8+ tiered-storage lookups) that a stress consumer
+// does not use, and librdkafka 2.0.2's mock cluster writes v4+ responses with 4 extra bytes per
+// partition (librdkafka itself asks for v2 at most). v3 is understood by every broker since 2.0.
+inline constexpr int16_t kListOffsetsClientMax = 3;
 
 inline constexpr ApiSupport kSupportedApis[] = {
     {ProduceRequest::kApiKey, "Produce", ProduceRequest::kMinVersion, ProduceRequest::kMaxVersion,
-     ProduceRequest::kFirstFlexibleVersion},
+     ProduceRequest::kFirstFlexibleVersion, ProduceRequest::kMaxVersion, 1, 8},
     {FetchRequest::kApiKey, "Fetch", FetchRequest::kMinVersion, FetchRequest::kMaxVersion,
-     FetchRequest::kFirstFlexibleVersion},
+     FetchRequest::kFirstFlexibleVersion, kFetchClientMax, 1, -1},
     {ListOffsetsRequest::kApiKey, "ListOffsets", ListOffsetsRequest::kMinVersion,
-     ListOffsetsRequest::kMaxVersion, ListOffsetsRequest::kFirstFlexibleVersion},
+     ListOffsetsRequest::kMaxVersion, ListOffsetsRequest::kFirstFlexibleVersion, kListOffsetsClientMax, 0, -1},
+    // The sink stops Metadata at 4: enough for every client wirestress emulates, and no fields it
+    // would have to invent.
     {MetadataRequest::kApiKey, "Metadata", MetadataRequest::kMinVersion,
-     MetadataRequest::kMaxVersion, MetadataRequest::kFirstFlexibleVersion},
+     MetadataRequest::kMaxVersion, MetadataRequest::kFirstFlexibleVersion, MetadataRequest::kMaxVersion, 0, 4},
     {ApiVersionsRequest::kApiKey, "ApiVersions", ApiVersionsRequest::kMinVersion,
-     ApiVersionsRequest::kMaxVersion, ApiVersionsRequest::kFirstFlexibleVersion},
+     ApiVersionsRequest::kMaxVersion, ApiVersionsRequest::kFirstFlexibleVersion, ApiVersionsRequest::kMaxVersion,
+     -1, 3},
 };
 
 const ApiSupport* find_api(int16_t api_key);
+
+// Versions both sides speak: the highest version in both [our min, client_max] and
+// [their_min, their_max], or -1 when the ranges do not meet (or wirestress lacks the API).
+int16_t negotiate_version(int16_t api_key, int16_t their_min, int16_t their_max);
+
+// What a client uses against Kafka 0.9 (no ApiVersions): kafka_0_9_max, or -1.
+int16_t kafka_0_9_version(int16_t api_key);
 bool is_flexible(int16_t api_key, int16_t api_version);
 
 // Request header v2 for flexible versions, v1 otherwise (v0 is only ControlledShutdown v0,
