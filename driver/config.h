@@ -1,9 +1,11 @@
-// What one wirestress run does: the scenario, as the command line gave it. Plain data; tools/
-// parses flags into it and driver/ runs it.
+// What one wirestress run does: the scenario as plain data. The command line (tools/options.cpp),
+// sweep and ceiling (driver/capacity/) fill it; validate() checks it; derive() fills in the
+// settings that follow from the others; driver/ runs it.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,44 +22,85 @@ enum class BrokerVersion : uint8_t {
   kV0_10,   // the broker has ApiVersions (0.10.0+): negotiate, never fall back
 };
 
+// A value the run cannot use: the flag it came from, the value, and what is accepted instead.
+// The command line prints it as one line and exits 2.
+struct ConfigError {
+  std::string flag;
+  std::string value;
+  std::string accepted;
+  std::string message() const { return flag + ": '" + value + "' is not valid; " + accepted; }
+};
+
 struct RunConfig {
+  using Duration = std::chrono::nanoseconds;
+
   std::vector<std::string> bootstrap;  // host:port, at least one
   std::string topic = "wirestress";
   uint32_t clients = 1;
-  double rate = 0;                       // aggregate messages/s over all clients; 0 = as fast as possible
-  std::chrono::nanoseconds duration = std::chrono::seconds(10);  // 0 = until --messages or Ctrl-C
-  std::chrono::nanoseconds warmup{0};    // run this long first, excluded from the result
-  uint64_t messages = 0;                 // total over all clients; 0 = until --duration
-  int16_t acks = 1;                      // 0, 1 or -1
-  uint32_t batch = 1;                    // records per produce request
-  std::chrono::nanoseconds linger{0};    // wait up to this long to fill a batch when unpaced
+  double rate = 0;                      // aggregate messages/s over all clients; 0 = as fast as possible
+  // Measured time. 0 = until --messages are sent (guarded by stall_timeout) or Ctrl-C.
+  Duration duration = std::chrono::seconds(10);
+  Duration warmup{0};                   // after Connecting, before the measured time; excluded from it
+  uint64_t messages = 0;                // total over all clients; 0 = until --duration
+  int16_t acks = 1;                     // 0, 1 or -1
+  uint32_t batch = 1;                   // records per produce request
+  Duration linger{0};                   // paced runs: how long a batch's first record may wait
   protocol::Codec compression = protocol::Codec::kNone;
-  uint32_t message_size = 100;           // value bytes
-  uint32_t key_size = 0;                 // 0 = null keys
-  uint32_t max_in_flight = 5;            // requests awaiting a response, per connection
+  uint32_t message_size = 100;          // value bytes
+  uint32_t key_size = 0;                // 0 = null keys
+  uint32_t max_in_flight = 5;           // requests awaiting a response, per connection
   uint32_t threads = 1;
   IoBackend io = IoBackend::kUring;
   BrokerVersion broker_version = BrokerVersion::kAuto;
   std::string client_id_prefix = "wirestress";
-  std::chrono::nanoseconds request_timeout = std::chrono::seconds(30);
-  std::chrono::nanoseconds connect_timeout = std::chrono::seconds(10);
-  std::chrono::nanoseconds drain_timeout = std::chrono::seconds(5);  // after stop: wait for acks
-  std::chrono::nanoseconds report_interval = std::chrono::seconds(1);
-  // Connection handshakes (TCP connect until the broker's first response) in progress per worker.
-  // Kept below the broker's listen backlog (Kafka's default is 50): past it, the kernel answers
-  // with SYN cookies, the client believes it is connected and the broker never sees it.
-  uint32_t connect_concurrency = 16;
+  Duration request_timeout = std::chrono::seconds(30);
+  // One connection attempt: TCP connect and the broker's answer to the first request.
+  Duration connect_timeout = std::chrono::seconds(10);
+  // The Connecting phase ends when every client is ready or at this deadline; clients not ready
+  // then are reported and the run goes on without them (they keep trying).
+  Duration connect_deadline = std::chrono::seconds(60);
+  Duration reconnect_backoff = std::chrono::milliseconds(100);    // after the first failure
+  Duration reconnect_backoff_max = std::chrono::seconds(5);       // doubling up to this
+  Duration drain_timeout = std::chrono::seconds(5);  // after the measured time: wait for responses
+  // A run without --duration ends, degraded, when nothing was sent, acknowledged or received for
+  // this long.
+  Duration stall_timeout = std::chrono::seconds(30);
+  Duration report_interval = std::chrono::seconds(1);
+  // Connection handshakes in progress at once over all workers (TCP connect until the broker's
+  // answer to the first request). Kept below the broker's listen backlog (Kafka's default is 50):
+  // past it, the kernel answers with SYN cookies and the broker sees the connection late.
+  uint32_t max_connecting = 32;
 
   // Consumers: simulated fetch clients, each reading every partition of the topic on its own (as
   // if each were alone in its consumer group). With clients == 0, --messages is per consumer.
   uint32_t consumers = 0;
   bool consume_from_earliest = false;  // false: start at the end of the log, before producing begins
-  std::chrono::nanoseconds fetch_max_wait = std::chrono::milliseconds(500);
+  Duration fetch_max_wait = std::chrono::milliseconds(500);
   uint32_t fetch_min_bytes = 1;
   uint32_t fetch_max_bytes = 1024 * 1024;  // per response (Fetch v3+), per partition before that
   // Producers write (run, producer, sequence, send time, hash) into every value; consumers check
   // it and count lost, duplicated, reordered and corrupt records, and end-to-end latency.
   bool verify = false;
+
+  // The command that asked for this run, for the JSON (run.command_line).
+  std::string command_line;
+
+  // Derived by derive(); not set by hand.
+  uint32_t workers = 1;                    // worker threads actually used (no empty ones)
+  uint32_t connect_slots_per_worker = 32;  // max_connecting split over the workers
+
+  // The first value the run cannot use, or nothing. Checks ranges and combinations.
+  std::optional<ConfigError> validate() const;
+  // Fills the derived fields. Call after validate().
+  void derive();
+
+  // Helpers the workers share.
+  uint64_t record_interval_ns() const;  // paced runs: time between two records of one client; 0 unpaced
 };
+
+// "500ms", "10s", "2m", "1h", "0" (plain numbers are seconds). False on anything else.
+bool parse_duration(const std::string& text, std::chrono::nanoseconds& out);
+// The same, for messages: "1.5s", "250ms".
+std::string format_duration(std::chrono::nanoseconds d);
 
 }  // namespace ws::driver

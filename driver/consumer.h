@@ -1,82 +1,82 @@
-// A simulated consumer's own state: where it is in each partition and, with --verify, what it has
-// seen from each producer. The worker does the I/O; this turns fetched record sets into counts.
+// One simulated consumer: a small plain state machine, driven by its worker. It reads every
+// partition of the topic on its own, as if alone in its consumer group (no coordinator).
+//
+//   WaitingMetadata -> Connecting -> Positioning -> Fetching -> Done
+//                          ^                          |
+//                          +--- leader moved / lost --+        any state -> Failed
+//
+// Positioning asks ListOffsets where to start (--consume-from); a positioned consumer is ready,
+// and the producers start only once every consumer is (so nothing the run writes is missed).
+// Fetching keeps one Fetch in flight and hands every record set to its RecordIntake (offsets,
+// --verify checks, end-to-end latency). It stops when it has read its --messages, or when every
+// producer is done and it holds everything they had acknowledged (or reached the log end).
 #pragma once
 
-#include <atomic>
 #include <cstdint>
-#include <span>
+#include <optional>
 #include <string>
-#include <unordered_map>
-#include <vector>
 
-#include "driver/metrics.h"
-#include "driver/verify.h"
-#include "protocol/wire.h"
+#include "driver/client_context.h"
+#include "driver/connections.h"
+#include "driver/record_intake.h"
 
 namespace ws::driver {
 
-struct PartitionCursor {
-  int32_t partition = 0;
-  int64_t offset = -1;          // next offset to fetch; -1 until ListOffsets answered
-  int64_t high_watermark = -1;  // from the last fetch response
-};
-
-// What the report shows per consumer.
-struct ConsumerTally {
-  uint32_t id = 0;                  // the consumer's global index
-  uint64_t received = 0;            // whole run, warm-up included
-  // Records of the measured window: with --verify, those this run's producers sent after the
-  // warm-up (by their stamped sequence), so warm-up records still in transit do not inflate the
-  // rate; without --verify, those that arrived after the warm-up. The receive rates use this.
-  uint64_t received_measured = 0;
-  uint64_t duplicates = 0;
-  uint64_t out_of_order = 0;
-  uint64_t corrupt = 0;
-  uint64_t lost = 0;                // set at the end (see ConsumerState::count_lost)
-  std::string failure;              // why it counts as failing ("" = it did not fail)
-};
-
-// What record intake needs from the worker for one fetch response.
-struct IntakeContext {
-  bool verify = false;
-  uint32_t run_id = 0;
-  int64_t now_unix_us = 0;
-  bool measuring = true;            // past the warm-up
-  // Per producer of this run, the first sequence it sent after the warm-up (UINT64_MAX: none
-  // yet); empty without --verify. Records from there on are the measured window's.
-  std::span<const std::atomic<uint64_t>> measured_from;
-  ProducerCounters* counters = nullptr;
-  stats::HdrHistogram* e2e_latency_us = nullptr;
-};
-
-class ConsumerState {
+class Consumer {
  public:
-  std::vector<PartitionCursor> cursors;  // sorted by partition
-  bool positioned = false;               // every cursor has an offset
-  bool counted_positioned = false;       // told the run it is ready (producers wait for that)
-  bool catch_up_fetch = false;           // the fetch in flight was sent after all producers finished
-  uint64_t quota_left = UINT64_MAX;      // consumer-only runs: records still to read
-  uint64_t this_run_distinct = 0;        // --verify: records of this run's producers, each once
-  ConsumerTally tally;
+  enum class State : uint8_t {
+    kWaitingMetadata,
+    kConnecting,
+    kPositioning,  // ListOffsets in flight, or waiting to retry it
+    kFetching,     // a Fetch in flight, or waiting to retry one
+    kDone,
+    kFailed,
+  };
 
-  PartitionCursor* cursor_for(int32_t partition);
-  bool caught_up() const;  // every cursor at its high watermark
+  // `index`: in the worker (its links' owner id); `global_index`: among the run's consumers.
+  Consumer(uint32_t index, uint32_t global_index, std::string client_id, std::optional<uint64_t> quota);
 
-  // Reads the records of one partition's record set from `cursor`'s offset on, advances the
-  // cursor, counts and checks them. Returns false if the set was malformed.
-  bool take_records(PartitionCursor& cursor, protocol::Bytes record_set, const IntakeContext& ctx);
+  void start(ClientContext& ctx, int64_t now);
+  void on_metadata(ClientContext& ctx, int64_t now);
+  void on_link_event(ClientContext& ctx, const LinkEvent& e, int64_t now);
+  void on_timer(ClientContext& ctx, int64_t now);  // a held-back request's retry
+  // Every producer is done: a consumer that already holds everything stops now.
+  void on_producers_done(ClientContext& ctx, int64_t now);
+  // The run is over for consumers: settle as it is ("behind" if it still expected records).
+  void stop(ClientContext& ctx, int64_t now);
+  // Fails with `why` (the brokers are unreachable: the run says so).
+  void give_up(ClientContext& ctx, const char* why, int64_t now);
 
-  // --verify, at the end: records this run's producers had acknowledged (acked[p] for producer p)
-  // that this consumer never received, plus gaps in other runs' sequences. Without --verify:
-  // acknowledged minus received, the best a count can say.
-  uint64_t count_lost(bool verify, uint32_t run_id, std::span<const uint64_t> acked) const;
+  State state() const { return state_; }
+  bool settled() const { return state_ == State::kDone || state_ == State::kFailed; }
+  bool ever_ready() const { return ever_ready_; }
+  bool fetching() const { return state_ == State::kFetching; }
+  RecordIntake& intake() { return intake_; }
+  const RecordIntake& intake() const { return intake_; }
+  LinkId link() const { return link_; }
 
  private:
-  SequenceTracker& tracker(uint32_t run, uint32_t producer);
+  void became_connected(ClientContext& ctx, int64_t now);
+  void send_list_offsets(ClientContext& ctx, int64_t now);
+  void send_fetch(ClientContext& ctx, int64_t now);
+  void handle_list_offsets(ClientContext& ctx, const LinkEvent& e, int64_t now);
+  void handle_fetch(ClientContext& ctx, const LinkEvent& e, int64_t now);
+  void retry_later(ClientContext& ctx, int64_t now);
+  bool has_everything(const ClientContext& ctx) const;
+  void mark_failing(const char* why);  // the first failure is the one reported
+  void settle(ClientContext& ctx, State final_state, int64_t now);
 
-  std::unordered_map<uint64_t, SequenceTracker> sequences_;  // (run << 32 | producer)
-  uint64_t last_key_ = UINT64_MAX;  // records come in runs of one producer: skip the hash lookup
-  SequenceTracker* last_tracker_ = nullptr;
+  uint32_t index_;
+  State state_ = State::kWaitingMetadata;
+  bool ever_ready_ = false;
+  bool request_in_flight_ = false;
+  bool catch_up_fetch_ = false;  // the fetch in flight was sent after every producer was done
+  int16_t fetch_version_ = -1;
+  int16_t list_offsets_version_ = -1;
+  LinkId link_ = UINT32_MAX;
+  int64_t retry_at_ns_ = 0;
+  std::string client_id_;
+  RecordIntake intake_;
 };
 
 }  // namespace ws::driver

@@ -11,12 +11,13 @@ const char* failure_name(Failure f) {
     case Failure::kCorrelationMismatch: return "correlation_mismatch";
     case Failure::kMetadataFailed: return "metadata_failed";
     case Failure::kUnsupported: return "unsupported_by_broker";
+    case Failure::kResponseTooLarge: return "response_too_large";
     case Failure::kCount: break;
   }
   return "unknown";
 }
 
-void ProducerCounters::add(const ProducerCounters& o) {
+void RunCounters::add(const RunCounters& o) {
   messages_sent += o.messages_sent;
   bytes_sent += o.bytes_sent;
   requests_sent += o.requests_sent;
@@ -29,6 +30,9 @@ void ProducerCounters::add(const ProducerCounters& o) {
   reconnects += o.reconnects;
   connections_open += o.connections_open;
   clients_producing += o.clients_producing;
+  producers_connected += o.producers_connected;
+  consumers_connected += o.consumers_connected;
+  clients_connected_late += o.clients_connected_late;
   latency_out_of_range += o.latency_out_of_range;
   messages_unsent_due += o.messages_unsent_due;
   loop_busy_ns += o.loop_busy_ns;
@@ -42,11 +46,13 @@ void ProducerCounters::add(const ProducerCounters& o) {
   consumers_fetching += o.consumers_fetching;
   for (size_t i = 0; i < failures.size(); ++i) failures[i] += o.failures[i];
   for (const auto& [code, n] : o.errors_by_code) errors_by_code[code] += n;
+  for (const auto& [api, n] : o.unanswered_by_api) unanswered_by_api[api] += n;
+  for (size_t i = 0; i < o.brokers.size(); ++i) broker(i).add(o.brokers[i]);
 }
 
 // Counters of one interval: cumulative values minus the previous tick's; gauges stay as they are.
-ProducerCounters counters_since(const ProducerCounters& now, const ProducerCounters& before) {
-  ProducerCounters d = now;
+RunCounters counters_since(const RunCounters& now, const RunCounters& before) {
+  RunCounters d = now;
   d.messages_sent -= before.messages_sent;
   d.bytes_sent -= before.bytes_sent;
   d.requests_sent -= before.requests_sent;
@@ -57,6 +63,9 @@ ProducerCounters counters_since(const ProducerCounters& now, const ProducerCount
   d.connections_established -= before.connections_established;
   d.connections_failed -= before.connections_failed;
   d.reconnects -= before.reconnects;
+  d.producers_connected -= before.producers_connected;
+  d.consumers_connected -= before.consumers_connected;
+  d.clients_connected_late -= before.clients_connected_late;
   d.latency_out_of_range -= before.latency_out_of_range;
   d.messages_unsent_due -= before.messages_unsent_due;
   d.loop_busy_ns -= before.loop_busy_ns;
@@ -71,6 +80,14 @@ ProducerCounters counters_since(const ProducerCounters& now, const ProducerCount
   for (auto& [code, n] : d.errors_by_code) {
     auto it = before.errors_by_code.find(code);
     if (it != before.errors_by_code.end()) n -= it->second;
+  }
+  for (auto& [api, n] : d.unanswered_by_api) {
+    auto it = before.unanswered_by_api.find(api);
+    if (it != before.unanswered_by_api.end()) n -= it->second;
+  }
+  for (size_t i = 0; i < d.brokers.size() && i < before.brokers.size(); ++i) {
+    d.brokers[i].connections_established -= before.brokers[i].connections_established;
+    d.brokers[i].connections_failed -= before.brokers[i].connections_failed;
   }
   return d;
 }

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "stats/histogram.h"
 
@@ -37,12 +38,23 @@ enum class Failure : uint8_t {
   kCorrelationMismatch,  // response out of order: the connection is reset
   kMetadataFailed,     // topic never got a leader within the retry budget
   kUnsupported,        // broker lacks what the scenario needs (e.g. zstd before Kafka 2.1)
+  kResponseTooLarge,   // a response frame above the size limit: the connection is reset
   kCount
 };
 const char* failure_name(Failure f);
 
+// Per broker (by BrokerRegistry index): what the clients of one worker did with it.
+struct BrokerCounters {
+  uint64_t connections_established = 0;
+  uint64_t connections_failed = 0;  // connect refused or timed out, or the first request unanswered
+  void add(const BrokerCounters& o) {
+    connections_established += o.connections_established;
+    connections_failed += o.connections_failed;
+  }
+};
+
 // Everything a worker counts, producers' side and (consume_*) consumers' side.
-struct ProducerCounters {
+struct RunCounters {
   uint64_t messages_sent = 0;       // records written to the socket
   uint64_t bytes_sent = 0;          // request bytes on the wire
   uint64_t requests_sent = 0;
@@ -54,7 +66,12 @@ struct ProducerCounters {
   uint64_t connections_failed = 0;
   uint64_t reconnects = 0;
   uint64_t connections_open = 0;    // gauge: established and not yet closed
-  uint64_t clients_producing = 0;   // gauge: clients past set-up
+  uint64_t clients_producing = 0;   // gauge: producers ready and not yet done
+  // Clients that became ready (connected, negotiated, metadata known; consumers: positioned) at
+  // least once, and of those the ones that got there only after the Connecting phase ended.
+  uint64_t producers_connected = 0;
+  uint64_t consumers_connected = 0;
+  uint64_t clients_connected_late = 0;
   uint64_t latency_out_of_range = 0;  // samples the histogram could not hold
   uint64_t messages_unsent_due = 0;   // paced records due before the end but never sent (backlog)
   // Time the workers' event loops spent working rather than waiting in poll(), summed over
@@ -72,15 +89,22 @@ struct ProducerCounters {
   uint64_t consumers_fetching = 0;    // gauge: consumers positioned and fetching
   std::array<uint64_t, static_cast<size_t>(Failure::kCount)> failures{};
   std::map<int16_t, uint64_t> errors_by_code;  // Kafka error code -> failed records (or requests)
+  // Requests still unanswered when the run ended (the drain deadline), by API key.
+  std::map<int16_t, uint64_t> unanswered_by_api;
+  std::vector<BrokerCounters> brokers;  // by BrokerRegistry index
 
-  void add(const ProducerCounters& o);
+  void add(const RunCounters& o);
+  BrokerCounters& broker(size_t index) {
+    if (brokers.size() <= index) brokers.resize(index + 1);
+    return brokers[index];
+  }
 };
 
 // Counters since `before`: cumulative values minus the earlier ones; gauges keep their current value.
-ProducerCounters counters_since(const ProducerCounters& now, const ProducerCounters& before);
+RunCounters counters_since(const RunCounters& now, const RunCounters& before);
 
 struct Metrics {
-  ProducerCounters counters;
+  RunCounters counters;
   stats::HdrHistogram latency_us = make_latency_histogram();          // from intended send time
   stats::HdrHistogram service_latency_us = make_latency_histogram();  // from actual send time
   stats::HdrHistogram e2e_latency_us = make_latency_histogram();  // send time to a consumer's receipt

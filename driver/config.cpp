@@ -1,0 +1,122 @@
+#include "driver/config.h"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+
+#include "driver/verify.h"
+
+namespace ws::driver {
+namespace {
+
+std::string text(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.10g", v);
+  return buf;
+}
+
+}  // namespace
+
+bool parse_duration(const std::string& text_in, std::chrono::nanoseconds& out) {
+  size_t digits = 0;
+  while (digits < text_in.size() &&
+         (std::isdigit(static_cast<unsigned char>(text_in[digits])) || text_in[digits] == '.')) {
+    ++digits;
+  }
+  if (digits == 0) return false;
+  char* end = nullptr;
+  const std::string number = text_in.substr(0, digits);
+  const double value = std::strtod(number.c_str(), &end);
+  if (end != number.c_str() + number.size() || value < 0) return false;
+  static const std::map<std::string, double> kUnitNs = {
+      {"", 1e9}, {"ns", 1}, {"us", 1e3}, {"ms", 1e6}, {"s", 1e9}, {"m", 60e9}, {"h", 3600e9}};
+  const auto unit = kUnitNs.find(text_in.substr(digits));
+  if (unit == kUnitNs.end()) return false;
+  const double ns = value * unit->second;
+  if (ns > 9e18) return false;  // beyond int64 nanoseconds (292 years)
+  out = std::chrono::nanoseconds(static_cast<int64_t>(ns));
+  return true;
+}
+
+std::string format_duration(std::chrono::nanoseconds d) {
+  const double ns = static_cast<double>(d.count());
+  if (ns == 0) return "0";
+  if (ns < 1e6) return text(ns / 1e3) + "us";
+  if (ns < 1e9) return text(ns / 1e6) + "ms";
+  return text(ns / 1e9) + "s";
+}
+
+std::optional<ConfigError> RunConfig::validate() const {
+  auto bad = [](std::string flag, std::string value, std::string accepted) {
+    return std::optional<ConfigError>(ConfigError{std::move(flag), std::move(value), std::move(accepted)});
+  };
+  auto dur = [](Duration d) { return format_duration(d); };
+  if (bootstrap.empty()) return bad("--bootstrap", "", "use HOST:PORT[,HOST:PORT...]");
+  for (const auto& b : bootstrap) {
+    const auto colon = b.rfind(':');
+    if (b.empty() || colon == std::string::npos || colon == 0 || colon + 1 == b.size()) {
+      return bad("--bootstrap", b, "use HOST:PORT[,HOST:PORT...]");
+    }
+  }
+  if (topic.empty()) return bad("--topic", topic, "use a non-empty topic name");
+  if (clients > 1'000'000) return bad("--clients", std::to_string(clients), "use 0 to 1000000");
+  if (consumers > 1'000'000) return bad("--consumers", std::to_string(consumers), "use 0 to 1000000");
+  if (clients == 0 && consumers == 0) {
+    return bad("--clients", "0", "use 1 or more, or give --consumers for a consumer-only run");
+  }
+  if (!(rate >= 0) || rate > 1e9) return bad("--rate", text(rate), "use 0 (unpaced) to 1e9 messages/s");
+  if (acks != 0 && acks != 1 && acks != -1) return bad("--acks", std::to_string(acks), "use 0, 1, -1 or all");
+  if (batch < 1 || batch > 100'000) return bad("--batch", std::to_string(batch), "use 1 to 100000");
+  if (message_size > 64u * 1024 * 1024) return bad("--message-size", std::to_string(message_size), "use 0 to 67108864");
+  if (key_size > 1024u * 1024) return bad("--key-size", std::to_string(key_size), "use 0 to 1048576");
+  if (max_in_flight < 1 || max_in_flight > 1024) {
+    return bad("--max-in-flight", std::to_string(max_in_flight), "use 1 to 1024");
+  }
+  if (threads < 1 || threads > 1024) return bad("--threads", std::to_string(threads), "use 1 to 1024");
+  if (max_connecting < 1 || max_connecting > 100'000) {
+    return bad("--max-connecting", std::to_string(max_connecting), "use 1 to 100000");
+  }
+  if (report_interval < std::chrono::milliseconds(100)) {
+    return bad("--report-interval", dur(report_interval), "use 100ms or more");
+  }
+  if (request_timeout.count() == 0) return bad("--request-timeout", "0", "use more than 0");
+  if (connect_timeout.count() == 0) return bad("--connect-timeout", "0", "use more than 0");
+  if (connect_deadline.count() == 0) return bad("--connect-deadline", "0", "use more than 0");
+  if (stall_timeout.count() == 0) return bad("--stall-timeout", "0", "use more than 0");
+  if (reconnect_backoff.count() == 0) return bad("--reconnect-backoff", "0", "use more than 0");
+  if (reconnect_backoff_max < reconnect_backoff) {
+    return bad("--reconnect-backoff-max", dur(reconnect_backoff_max),
+               "use at least --reconnect-backoff (" + dur(reconnect_backoff) + ")");
+  }
+  if (consumers > 0 && fetch_max_wait >= request_timeout) {
+    return bad("--fetch-max-wait", dur(fetch_max_wait), "use less than --request-timeout (a held fetch would time out)");
+  }
+  if (fetch_min_bytes < 1 || fetch_min_bytes > (1u << 30)) {
+    return bad("--fetch-min-bytes", std::to_string(fetch_min_bytes), "use 1 to 1073741824");
+  }
+  if (fetch_max_bytes < 1024 || fetch_max_bytes > (1u << 30)) {
+    return bad("--fetch-max-bytes", std::to_string(fetch_max_bytes), "use 1024 to 1073741824");
+  }
+  if (verify && message_size < kVerifyHeaderSize) {
+    return bad("--message-size", std::to_string(message_size),
+               "--verify needs " + std::to_string(kVerifyHeaderSize) + " bytes or more");
+  }
+  return std::nullopt;
+}
+
+void RunConfig::derive() {
+  // No empty workers: a thread without clients would only cost a core.
+  workers = std::max<uint32_t>(1, std::min(threads, clients + consumers));
+  connect_slots_per_worker = std::max(1u, max_connecting / workers);
+}
+
+uint64_t RunConfig::record_interval_ns() const {
+  if (rate <= 0 || clients == 0) return 0;
+  const double per_client = rate / clients;
+  return std::max<uint64_t>(1, static_cast<uint64_t>(1e9 / per_client));
+}
+
+}  // namespace ws::driver

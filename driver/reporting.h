@@ -1,0 +1,100 @@
+// The reporting side of a run, shared by wirestress and rdkafka-baseline so that both compute
+// their numbers the same way: every report interval it empties the workers' mailboxes into one
+// interval report (the progress line, the JSON series, /metrics), watches for a stalled run, and
+// at the end assembles the result: the measured window's counters and histograms (split exactly
+// at the start of the measured time by each worker), the whole run's connection figures, the
+// phases' times and the brokers.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "driver/brokers.h"
+#include "driver/config.h"
+#include "driver/metrics.h"
+#include "driver/phase.h"
+#include "driver/record_intake.h"
+#include "driver/run_control.h"
+
+namespace ws::driver {
+
+// One report tick, as the reporting thread sees it.
+struct IntervalReport {
+  double elapsed_s = 0;   // since the start of the run, connecting included
+  double interval_s = 0;  // this interval's actual length (the last one is usually shorter)
+  Phase phase = Phase::kMeasuring;  // the phase the interval belongs to (where it began)
+  uint32_t workers = 1;   // worker threads (for per-worker figures such as loop busy time)
+  uint32_t clients = 0;   // configured producers + consumers (for the connect ramp)
+  RunCounters total;      // cumulative
+  RunCounters delta;      // this interval only (gauges are current values)
+  const Metrics* interval = nullptr;  // this interval's histograms
+  bool warmup() const { return phase == Phase::kConnecting || phase == Phase::kWarmUp; }
+};
+
+// A broker as the run met it.
+struct BrokerReport {
+  uint32_t index = 0;
+  int32_t node_id = -1;
+  std::string address;
+  bool versions_known = false;
+  BrokerVersions versions;
+  BrokerCounters counters;
+};
+
+struct RunResult {
+  RunCounters counters;  // the measured time (and its drain) only: connecting and warm-up excluded
+  RunCounters totals;    // the whole run: what the connection figures report
+  Metrics metrics;       // histograms of the measured time
+  std::vector<ConsumerTally> consumers;  // per consumer, ordered by id (loss covers the whole run)
+  double elapsed_s = 0;  // length of the measured time, with its drain
+  std::string io_backend;  // what actually ran ("io_uring", "asio", "librdkafka")
+  uint32_t threads = 0;
+  uint32_t clients = 0;    // configured producers
+  uint32_t consumer_count = 0;
+  // Phases.
+  int64_t start_time_unix_ms = 0;
+  double connect_duration_s = 0;  // from the start to the end of Connecting (or of the run)
+  bool connecting_completed = false;  // every client got ready before --connect-deadline
+  bool interrupted = false;   // Ctrl-C
+  bool stalled = false;       // --stall-timeout ended it
+  std::string fatal;          // a condition that ended the whole run ("" = none)
+  std::vector<BrokerReport> brokers;
+
+  uint64_t producers_never_connected() const { return clients - std::min<uint64_t>(clients, totals.producers_connected); }
+  uint64_t consumers_never_connected() const {
+    return consumer_count - std::min<uint64_t>(consumer_count, totals.consumers_connected);
+  }
+};
+
+// How the run went, in one word for the summary and one number for the process.
+enum class ExitStatus : int { kOk = 0, kRuntimeError = 1, kUsage = 2, kDegraded = 3 };
+struct Verdict {
+  ExitStatus status = ExitStatus::kOk;
+  std::vector<std::string> reasons;  // why it is degraded, one line each
+};
+// 3 (degraded): some client or consumer never connected, every consumer failed, nothing was
+// sent, every record sent failed, the run stalled, or a fatal condition ended it.
+Verdict judge(const RunResult& result, const RunConfig& config);
+
+class ReportCollector {
+ public:
+  ReportCollector(const RunConfig& config, RunControl& control, std::vector<Mailbox*> mailboxes, uint32_t threads);
+  // Runs until every mailbox is finished; calls on_interval every --report-interval and at the
+  // phase boundaries, from the calling thread. The run must have started (timeline.begin()).
+  RunResult collect(const std::function<void(const IntervalReport&)>& on_interval);
+
+ private:
+  const RunConfig& config_;
+  RunControl& control_;
+  std::vector<Mailbox*> mailboxes_;
+  uint32_t threads_;
+};
+
+// The brokers of the registry with the run's per-broker counters.
+std::vector<BrokerReport> broker_reports(BrokerRegistry& registry, const RunCounters& totals);
+
+int64_t steady_clock_ns();
+
+}  // namespace ws::driver

@@ -1,0 +1,34 @@
+#include "driver/run_control.h"
+
+#include <random>
+
+namespace ws::driver {
+
+RunControl::RunControl(const RunConfig& config, uint32_t workers)
+    : start_barrier(static_cast<std::ptrdiff_t>(workers) + 1),
+      brokers(config.broker_version),
+      run_id(static_cast<uint32_t>(std::random_device{}())),
+      producer_count(config.clients),
+      consumer_count(config.consumers),
+      clients_not_ready(config.clients + config.consumers),
+      producers_active(config.clients),
+      producer_acked(config.consumers > 0 ? new std::atomic<uint64_t>[config.clients]() : nullptr),
+      producer_measured_from(config.consumers > 0 ? new std::atomic<uint64_t>[config.clients] : nullptr) {
+  if (producer_measured_from) {
+    for (uint32_t p = 0; p < config.clients; ++p) producer_measured_from[p].store(UINT64_MAX, std::memory_order_relaxed);
+  }
+}
+
+void RunControl::set_fatal(const std::string& message) {
+  std::lock_guard lock(fatal_mutex_);
+  if (has_fatal_.load()) return;
+  fatal_ = message;
+  has_fatal_.store(true, std::memory_order_release);
+}
+
+std::string RunControl::fatal() const {
+  std::lock_guard lock(fatal_mutex_);
+  return fatal_;
+}
+
+}  // namespace ws::driver

@@ -1,0 +1,303 @@
+#include "tests/driver/fake_cluster.h"
+
+#include <netinet/in.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "protocol/errors.h"
+
+namespace ws::testing {
+namespace {
+
+int port_of(const net::Endpoint& e) {
+  if (e.addr.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in&>(e.addr).sin_port);
+  return ntohs(reinterpret_cast<const sockaddr_in6&>(e.addr).sin6_port);
+}
+
+}  // namespace
+
+int FakeKafka::count(int16_t api_key) const {
+  return static_cast<int>(std::count_if(requests.begin(), requests.end(),
+                                        [&](const SeenRequest& r) { return r.api_key == api_key; }));
+}
+
+const FakeKafka::Broker* FakeKafka::broker_at(int port) const {
+  for (const auto& b : brokers) {
+    if (b.port == port) return &b;
+  }
+  return nullptr;
+}
+
+int32_t FakeKafka::leader_of(int32_t partition) const {
+  if (leaders.empty()) return brokers.front().node_id;
+  return leaders[static_cast<size_t>(partition) % leaders.size()];
+}
+
+FakeKafka*& FakeLoop::cluster() {
+  static FakeKafka* current = nullptr;
+  return current;
+}
+
+std::unique_ptr<FakeLoop> FakeLoop::create(const net::LoopOptions&, std::string&) {
+  auto loop = std::make_unique<FakeLoop>();
+  loop->kafka_ = cluster();
+  return loop;
+}
+
+int FakeLoop::open_connections() const {
+  return static_cast<int>(std::count_if(conns_.begin(), conns_.end(), [](const auto& c) { return c.second.open; }));
+}
+
+void FakeLoop::connect(net::ConnId conn, const net::Endpoint& endpoint) {
+  Conn& c = conns_[conn];
+  c = Conn{};
+  c.port = port_of(endpoint);
+  ++kafka_->connects;
+  const FakeKafka::Broker* b = kafka_->broker_at(c.port);
+  if (!b || b->refuse) {
+    queue_.push_back(net::Event{net::Event::kConnected, conn, ECONNREFUSED, {}});
+    return;
+  }
+  if (b->blackhole) {
+    c.open = true;  // a SYN nobody answers: no event until the driver gives up
+    return;
+  }
+  c.open = true;
+  c.connected = true;
+  queue_.push_back(net::Event{net::Event::kConnected, conn, 0, {}});
+  if (b->close_after_connect) {
+    c.open = false;
+    queue_.push_back(net::Event{net::Event::kClosed, conn, 0, {}});
+  }
+}
+
+void FakeLoop::send(net::ConnId conn, const uint8_t* data, size_t size) {
+  Conn& c = conns_[conn];
+  if (!c.open || !c.connected) return;
+  c.inbound.insert(c.inbound.end(), data, data + size);
+  // The whole write is taken at once.
+  if (hold_sends_) {
+    held_sends_.push_back(conn);
+  } else {
+    queue_.push_back(net::Event{net::Event::kSent, conn, 0, {}});
+  }
+  size_t used = 0;
+  while (true) {
+    const auto check = protocol::check_frame(std::span<const uint8_t>(c.inbound).subspan(used));
+    if (check.status != protocol::FrameStatus::kComplete) break;
+    answer(conn, std::span<const uint8_t>(c.inbound).subspan(used + 4, check.frame_size - 4));
+    used += check.frame_size;
+    if (!conns_[conn].open) return;
+  }
+  conns_[conn].inbound.erase(conns_[conn].inbound.begin(), conns_[conn].inbound.begin() + static_cast<ptrdiff_t>(used));
+}
+
+void FakeLoop::release_sends() {
+  for (const net::ConnId conn : held_sends_) {
+    if (conns_[conn].open) queue_.push_back(net::Event{net::Event::kSent, conn, 0, {}});
+  }
+  held_sends_.clear();
+}
+
+void FakeLoop::close(net::ConnId conn) {
+  closed.push_back(conn);
+  conns_[conn].open = false;
+  // No event of this connection is delivered after close() returns.
+  std::erase_if(queue_, [&](const net::Event& e) { return e.conn == conn; });
+  std::erase(held_sends_, conn);
+}
+
+void FakeLoop::close_from_broker(net::ConnId conn) {
+  if (!conns_[conn].open) return;
+  conns_[conn].open = false;
+  queue_.push_back(net::Event{net::Event::kClosed, conn, 0, {}});
+}
+
+void FakeLoop::queue_data(net::ConnId conn, std::vector<uint8_t> bytes) {
+  // Kept for the whole test: a deque's elements never move, so the event's view stays valid.
+  store_.push_back(std::move(bytes));
+  const auto& data = store_.back();
+  queue_.push_back(net::Event{net::Event::kData, conn, 0, std::span<const uint8_t>(data.data(), data.size())});
+}
+
+void FakeLoop::inject(net::ConnId conn, std::vector<uint8_t> bytes) { queue_data(conn, std::move(bytes)); }
+
+size_t FakeLoop::poll(std::span<net::Event> out, int) {
+  size_t n = 0;
+  while (n < out.size() && !queue_.empty()) {
+    out[n++] = queue_.front();
+    queue_.pop_front();
+  }
+  return n;
+}
+
+void FakeLoop::answer(net::ConnId conn, std::span<const uint8_t> frame) {
+  using namespace protocol;
+  FakeKafka& k = *kafka_;
+  Conn& c = conns_[conn];
+  const FakeKafka::Broker* broker = k.broker_at(c.port);
+  Reader r(frame);
+  // Request header v1 (v2 for flexible versions): peek at key and version first.
+  Reader peek(frame);
+  const int16_t api_key = peek.i16();
+  const int16_t version = peek.i16();
+  RequestHeader header;
+  header.decode(r, request_header_version(api_key, version));
+  SeenRequest seen{conn, c.port, api_key, version, header.correlation_id,
+                   header.client_id ? std::string(*header.client_id) : std::string()};
+  k.requests.push_back(seen);
+  if (broker && broker->silent) return;
+  const int32_t corr = header.correlation_id;
+
+  switch (api_key) {
+    case ApiVersionsRequest::kApiKey: {
+      if (k.kind == FakeKafka::Kind::kKafka09) return;  // dropped, connection left open
+      if (k.kind == FakeKafka::Kind::kClosesOnApiVersions) {
+        c.open = false;
+        queue_.push_back(net::Event{net::Event::kClosed, conn, 0, {}});
+        return;
+      }
+      ApiVersionsResponse resp;
+      const std::pair<int16_t, int16_t> ranges[] = {{ProduceRequest::kApiKey, 8},
+                                                    {FetchRequest::kApiKey, 11},
+                                                    {ListOffsetsRequest::kApiKey, 5},
+                                                    {MetadataRequest::kApiKey, 8},
+                                                    {ApiVersionsRequest::kApiKey, 3}};
+      if (version > 3) {
+        resp.error_code = error::kUnsupportedVersion;
+        ApiVersionsResponse::ApiVersion v;
+        v.api_key = ApiVersionsRequest::kApiKey;
+        v.max_version = 3;
+        resp.api_keys.push_back(v);
+        return queue_data(conn, response_frame(corr, api_key, 0, resp));
+      }
+      for (auto [key, max] : ranges) {
+        ApiVersionsResponse::ApiVersion v;
+        v.api_key = key;
+        v.min_version = 0;
+        v.max_version = max;
+        resp.api_keys.push_back(v);
+      }
+      return queue_data(conn, response_frame(corr, api_key, version, resp));
+    }
+    case MetadataRequest::kApiKey: {
+      MetadataRequest req;
+      req.decode(r, version);
+      MetadataResponse resp;
+      for (const auto& b : k.brokers) {
+        MetadataResponse::MetadataResponseBroker mb;
+        mb.node_id = b.node_id;
+        mb.host = "127.0.0.1";
+        mb.port = b.port;
+        resp.brokers.push_back(mb);
+      }
+      resp.topics.resize(1);
+      auto& t = resp.topics[0];
+      t.name = k.topic;
+      t.error_code = k.topic_error;
+      if (k.topic_error == 0) {
+        for (int32_t p = 0; p < k.partitions; ++p) {
+          MetadataResponse::MetadataResponsePartition mp;
+          mp.partition_index = p;
+          mp.leader_id = k.leader_of(p);
+          mp.replica_nodes = {mp.leader_id};
+          mp.isr_nodes = {mp.leader_id};
+          t.partitions.push_back(mp);
+        }
+      }
+      return queue_data(conn, response_frame(corr, api_key, version, resp));
+    }
+    case ProduceRequest::kApiKey: {
+      ProduceRequest req;
+      req.decode(r, version);
+      int16_t code = k.produce_error;
+      if (k.produce_hook) code = k.produce_hook(seen);
+      ProduceResponse resp;
+      for (const auto& t : req.topic_data) {
+        ProduceResponse::TopicProduceResponse tr;
+        tr.name = t.name;
+        for (const auto& p : t.partition_data) {
+          ProduceResponse::PartitionProduceResponse pr;
+          pr.index = p.index;
+          pr.error_code = code;
+          auto& log = k.records[p.index];
+          pr.base_offset = static_cast<int64_t>(log.size());
+          if (code == 0 && p.records) {
+            RecordSetReader reader(*p.records);
+            RecordView rec;
+            while (reader.next(rec)) {
+              log.emplace_back(rec.value ? std::string(rec.value->begin(), rec.value->end()) : std::string());
+            }
+          }
+          tr.partition_responses.push_back(pr);
+        }
+        resp.responses.push_back(tr);
+      }
+      if (req.acks == 0 && !k.answer_acks0) return;
+      return queue_data(conn, response_frame(corr, api_key, version, resp));
+    }
+    case ListOffsetsRequest::kApiKey: {
+      ListOffsetsRequest req;
+      req.decode(r, version);
+      ListOffsetsResponse resp;
+      for (const auto& t : req.topics) {
+        ListOffsetsResponse::ListOffsetsTopicResponse tr;
+        tr.name = t.name;
+        for (const auto& p : t.partitions) {
+          ListOffsetsResponse::ListOffsetsPartitionResponse pr;
+          pr.partition_index = p.partition_index;
+          const int64_t start = k.log_start.count(p.partition_index) ? k.log_start[p.partition_index] : 0;
+          const int64_t end = static_cast<int64_t>(k.records[p.partition_index].size());
+          pr.offset = p.timestamp == -2 ? start : end;
+          pr.old_style_offsets = {pr.offset};
+          tr.partitions.push_back(pr);
+        }
+        resp.topics.push_back(tr);
+      }
+      return queue_data(conn, response_frame(corr, api_key, version, resp));
+    }
+    case FetchRequest::kApiKey: {
+      FetchRequest req;
+      req.decode(r, version);
+      FetchResponse resp;
+      std::vector<std::vector<uint8_t>> sets;  // keep record sets alive until encoded
+      sets.reserve(64);
+      for (const auto& t : req.topics) {
+        FetchResponse::FetchableTopicResponse tr;
+        tr.topic = t.topic;
+        for (const auto& p : t.partitions) {
+          FetchResponse::PartitionData pd;
+          pd.partition_index = p.partition;
+          const auto& log = k.records[p.partition];
+          pd.high_watermark = static_cast<int64_t>(log.size());
+          const int64_t start = k.log_start.count(p.partition) ? k.log_start[p.partition] : 0;
+          if (p.fetch_offset < start || p.fetch_offset > pd.high_watermark) {
+            pd.error_code = error::kOffsetOutOfRange;
+          } else if (p.fetch_offset < pd.high_watermark) {
+            sets.emplace_back();
+            RecordSetWriter w;
+            w.begin(sets.back(), {.magic = static_cast<int8_t>(version >= 4 ? 2 : 0), .base_offset = p.fetch_offset});
+            for (int64_t o = p.fetch_offset; o < pd.high_watermark; ++o) {
+              RecordToWrite rec;
+              rec.value = Bytes(reinterpret_cast<const uint8_t*>(log[static_cast<size_t>(o)].data()),
+                                log[static_cast<size_t>(o)].size());
+              w.add(rec);
+            }
+            w.finish();
+            pd.records = Bytes(sets.back());
+          } else {
+            pd.records = Bytes();
+          }
+          tr.partitions.push_back(pd);
+        }
+        resp.responses.push_back(tr);
+      }
+      return queue_data(conn, response_frame(corr, api_key, version, resp));
+    }
+    default:
+      return;
+  }
+}
+
+}  // namespace ws::testing

@@ -1,0 +1,311 @@
+// A whole worker on the fake loop and a fake clock: phases, producers, the metadata cache, the
+// acks=0 flush barrier, the connect deadline and the failures a user must see.
+#include <gtest/gtest.h>
+
+#include "driver/reporting.h"
+#include "protocol/errors.h"
+#include "tests/driver/rigs.h"
+
+namespace ws::testing {
+namespace {
+
+using driver::Failure;
+using driver::Phase;
+
+int producing(WorkerRig& rig) {
+  int n = 0;
+  for (const auto& p : rig.worker->producers()) n += p.state() == driver::Producer::State::kProducing;
+  return n;
+}
+
+TEST(Worker, NothingIsProducedUntilEveryClientIsReadyThenTheMeasuredTimeStarts) {
+  auto config = base_config();
+  config.clients = 40;
+  config.max_connecting = 4;
+  config.rate = 4000;
+  config.duration = std::chrono::seconds(2);
+  WorkerRig rig(config);
+  EXPECT_EQ(rig.phase(), Phase::kConnecting);
+  // Until the last client is ready nothing is sent, whatever the schedule says.
+  ASSERT_TRUE(rig.run_until([&] { return rig.phase() != Phase::kConnecting; }, 5 * kSec));
+  EXPECT_EQ(rig.counters().producers_connected, 40u);
+  EXPECT_EQ(rig.kafka.count(protocol::ProduceRequest::kApiKey), 0);
+  const int64_t connected = rig.control->timeline.connected_ns();
+  EXPECT_GT(connected, rig.start) << "connecting took time: the measured time starts after it";
+  EXPECT_EQ(rig.control->timeline.measure_start_ns(), connected);
+  rig.run_to_end();
+  EXPECT_GT(rig.kafka.count(protocol::ProduceRequest::kApiKey), 0);
+  // 4,000 msg/s for 2 s, counted from the end of connecting.
+  EXPECT_NEAR(static_cast<double>(rig.measured().messages_sent), 8000, 80);
+  EXPECT_EQ(rig.measured().messages_acked, rig.measured().messages_sent);
+}
+
+TEST(Worker, TheWarmUpFollowsConnectingAndIsLeftOutOfTheMeasuredCounts) {
+  auto config = base_config();
+  config.clients = 2;
+  config.rate = 1000;
+  config.warmup = std::chrono::seconds(1);
+  config.duration = std::chrono::seconds(2);
+  WorkerRig rig(config);
+  ASSERT_TRUE(rig.run_until([&] { return rig.phase() == Phase::kWarmUp; }, 5 * kSec));
+  ASSERT_TRUE(rig.run_until([&] { return rig.phase() == Phase::kMeasuring; }, 2 * kSec));
+  rig.run_to_end();
+  const uint64_t warmup_sent = rig.mailbox.baseline.messages_sent;  // at the start of the measured time
+  EXPECT_NEAR(static_cast<double>(warmup_sent), 1000, 20);
+  EXPECT_NEAR(static_cast<double>(rig.measured().messages_sent), 2000, 20);
+  EXPECT_EQ(rig.counters().messages_sent, warmup_sent + rig.measured().messages_sent);
+}
+
+TEST(Worker, ClientsNotReadyAtTheConnectDeadlineAreReportedAndTheRunGoesOn) {
+  auto config = base_config();
+  config.clients = 6;
+  config.connect_deadline = std::chrono::seconds(3);
+  config.duration = std::chrono::seconds(1);
+  config.rate = 600;
+  FakeKafka kafka;
+  // Two brokers; partitions 1 and 3 are led by broker 1, which never completes a connect.
+  kafka.brokers = {FakeKafka::Broker{.node_id = 0, .port = 9092}, FakeKafka::Broker{.node_id = 1, .port = 9093}};
+  kafka.brokers[1].blackhole = true;
+  kafka.partitions = 4;
+  kafka.leaders = {0, 1, 0, 1};
+  WorkerRig rig(config, kafka);
+  ASSERT_TRUE(rig.run_until([&] { return rig.phase() != Phase::kConnecting; }, 10 * kSec));
+  EXPECT_GE(rig.now - rig.start, 3 * kSec);
+  EXPECT_EQ(rig.control->timeline.connected_ns(), rig.control->timeline.connect_deadline_ns());
+  rig.run_to_end();
+  // Producers 1, 3, 5 write partitions 1, 3, 1: their leader never answered.
+  EXPECT_EQ(rig.counters().producers_connected, 3u);
+  EXPECT_GT(rig.measured().messages_acked, 0u) << "the ready clients ran";
+  driver::RunResult result;
+  result.clients = config.clients;
+  result.totals = rig.counters();
+  result.counters = rig.measured();
+  EXPECT_EQ(result.producers_never_connected(), 3u);
+  const auto verdict = driver::judge(result, config);
+  EXPECT_EQ(verdict.status, driver::ExitStatus::kDegraded);
+  ASSERT_FALSE(verdict.reasons.empty());
+  EXPECT_NE(verdict.reasons.front().find("3 of 6 clients never connected"), std::string::npos);
+}
+
+TEST(Worker, MessagesWithoutADurationRunUntilTheyAreSent) {
+  auto config = base_config();
+  config.clients = 3;
+  config.messages = 6000;
+  config.duration = std::chrono::nanoseconds(0);
+  WorkerRig rig(config);
+  rig.run_to_end(60 * kSec);
+  EXPECT_EQ(rig.measured().messages_sent, 6000u);
+  EXPECT_EQ(rig.measured().messages_acked, 6000u);
+  EXPECT_EQ(rig.kafka.records[0].size() + rig.kafka.records[1].size() + rig.kafka.records[2].size() +
+                rig.kafka.records[3].size(),
+            6000u);
+  EXPECT_NE(rig.control->timeline.stopped_ns(), driver::RunTimeline::kNever) << "the last producer stopped the run";
+}
+
+TEST(Worker, Acks0OnKafka09ConnectsEveryClientAndFlushesBeforeItCloses) {
+  auto config = base_config();
+  config.clients = 300;
+  config.acks = 0;
+  config.max_connecting = 8;
+  config.messages = 3000;
+  config.duration = std::chrono::nanoseconds(0);
+  FakeKafka kafka;
+  kafka.kind = FakeKafka::Kind::kKafka09;
+  WorkerRig rig(config, kafka);
+  rig.run_to_end(60 * kSec);
+  EXPECT_EQ(rig.counters().producers_connected, 300u);
+  size_t stored = 0;
+  for (const auto& [p, values] : rig.kafka.records) stored += values.size();
+  EXPECT_EQ(stored, 3000u) << "every acks=0 record reached the broker";
+  // The probe, then one Metadata handshake per connection, then one flush barrier per producer.
+  EXPECT_EQ(rig.kafka.count(protocol::ApiVersionsRequest::kApiKey), 1);
+  EXPECT_GE(rig.kafka.count(protocol::MetadataRequest::kApiKey), 300 + 300);
+  EXPECT_EQ(rig.counters().failures[static_cast<size_t>(Failure::kConnectFailed)], 0u);
+}
+
+TEST(Worker, ANonRetriableTopicErrorFailsEveryClientAtOnce) {
+  auto config = base_config();
+  config.clients = 5;
+  FakeKafka kafka;
+  kafka.topic_error = 29;  // TOPIC_AUTHORIZATION_FAILED
+  WorkerRig rig(config, kafka);
+  rig.run_to_end(5 * kSec);
+  EXPECT_LT(rig.now - rig.start, 1 * kSec);
+  EXPECT_EQ(rig.counters().failures[static_cast<size_t>(Failure::kMetadataFailed)], 5u);
+  EXPECT_EQ(rig.counters().producers_connected, 0u);
+}
+
+TEST(Worker, NoBrokerListeningFailsWithinASecondNotAtTheDeadline) {
+  auto config = base_config();
+  config.clients = 5;
+  FakeKafka kafka;
+  kafka.brokers[0].refuse = true;
+  WorkerRig rig(config, kafka);
+  rig.run_to_end(120 * kSec);
+  EXPECT_LT(rig.now - rig.start, 2 * kSec);
+  EXPECT_TRUE(rig.control->has_fatal());
+  EXPECT_NE(rig.control->fatal().find("no broker of --bootstrap answered"), std::string::npos);
+  // Each bootstrap attempt counted once; the clients did not try on their own.
+  EXPECT_EQ(rig.counters().failures[static_cast<size_t>(Failure::kConnectFailed)], 3u);
+  for (const auto& p : rig.worker->producers()) EXPECT_EQ(p.state(), driver::Producer::State::kFailed);
+  driver::RunResult result;
+  result.clients = config.clients;
+  result.totals = rig.counters();
+  result.fatal = rig.control->fatal();
+  EXPECT_EQ(driver::judge(result, config).status, driver::ExitStatus::kDegraded);
+}
+
+TEST(Worker, TheBootstrapListIsTriedInTurnWhenTheFirstIsDown) {
+  auto config = base_config();
+  config.bootstrap = {"127.0.0.1:9092", "127.0.0.1:9093"};
+  config.clients = 4;
+  config.duration = std::chrono::seconds(1);
+  FakeKafka kafka;
+  kafka.brokers = {FakeKafka::Broker{.node_id = 0, .port = 9092, .refuse = true},
+                   FakeKafka::Broker{.node_id = 1, .port = 9093}};
+  kafka.leaders = {1};
+  WorkerRig rig(config, kafka);
+  rig.run_to_end(20 * kSec);
+  EXPECT_EQ(rig.counters().producers_connected, 4u);
+  EXPECT_FALSE(rig.control->has_fatal());
+}
+
+TEST(Worker, ALeaderErrorPausesTheProducerUntilFresherMetadataThenItGoesOn) {
+  auto config = base_config();
+  config.clients = 1;
+  config.rate = 100;
+  config.duration = std::chrono::seconds(3);
+  WorkerRig rig(config);
+  int produces = 0;
+  rig.kafka.produce_hook = [&](const SeenRequest&) {
+    return ++produces == 5 ? protocol::error::kNotLeaderOrFollower : protocol::error::kNone;
+  };
+  rig.run_to_end();
+  EXPECT_EQ(rig.counters().errors_by_code.at(protocol::error::kNotLeaderOrFollower), 1u);
+  EXPECT_NEAR(static_cast<double>(rig.measured().messages_acked), 299, 3);
+  EXPECT_GE(rig.worker->metadata().refreshes(), 2u) << "the error asked for a refresh";
+}
+
+TEST(Worker, ALeaderMoveRetargetsTheProducerToTheNewLeader) {
+  auto config = base_config();
+  config.clients = 1;
+  config.rate = 100;
+  config.duration = std::chrono::seconds(3);
+  FakeKafka kafka;
+  kafka.brokers = {FakeKafka::Broker{.node_id = 0, .port = 9092}, FakeKafka::Broker{.node_id = 1, .port = 9093}};
+  kafka.partitions = 1;
+  kafka.leaders = {0};
+  WorkerRig rig(config, kafka);
+  int produces = 0;
+  rig.kafka.produce_hook = [&](const SeenRequest& r) {
+    if (++produces == 50) rig.kafka.leaders = {1};  // the election happens now...
+    return r.port == 9092 && produces >= 50 ? protocol::error::kNotLeaderOrFollower : protocol::error::kNone;
+  };
+  rig.run_to_end();
+  int on_new = 0;
+  for (const auto& r : rig.kafka.requests) on_new += r.port == 9093 && r.api_key == protocol::ProduceRequest::kApiKey;
+  EXPECT_GT(on_new, 200) << "the producer moved to broker 1";
+  EXPECT_EQ(rig.worker->metadata().leader_changes(), 1u);
+}
+
+TEST(Worker, ADisconnectFailsTheRecordsInFlightAndTheProducerReconnects) {
+  auto config = base_config();
+  config.clients = 1;
+  config.rate = 200;
+  config.duration = std::chrono::seconds(3);
+  WorkerRig rig(config);
+  ASSERT_TRUE(rig.run_until([&] { return rig.counters().messages_acked >= 100; }, 10 * kSec));
+  const auto link = rig.worker->producers()[0].link();
+  rig.loop().hold_sends(true);  // the next requests stay unanswered...
+  rig.kafka.brokers[0].silent = true;
+  rig.run_until([] { return false; }, 20 * kMs);
+  rig.loop().close_from_broker(link);  // ...when the broker goes away
+  rig.kafka.brokers[0].silent = false;
+  rig.loop().hold_sends(false);
+  rig.run_to_end();
+  EXPECT_GT(rig.counters().messages_failed, 0u);
+  EXPECT_EQ(rig.counters().failures[static_cast<size_t>(Failure::kDisconnected)], 1u);
+  EXPECT_EQ(rig.counters().reconnects, 1u);
+  EXPECT_GT(rig.counters().messages_acked, 400u) << "it carried on after reconnecting";
+}
+
+TEST(Worker, RequestsUnansweredAtTheDrainDeadlineAreCountedByKind) {
+  auto config = base_config();
+  config.clients = 2;
+  config.rate = 200;
+  config.duration = std::chrono::seconds(1);
+  config.drain_timeout = std::chrono::seconds(1);
+  FakeKafka kafka;
+  WorkerRig rig(config, kafka);
+  ASSERT_TRUE(rig.run_until([&] { return rig.phase() == Phase::kMeasuring; }, 5 * kSec));
+  rig.run_until([] { return false; }, 500 * kMs);
+  rig.kafka.brokers[0].silent = true;  // the broker stops answering half way
+  rig.run_to_end(10 * kSec);
+  EXPECT_GT(rig.counters().unanswered_by_api.at(protocol::ProduceRequest::kApiKey), 0u);
+  EXPECT_LE(rig.counters().unanswered_by_api.at(protocol::ProduceRequest::kApiKey), 2u * config.max_in_flight);
+}
+
+TEST(Worker, CtrlCWhileConnectingStopsTheRunWithNothingMeasured) {
+  auto config = base_config();
+  config.clients = 3;
+  FakeKafka kafka;
+  kafka.kind = FakeKafka::Kind::kKafka09;  // connecting takes the 3 s probe
+  WorkerRig rig(config, kafka);
+  rig.run_until([] { return false; }, 1 * kSec);
+  rig.control->stop_requested.store(true);
+  rig.run_to_end(20 * kSec);
+  EXPECT_TRUE(rig.control->timeline.stopped_during_connecting());
+  EXPECT_EQ(rig.counters().messages_sent, 0u);
+  EXPECT_LT(rig.now - rig.start, 3 * kSec);
+}
+
+TEST(Worker, ZstdOnABrokerWithoutProduceV7FailsTheClientsAsUnsupported) {
+  auto config = base_config();
+  config.clients = 2;
+  config.compression = protocol::Codec::kZstd;
+  config.broker_version = driver::BrokerVersion::kV0_9;
+  WorkerRig rig(config);
+  rig.run_to_end(5 * kSec);
+  EXPECT_EQ(rig.counters().failures[static_cast<size_t>(Failure::kUnsupported)], 2u);
+  EXPECT_EQ(rig.counters().messages_sent, 0u);
+}
+
+TEST(Worker, PacedRecordsCarryTheirIntendedTimeSoAStallShowsInTheLatency) {
+  auto config = base_config();
+  config.clients = 1;
+  config.rate = 1000;
+  config.duration = std::chrono::seconds(2);
+  config.max_in_flight = 1;
+  WorkerRig rig(config);
+  ASSERT_TRUE(rig.run_until([&] { return rig.phase() == Phase::kMeasuring; }, 5 * kSec));
+  rig.run_until([] { return false; }, 500 * kMs);
+  rig.loop().hold_sends(true);  // a 300 ms stall: the one request in flight is not answered
+  rig.kafka.brokers[0].silent = true;
+  rig.run_until([] { return false; }, 300 * kMs);
+  rig.kafka.brokers[0].silent = false;
+  rig.loop().hold_sends(false);
+  // The held request gets its answer now (the broker replays it).
+  const auto link = rig.worker->producers()[0].link();
+  const auto& l = rig.worker->links().link(link);
+  ASSERT_FALSE(l.in_flight.empty());
+  protocol::ProduceResponse body;
+  body.responses.resize(1);
+  body.responses[0].name = "t";
+  body.responses[0].partition_responses.resize(1);
+  rig.loop().inject(link, response_frame(l.in_flight.front().correlation_id, protocol::ProduceRequest::kApiKey,
+                                         l.in_flight.front().api_version, body));
+  rig.loop().release_sends();
+  rig.run_to_end();
+  driver::Metrics measured;
+  {
+    std::lock_guard lock(rig.mailbox.mutex);
+    measured.add_histograms(rig.mailbox.measured_interval);
+  }
+  // ~300 records waited for the stall: p99 from the intended time is near the stall, while the
+  // service time of most requests stays at the fake broker's (zero) latency.
+  EXPECT_GE(measured.latency_us.value_at_percentile(99), 200'000);
+  EXPECT_LT(measured.service_latency_us.value_at_percentile(50), 2'000);
+}
+
+}  // namespace
+}  // namespace ws::testing
