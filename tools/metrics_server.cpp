@@ -14,9 +14,6 @@
 #include <string_view>
 #include <system_error>
 
-#include "protocol/compression.h"
-#include "protocol/errors.h"
-#include "stats/prometheus.h"
 
 namespace ws::tools {
 namespace {
@@ -278,90 +275,6 @@ void MetricsServer::respond(int fd, const std::string& reply) {
     const ssize_t n = ::recv(fd, buf, sizeof buf, MSG_DONTWAIT);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) break;
   }
-}
-
-std::string render_prometheus(const driver::IntervalReport& latest, const driver::RunConfig& config,
-                              const driver::Metrics* run_so_far) {
-  stats::PrometheusText out;
-  const driver::ProducerCounters& t = latest.total;
-
-  out.counter("wirestress_produce_messages_sent_total", "Records written to the socket.", t.messages_sent);
-  out.counter("wirestress_produce_messages_acked_total", "Records the broker confirmed (acks 1 or -1).",
-              t.messages_acked);
-  out.counter("wirestress_produce_messages_failed_total",
-              "Records the broker rejected or that were lost in flight.", t.messages_failed);
-  out.counter("wirestress_produce_bytes_sent_total", "Produce request bytes written to the socket.",
-              t.bytes_sent);
-  out.counter("wirestress_produce_requests_sent_total", "Produce requests written to the socket.",
-              t.requests_sent);
-  out.counter("wirestress_produce_requests_acked_total", "Produce requests the broker answered.",
-              t.requests_acked);
-  for (const auto& [code, count] : t.errors_by_code) {
-    out.counter("wirestress_produce_errors_total", "Records (or requests) the broker rejected, by Kafka error code.",
-                count, {{"code", protocol::error_name(code)}});
-  }
-  for (size_t i = 0; i < t.failures.size(); ++i) {
-    out.counter("wirestress_failures_total", "Failures that are not Kafka error codes, by kind.", t.failures[i],
-                {{"kind", driver::failure_name(static_cast<driver::Failure>(i))}});
-  }
-  out.counter("wirestress_connections_attempted_total", "TCP connections attempted.", t.connections_attempted);
-  out.counter("wirestress_connections_established_total", "TCP connections established.",
-              t.connections_established);
-  out.counter("wirestress_connections_failed_total", "TCP connection attempts that failed.",
-              t.connections_failed);
-  out.counter("wirestress_reconnects_total", "Connections opened again after one was lost or reset.",
-              t.reconnects);
-  out.counter("wirestress_latency_out_of_range_total",
-              "Latency samples outside the histogram's range (1 us to 1 h), not in the summaries.",
-              t.latency_out_of_range);
-
-  out.gauge("wirestress_connections_open", "Connections established and not yet closed.", t.connections_open);
-  out.gauge("wirestress_clients_producing", "Simulated clients past set-up.", t.clients_producing);
-  out.gauge("wirestress_clients_configured", "Simulated clients the run was asked for.", config.clients);
-  out.gauge("wirestress_produce_target_messages_per_second",
-            "Aggregate send rate the run was asked for; 0 means as fast as possible.", config.rate);
-  out.gauge("wirestress_elapsed_seconds", "Seconds since the run started, at the latest report.",
-            latest.elapsed_s);
-  out.gauge("wirestress_run_info", "The run's settings as labels; the value is always 1.", 1,
-            {{"topic", config.topic},
-             {"acks", std::to_string(config.acks)},
-             {"compression", protocol::codec_name(config.compression)},
-             {"batch", std::to_string(config.batch)},
-             {"message_size", std::to_string(config.message_size)}});
-
-  // Before the first tick there is no interval: an empty histogram gives NaN quantiles and 0 counts.
-  static const stats::HdrHistogram kEmpty(1, 2, 1);
-  const driver::Metrics* recent = latest.interval;
-  const driver::Metrics* lifetime = run_so_far != nullptr ? run_so_far : recent;
-  constexpr double kMicrosToSeconds = 1e-6;
-  out.summary("wirestress_produce_latency_seconds",
-              "Produce latency from the intended send time (corrected for coordinated omission); "
-              "quantiles over the last report interval.",
-              recent != nullptr ? recent->latency_us : kEmpty, lifetime != nullptr ? lifetime->latency_us : kEmpty,
-              kMicrosToSeconds);
-  out.summary("wirestress_produce_service_latency_seconds",
-              "Produce latency from the actual send time; quantiles over the last report interval.",
-              recent != nullptr ? recent->service_latency_us : kEmpty,
-              lifetime != nullptr ? lifetime->service_latency_us : kEmpty, kMicrosToSeconds);
-  if (config.consumers > 0) {
-    out.counter("wirestress_consume_messages_received_total", "Records delivered to consumers (each counts its own).",
-                t.consume_received);
-    out.counter("wirestress_consume_bytes_total", "Fetch response bytes received.", t.consume_bytes);
-    out.counter("wirestress_consume_fetches_total", "Fetch responses received.", t.consume_fetches);
-    out.counter("wirestress_consume_duplicates_total", "--verify: records a consumer had received before.",
-                t.consume_duplicates);
-    out.counter("wirestress_consume_out_of_order_total",
-                "--verify: records that arrived after a later record of their producer.", t.consume_out_of_order);
-    out.counter("wirestress_consume_corrupt_total", "--verify: records whose stamp or hash did not check; failed batch CRCs.",
-                t.consume_corrupt);
-    out.gauge("wirestress_consumers_fetching", "Consumers positioned and fetching.", t.consumers_fetching);
-    out.gauge("wirestress_consumers_configured", "Simulated consumers the run was asked for.", config.consumers);
-    out.summary("wirestress_consume_e2e_latency_seconds",
-                "From a record's send time to its receipt by a consumer; quantiles over the last report interval.",
-                recent != nullptr ? recent->e2e_latency_us : kEmpty,
-                lifetime != nullptr ? lifetime->e2e_latency_us : kEmpty, kMicrosToSeconds);
-  }
-  return out.text();
 }
 
 }  // namespace ws::tools

@@ -10,8 +10,6 @@
 #include <string>
 #include <thread>
 
-#include "driver/config.h"
-#include "driver/runner.h"
 
 namespace ws::tools {
 
@@ -70,18 +68,5 @@ class MetricsServer {
   int wake_fd_ = -1;  // eventfd that stop() writes to wake the server thread's poll()
   uint16_t port_ = 0;
 };
-
-// The wirestress metrics in the Prometheus text format, from the latest report tick:
-// counters (wirestress_produce_*_total, wirestress_produce_errors_total{code}, wirestress_failures_total{kind},
-// wirestress_connections_*_total) from latest.total; gauges (wirestress_connections_open,
-// wirestress_clients_producing, wirestress_elapsed_seconds, the run's settings); and the summaries
-// wirestress_produce_latency_seconds (from the intended send time) and
-// wirestress_produce_service_latency_seconds (from the actual send), whose quantiles cover the
-// last interval (latest.interval; NaN before the first tick).
-// Their _sum and _count come from `run_so_far` when given: histograms the caller accumulates from
-// every interval (Prometheus treats _sum and _count as counters that never go down); without it,
-// from the last interval as well.
-std::string render_prometheus(const driver::IntervalReport& latest, const driver::RunConfig& config,
-                              const driver::Metrics* run_so_far = nullptr);
 
 }  // namespace ws::tools

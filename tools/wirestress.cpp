@@ -1,162 +1,116 @@
-// wirestress: parse options, start an embedded broker if none was given, run, report.
-#include <unistd.h>
+// wirestress: one run (the default) or one of the subcommands sweep, ceiling, report, merge.
+// This main only parses the command line and wires the libraries together.
+#include <CLI/CLI.hpp>
 
-#include <algorithm>
-#include <atomic>
-#include <chrono>
-#include <csignal>
-#include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <memory>
-#include <mutex>
 
 #include "driver/runner.h"
-#include "stats/hlog.h"
-#include "tools/embedded_broker.h"
-#include "tools/ceiling.h"
-#include "tools/merge.h"
-#include "tools/metrics_server.h"
+#include "tools/commands.h"
 #include "tools/options.h"
-#include "tools/report.h"
-#include "tools/report_html.h"
-#include "tools/sweep.h"
+#include "tools/run_command.h"
 
 namespace {
 
-ws::driver::ShardedRunner* g_runner = nullptr;
-std::atomic<int> g_signals{0};  // lock-free, so safe to touch from a signal handler
+// wirestress's own engine: the sharded io_uring/Asio runner.
+class ShardedEngine : public ws::tools::RunEngine {
+ public:
+  ShardedEngine(const ws::driver::RunConfig& config, uint64_t extra_fds) : runner_(config), extra_fds_(extra_fds) {}
+  bool prepare(std::string& error, std::string& notice) override { return runner_.prepare(error, notice, extra_fds_); }
+  ws::driver::RunResult run(const std::function<void(const ws::driver::IntervalReport&)>& on_interval) override {
+    return runner_.run(on_interval);
+  }
+  void request_stop() override { runner_.request_stop(); }
 
-// First Ctrl-C: stop sending, drain, report. Second: leave at once.
-void on_signal(int) {
-  if (++g_signals > 1) _exit(130);
-  if (g_runner) g_runner->request_stop();
-}
+ private:
+  ws::driver::ShardedRunner runner_;
+  uint64_t extra_fds_;
+};
+
+constexpr const char* kDescription =
+    "wirestress: drive thousands of simulated Kafka producer and consumer clients per core against a broker.\n"
+    "Without --bootstrap it starts an embedded broker (librdkafka's mock cluster) and says so.\n"
+    "A run connects every client first (Connecting), then runs --warmup, then the measured --duration, then\n"
+    "drains. Exit codes: 0 the run did what was asked; 1 runtime error; 2 usage; 3 the run finished but\n"
+    "degraded (a client or consumer never connected, every consumer failed, nothing was sent, every record\n"
+    "failed, the run stalled, or no broker answered).";
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc > 1 && std::string(argv[1]) == "merge") return ws::tools::run_merge(argc - 1, argv + 1);
-  if (argc > 1 && std::string(argv[1]) == "sweep") return ws::tools::run_sweep(argc - 1, argv + 1);
-  if (argc > 1 && std::string(argv[1]) == "ceiling") return ws::tools::run_ceiling(argc - 1, argv + 1);
-  if (argc > 1 && std::string(argv[1]) == "report") return ws::tools::run_report(argc - 1, argv + 1);
-  auto parsed = ws::tools::parse_options(argc, argv);
-  if (!parsed.options) {
-    (parsed.exit_code == 0 ? std::cout : std::cerr) << parsed.output << "\n";
-    return parsed.exit_code;
+  CLI::App app{kDescription, "wirestress"};
+  ws::tools::RunFlags run_flags;
+  run_flags.add_to(app);
+  bool version = false;
+  app.add_flag("--version", version, "Print the version, the git revision and the I/O backends, and exit");
+  // Each subcommand parses what follows it itself (its own flags, and for sweep and ceiling the
+  // scenario flags of a single run): CLI11 hands it the rest of the command line.
+  struct Subcommand {
+    const char* name;
+    const char* help;
+    int (*run)(int, const char* const*);
+  };
+  const Subcommand subcommands[] = {
+      {"sweep", "run a (clients x rate per client) matrix, one JSON with every cell", ws::tools::run_sweep_command},
+      {"ceiling", "raise the load until the broker breaks its SLO; says what limited it",
+       ws::tools::run_ceiling_command},
+      {"report", "turn a run, sweep or ceiling JSON into an HTML page and SVG/PNG charts", ws::tools::run_report},
+      {"merge", "combine the JSON of runs made on several machines, exactly", ws::tools::run_merge},
+  };
+  std::vector<CLI::App*> apps;
+  for (const auto& s : subcommands) {
+    CLI::App* sub = app.add_subcommand(s.name, s.help);
+    sub->prefix_command();
+    sub->set_help_flag();  // --help goes to the subcommand's own parser
+    apps.push_back(sub);
   }
-  ws::tools::Options options = std::move(*parsed.options);
-  ws::driver::RunConfig& config = options.run;
-  ws::driver::latency_histogram_spec() = {
-      std::chrono::duration_cast<std::chrono::microseconds>(options.latency_max).count(), options.latency_digits};
-
-  std::unique_ptr<ws::tools::EmbeddedBroker> embedded;
-  if (config.bootstrap.empty()) {
-    embedded = std::make_unique<ws::tools::EmbeddedBroker>();
-    std::string error;
-    if (!embedded->start(1, config.topic, options.embedded_partitions, error)) {
+  app.require_subcommand(0, 1);
+  if (argc < 2 || std::string(argv[1]).starts_with("-")) {
+    // A single run: a flag with an empty value ("--json=") would otherwise take the next argument.
+    if (const std::string flag = ws::tools::flag_with_empty_value(argc, argv); !flag.empty()) {
+      std::cerr << "wirestress: " << flag << ": '' is not valid; give a value (" << flag << "=VALUE)\n";
+      return 2;
+    }
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    std::cout << app.help() << "\n";
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "wirestress: " << e.what() << " (see --help)\n";
+    return 2;
+  }
+  for (size_t i = 0; i < apps.size(); ++i) {
+    if (!apps[i]->parsed()) continue;
+    std::vector<std::string> rest = apps[i]->remaining();
+    std::vector<const char*> sub_argv{subcommands[i].name};
+    for (const auto& a : rest) sub_argv.push_back(a.c_str());
+    return subcommands[i].run(static_cast<int>(sub_argv.size()), sub_argv.data());
+  }
+  if (version) {
+    std::cout << ws::tools::version_text("wirestress") << "\n";
+    return 0;
+  }
+  std::string error;
+  auto options = run_flags.finish(app, error);
+  if (!options) {
+    std::cerr << error << "\n";
+    return 2;
+  }
+  std::unique_ptr<ws::brokers::MockClusterProcess> embedded;
+  std::string broker_text;
+  for (const auto& b : options->run.bootstrap) broker_text += (broker_text.empty() ? "" : ",") + b;
+  if (options->run.bootstrap.empty()) {
+    embedded = ws::tools::start_embedded_broker(*options, "wirestress", error);
+    if (!embedded) {
       std::cerr << "wirestress: " << error << "\n";
       return 1;
     }
-    config.bootstrap.push_back(embedded->bootstrap());
-    std::cerr << "wirestress: no --bootstrap given: using an embedded librdkafka mock broker at "
-              << embedded->bootstrap() << " (topic " << config.topic << ", "
-              << options.embedded_partitions << " partitions)\n";
+    broker_text = embedded->bootstrap();
   }
-  std::string broker_list;
-  for (const auto& b : config.bootstrap) broker_list += (broker_list.empty() ? "" : ",") + b;
-
-  ws::driver::ShardedRunner runner(config);
-  std::string error, notice;
-  if (!runner.prepare(error, notice)) {
-    std::cerr << "wirestress: " << error << "\n";
-    return 1;
-  }
-  if (!notice.empty()) std::cerr << "wirestress: " << notice << "\n";
-
-  g_runner = &runner;
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-
-  std::ofstream csv;
-  if (!options.csv_path.empty()) {
-    csv.open(options.csv_path);
-    if (!csv) {
-      std::cerr << "wirestress: --csv: cannot write " << options.csv_path << "\n";
-      return 1;
-    }
-    csv << ws::tools::csv_header();
-  }
-  // --prometheus: the server thread serves the text rendered at the last interval.
-  std::mutex metrics_mutex;
-  std::string metrics_text;
-  ws::driver::Metrics cumulative;  // summaries' _sum/_count must never go down
-  ws::tools::MetricsServer metrics_server;
-  if (options.prometheus_port >= 0) {
-    if (!metrics_server.start(static_cast<uint16_t>(options.prometheus_port),
-                              [&] {
-                                std::lock_guard lock(metrics_mutex);
-                                return metrics_text;
-                              },
-                              error)) {
-      std::cerr << "wirestress: --prometheus: " << error << "\n";
-      return 1;
-    }
-    std::cerr << "wirestress: serving Prometheus metrics on http://0.0.0.0:" << metrics_server.port()
-              << "/metrics\n";
-  }
-
-  // --hlog: an HdrHistogram interval log, one line per interval and latency view.
-  std::ofstream hlog_file;
-  std::unique_ptr<ws::stats::HlogWriter> hlog;
-  if (!options.hlog_path.empty()) {
-    hlog_file.open(options.hlog_path);
-    if (!hlog_file) {
-      std::cerr << "wirestress: --hlog: cannot write " << options.hlog_path << "\n";
-      return 1;
-    }
-    hlog = std::make_unique<ws::stats::HlogWriter>(hlog_file);
-    const double now_s = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-    hlog->write_header(now_s, "wirestress latency in microseconds; Interval_Max in milliseconds");
-  }
-
-  nlohmann::ordered_json intervals = nlohmann::ordered_json::array();
-  long peak_threads = 0;
-  auto result = runner.run([&](const ws::driver::IntervalReport& r) {
-    peak_threads = std::max(peak_threads, ws::tools::current_thread_count());
-    if (metrics_server.running()) {
-      cumulative.add(*r.interval);
-      std::string text = ws::tools::render_prometheus(r, config, &cumulative);
-      std::lock_guard lock(metrics_mutex);
-      metrics_text = std::move(text);
-    }
-    if (!options.quiet) std::cout << ws::tools::interval_line(r, config) << std::endl;
-    if (!options.json_path.empty()) intervals.push_back(ws::tools::interval_json(r, config));
-    if (csv.is_open()) csv << ws::tools::csv_row(r, config) << std::flush;
-    if (hlog) {
-      const double start_s = std::max(0.0, r.elapsed_s - r.interval_s);
-      const std::string phase = r.warmup ? "warmup_" : "";
-      hlog->write_interval(phase + "latency_us", start_s, r.elapsed_s - start_s, r.interval->latency_us, 1000.0);
-      hlog->write_interval(phase + "service_latency_us", start_s, r.elapsed_s - start_s,
-                           r.interval->service_latency_us, 1000.0);
-      hlog_file.flush();
-    }
-  });
-  g_runner = nullptr;
-
-  auto process = ws::tools::read_process_figures();
-  process.threads = std::max(process.threads, peak_threads);
-  std::cout << ws::tools::summary(result, config, process) << std::flush;
-  if (!options.json_path.empty()) {
-    std::ofstream out(options.json_path);
-    out << ws::tools::result_json(result, options, broker_list, process, std::move(intervals)).dump(2) << "\n";
-    if (!out) {
-      std::cerr << "wirestress: --json: cannot write " << options.json_path << "\n";
-      return 1;
-    }
-  }
-  return 0;
+  ws::tools::RunIdentity identity{"wirestress", broker_text, ws::tools::joined_command_line(argc, argv)};
+  options->run.command_line = identity.command_line;
+  ShardedEngine engine(options->run, 0);
+  return ws::tools::run_and_report(*options, engine, identity);
 }

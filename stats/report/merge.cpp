@@ -1,4 +1,4 @@
-#include "tools/merge.h"
+#include "stats/report/merge.h"
 
 #include <algorithm>
 #include <fstream>
@@ -11,21 +11,10 @@
 #include "driver/metrics.h"
 #include "stats/hlog.h"
 
-namespace ws::tools {
+namespace ws::report {
 namespace {
 
 using Json = nlohmann::ordered_json;
-
-constexpr const char* kUsage =
-    "usage: wirestress merge RESULT.json... [--json=OUT]\n"
-    "       wirestress merge LOG.hlog... [--json=OUT] [--hlog=OUT]\n"
-    "Combines results of runs made at the same time (e.g. one per load host): counters are summed,\n"
-    "throughputs added, latency histograms merged exactly (from the histograms every --json result\n"
-    "and .hlog carries), so the merged percentiles are those of all samples together.";
-
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 Json percentiles_json(const stats::HdrHistogram& h) {
   Json j;
@@ -64,6 +53,8 @@ void add_numbers(Json& into, const Json& from) {
     }
   }
 }
+
+}  // namespace
 
 int merge_json(const std::vector<std::string>& inputs, const std::string& json_out) {
   stats::HdrHistogram latency = driver::make_latency_histogram();
@@ -200,42 +191,4 @@ int merge_hlog(const std::vector<std::string>& inputs, const std::string& json_o
   return 0;
 }
 
-}  // namespace
-
-int run_merge(int argc, const char* const* argv) {
-  std::vector<std::string> inputs;
-  std::string json_out, hlog_out;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--help" || a == "-h") {
-      std::cout << kUsage << "\n";
-      return 0;
-    } else if (a.rfind("--json=", 0) == 0) {
-      json_out = a.substr(7);
-    } else if (a.rfind("--hlog=", 0) == 0) {
-      hlog_out = a.substr(7);
-    } else if (a.rfind("--", 0) == 0) {
-      std::cerr << "wirestress merge: unknown option " << a << " (accepted: --json=OUT, --hlog=OUT)\n";
-      return 2;
-    } else {
-      inputs.push_back(a);
-    }
-  }
-  if (inputs.empty()) {
-    std::cerr << "wirestress merge: no inputs (give RESULT.json files or .hlog files)\n";
-    return 2;
-  }
-  const bool all_json = std::all_of(inputs.begin(), inputs.end(), [](auto& p) { return ends_with(p, ".json"); });
-  const bool all_hlog = std::all_of(inputs.begin(), inputs.end(), [](auto& p) { return ends_with(p, ".hlog"); });
-  if (!all_json && !all_hlog) {
-    std::cerr << "wirestress merge: inputs: give only .json results or only .hlog logs\n";
-    return 2;
-  }
-  if (all_json && !hlog_out.empty()) {
-    std::cerr << "wirestress merge: --hlog: only with .hlog inputs\n";
-    return 2;
-  }
-  return all_json ? merge_json(inputs, json_out) : merge_hlog(inputs, json_out, hlog_out);
-}
-
-}  // namespace ws::tools
+}  // namespace ws::report

@@ -42,26 +42,22 @@
 #include <unordered_map>
 #include <vector>
 
-#include "driver/runner.h"
+#include "driver/reporting.h"
+#include "driver/run_control.h"
 #include "driver/verify.h"
+#include "stats/report/run_text.h"
 #include "tools/options.h"
-#include "tools/report.h"
+#include "tools/run_command.h"
 
 namespace {
 
 using ws::driver::ConsumerTally;
 using ws::driver::Failure;
 using ws::driver::Metrics;
-using ws::driver::ProducerCounters;
+using ws::driver::RunCounters;
 using ws::driver::RunConfig;
 
-std::atomic<bool> g_stop{false};
-std::atomic<int> g_signals{0};
-
-void on_signal(int) {
-  if (++g_signals > 1) _exit(130);
-  g_stop.store(true, std::memory_order_relaxed);
-}
+std::atomic<bool> g_stop{false};  // Ctrl-C (set by the engine's request_stop, from a signal handler)
 
 int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -119,12 +115,25 @@ struct Client {
   bool first_report = true;  // the next delivery report is its first
 };
 
-// A driver thread's numbers; the mutex guards what the reporting thread takes.
+// A driver thread's numbers, in a wirestress Mailbox: the same ReportCollector reads both tools,
+// so their intervals, their warm-up split and their results are computed the same way.
 struct ShardNumbers {
-  std::mutex mutex;
-  ProducerCounters counters;  // cumulative
-  Metrics interval;           // since the reporting thread last took it
-  bool finished = false;
+  ws::driver::Mailbox box;
+  std::mutex& mutex = box.mutex;          // guards what the reporting thread takes
+  RunCounters& counters = box.counters;   // cumulative
+  // Where latency samples go: before or after the start of the measured time (hold `mutex`).
+  Metrics& histograms() { return box.measuring ? box.measured_interval : box.interval; }
+  // The driver thread passes the start of the measured time: from here on it counts.
+  void mark_measuring(int64_t now, int64_t measure_start) {
+    if (box.measuring || now < measure_start) return;
+    std::lock_guard lock(mutex);
+    box.measuring = true;
+    box.baseline = box.counters;
+  }
+  void finish() {
+    std::lock_guard lock(mutex);
+    box.finished = true;
+  }
 };
 
 // A producer driver thread's clients. Only that thread produces and polls its clients, so the
@@ -162,6 +171,7 @@ struct RunShared {
   std::atomic<uint32_t> producer_shards_running{0};
   std::vector<int64_t> end_offsets;  // per partition (-1: unknown); written before the deadline
   std::atomic<int64_t> catch_up_deadline_ns{0};  // 0 while producers run
+  ws::driver::RunControl* control = nullptr;     // the run's timeline (phases) and Ctrl-C
 };
 
 int64_t wall_minus_steady_ns() {
@@ -215,10 +225,10 @@ void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
   if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
     ++c.messages_acked;
     ++client->acked;
-    if (!shard.interval.latency_us.record(std::max<int64_t>(0, (t - slot.intended_ns) / 1000))) {
+    if (!shard.histograms().latency_us.record(std::max<int64_t>(0, (t - slot.intended_ns) / 1000))) {
       ++c.latency_out_of_range;
     }
-    shard.interval.service_latency_us.record(std::max<int64_t>(0, (t - slot.sent_ns) / 1000));
+    shard.histograms().service_latency_us.record(std::max<int64_t>(0, (t - slot.sent_ns) / 1000));
   } else {
     ++c.messages_failed;
     if (m->err > 0) {
@@ -232,6 +242,7 @@ void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       ++c.connections_established;
       ++c.connections_open;
+      ++c.producers_connected;  // librdkafka connects lazily: its first delivery says it is
     } else {
       ++c.connections_failed;
     }
@@ -347,9 +358,11 @@ void drive(Shard& shard, const RunConfig& config, int64_t start_ns, const std::v
     return true;
   };
 
+  const int64_t measure_start = start_ns + config.warmup.count();
   while (j < shard.budget && !g_stop.load(std::memory_order_relaxed)) {
     const int64_t now = now_ns();
     if (now >= end_ns) break;
+    shard.mark_measuring(now, measure_start);
     if (period_ns > 0) {
       // Open loop: everything due by now goes out, stamped with when it was due.
       const int64_t due = start_ns + static_cast<int64_t>(j) * period_ns;
@@ -364,7 +377,7 @@ void drive(Shard& shard, const RunConfig& config, int64_t start_ns, const std::v
       if (now_ns() >= next_poll) {
         poll_all();
         next_poll = now_ns() + kPollEveryNs;
-        peak_threads.store(std::max(peak_threads.load(), ws::tools::current_thread_count()));
+        peak_threads.store(std::max(peak_threads.load(), ws::report::current_thread_count()));
       }
       if (j < shard.budget) sleep_until_ns(std::min(start_ns + static_cast<int64_t>(j) * period_ns, next_poll));
     } else {
@@ -402,12 +415,10 @@ void drive(Shard& shard, const RunConfig& config, int64_t start_ns, const std::v
       rd_kafka_poll(c->rk, 0);  // serves the purged records' delivery reports
     }
   }
-  {
-    std::lock_guard lock(shard.mutex);
-    shard.finished = true;
-  }
-  if (shared.producer_shards_running.fetch_sub(1) == 1 && !shard.clients.empty()) {
-    producers_done(shared, shard.clients.front()->rk, config);
+  shard.finish();
+  if (shared.producer_shards_running.fetch_sub(1) == 1) {
+    shared.control->timeline.stop(now_ns());  // every producer is done: no more records
+    if (!shard.clients.empty()) producers_done(shared, shard.clients.front()->rk, config);
   }
 }
 
@@ -489,7 +500,7 @@ void stop_consumer(Consumer& c, ShardNumbers& shard, const RunShared& shared) {
 
 // Counts one received record: totals, --verify checks, end-to-end latency.
 void take_record(Consumer& c, const rd_kafka_message_t& m, size_t partition_slot, const RunConfig& config,
-                 const RunShared& shared, int64_t now_unix_us, bool measuring, ProducerCounters& counters,
+                 const RunShared& shared, int64_t now_unix_us, bool measuring, RunCounters& counters,
                  ws::stats::HdrHistogram& e2e_latency_us) {
   c.next_offset[partition_slot] = std::max(c.next_offset[partition_slot], m.offset + 1);
   ++c.tally.received;
@@ -534,7 +545,7 @@ void take_record(Consumer& c, const rd_kafka_message_t& m, size_t partition_slot
 }
 
 // A consume error: counted; the ones a consumer does not recover from make it failing.
-void take_error(Consumer& c, rd_kafka_resp_err_t err, ProducerCounters& counters) {
+void take_error(Consumer& c, rd_kafka_resp_err_t err, RunCounters& counters) {
   if (err > 0) {
     ++counters.errors_by_code[static_cast<int16_t>(err)];
   } else {
@@ -607,6 +618,7 @@ void consume(ConsumerShard& shard, const RunConfig& config, int64_t start_ns, Ru
     size_t got = 0;
     const int64_t now_unix_us = (now_ns() + shared.wall_minus_steady_ns) / 1000;
     const bool measuring = now >= measure_start;
+    shard.mark_measuring(now, measure_start);
     for (Consumer* c : shard.consumers) {
       if (c->done) continue;
       const ssize_t n = rd_kafka_consume_batch_queue(c->queue, 0, batch.data(), batch.size());
@@ -622,7 +634,7 @@ void consume(ConsumerShard& shard, const RunConfig& config, int64_t start_ns, Ru
             const auto slot = slot_of.find(m.partition);
             if (slot != slot_of.end()) {
               take_record(*c, m, slot->second, config, shared, now_unix_us, measuring, shard.counters,
-                          shard.interval.e2e_latency_us);
+                          shard.histograms().e2e_latency_us);
             }
           }
         }
@@ -631,13 +643,12 @@ void consume(ConsumerShard& shard, const RunConfig& config, int64_t start_ns, Ru
       if (c->quota_left == 0) stop_consumer(*c, shard, shared);  // read its --messages
     }
     if (now >= next_thread_count) {
-      peak_threads.store(std::max(peak_threads.load(), ws::tools::current_thread_count()));
+      peak_threads.store(std::max(peak_threads.load(), ws::report::current_thread_count()));
       next_thread_count = now + 100'000'000;
     }
     if (got == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
-  std::lock_guard lock(shard.mutex);
-  shard.finished = true;
+  shard.finish();
 }
 
 // Creates every consumer and starts it on every partition at --consume-from, looked up once
@@ -718,214 +729,176 @@ void destroy_consumer(Consumer& c) {
   c.rk = nullptr;
 }
 
+// The baseline on wirestress's run path (tools/run_command.h): the same flags, interval lines,
+// summary, JSON and exit codes. librdkafka connects lazily, so its Connecting phase ends at once.
+class BaselineEngine : public ws::tools::RunEngine {
+ public:
+  BaselineEngine(const RunConfig& config, std::string brokers) : config_(config), brokers_(std::move(brokers)) {}
+  ~BaselineEngine() override { destroy_all(); }
+
+  bool prepare(std::string& error, std::string& notice) override {
+    (void)notice;
+    const RunConfig& config = config_;
+    // Producers and consumers each on their own driver threads.
+    nthreads_ = config.clients == 0 ? 0 : std::max<uint32_t>(1, std::min(config.threads, config.clients));
+    consumer_threads_ = config.consumers == 0 ? 0 : std::max<uint32_t>(1, std::min(config.threads, config.consumers));
+    for (uint32_t t = 0; t < nthreads_; ++t) shards_.push_back(std::make_unique<Shard>());
+    for (uint32_t t = 0; t < consumer_threads_; ++t) consumer_shards_.push_back(std::make_unique<ConsumerShard>());
+    payload_.resize(config.message_size);
+    for (size_t i = 0; i < payload_.size(); ++i) payload_[i] = static_cast<char>('a' + i % 26);
+    shared_.run_id = static_cast<uint32_t>(std::random_device{}());
+    shared_.wall_minus_steady_ns = wall_minus_steady_ns();
+    shared_.producer_shards_running = nthreads_;
+    for (uint32_t i = 0; i < config.clients; ++i) {
+      auto c = std::make_unique<Client>();
+      c->index = i;
+      c->shard = shards_[i % nthreads_].get();
+      c->rk = make_producer(config, brokers_, c.get(), error);
+      if (!c->rk) {
+        error = "client " + std::to_string(i) + ": " + error;
+        return false;
+      }
+      c->rkt = rd_kafka_topic_new(c->rk, config.topic.c_str(), nullptr);
+      c->shard->clients.push_back(c.get());
+      clients_.push_back(std::move(c));
+    }
+    for (uint32_t t = 0; t < nthreads_; ++t) {
+      Shard& s = *shards_[t];
+      s.rate = config.rate * static_cast<double>(s.clients.size()) / config.clients;
+      if (config.messages == 0) {
+        s.budget = UINT64_MAX;
+      } else {
+        // --messages split over clients as evenly as possible.
+        s.budget = 0;
+        for (Client* c : s.clients) {
+          s.budget += config.messages / config.clients + (c->index < config.messages % config.clients ? 1 : 0);
+        }
+      }
+      if (config.verify) s.stamped = payload_;
+      std::lock_guard lock(s.mutex);
+      s.counters.connections_attempted = s.clients.size();
+      s.counters.clients_producing = s.clients.size();
+    }
+    // Consumers start (at --consume-from, looked up now) before any record is produced.
+    if (config.consumers > 0) {
+      if (!start_consumers(config, brokers_, shared_, consumers_)) {
+        error = "cannot create the consumers";
+        return false;
+      }
+      // Producer i writes to partition i % P, as wirestress's producers do: each producer's
+      // records then stay in order in one partition, which --verify's order check relies on.
+      for (auto& c : clients_) {
+        if (!shared_.partitions.empty()) c->partition = shared_.partitions[c->index % shared_.partitions.size()];
+      }
+      for (auto& c : consumers_) {
+        ConsumerShard& s = *consumer_shards_[c->tally.id % consumer_threads_];
+        s.consumers.push_back(c.get());
+        std::lock_guard lock(s.mutex);
+        ++s.counters.connections_attempted;
+        ++(c->started ? s.counters.connections_established : s.counters.connections_failed);
+        s.counters.connections_open += c->started;
+        s.counters.consumers_fetching += c->started;
+        s.counters.consumers_connected += c->started;
+      }
+      if (shared_.partitions.empty()) {
+        std::cerr << "rdkafka-baseline: consumers: no partitions of " << config.topic
+                  << " found: they count as failing\n";
+      }
+    }
+    return true;
+  }
+
+  ws::driver::RunResult run(const std::function<void(const ws::driver::IntervalReport&)>& on_interval) override {
+    const RunConfig& config = config_;
+    const uint32_t workers = std::max<uint32_t>(1, nthreads_ + consumer_threads_);
+    control_ = std::make_unique<ws::driver::RunControl>(config, workers);
+    shared_.control = control_.get();
+    std::atomic<long> peak_threads{ws::report::current_thread_count()};
+    const int64_t start = now_ns();
+    control_->timeline.begin(start, config.warmup.count(), config.duration.count(), config.connect_deadline.count());
+    control_->timeline.end_connecting(start);
+    if (g_stop.load()) control_->stop_requested.store(true);
+    std::vector<std::thread> threads;
+    for (auto& s : shards_) {
+      threads.emplace_back([&, sp = s.get()] { drive(*sp, config, start, payload_, peak_threads, shared_); });
+    }
+    for (auto& s : consumer_shards_) {
+      threads.emplace_back([&, sp = s.get()] { consume(*sp, config, start, shared_, peak_threads); });
+    }
+    std::vector<ws::driver::Mailbox*> mailboxes;
+    for (auto& s : shards_) mailboxes.push_back(&s->box);
+    for (auto& s : consumer_shards_) mailboxes.push_back(&s->box);
+    if (mailboxes.empty()) {
+      // Nothing to drive (cannot happen after validation); keep the collector's contract.
+      static ws::driver::Mailbox idle;
+      idle.finished = true;
+      mailboxes.push_back(&idle);
+    }
+    ws::driver::ReportCollector collector(config, *control_, mailboxes, workers);
+    ws::driver::RunResult result = collector.collect(on_interval);
+    for (auto& t : threads) t.join();
+    // Loss per consumer: against what this run's producers had acknowledged (0 without producers).
+    std::vector<uint64_t> acked;
+    for (const auto& c : clients_) acked.push_back(c->acked);
+    result.consumers.clear();
+    for (auto& c : consumers_) {
+      c->tally.lost = count_lost(*c, config, shared_.run_id, acked);
+      result.consumers.push_back(c->tally);
+    }
+    result.io_backend = "librdkafka";
+    // librdkafka does not say which versions it negotiated: the brokers are listed as given.
+    std::string error;
+    control_->brokers.add_bootstrap(config.bootstrap, error);
+    result.brokers = ws::driver::broker_reports(control_->brokers, result.totals);
+    destroy_all();
+    return result;
+  }
+
+  void request_stop() override {
+    g_stop.store(true, std::memory_order_relaxed);
+    if (ws::driver::RunControl* control = control_.get()) control->stop_requested.store(true, std::memory_order_relaxed);
+  }
+
+ private:
+  void destroy_all() {
+    for (auto& c : clients_) {
+      if (c->rkt) rd_kafka_topic_destroy(c->rkt);
+      if (c->rk) rd_kafka_destroy(c->rk);
+    }
+    clients_.clear();
+    for (auto& c : consumers_) destroy_consumer(*c);
+    consumers_.clear();
+  }
+
+  const RunConfig& config_;
+  std::string brokers_;
+  uint32_t nthreads_ = 0;
+  uint32_t consumer_threads_ = 0;
+  std::vector<std::unique_ptr<Shard>> shards_;
+  std::vector<std::unique_ptr<ConsumerShard>> consumer_shards_;
+  std::vector<std::unique_ptr<Client>> clients_;
+  std::vector<std::unique_ptr<Consumer>> consumers_;
+  std::vector<char> payload_;
+  RunShared shared_;
+  std::unique_ptr<ws::driver::RunControl> control_;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  auto parsed = ws::tools::parse_options(argc, argv);
+  auto parsed = ws::tools::parse_options(argc, argv, "rdkafka-baseline");
   if (!parsed.options) {
     (parsed.exit_code == 0 ? std::cout : std::cerr) << parsed.output << "\n";
     return parsed.exit_code;
   }
-  ws::tools::Options options = std::move(*parsed.options);
-  RunConfig& config = options.run;
-  ws::driver::latency_histogram_spec() = {
-      std::chrono::duration_cast<std::chrono::microseconds>(options.latency_max).count(), options.latency_digits};
-  if (config.bootstrap.empty()) {
-    std::cerr << "rdkafka-baseline: --bootstrap is required (no embedded broker here)\n";
+  ws::tools::RunOptions options = std::move(*parsed.options);
+  if (options.run.bootstrap.empty()) {
+    std::cerr << "rdkafka-baseline: --bootstrap: '' is not valid; give HOST:PORT (no embedded broker here)\n";
     return 2;
   }
   std::string broker_list;
-  for (const auto& b : config.bootstrap) broker_list += (broker_list.empty() ? "" : ",") + b;
-
-  // Clients and driver threads: producers and consumers each on their own threads.
-  const uint32_t nthreads = config.clients == 0 ? 0 : std::max<uint32_t>(1, std::min(config.threads, config.clients));
-  const uint32_t consumer_threads =
-      config.consumers == 0 ? 0 : std::max<uint32_t>(1, std::min(config.threads, config.consumers));
-  std::vector<std::unique_ptr<Shard>> shards;
-  for (uint32_t t = 0; t < nthreads; ++t) shards.push_back(std::make_unique<Shard>());
-  std::vector<std::unique_ptr<ConsumerShard>> consumer_shards;
-  for (uint32_t t = 0; t < consumer_threads; ++t) consumer_shards.push_back(std::make_unique<ConsumerShard>());
-  std::vector<ShardNumbers*> all_shards;  // what the reporting thread sums
-  for (auto& s : shards) all_shards.push_back(s.get());
-  for (auto& s : consumer_shards) all_shards.push_back(s.get());
-  std::vector<std::unique_ptr<Client>> clients;
-  std::vector<std::unique_ptr<Consumer>> consumers;
-  std::vector<char> payload(config.message_size);
-  for (size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<char>('a' + i % 26);
-  RunShared shared;
-  shared.run_id = static_cast<uint32_t>(std::random_device{}());
-  shared.wall_minus_steady_ns = wall_minus_steady_ns();
-  shared.producer_shards_running = nthreads;
-
-  auto destroy_all = [&] {
-    for (auto& c : clients) {
-      if (c->rkt) rd_kafka_topic_destroy(c->rkt);
-      if (c->rk) rd_kafka_destroy(c->rk);
-    }
-    clients.clear();
-    for (auto& c : consumers) destroy_consumer(*c);
-  };
-  for (uint32_t i = 0; i < config.clients; ++i) {
-    auto c = std::make_unique<Client>();
-    c->index = i;
-    c->shard = shards[i % nthreads].get();
-    std::string error;
-    c->rk = make_producer(config, broker_list, c.get(), error);
-    if (!c->rk) {
-      std::cerr << "rdkafka-baseline: client " << i << ": " << error << "\n";
-      destroy_all();
-      return 1;
-    }
-    c->rkt = rd_kafka_topic_new(c->rk, config.topic.c_str(), nullptr);
-    c->shard->clients.push_back(c.get());
-    clients.push_back(std::move(c));
-  }
-  for (uint32_t t = 0; t < nthreads; ++t) {
-    Shard& s = *shards[t];
-    const auto share = static_cast<double>(s.clients.size()) / config.clients;
-    s.rate = config.rate * share;
-    if (config.messages == 0) {
-      s.budget = UINT64_MAX;
-    } else {
-      // --messages split over clients as evenly as possible.
-      s.budget = 0;
-      for (Client* c : s.clients) {
-        s.budget += config.messages / config.clients + (c->index < config.messages % config.clients ? 1 : 0);
-      }
-    }
-    if (config.verify) s.stamped = payload;
-    std::lock_guard lock(s.mutex);
-    s.counters.connections_attempted = s.clients.size();
-    s.counters.clients_producing = s.clients.size();
-  }
-  // Consumers start (at --consume-from, looked up now) before any record is produced.
-  if (config.consumers > 0) {
-    if (!start_consumers(config, broker_list, shared, consumers)) {
-      destroy_all();
-      return 1;
-    }
-    // Producer i writes to partition i % P, as wirestress's producers do: each producer's records
-    // then stay in order in one partition, which --verify's order check relies on.
-    for (auto& c : clients) {
-      if (!shared.partitions.empty()) c->partition = shared.partitions[c->index % shared.partitions.size()];
-    }
-    for (auto& c : consumers) {
-      ConsumerShard& s = *consumer_shards[c->tally.id % consumer_threads];
-      s.consumers.push_back(c.get());
-      std::lock_guard lock(s.mutex);
-      ++s.counters.connections_attempted;
-      ++(c->started ? s.counters.connections_established : s.counters.connections_failed);
-      s.counters.connections_open += c->started;
-      s.counters.consumers_fetching += c->started;
-    }
-    if (shared.partitions.empty()) {
-      std::cerr << "rdkafka-baseline: consumers: no partitions of " << config.topic << " found: they count as failing\n";
-    }
-  }
-
-  struct sigaction sa {};
-  sa.sa_handler = on_signal;
-  sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
-
-  std::atomic<long> peak_threads{ws::tools::current_thread_count()};
-  const int64_t start = now_ns();
-  const int64_t measure_start = start + config.warmup.count();
-  std::vector<std::thread> threads;
-  for (auto& s : shards) {
-    threads.emplace_back([&, sp = s.get()] { drive(*sp, config, start, payload, peak_threads, shared); });
-  }
-  for (auto& s : consumer_shards) {
-    threads.emplace_back([&, sp = s.get()] { consume(*sp, config, start, shared, peak_threads); });
-  }
-
-  // Reporting, from this thread, every --report-interval until every driver thread is done.
-  nlohmann::ordered_json intervals = nlohmann::ordered_json::array();
-  ProducerCounters previous, at_measure_start;
-  int64_t previous_tick = start;
-  Metrics interval_metrics, measured;
-  bool measuring = config.warmup.count() == 0;
-  int64_t measured_from = start;
-  const int64_t tick = std::max<int64_t>(1'000'000, config.report_interval.count());
-  int64_t next_tick = start + tick;
-  bool done = false;
-  while (!done) {
-    // Wake often enough to notice the end, report on the tick.
-    while (true) {
-      bool all_finished = true;
-      for (ShardNumbers* s : all_shards) {
-        std::lock_guard lock(s->mutex);
-        all_finished = all_finished && s->finished;
-      }
-      if (all_finished) {
-        done = true;
-        break;
-      }
-      if (now_ns() >= next_tick) break;
-      sleep_until_ns(std::min(next_tick, now_ns() + 50'000'000));
-    }
-    peak_threads.store(std::max(peak_threads.load(), ws::tools::current_thread_count()));
-    ProducerCounters total;
-    interval_metrics.reset_histograms();
-    for (ShardNumbers* s : all_shards) {
-      std::lock_guard lock(s->mutex);
-      total.add(s->counters);  // gauges (connections open, clients producing) sum too
-      interval_metrics.add_histograms(s->interval);
-      s->interval.reset_histograms();
-    }
-    const int64_t now = now_ns();
-    ws::driver::IntervalReport r;
-    r.elapsed_s = static_cast<double>(now - start) / 1e9;
-    r.interval_s = static_cast<double>(now - previous_tick) / 1e9;
-    previous_tick = now;
-    r.warmup = !measuring;
-    r.total = total;
-    r.delta = counters_since(total, previous);
-    r.interval = &interval_metrics;
-    previous = total;
-    if (!options.quiet) std::cout << ws::tools::interval_line(r, config) << std::endl;
-    if (!options.json_path.empty()) intervals.push_back(ws::tools::interval_json(r, config));
-    if (measuring) {
-      measured.add_histograms(interval_metrics);
-    } else if (now >= measure_start) {
-      measuring = true;
-      at_measure_start = total;
-      measured_from = now;
-    }
-    next_tick += tick;
-  }
-  for (auto& t : threads) t.join();
-  const int64_t end = now_ns();
-
-  ws::driver::RunResult result;
-  result.counters = counters_since(previous, at_measure_start);
-  result.metrics.latency_us = measured.latency_us;
-  result.metrics.service_latency_us = measured.service_latency_us;
-  result.metrics.e2e_latency_us = measured.e2e_latency_us;
-  // Loss per consumer: against what this run's producers had acknowledged (0 without producers).
-  std::vector<uint64_t> acked;
-  for (const auto& c : clients) acked.push_back(c->acked);
-  for (auto& c : consumers) {
-    c->tally.lost = count_lost(*c, config, shared.run_id, acked);
-    result.consumers.push_back(c->tally);
-  }
-  result.elapsed_s = static_cast<double>(end - measured_from) / 1e9;
-  result.io_backend = "librdkafka";
-  result.threads = nthreads + consumer_threads;
-
-  destroy_all();
-
-  auto process = ws::tools::read_process_figures();
-  process.threads = std::max(process.threads, peak_threads.load());
-  std::cout << ws::tools::summary(result, config, process, "rdkafka-baseline") << std::flush;
-  if (!options.json_path.empty()) {
-    std::ofstream out(options.json_path);
-    out << ws::tools::result_json(result, options, broker_list, process, std::move(intervals)).dump(2) << "\n";
-    if (!out) {
-      std::cerr << "rdkafka-baseline: --json: cannot write " << options.json_path << "\n";
-      return 1;
-    }
-  }
-  return 0;
+  for (const auto& b : options.run.bootstrap) broker_list += (broker_list.empty() ? "" : ",") + b;
+  options.run.command_line = ws::tools::joined_command_line(argc, argv);
+  BaselineEngine engine(options.run, broker_list);
+  return ws::tools::run_and_report(options, engine, {"rdkafka-baseline", broker_list, options.run.command_line});
 }

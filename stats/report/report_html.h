@@ -7,9 +7,9 @@
 #include <string>
 #include <vector>
 
-#include "tools/svg_chart.h"
+#include "stats/report/svg_chart.h"
 
-namespace ws::tools {
+namespace ws::report {
 
 enum class ResultKind { kSweep, kCeiling, kRun, kUnknown };
 ResultKind result_kind(const nlohmann::ordered_json& result);
@@ -22,7 +22,10 @@ std::vector<Chart> report_charts(const nlohmann::ordered_json& result);
 // The page: title, headline figures, the charts inline, the table of cells or steps.
 std::string report_html(const nlohmann::ordered_json& result, const std::string& source_name);
 
-// argv[0] is "report". Returns the process exit code (2 for bad usage).
-int run_report(int argc, const char* const* argv);
+using Json = nlohmann::ordered_json;
 
-}  // namespace ws::tools
+// Runs a program (no shell) and says whether it exited 0; and whether one is on the PATH.
+bool run_program(const std::vector<std::string>& args);
+bool program_exists(const std::string& name);
+
+}  // namespace ws::report

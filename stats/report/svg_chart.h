@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-namespace ws::tools {
+namespace ws::report {
 
 struct ChartPoint {
   ChartPoint(double x_, double y_, std::string label_ = {}) : x(x_), y(y_), label(std::move(label_)) {}
@@ -63,4 +63,4 @@ std::string compact_number(double v);
 // Escapes &, <, >, " for XML text and attributes.
 std::string xml_escape(const std::string& text);
 
-}  // namespace ws::tools
+}  // namespace ws::report

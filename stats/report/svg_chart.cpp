@@ -1,10 +1,10 @@
-#include "tools/svg_chart.h"
+#include "stats/report/svg_chart.h"
 
 #include <algorithm>
 #include <cstdio>
 #include <limits>
 
-namespace ws::tools {
+namespace ws::report {
 namespace {
 
 // Ten colours that stay apart from each other on screen and in print (Tableau 10).
@@ -231,4 +231,4 @@ std::string render_svg(const Chart& chart, int width, int height) {
   return svg;
 }
 
-}  // namespace ws::tools
+}  // namespace ws::report

@@ -1,0 +1,245 @@
+#include "stats/report/result_json.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "protocol/errors.h"
+#include "protocol/framing.h"
+#include "stats/hlog.h"
+
+namespace ws::report {
+namespace {
+
+double ms(int64_t us) { return static_cast<double>(us) / 1000.0; }
+
+}  // namespace
+
+Json latency_json(const stats::HdrHistogram& h) {
+  Json j;
+  const std::pair<const char*, double> percentiles[] = {
+      {"p50", 50}, {"p75", 75}, {"p90", 90}, {"p99", 99}, {"p999", 99.9}, {"p9999", 99.99}};
+  for (const auto& [name, p] : percentiles) j[name] = ms(h.value_at_percentile(p));
+  j["max"] = ms(h.max());
+  j["mean"] = h.mean() / 1000.0;
+  j["count"] = h.total_count();
+  return j;
+}
+
+std::string csv_header() {
+  return "elapsed_s,phase,messages_sent,messages_acked,messages_failed,bytes_sent,requests_sent,errors,"
+         "throughput_msgs_per_s,latency_p50_ms,latency_p90_ms,latency_p99_ms,latency_p999_ms,latency_max_ms,"
+         "service_p50_ms,service_p99_ms,service_max_ms,connections_open\n";
+}
+
+std::string csv_row(const driver::IntervalReport& r, const driver::RunConfig& config) {
+  const auto& d = r.delta;
+  const auto& h = r.interval->latency_us;
+  const auto& s = r.interval->service_latency_us;
+  const double seconds = std::max(r.interval_s, 1e-9);
+  uint64_t errors = 0;
+  for (const auto& [code, n] : d.errors_by_code) errors += n;
+  for (uint64_t f : d.failures) errors += f;
+  char row[512];
+  std::snprintf(row, sizeof row, "%.3f,%s,%llu,%llu,%llu,%llu,%llu,%llu,%.1f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%llu\n",
+                r.elapsed_s, driver::phase_name(r.phase), static_cast<unsigned long long>(d.messages_sent),
+                static_cast<unsigned long long>(d.messages_acked), static_cast<unsigned long long>(d.messages_failed),
+                static_cast<unsigned long long>(d.bytes_sent), static_cast<unsigned long long>(d.requests_sent),
+                static_cast<unsigned long long>(errors), static_cast<double>(delivered(d, config)) / seconds,
+                ms(h.value_at_percentile(50)), ms(h.value_at_percentile(90)), ms(h.value_at_percentile(99)),
+                ms(h.value_at_percentile(99.9)), ms(h.max()), ms(s.value_at_percentile(50)),
+                ms(s.value_at_percentile(99)), ms(s.max()), static_cast<unsigned long long>(r.total.connections_open));
+  return row;
+}
+
+Json consume_json(const driver::RunResult& result, const driver::RunConfig& config) {
+  const auto& c = result.counters;
+  const double elapsed = std::max(result.elapsed_s, 1e-9);
+  const ConsumeTotals t = consume_totals(result);
+  Json j;
+  j["consumers"] = config.consumers;
+  j["messages_received"] = c.consume_received;
+  j["bytes_received"] = c.consume_bytes;
+  j["fetches"] = c.consume_fetches;
+  // The rate counts the window's records: with --verify and a warm-up, warm-up records still in
+  // transit when it ended are received (above) but not part of the rate.
+  j["messages_measured"] = t.measured;
+  j["throughput_msgs_per_s"] = static_cast<double>(t.measured) / elapsed;
+  j["lost"] = t.lost;
+  j["loss_pct"] = loss_pct(t.lost, t.received, t.duplicates);
+  j["duplicates"] = t.duplicates;
+  j["out_of_order"] = t.out_of_order;
+  j["corrupt"] = t.corrupt;
+  j["other_runs"] = c.consume_other_runs;
+  j["failing_clients"] = t.failing;
+  j["verify"] = config.verify;
+  j["e2e_latency_ms"] = latency_json(result.metrics.e2e_latency_us);
+  j["e2e_latency_histogram"] = stats::to_base64(stats::compress_v2(result.metrics.e2e_latency_us));
+  auto& per = j["per_consumer"] = Json::array();
+  for (const auto& consumer : result.consumers) {
+    per.push_back({{"id", consumer.id},
+                   {"received", consumer.received},
+                   {"throughput_msgs_per_s", static_cast<double>(consumer.received_measured) / elapsed},
+                   {"lost", consumer.lost},
+                   {"loss_pct", loss_pct(consumer.lost, consumer.received, consumer.duplicates)},
+                   {"duplicates", consumer.duplicates},
+                   {"out_of_order", consumer.out_of_order},
+                   {"corrupt", consumer.corrupt},
+                   {"failed", !consumer.failure.empty()},
+                   {"failure", consumer.failure}});
+  }
+  return j;
+}
+
+Json interval_json(const driver::IntervalReport& r, const driver::RunConfig& config) {
+  Json j;
+  const double seconds = std::max(r.interval_s, 1e-9);
+  j["elapsed_s"] = r.elapsed_s;
+  j["phase"] = driver::phase_name(r.phase);
+  j["messages_sent"] = r.delta.messages_sent;
+  j["messages_acked"] = r.delta.messages_acked;
+  j["messages_failed"] = r.delta.messages_failed;
+  j["bytes_sent"] = r.delta.bytes_sent;
+  j["throughput_msgs_per_s"] = static_cast<double>(delivered(r.delta, config)) / seconds;
+  j["latency_ms"] = latency_json(r.interval->latency_us);
+  j["service_latency_ms"] = latency_json(r.interval->service_latency_us);
+  j["connections_open"] = r.total.connections_open;
+  if (config.consumers > 0) {
+    j["consume_received"] = r.delta.consume_received;
+    j["consume_msgs_per_s"] = static_cast<double>(r.delta.consume_received) / seconds;
+    j["consumers_fetching"] = r.total.consumers_fetching;
+    j["e2e_latency_ms"] = latency_json(r.interval->e2e_latency_us);
+  }
+  // Share of the workers' time spent working, not waiting: near 1 the client is the bottleneck.
+  j["client_busy"] = static_cast<double>(r.delta.loop_busy_ns) / 1e9 / seconds / std::max(1U, r.workers);
+  return j;
+}
+
+Json result_json(const driver::RunResult& result, const driver::RunConfig& config, const RunContext& context,
+                 const ProcessFigures& process, Json intervals) {
+  const auto& c = result.counters;
+  const auto& all = result.totals;
+  const double elapsed = std::max(result.elapsed_s, 1e-9);
+  Json j;
+  auto& cfg = j["config"];
+  cfg["bootstrap"] = context.broker;
+  cfg["topic"] = config.topic;
+  cfg["clients"] = config.clients;
+  cfg["rate"] = config.rate;
+  cfg["duration_s"] = std::chrono::duration<double>(config.duration).count();
+  cfg["warmup_s"] = std::chrono::duration<double>(config.warmup).count();
+  cfg["messages"] = config.messages;
+  cfg["acks"] = config.acks;
+  cfg["batch"] = config.batch;
+  cfg["linger_ms"] = std::chrono::duration<double, std::milli>(config.linger).count();
+  cfg["compression"] = protocol::codec_name(config.compression);
+  cfg["message_size"] = config.message_size;
+  cfg["key_size"] = config.key_size;
+  cfg["max_in_flight"] = config.max_in_flight;
+  cfg["threads"] = config.threads;
+  cfg["io"] = result.io_backend;
+  cfg["max_connecting"] = config.max_connecting;
+  cfg["connect_deadline_s"] = std::chrono::duration<double>(config.connect_deadline).count();
+  cfg["consumers"] = config.consumers;
+  cfg["consume_from"] = config.consume_from_earliest ? "earliest" : "latest";
+  cfg["fetch_max_wait_ms"] = std::chrono::duration<double, std::milli>(config.fetch_max_wait).count();
+  cfg["fetch_min_bytes"] = config.fetch_min_bytes;
+  cfg["fetch_max_bytes"] = config.fetch_max_bytes;
+  cfg["verify"] = config.verify;
+
+  // Who got to run: clients (producers) and consumers configured, ready at least once, never.
+  j["clients"] = {{"configured", result.clients},
+                  {"connected", std::min<uint64_t>(all.producers_connected, result.clients)},
+                  {"never_connected", result.producers_never_connected()},
+                  {"connected_late", all.clients_connected_late}};
+  j["consumers"] = {{"configured", result.consumer_count},
+                    {"connected", std::min<uint64_t>(all.consumers_connected, result.consumer_count)},
+                    {"never_connected", result.consumers_never_connected()}};
+  const uint64_t ready = all.producers_connected + all.consumers_connected;
+  j["connect"] = {{"duration_s", result.connect_duration_s},
+                  {"rate_per_s", result.connect_duration_s >= 1e-3
+                                     ? static_cast<double>(ready) / result.connect_duration_s
+                                     : 0.0},
+                  {"completed", result.connecting_completed}};
+  auto& p = j["produce"];
+  p["messages_sent"] = c.messages_sent;
+  p["messages_acked"] = c.messages_acked;
+  p["messages_failed"] = c.messages_failed;
+  p["bytes_sent"] = c.bytes_sent;
+  p["requests_sent"] = c.requests_sent;
+  p["requests_acked"] = c.requests_acked;
+  p["errors_by_code"] = Json::object();
+  for (const auto& [code, n] : c.errors_by_code) p["errors_by_code"][protocol::error_name(code)] = n;
+  p["throughput_msgs_per_s"] = static_cast<double>(delivered(c, config)) / elapsed;
+  p["throughput_mb_per_s"] = static_cast<double>(c.bytes_sent) / elapsed / 1e6;
+  p["latency_ms"] = latency_json(result.metrics.latency_us);
+  p["service_latency_ms"] = latency_json(result.metrics.service_latency_us);
+  // The histograms themselves (HdrHistogram V2, compressed, base64; microseconds), so that
+  // `wirestress merge` combines runs exactly and any HdrHistogram library can read them.
+  p["latency_histogram"] = stats::to_base64(stats::compress_v2(result.metrics.latency_us));
+  p["service_latency_histogram"] = stats::to_base64(stats::compress_v2(result.metrics.service_latency_us));
+  p["latency_out_of_range"] = c.latency_out_of_range;
+  p["messages_unsent_due"] = c.messages_unsent_due;
+
+  if (config.consumers > 0) j["consume"] = consume_json(result, config);
+  // Connections over the whole run: most are opened while connecting.
+  auto& conn = j["connections"];
+  conn["attempted"] = all.connections_attempted;
+  conn["established"] = all.connections_established;
+  conn["failed"] = all.connections_failed;
+  conn["reconnects"] = all.reconnects;
+  auto& failures = j["failures"];
+  failures = Json::object();
+  for (size_t i = 0; i < all.failures.size(); ++i) {
+    failures[driver::failure_name(static_cast<driver::Failure>(i))] = all.failures[i];
+  }
+  auto& unanswered = j["unanswered"];
+  unanswered = Json::object();
+  for (const auto& [api, n] : all.unanswered_by_api) {
+    const auto* info = protocol::find_api(api);
+    unanswered[info ? std::string(info->name) : std::to_string(api)] = n;
+  }
+  auto& brokers = j["brokers"];
+  brokers = Json::array();
+  for (const auto& b : result.brokers) {
+    // The version used with each API; null where the broker lacks it or it was never learnt, so
+    // every result has the same keys.
+    auto version = [&](int16_t v) { return b.versions_known && v >= 0 ? Json(v) : Json(nullptr); };
+    Json versions = {{"ApiVersions", version(b.versions.has_api_versions ? b.versions.api_versions : -1)},
+                     {"Metadata", version(b.versions.metadata)},
+                     {"Produce", version(b.versions.produce)},
+                     {"Fetch", version(b.versions.fetch)},
+                     {"ListOffsets", version(b.versions.list_offsets)}};
+    brokers.push_back({{"node_id", b.node_id},
+                       {"address", b.address},
+                       {"has_api_versions", b.versions_known ? Json(b.versions.has_api_versions) : Json(nullptr)},
+                       {"api_versions", versions},
+                       {"connections_established", b.counters.connections_established},
+                       {"connections_failed", b.counters.connections_failed}});
+  }
+  Json reasons = Json::array();
+  for (const auto& r : context.verdict.reasons) reasons.push_back(r);
+  j["run"] = {{"tool", context.tool},
+              {"version", context.version},
+              {"command_line", context.command_line},
+              {"start_time_unix_ms", result.start_time_unix_ms},
+              {"elapsed_s", result.elapsed_s},
+              {"io_backend", result.io_backend},
+              {"threads", result.threads},
+              {"client_busy_fraction", static_cast<double>(c.loop_busy_ns) / 1e9 /
+                                           std::max(1e-9, result.elapsed_s) / std::max(1U, result.threads)},
+              {"interrupted", result.interrupted},
+              {"stalled", result.stalled},
+              {"fatal", result.fatal},
+              {"exit_code", static_cast<int>(context.verdict.status)},
+              {"degraded_reasons", reasons}};
+  j["process"] = {{"cpu_user_s", process.cpu_user_s},
+                  {"cpu_sys_s", process.cpu_sys_s},
+                  {"peak_rss_kib", process.peak_rss_kib},
+                  {"threads", process.threads},
+                  {"voluntary_context_switches", process.voluntary_context_switches},
+                  {"involuntary_context_switches", process.involuntary_context_switches}};
+  j["intervals"] = std::move(intervals);
+  return j;
+}
+
+}  // namespace ws::report

@@ -1,0 +1,149 @@
+#include "tools/run_command.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <csignal>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <mutex>
+
+#include "stats/hlog.h"
+#include "stats/report/prometheus_text.h"
+#include "stats/report/result_json.h"
+#include "stats/report/run_text.h"
+#include "tools/metrics_server.h"
+#include "ws_version.h"
+
+namespace ws::tools {
+namespace {
+
+std::atomic<RunEngine*> g_engine{nullptr};
+std::atomic<int> g_signals{0};  // lock-free, so safe to touch from a signal handler
+
+// First Ctrl-C: stop sending, drain, report. Second: leave at once.
+void on_signal(int) {
+  if (++g_signals > 1) _exit(130);
+  if (RunEngine* engine = g_engine.load()) engine->request_stop();
+}
+
+}  // namespace
+
+std::string joined_command_line(int argc, const char* const* argv) {
+  std::string line;
+  for (int i = 0; i < argc; ++i) line += (i ? " " : "") + std::string(argv[i]);
+  return line;
+}
+
+int run_and_report(const RunOptions& options, RunEngine& engine, const RunIdentity& identity) {
+  const driver::RunConfig& config = options.run;
+  const std::string& tool = identity.tool;
+  // Result files are checked before the run, so a typo does not cost the run.
+  for (const auto& [flag, path] : {std::pair{"--json", &options.json_path}, std::pair{"--csv", &options.csv_path},
+                                   std::pair{"--hlog", &options.hlog_path}}) {
+    if (const std::string problem = check_output_path(flag, *path); !problem.empty()) {
+      std::cerr << tool << ": " << problem << "\n";
+      return 2;
+    }
+  }
+  driver::latency_histogram_spec() = {
+      std::chrono::duration_cast<std::chrono::microseconds>(options.latency_max).count(), options.latency_digits};
+
+  std::string error, notice;
+  if (!engine.prepare(error, notice)) {
+    std::cerr << tool << ": " << error << "\n";
+    return 1;
+  }
+  if (!notice.empty()) std::cerr << tool << ": " << notice << "\n";
+
+  std::ofstream csv;
+  if (!options.csv_path.empty()) {
+    csv.open(options.csv_path);
+    csv << report::csv_header();
+  }
+  // --prometheus: the server thread serves the text rendered at the last interval.
+  std::mutex metrics_mutex;
+  std::string metrics_text;
+  driver::Metrics cumulative;  // summaries' _sum/_count must never go down
+  MetricsServer metrics_server;
+  if (options.prometheus_port >= 0) {
+    if (!metrics_server.start(static_cast<uint16_t>(options.prometheus_port),
+                              [&] {
+                                std::lock_guard lock(metrics_mutex);
+                                return metrics_text;
+                              },
+                              error, options.prometheus_bind)) {
+      std::cerr << tool << ": --prometheus: " << error << "\n";
+      return 1;
+    }
+    std::cerr << tool << ": serving Prometheus metrics on http://" << options.prometheus_bind << ":"
+              << metrics_server.port() << "/metrics\n";
+  }
+  // --hlog: an HdrHistogram interval log, one line per interval and latency view.
+  std::ofstream hlog_file;
+  std::unique_ptr<stats::HlogWriter> hlog;
+  if (!options.hlog_path.empty()) {
+    hlog_file.open(options.hlog_path);
+    hlog = std::make_unique<stats::HlogWriter>(hlog_file);
+    const double now_s = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    hlog->write_header(now_s, tool + " latency in microseconds; Interval_Max in milliseconds");
+  }
+
+  g_engine.store(&engine);
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+
+  report::Json intervals = report::Json::array();
+  long peak_threads = 0;
+  driver::RunResult result = engine.run([&](const driver::IntervalReport& r) {
+    peak_threads = std::max(peak_threads, report::current_thread_count());
+    if (metrics_server.running()) {
+      cumulative.add(*r.interval);
+      std::string text = report::render_prometheus(r, config, &cumulative);
+      std::lock_guard lock(metrics_mutex);
+      metrics_text = std::move(text);
+    }
+    if (!options.quiet) std::cout << report::interval_line(r, config) << std::endl;
+    if (!options.json_path.empty()) intervals.push_back(report::interval_json(r, config));
+    if (csv.is_open()) csv << report::csv_row(r, config) << std::flush;
+    if (hlog && r.phase != driver::Phase::kConnecting) {
+      const double start_s = std::max(0.0, r.elapsed_s - r.interval_s);
+      const std::string phase = r.warmup() ? "warmup_" : "";
+      hlog->write_interval(phase + "latency_us", start_s, r.elapsed_s - start_s, r.interval->latency_us, 1000.0);
+      hlog->write_interval(phase + "service_latency_us", start_s, r.elapsed_s - start_s,
+                           r.interval->service_latency_us, 1000.0);
+      hlog_file.flush();
+    }
+  });
+  g_engine.store(nullptr);
+
+  report::ProcessFigures process = report::read_process_figures();
+  process.threads = std::max(process.threads, peak_threads);
+  report::RunContext context;
+  context.tool = tool;
+  context.broker = identity.broker;
+  context.command_line = identity.command_line;
+  context.version = WS_VERSION;
+  context.verdict = driver::judge(result, config);
+  std::cout << report::summary(result, config, context, process) << std::flush;
+  if (!options.json_path.empty()) {
+    std::ofstream out(options.json_path);
+    out << report::result_json(result, config, context, process, std::move(intervals)).dump(2) << "\n";
+    if (!out) {
+      std::cerr << tool << ": --json: cannot write " << options.json_path << "\n";
+      return 1;
+    }
+  }
+  if ((csv.is_open() && !csv) || (hlog_file.is_open() && !hlog_file)) {
+    std::cerr << tool << ": --csv/--hlog: writing failed (disk full?)\n";
+    return 1;
+  }
+  return static_cast<int>(context.verdict.status);
+}
+
+}  // namespace ws::tools
