@@ -47,6 +47,8 @@ def main():
         count_b = value(second, "wirestress_produce_latency_seconds_count")
         p99 = value(second, 'wirestress_produce_latency_seconds{quantile="0.99"}')
         conns = value(second, "wirestress_connections_open")
+        producing = value(second, "wirestress_clients_producing")
+        connected = value(second, "wirestress_clients_connected_total")
         print(f"acked {a:.0f} -> {b:.0f}, latency count {count_a:.0f} -> {count_b:.0f}, p99 {p99 * 1000:.2f} ms, "
               f"connections {conns:.0f}")
         problems = []
@@ -54,8 +56,11 @@ def main():
             problems.append("acked counter did not grow between scrapes")
         if not count_b > count_a:
             problems.append("latency summary count did not grow (it must be cumulative)")
-        if conns != 10:
-            problems.append(f"connections_open {conns}, expected 10")
+        # Every client's connection to its leader, and each worker's metadata connection.
+        if not 11 <= conns <= 10 + 8:
+            problems.append(f"connections_open {conns}, expected 10 clients + a metadata connection per worker")
+        if producing != 10 or connected != 10:
+            problems.append(f"clients_producing {producing}, clients_connected_total {connected}, expected 10")
         if not 0 < p99 < 5:
             problems.append(f"implausible p99 {p99}")
         for p in problems:

@@ -259,7 +259,7 @@ def check_run(wirestress, sink_binary, tmp):
 def main():
     wirestress, sink_binary = sys.argv[1:3]
     if not chromium():
-        print("SKIP: no chromium (Debian package chromium; tools/setup.sh installs it)")
+        print("SKIP: no chromium (Debian package chromium; tools/scripts/setup.sh installs it)")
         sys.exit(77)
     with tempfile.TemporaryDirectory() as tmp:
         problems = check_sweep(wirestress, sink_binary, tmp)

@@ -1,5 +1,5 @@
 // `wirestress merge`: results of runs on several load hosts combine exactly.
-#include "tools/merge.h"
+#include "tools/commands.h"
 
 #include <gtest/gtest.h>
 

@@ -1,12 +1,12 @@
 // The report page and its charts: the series a user expects, with the values of the result, in a
 // page that needs nothing from the network.
-#include "tools/report_html.h"
+#include "stats/report/report_html.h"
 
 #include <gtest/gtest.h>
 
 #include <regex>
 
-namespace ws::tools {
+namespace ws::report {
 namespace {
 
 using Json = nlohmann::ordered_json;
@@ -134,4 +134,4 @@ TEST(SvgChart, EscapesTextAndHandlesNoData) {
 }
 
 }  // namespace
-}  // namespace ws::tools
+}  // namespace ws::report

@@ -1,0 +1,114 @@
+// The wirestress metrics as Prometheus text (what /metrics serves).
+#include "stats/report/prometheus_text.h"
+
+#include <gtest/gtest.h>
+
+#include "driver/metrics.h"
+#include "driver/reporting.h"
+#include "protocol/errors.h"
+#include "tests/stats/prometheus_samples.h"
+
+namespace ws {
+namespace {
+
+using testing::expect_well_formed;
+using testing::samples_of;
+using testing::value_of;
+
+// --- The wirestress metrics ---
+
+driver::IntervalReport sample_report(driver::Metrics& interval) {
+  driver::IntervalReport r;
+  r.elapsed_s = 12.5;
+  auto& t = r.total;
+  t.messages_sent = 1000;
+  t.messages_acked = 990;
+  t.messages_failed = 7;
+  t.bytes_sent = 123456789012;
+  t.requests_sent = 100;
+  t.requests_acked = 99;
+  t.connections_attempted = 12;
+  t.connections_established = 10;
+  t.connections_failed = 2;
+  t.reconnects = 1;
+  t.connections_open = 9;
+  t.clients_producing = 8;
+  t.failures[static_cast<size_t>(driver::Failure::kDisconnected)] = 3;
+  t.errors_by_code[protocol::error::kNotLeaderOrFollower] = 5;
+  t.errors_by_code[protocol::error::kMessageTooLarge] = 2;
+  for (int64_t us = 1; us <= 1000; ++us) {
+    interval.latency_us.record(us * 10);  // 10 us .. 10 ms from the intended time
+    interval.service_latency_us.record(us);
+  }
+  r.interval = &interval;
+  return r;
+}
+
+TEST(RenderPrometheus, WirestressMetrics) {
+  driver::Metrics interval;
+  const auto report = sample_report(interval);
+  driver::RunConfig config;
+  config.topic = "load \"test\"";
+  config.clients = 10;
+  config.rate = 2500.5;
+  const std::string text = report::render_prometheus(report, config);
+  SCOPED_TRACE(text);
+  expect_well_formed(text);
+  const auto s = samples_of(text);
+  EXPECT_EQ(s.at("wirestress_produce_messages_sent_total"), "1000");
+  EXPECT_EQ(s.at("wirestress_produce_messages_acked_total"), "990");
+  EXPECT_EQ(s.at("wirestress_produce_messages_failed_total"), "7");
+  EXPECT_EQ(s.at("wirestress_produce_bytes_sent_total"), "123456789012");
+  EXPECT_EQ(s.at("wirestress_produce_requests_sent_total"), "100");
+  EXPECT_EQ(s.at(R"(wirestress_produce_errors_total{code="NOT_LEADER_OR_FOLLOWER"})"), "5");
+  EXPECT_EQ(s.at(R"(wirestress_produce_errors_total{code="MESSAGE_TOO_LARGE"})"), "2");
+  EXPECT_EQ(s.at(R"(wirestress_failures_total{kind="disconnected"})"), "3");
+  EXPECT_EQ(s.at(R"(wirestress_failures_total{kind="connect_failed"})"), "0");  // every kind, from the start
+  EXPECT_EQ(s.at("wirestress_connections_attempted_total"), "12");
+  EXPECT_EQ(s.at("wirestress_connections_established_total"), "10");
+  EXPECT_EQ(s.at("wirestress_connections_failed_total"), "2");
+  EXPECT_EQ(s.at("wirestress_connections_open"), "9");
+  EXPECT_EQ(s.at("wirestress_clients_producing"), "8");
+  EXPECT_EQ(s.at("wirestress_clients_configured"), "10");
+  EXPECT_EQ(s.at("wirestress_produce_target_messages_per_second"), "2500.5");
+  EXPECT_EQ(s.at("wirestress_elapsed_seconds"), "12.5");
+  EXPECT_EQ(s.at(R"(wirestress_run_info{acks="1",batch="1",compression="none",message_size="100",topic="load \"test\""})"),
+            "1");
+  EXPECT_NE(text.find("# TYPE wirestress_produce_messages_sent_total counter\n"), std::string::npos);
+  EXPECT_NE(text.find("# TYPE wirestress_connections_open gauge\n"), std::string::npos);
+  EXPECT_NE(text.find("# TYPE wirestress_produce_latency_seconds summary\n"), std::string::npos);
+  // Microseconds become seconds; within HdrHistogram's 3 significant figures.
+  EXPECT_NEAR(value_of(s, R"(wirestress_produce_latency_seconds{quantile="0.5"})"), 5e-3, 5e-3 * 1e-3);
+  EXPECT_NEAR(value_of(s, R"(wirestress_produce_latency_seconds{quantile="0.99"})"), 9.9e-3, 9.9e-3 * 1e-3);
+  EXPECT_DOUBLE_EQ(value_of(s, R"(wirestress_produce_service_latency_seconds{quantile="0.5"})"), 500e-6);
+  EXPECT_EQ(s.at("wirestress_produce_latency_seconds_count"), "1000");
+  EXPECT_EQ(s.at("wirestress_produce_service_latency_seconds_count"), "1000");
+}
+
+TEST(RenderPrometheus, SummaryTotalsFromTheWholeRunWhenGiven) {
+  driver::Metrics interval;
+  const auto report = sample_report(interval);
+  driver::Metrics run_so_far;
+  run_so_far.latency_us.record_n(100, 4000);  // earlier intervals
+  run_so_far.service_latency_us.record_n(100, 4000);
+  run_so_far.add(interval);
+  const auto s = samples_of(report::render_prometheus(report, driver::RunConfig{}, &run_so_far));
+  EXPECT_EQ(s.at("wirestress_produce_latency_seconds_count"), "5000");
+  EXPECT_EQ(s.at("wirestress_produce_service_latency_seconds_count"), "5000");
+  // Quantiles still describe the last interval only.
+  EXPECT_NEAR(value_of(s, R"(wirestress_produce_latency_seconds{quantile="0.5"})"), 5e-3, 5e-3 * 1e-3);
+}
+
+TEST(RenderPrometheus, BeforeTheFirstIntervalQuantilesAreNaN) {
+  driver::IntervalReport report;  // no interval yet
+  const std::string text = report::render_prometheus(report, driver::RunConfig{});
+  expect_well_formed(text);
+  const auto s = samples_of(text);
+  EXPECT_EQ(s.at(R"(wirestress_produce_latency_seconds{quantile="0.99"})"), "NaN");
+  EXPECT_EQ(s.at("wirestress_produce_latency_seconds_count"), "0");
+  EXPECT_EQ(s.at("wirestress_produce_messages_sent_total"), "0");
+  EXPECT_EQ(text.find("wirestress_produce_errors_total"), std::string::npos);  // no codes seen yet
+}
+
+}  // namespace
+}  // namespace ws
