@@ -92,16 +92,7 @@ void ConnectionTable::retarget(LinkId id, uint32_t broker, int64_t now, int64_t 
   }
   const bool had_requests = !l.in_flight.empty();
   drop_connection(l, false, now);
-  if (had_requests) {
-    LinkEvent e = LinkEvent::make(LinkEvent::kLost, id, l.generation, Failure::kDisconnected);
-    e.lost_first = static_cast<uint32_t>(lost_.size());
-    while (!l.in_flight.empty()) {
-      lost_.push_back(l.in_flight.front());
-      l.in_flight.pop();
-    }
-    e.lost_count = static_cast<uint32_t>(lost_.size()) - e.lost_first;
-    events_.push_back(e);
-  }
+  if (had_requests) report_lost(id, Failure::kDisconnected);
   l.broker = broker;
   l.failures = 0;
   l.state = LinkState::kWaiting;
@@ -231,6 +222,16 @@ void ConnectionTable::reset(LinkId id, Failure why, int64_t now, bool loop_close
   }
   ++counters_.failures[static_cast<size_t>(why)];
   drop_connection(l, loop_closed_it, now);
+  report_lost(id, why);
+  l.failures = static_cast<uint8_t>(std::min(l.failures + 1, 255));
+  l.state = LinkState::kWaiting;
+  l.wake_ns = now + backoff_ns(l.failures);
+  arm(id, l.wake_ns);
+  retry_waiters(now);  // a released probe lets a waiting connection take it
+}
+
+void ConnectionTable::report_lost(LinkId id, Failure why) {
+  Link& l = links_[id];
   LinkEvent e = LinkEvent::make(LinkEvent::kLost, id, l.generation, why);
   e.lost_first = static_cast<uint32_t>(lost_.size());
   while (!l.in_flight.empty()) {
@@ -239,11 +240,6 @@ void ConnectionTable::reset(LinkId id, Failure why, int64_t now, bool loop_close
   }
   e.lost_count = static_cast<uint32_t>(lost_.size()) - e.lost_first;
   events_.push_back(e);
-  l.failures = static_cast<uint8_t>(std::min(l.failures + 1, 255));
-  l.state = LinkState::kWaiting;
-  l.wake_ns = now + backoff_ns(l.failures);
-  arm(id, l.wake_ns);
-  retry_waiters(now);  // a released probe lets a waiting connection take it
 }
 
 void ConnectionTable::fail(LinkId id, Failure why, int64_t now) {

@@ -203,6 +203,8 @@ class ConnectionTable {
   // Drops the connection: reports kLost (with the requests in flight) and waits out a backoff.
   void reset(LinkId id, Failure why, int64_t now, bool loop_closed_it);
   void drop_connection(Link& l, bool loop_closed_it, int64_t now);
+  // Tells the owner the connection is gone, with the requests it had in flight.
+  void report_lost(LinkId id, Failure why);
   void release_slot(Link& l, int64_t now);
   void queue_op(IoOp::Kind kind, LinkId id) { io_ops_.push_back({kind, id, links_[id].generation}); }
   void arm(LinkId id, int64_t at_ns) { timers_.arm(at_ns, TimerTarget{TimerTarget::kLink, id}); }

@@ -120,9 +120,14 @@ void Consumer::send_list_offsets(ClientContext& ctx, int64_t now) {
     request.topics[0].partitions.push_back({.partition_index = cursor.partition, .timestamp = timestamp});
   }
   state_ = State::kPositioning;
+  send(ctx, request, list_offsets_version_, now);
+}
+
+template <typename Request>
+void Consumer::send(ClientContext& ctx, const Request& request, int16_t version, int64_t now) {
   InFlight meta;
   meta.intended_ns = now;
-  ctx.links.append(link_, request, list_offsets_version_, meta);
+  ctx.links.append(link_, request, version, meta);
   ctx.links.flush(link_, now);
   request_in_flight_ = true;
 }
@@ -192,11 +197,7 @@ void Consumer::send_fetch(ClientContext& ctx, int64_t now) {
   // written: a consumer that reaches it has everything.
   catch_up_fetch_ = ctx.producers_done;
   state_ = State::kFetching;
-  InFlight meta;
-  meta.intended_ns = now;
-  ctx.links.append(link_, request, fetch_version_, meta);
-  ctx.links.flush(link_, now);
-  request_in_flight_ = true;
+  send(ctx, request, fetch_version_, now);
 }
 
 void Consumer::handle_fetch(ClientContext& ctx, const LinkEvent& e, int64_t now) {
@@ -218,7 +219,7 @@ void Consumer::handle_fetch(ClientContext& ctx, const LinkEvent& e, int64_t now)
                            : std::span<const std::atomic<uint64_t>>(),
       .counters = &counters,
       .e2e_latency_us = &ctx.metrics.e2e_latency_us};
-  bool retry = false, refresh_metadata = false;
+  bool retry = false, refresh_metadata = false, stuck = false;
   if (response.error_code != protocol::error::kNone) {
     ++counters.errors_by_code[response.error_code];
     retry = true;
@@ -245,13 +246,33 @@ void Consumer::handle_fetch(ClientContext& ctx, const LinkEvent& e, int64_t now)
         continue;
       }
       cursor->high_watermark = p.high_watermark;
-      if (p.records && !intake_.take_records(*cursor, *p.records, intake)) retry = true;
+      if (!p.records) continue;
+      const int64_t before = cursor->offset;
+      switch (intake_.take_records(*cursor, *p.records, intake)) {
+        case RecordIntake::Intake::kOk: break;
+        case RecordIntake::Intake::kMalformed:
+          // What was readable was taken; the rest is fetched again, and if nothing moves, no fetch
+          // will get past it: the consumer fails rather than stall without a word.
+          if (cursor->offset != before) {
+            retry = true;
+            break;
+          }
+          mark_failing("malformed_record_set");
+          ++counters.failures[static_cast<size_t>(Failure::kDecodeError)];
+          stuck = true;
+          break;
+        case RecordIntake::Intake::kTooLarge:
+          mark_failing("batch_larger_than_fetch_max_bytes");
+          stuck = true;
+          break;
+      }
     }
   }
   if (intake_.quota_reached() || (catch_up_fetch_ && intake_.caught_up()) ||
       (ctx.producers_done && has_everything(ctx))) {
     return settle(ctx, State::kDone, now);  // read its --messages, or everything the producers wrote
   }
+  if (stuck) return settle(ctx, State::kFailed, now);
   if (!intake_.positioned()) return send_list_offsets(ctx, now);
   if (refresh_metadata) {
     ctx.metadata_waiters.push_back(index_);

@@ -59,6 +59,8 @@ class Consumer {
   void became_connected(ClientContext& ctx, int64_t now);
   void send_list_offsets(ClientContext& ctx, int64_t now);
   void send_fetch(ClientContext& ctx, int64_t now);
+  template <typename Request>
+  void send(ClientContext& ctx, const Request& request, int16_t version, int64_t now);  // the one in flight
   void handle_list_offsets(ClientContext& ctx, const LinkEvent& e, int64_t now);
   void handle_fetch(ClientContext& ctx, const LinkEvent& e, int64_t now);
   void retry_later(ClientContext& ctx, int64_t now);

@@ -30,8 +30,10 @@ SequenceTracker& RecordIntake::tracker(uint32_t run, uint32_t producer) {
   return *last_tracker_;
 }
 
-bool RecordIntake::take_records(PartitionCursor& cursor, protocol::Bytes record_set, const IntakeContext& ctx) {
+RecordIntake::Intake RecordIntake::take_records(PartitionCursor& cursor, protocol::Bytes record_set,
+                                                const IntakeContext& ctx) {
   RunCounters& counters = *ctx.counters;
+  const int64_t start = cursor.offset;
   protocol::RecordSetReader reader(record_set);
   protocol::RecordView record;
   while (!quota_reached() && reader.next(record)) {
@@ -39,7 +41,7 @@ bool RecordIntake::take_records(PartitionCursor& cursor, protocol::Bytes record_
     // before the offset asked for: those records were delivered by an earlier fetch.
     if (record.offset < cursor.offset) continue;
     // An offset from the wire is untrusted: INT64_MAX cannot be followed by another record.
-    if (record.offset == INT64_MAX) return false;
+    if (record.offset == INT64_MAX) return Intake::kMalformed;
     cursor.offset = record.offset + 1;
     if (quota_left) --*quota_left;
     ++tally.received;
@@ -92,9 +94,15 @@ bool RecordIntake::take_records(PartitionCursor& cursor, protocol::Bytes record_
     }
   }
   // A batch whose CRC fails is skipped by the reader; its records cannot be counted one by one.
-  tally.corrupt += reader.corrupt_batches();
-  counters.consume_corrupt += reader.corrupt_batches();
-  return reader.error() == protocol::DecodeError::kNone;
+  // Counted when first met, then the cursor moves past it: it is not fetched (or counted) again.
+  if (reader.skipped_through() >= start) {
+    tally.corrupt += reader.corrupt_batches();
+    counters.consume_corrupt += reader.corrupt_batches();
+    if (reader.skipped_through() < INT64_MAX) cursor.offset = std::max(cursor.offset, reader.skipped_through() + 1);
+  }
+  if (reader.error() != protocol::DecodeError::kNone) return Intake::kMalformed;
+  if (cursor.offset == start && reader.truncated() && reader.batches() == 0) return Intake::kTooLarge;
+  return Intake::kOk;
 }
 
 uint64_t RecordIntake::count_lost(bool verify, uint32_t run_id, std::span<const uint64_t> acked) const {

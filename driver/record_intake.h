@@ -64,9 +64,16 @@ class RecordIntake {
   bool caught_up() const;   // every cursor at its high watermark
   bool quota_reached() const { return quota_left && *quota_left == 0; }
 
+  enum class Intake : uint8_t {
+    kOk,
+    kMalformed,  // a length or count that lies: nothing past it can be read
+    kTooLarge,   // only part of one batch came and nothing was delivered: the batch is larger than
+                 // what a fetch may return, so fetching again returns the same part
+  };
   // Reads the records of one partition's record set from `cursor`'s offset on, advances the
-  // cursor, counts and checks them. Returns false if the set was malformed.
-  bool take_records(PartitionCursor& cursor, protocol::Bytes record_set, const IntakeContext& ctx);
+  // cursor, counts and checks them. A corrupt batch (bad CRC, undecompressable) whose length is
+  // sound is counted once and skipped: the cursor moves past it.
+  Intake take_records(PartitionCursor& cursor, protocol::Bytes record_set, const IntakeContext& ctx);
 
   // --verify, at the end: records this run's producers had acknowledged (acked[p] for producer p)
   // that this consumer never received, plus gaps in other runs' sequences. Without --verify:

@@ -275,8 +275,15 @@ bool RecordSetReader::open_v2_batch(int64_t base_offset, Reader batch, Bytes who
   const uint32_t crc = batch.u32();
   if (!batch.ok()) return fail(DecodeError::kTruncated);
   const size_t cover_from = kBatchCrcCoverStart - kLogOverhead;
+  // The batch's length is sound (it was checked against the set), so its last offset says where
+  // the next batch starts even when the rest of it is not to be trusted.
+  Reader header = batch;
+  header.i16();
+  const int32_t last_offset_delta = header.i32();
+  const int64_t last_offset = wrapping_add(base_offset, std::max(0, last_offset_delta));
   if (options_.verify_crc && crc32c(whole.data() + cover_from, whole.size() - cover_from) != crc) {
     ++corrupt_batches_;
+    skipped(last_offset);
     return true;  // skip this batch, keep reading
   }
   const auto attributes = static_cast<uint16_t>(batch.i16());
@@ -303,6 +310,7 @@ bool RecordSetReader::open_v2_batch(int64_t base_offset, Reader batch, Bytes who
     if (!decompress(codec_, batch.raw(batch.remaining()), decompressed_,
                     options_.max_decompressed_batch)) {
       ++corrupt_batches_;
+      skipped(last_offset);
       return true;
     }
     records_ = Reader(decompressed_);
@@ -351,6 +359,7 @@ bool RecordSetReader::open_legacy_message(int64_t offset, Reader message, Record
   const uint32_t crc = message.u32();
   if (options_.verify_crc && crc32_ieee(covered.data(), covered.size()) != crc) {
     ++corrupt_batches_;
+    skipped(offset);  // a message's offset (a compressed wrapper's is its last inner one)
     return true;
   }
   const int8_t magic = message.i8();
@@ -375,6 +384,7 @@ bool RecordSetReader::open_legacy_message(int64_t offset, Reader message, Record
   if (!value || !decompress(static_cast<Codec>(codec_bits), *value, decompressed_,
                             options_.max_decompressed_batch)) {
     ++corrupt_batches_;
+    skipped(offset);
     return true;
   }
   inner_ = Reader(decompressed_);
@@ -403,6 +413,7 @@ bool RecordSetReader::read_legacy_inner(RecordView& out) {
   if (!inner_.ok() || size < kMinMessageSize || static_cast<size_t>(size) > inner_.remaining()) {
     // A broken inner set behind a valid CRC: drop the rest of this wrapper, keep the outer set.
     ++corrupt_batches_;
+    skipped(wrapper_offset_);
     mode_ = Mode::kOuter;
     return false;
   }
@@ -418,6 +429,7 @@ bool RecordSetReader::read_legacy_inner(RecordView& out) {
   if (!message.ok() || (attributes & kCodecMask) != 0 ||
       (options_.verify_crc && crc32_ieee(covered.data(), covered.size()) != crc)) {
     ++corrupt_batches_;
+    skipped(wrapper_offset_);
     mode_ = Mode::kOuter;
     return false;
   }

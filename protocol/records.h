@@ -3,6 +3,7 @@
 // any mix of formats in a Fetch response and stops cleanly at a truncated trailing batch.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -104,6 +105,9 @@ class RecordSetReader {
   // corrupt_batches() instead, so one bad batch does not hide the rest.
   DecodeError error() const { return error_; }
   uint64_t corrupt_batches() const { return corrupt_batches_; }
+  // The highest offset a skipped (corrupt) batch or message covered, or -1: a consumer moves
+  // past it, so the same bad batch is neither fetched nor counted again.
+  int64_t skipped_through() const { return skipped_through_; }
   uint64_t batches() const { return batches_; }
   // Byte offset just past the last complete batch consumed (where a follow-up fetch resumes).
   size_t consumed_bytes() const { return static_cast<size_t>(outer_.position() - set_start_); }
@@ -125,6 +129,8 @@ class RecordSetReader {
   DecodeError error_ = DecodeError::kNone;
   uint64_t corrupt_batches_ = 0;
   uint64_t batches_ = 0;
+  int64_t skipped_through_ = -1;
+  void skipped(int64_t last_offset) { skipped_through_ = std::max(skipped_through_, last_offset); }
 
   // Current RecordBatch v2.
   Reader records_;

@@ -12,12 +12,6 @@ namespace {
 using driver::Failure;
 using driver::Phase;
 
-int producing(WorkerRig& rig) {
-  int n = 0;
-  for (const auto& p : rig.worker->producers()) n += p.state() == driver::Producer::State::kProducing;
-  return n;
-}
-
 TEST(Worker, NothingIsProducedUntilEveryClientIsReadyThenTheMeasuredTimeStarts) {
   auto config = base_config();
   config.clients = 40;
