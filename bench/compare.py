@@ -35,7 +35,7 @@ BASELINE = os.path.join(BUILD, "tools", "rdkafka-baseline")
 SINK = os.path.join(BUILD, "tools", "ws_kafka_sink")
 MOCK = os.path.join(BUILD, "tools", "ws_mock_cluster")
 TCP_BLAST = os.path.join(BUILD, "bench", "ws_tcp_blast")
-KAFKA09 = os.path.join(ROOT, "tools", "kafka09.sh")
+KAFKA09 = os.path.join(ROOT, "tools", "scripts", "kafka09.sh")
 TOPIC = "bench"
 RSS_CAP_KIB = 12 * 1024 * 1024  # stop stepping the baseline up before ~12 GiB
 

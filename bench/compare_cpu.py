@@ -12,7 +12,7 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WIRESTRESS = os.path.join(ROOT, "build", "tools", "wirestress")
 RDKAFKA = os.path.join(ROOT, "build", "bench", "ws_rdkafka_producer")
-KAFKA09 = os.path.join(ROOT, "tools", "kafka09.sh")
+KAFKA09 = os.path.join(ROOT, "tools", "scripts", "kafka09.sh")
 
 
 def cpu_of(cmd):

@@ -3,7 +3,7 @@
 
 Usage: consume_test.py WIRESTRESS BOOTSTRAP BROKER CODECS BROKER_VERSION PROXY
 
-1. One producer, 50 consumers, 100,000 records with --verify: every consumer receives every
+1. One producer, 50 consumers, 40,000 records with --verify: every consumer receives every
    record; none lost, duplicated, out of order or corrupt; end-to-end latency is measured.
 2. Records written by kcat (librdkafka, an independent producer) with every codec the broker has
    are read back by wirestress consumers (consumer-only runs from the earliest offset) with the
@@ -19,7 +19,9 @@ import sys
 
 from brokers import KCAT_ARGS, run_wirestress
 
-RECORDS = 100_000
+# librdkafka's mock keeps ~5 MB per partition: 40,000 records (~4.4 MB) stay whole however far a
+# consumer on a busy machine falls behind.
+RECORDS = 40_000
 CONSUMERS = 50
 
 
