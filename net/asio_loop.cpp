@@ -254,7 +254,7 @@ std::unique_ptr<AsioLoop> AsioLoop::create(const LoopOptions& options, std::stri
 
 const LoopStats& AsioLoop::stats() const { return impl_->stats; }
 
-void AsioLoop::connect(ConnId conn, const Endpoint& endpoint) {
+void AsioLoop::connect(ConnId conn, const Endpoint& endpoint, const Endpoint* source) {
   Impl& m = *impl_;
   m.grow(conn);
   m.release(conn);
@@ -271,6 +271,9 @@ void AsioLoop::connect(ConnId conn, const Endpoint& endpoint) {
   s.socket->open(target.protocol(), ec);
   if (!ec) s.socket->set_option(asio::ip::tcp::no_delay(true), ec);
   if (!ec) s.socket->non_blocking(true, ec);  // read_some reports would_block instead of waiting
+  if (!ec && source) {
+    if (const int err = bind_source(s.socket->native_handle(), *source)) ec = error_code(err, asio::error::get_system_category());
+  }
   if (ec) {
     // Reported from poll() like any other connect failure.
     asio::post(m.ctx, [&m, conn, gen, ec] { m.on_connect(conn, gen, ec); });

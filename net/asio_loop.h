@@ -21,7 +21,7 @@ class AsioLoop {
   AsioLoop(const AsioLoop&) = delete;
   AsioLoop& operator=(const AsioLoop&) = delete;
 
-  void connect(ConnId conn, const Endpoint& endpoint);
+  void connect(ConnId conn, const Endpoint& endpoint, const Endpoint* source = nullptr);
   bool listen(const Endpoint& where, const ListenOptions& options, std::string& error);
   uint16_t listen_port() const;
   void send(ConnId conn, const uint8_t* data, size_t size);

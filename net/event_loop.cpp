@@ -1,6 +1,7 @@
 #include "net/event_loop.h"
 
 #include <netdb.h>
+#include <netinet/in.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -63,6 +64,15 @@ bool resolve(const std::string& host_port, Endpoint& out, std::string& error, bo
   out.text = host_port;
   ::freeaddrinfo(result);
   return true;
+}
+
+int bind_source(int fd, const Endpoint& source) {
+  const int one = 1;
+#ifdef IP_BIND_ADDRESS_NO_PORT
+  ::setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+#endif
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(&source.addr), source.len) != 0) return errno;
+  return 0;
 }
 
 bool ensure_fd_limit(uint64_t needed, std::string& error) {

@@ -84,6 +84,11 @@ bool resolve(const std::string& host_port, Endpoint& out, std::string& error, bo
 // limit is too low and cannot be raised.
 bool ensure_fd_limit(uint64_t needed, std::string& error);
 
+// Binds a new client socket to `source`'s address before it connects, with the port chosen at
+// connect time (IP_BIND_ADDRESS_NO_PORT), so that one source address serves as many connections
+// as it has ports per destination. 0 or an errno value.
+int bind_source(int fd, const Endpoint& source);
+
 // Run-time counters of one loop (loop.stats()); nothing here is an error by itself.
 struct LoopStats {
   uint64_t partial_sends = 0;      // sends that needed more than one write
@@ -98,7 +103,10 @@ struct LoopStats {
 // Both loops implement exactly this interface (see UringLoop / AsioLoop):
 //
 //   static std::unique_ptr<Loop> create(const LoopOptions&, std::string& error);  // nullptr on failure
-//   void connect(ConnId, const Endpoint&);   // new non-blocking TCP socket, TCP_NODELAY; at most one
+//   void connect(ConnId, const Endpoint&, const Endpoint* source = nullptr);
+//                                            // new non-blocking TCP socket, TCP_NODELAY, bound to
+//                                            // `source`'s address if given (port 0: the kernel picks
+//                                            // it at connect, per destination); at most one
 //                                            // connection per slot; receiving starts by itself;
 //                                            // a ConnId beyond the tables grows them
 //   bool listen(const Endpoint& where, const ListenOptions&, std::string& error);

@@ -288,7 +288,7 @@ void UringLoop::grow(ConnId conn) {
   if (conn >= slots_.size()) slots_.resize(std::max<size_t>(size_t{conn} + 1, slots_.size() * 2));
 }
 
-void UringLoop::connect(ConnId conn, const Endpoint& endpoint) {
+void UringLoop::connect(ConnId conn, const Endpoint& endpoint, const Endpoint* source) {
   grow(conn);
   if (slots_[conn].state != kFree) release(conn);
   Slot& s = slots_[conn];
@@ -301,6 +301,12 @@ void UringLoop::connect(ConnId conn, const Endpoint& endpoint) {
   const int one = 1;
   ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   s.fd = fd;
+  if (source) {
+    if (const int err = bind_source(fd, *source)) {
+      failed_connects_.push_back(Op{conn, s.gen, static_cast<uint32_t>(err), kConnect, 0});
+      return;
+    }
+  }
   pending_.push_back(Op{conn, s.gen, address_index(endpoint), kConnect, 0});
 }
 

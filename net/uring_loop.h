@@ -33,7 +33,7 @@ class UringLoop {
   UringLoop(const UringLoop&) = delete;
   UringLoop& operator=(const UringLoop&) = delete;
 
-  void connect(ConnId conn, const Endpoint& endpoint);
+  void connect(ConnId conn, const Endpoint& endpoint, const Endpoint* source = nullptr);
   bool listen(const Endpoint& where, const ListenOptions& options, std::string& error);
   uint16_t listen_port() const { return listen_port_; }
   void send(ConnId conn, const uint8_t* data, size_t size);

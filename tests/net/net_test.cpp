@@ -323,6 +323,46 @@ TYPED_TEST(LoopTest, ConnectionRefusedIsReportedAndTheSlotIsFree) {
   EXPECT_EQ(rec[0].data, hello);
 }
 
+// --source-addresses: a connection leaves from the address it is given (one host can then open
+// more connections than a broker's max.connections.per.ip, or one address's ephemeral ports).
+TYPED_TEST(LoopTest, AConnectionLeavesFromItsSourceAddress) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), len), 0);
+  ASSERT_EQ(::listen(fd, 16), 0);
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  Endpoint server, source, foreign;
+  std::string error;
+  ASSERT_TRUE(resolve("127.0.0.1:" + std::to_string(ntohs(addr.sin_port)), server, error)) << error;
+  ASSERT_TRUE(resolve("127.0.0.2:0", source, error, true)) << error;
+  ASSERT_TRUE(resolve("192.0.2.1:0", foreign, error, true)) << error;  // TEST-NET-1: not this host's
+
+  auto& loop = *this->loop_;
+  Recorder rec(2);
+  rec.expect_connect(0);
+  loop.connect(0, server, &source);
+  ASSERT_TRUE(poll_until(loop, rec, [&] { return rec[0].state != ConnLog::kConnecting; }));
+  EXPECT_EQ(rec[0].connect_error, 0);
+  sockaddr_in peer{};
+  socklen_t peer_len = sizeof peer;
+  const int accepted = ::accept4(fd, reinterpret_cast<sockaddr*>(&peer), &peer_len, SOCK_CLOEXEC);
+  ASSERT_GE(accepted, 0);
+  char text[INET_ADDRSTRLEN];
+  EXPECT_STREQ(::inet_ntop(AF_INET, &peer.sin_addr, text, sizeof text), "127.0.0.2");
+  ::close(accepted);
+
+  // An address this host does not have cannot be bound: the connect fails, from poll().
+  rec.expect_connect(1);
+  loop.connect(1, server, &foreign);
+  ASSERT_TRUE(poll_until(loop, rec, [&] { return rec[1].state == ConnLog::kDone; }));
+  EXPECT_EQ(rec[1].connect_error, EADDRNOTAVAIL);
+  loop.close(0);
+  ::close(fd);
+}
+
 TYPED_TEST(LoopTest, PeerCloseIsClosedWithoutError) {
   TestServer server(TestServer::Mode::kCloseOnAccept);
   auto& loop = *this->loop_;
