@@ -107,6 +107,20 @@ uint32_t BrokerRegistry::learn(int32_t node_id, std::string_view host, int32_t p
   }
   const uint32_t index = add_locked(text, node_id);
   Entry& e = entries_[index];
+  if (mode_ == BrokerVersion::kAuto && e.versions_state == Versions::kUnknown) {
+    // A cluster whose brokers so far all lacked ApiVersions is a Kafka 0.9 cluster: its other
+    // brokers start as 0.9 too instead of each making clients wait 3 s for the fallback. Safe
+    // even in a cluster half-way through an upgrade: a newer broker still speaks 0.9's versions.
+    bool any_0_9 = false, any_newer = false;
+    for (const auto& other : entries_) {
+      if (other.versions_state != Versions::kKnown) continue;
+      (other.versions.has_api_versions ? any_newer : any_0_9) = true;
+    }
+    if (any_0_9 && !any_newer) {
+      e.versions_state = Versions::kKnown;
+      e.versions = kafka_0_9_versions();
+    }
+  }
   if (is_numeric_host(host)) {
     // inet_pton said numeric: getaddrinfo does not block for these.
     e.address_state = net::resolve(e.text, e.endpoint, e.error) ? Address::kReady : Address::kFailed;

@@ -49,7 +49,8 @@ class BrokerRegistry {
 
   // A broker Metadata names. Returns its index: the one already known with this node id, or with
   // this address and no node id yet (a bootstrap address), or a new one. A host name that is not
-  // numeric is resolved on a background thread (address() says kResolving until then).
+  // numeric is resolved on a background thread (address() says kResolving until then). In auto
+  // mode a new broker of a cluster whose known brokers are all Kafka 0.9 is taken for 0.9 too.
   uint32_t learn(int32_t node_id, std::string_view host, int32_t port);
 
   size_t size() const;

@@ -53,9 +53,10 @@ struct ClientContext {
   bool past_warmup = false;  // the worker has split its numbers at the start of the measured time
   int64_t wall_minus_steady_ns = 0;  // Unix time = steady time + this
   // Consumers: every producer of the run is done (or its drain timed out), and how many records
-  // they had acknowledged by then.
+  // they had acknowledged by then, per topic.
   bool producers_done = false;
-  uint64_t acked_total = 0;
+  std::vector<uint64_t> acked_by_topic;
+  std::vector<uint64_t> in_doubt_by_topic;  // failed records, which may or may not be in the log
   // Producers whose sending waits for the end of the current event batch (several responses in
   // one batch then free one write, not several).
   std::vector<uint32_t> send_queue;

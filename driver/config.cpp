@@ -1,5 +1,7 @@
 #include "driver/config.h"
 
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -62,6 +64,19 @@ std::optional<ConfigError> RunConfig::validate() const {
     }
   }
   if (topic.empty()) return bad("--topic", topic, "use a non-empty topic name");
+  if (topics < 1 || topics > 100'000) return bad("--topics", std::to_string(topics), "use 1 to 100000");
+  for (const auto& a : source_addresses) {
+    unsigned char buf[sizeof(in6_addr)];
+    if (inet_pton(AF_INET, a.c_str(), buf) != 1 && inet_pton(AF_INET6, a.c_str(), buf) != 1) {
+      return bad("--source-addresses", a, "use local IP addresses, e.g. 127.0.0.2,127.0.0.3 (no names, no ports)");
+    }
+  }
+  if (source_addresses.size() > 1000) {
+    return bad("--source-addresses", std::to_string(source_addresses.size()) + " addresses", "use at most 1000");
+  }
+  if (partitioner == PartitionerKind::kMurmur2 && key_size == 0) {
+    return bad("--partitioner", "murmur2", "murmur2 hashes keys: give --key-size too, or use sticky or round-robin");
+  }
   if (clients > 1'000'000) return bad("--clients", std::to_string(clients), "use 0 to 1000000");
   if (consumers > 1'000'000) return bad("--consumers", std::to_string(consumers), "use 0 to 1000000");
   if (clients == 0 && consumers == 0) {
@@ -111,6 +126,10 @@ void RunConfig::derive() {
   // No empty workers: a thread without clients would only cost a core.
   workers = std::max<uint32_t>(1, std::min(threads, clients + consumers));
   connect_slots_per_worker = std::max(1u, max_connecting / workers);
+}
+
+std::string RunConfig::topic_name(uint32_t index) const {
+  return topics <= 1 ? topic : topic + "-" + std::to_string(index);
 }
 
 uint64_t RunConfig::record_interval_ns() const {

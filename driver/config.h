@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "driver/partitioner.h"
 #include "protocol/compression.h"
 
 namespace ws::driver {
@@ -36,6 +37,9 @@ struct RunConfig {
 
   std::vector<std::string> bootstrap;  // host:port, at least one
   std::string topic = "wirestress";
+  // --topics=N: the topics are <topic>-0 .. <topic>-(N-1); client i writes topic i % N and
+  // consumer j reads topic j % N (OMB's producersPerTopic / consumers per topic). 1: just <topic>.
+  uint32_t topics = 1;
   uint32_t clients = 1;
   double rate = 0;                      // aggregate messages/s over all clients; 0 = as fast as possible
   // Measured time. 0 = until --messages are sent (guarded by stall_timeout) or Ctrl-C.
@@ -78,6 +82,12 @@ struct RunConfig {
   Duration fetch_max_wait = std::chrono::milliseconds(500);
   uint32_t fetch_min_bytes = 1;
   uint32_t fetch_max_bytes = 1024 * 1024;  // per response (Fetch v3+), per partition before that
+  // Which partition a producer's records go to; sticky without keys and murmur2 with keys unless
+  // given (see driver/partitioner.h).
+  std::optional<PartitionerKind> partitioner;
+  // Local addresses connections are bound to, in turn (one host past a broker's
+  // max.connections.per.ip, or past one address's ephemeral ports). Empty: the kernel picks.
+  std::vector<std::string> source_addresses;
   // Producers write (run, producer, sequence, send time, hash) into every value; consumers check
   // it and count lost, duplicated, reordered and corrupt records, and end-to-end latency.
   bool verify = false;
@@ -96,6 +106,10 @@ struct RunConfig {
 
   // Helpers the workers share.
   uint64_t record_interval_ns() const;  // paced runs: time between two records of one client; 0 unpaced
+  std::string topic_name(uint32_t index) const;  // index < topics
+  PartitionerKind partitioner_kind() const {
+    return partitioner ? *partitioner : (key_size > 0 ? PartitionerKind::kMurmur2 : PartitionerKind::kSticky);
+  }
 };
 
 // "500ms", "10s", "2m", "1h", "0" (plain numbers are seconds). False on anything else.

@@ -35,7 +35,16 @@ const char* link_state_name(LinkState s) {
 
 ConnectionTable::ConnectionTable(const RunConfig& config, BrokerRegistry& brokers, RunCounters& counters,
                                  TimerQueue& timers, uint64_t seed)
-    : config_(config), brokers_(brokers), counters_(counters), timers_(timers), rng_(seed | 1) {}
+    : config_(config), brokers_(brokers), counters_(counters), timers_(timers), rng_(seed | 1) {
+  for (uint32_t i = 0; i < config.topics; ++i) handshake_topics_.push_back(config.topic_name(i));
+  for (const auto& address : config.source_addresses) {
+    net::Endpoint e;
+    std::string error;
+    // Numeric addresses (RunConfig::validate checked them): resolving does not block.
+    const bool v6 = address.find(':') != std::string::npos;
+    if (net::resolve((v6 ? "[" + address + "]" : address) + ":0", e, error, true)) sources_.push_back(std::move(e));
+  }
+}
 
 LinkId ConnectionTable::open(uint32_t owner, uint32_t broker, const std::string* client_id, int64_t now,
                              OpenOptions options) {
@@ -55,6 +64,7 @@ LinkId ConnectionTable::open(uint32_t owner, uint32_t broker, const std::string*
   l.client_id = client_id;
   l.priority = options.priority;
   l.acks0_producer = options.acks0_producer;
+  l.source = sources_.empty() ? int16_t{-1} : static_cast<int16_t>(next_source_++ % sources_.size());
   l.failures = 0;
   l.probing = false;
   l.api_versions_version = protocol::ApiVersionsRequest::kMaxVersion;
@@ -276,8 +286,8 @@ void ConnectionTable::send_handshake(LinkId id, int64_t now) {
     // Kafka 0.9 has no ApiVersions. Its answer to Metadata proves the connection works, and the
     // worker's metadata cache gets a free refresh.
     protocol::MetadataRequest request;
-    request.topics.emplace(1);
-    (*request.topics)[0].name = config_.topic;
+    request.topics.emplace(config_.topics);
+    for (uint32_t i = 0; i < config_.topics; ++i) (*request.topics)[i].name = handshake_topics_[i];
     request.allow_auto_topic_creation = true;
     append(id, request, l.versions.metadata, meta);
   }

@@ -57,6 +57,7 @@ struct Link {
   bool acks0_producer = false;    // unanswered produce responses (librdkafka's mock) are skipped
   bool priority = false;          // jumps the connect-slot queue (the worker's metadata link)
   uint8_t failures = 0;           // consecutive, reset by the first good response
+  int16_t source = -1;            // --source-addresses: the local address it binds to (-1: none)
   int16_t api_versions_version = protocol::ApiVersionsRequest::kMaxVersion;
   int32_t next_correlation_id = 1;
   uint32_t generation = 0;        // bumped whenever the connection is dropped
@@ -180,8 +181,11 @@ class ConnectionTable {
     events_.clear();
     lost_.clear();
   }
-  // Where a link connects (valid when its connect op is executed).
+  // Where a link connects (valid when its connect op is executed), and from where (nullptr: any).
   const net::Endpoint& endpoint(LinkId id) const { return endpoints_[links_[id].broker]; }
+  const net::Endpoint* source(LinkId id) const {
+    return links_[id].source < 0 ? nullptr : &sources_[static_cast<size_t>(links_[id].source)];
+  }
 
   // At the end: requests still waiting for a response, by API key.
   void count_unanswered(std::map<int16_t, uint64_t>& out) const;
@@ -219,6 +223,8 @@ class ConnectionTable {
   std::vector<Link> links_;
   std::vector<LinkId> free_links_;
   std::vector<net::Endpoint> endpoints_;  // by broker index, copied from the registry once resolved
+  std::vector<net::Endpoint> sources_;    // --source-addresses, port 0
+  size_t next_source_ = 0;
   std::deque<LinkId> slot_queue_;
   uint32_t connecting_ = 0;
   uint64_t batch_ = 0;
@@ -228,6 +234,7 @@ class ConnectionTable {
   std::vector<LinkEvent> events_;
   std::vector<InFlight> lost_;
   std::vector<LinkId> waiters_;  // waiting on another connection's probe or a host name lookup
+  std::vector<std::string> handshake_topics_;  // what a Kafka 0.9 handshake asks Metadata for
 };
 
 template <typename Request>

@@ -9,10 +9,17 @@ namespace {
 
 constexpr int64_t kRetryNs = 100'000'000;  // a fetch or ListOffsets answered with an error
 
+bool is_leader_error(int16_t code) {
+  return code == protocol::error::kNotLeaderOrFollower || code == protocol::error::kLeaderNotAvailable ||
+         code == protocol::error::kUnknownTopicOrPartition;
+}
+
 }  // namespace
 
-Consumer::Consumer(uint32_t index, uint32_t global_index, std::string client_id, std::optional<uint64_t> quota)
-    : index_(index), client_id_(std::move(client_id)) {
+Consumer::Consumer(const RunConfig& config, uint32_t index, uint32_t global_index, std::optional<uint64_t> quota)
+    : index_(index),
+      topic_(global_index % std::max(1u, config.topics)),
+      client_id_(config.client_id_prefix + "-consumer-" + std::to_string(global_index)) {
   intake_.tally.id = global_index;
   intake_.quota_left = quota;
 }
@@ -23,6 +30,20 @@ void Consumer::mark_failing(const char* why) {
   if (intake_.tally.failure.empty()) intake_.tally.failure = why;
 }
 
+Consumer::FetchLink* Consumer::find(LinkId link) {
+  for (auto& l : links_) {
+    if (l.link == link) return &l;
+  }
+  return nullptr;
+}
+
+bool Consumer::positioned(const FetchLink& l) {
+  return std::all_of(l.partitions.begin(), l.partitions.end(), [&](int32_t p) {
+    const PartitionCursor* c = intake_.cursor_for(p);
+    return c && c->offset >= 0;
+  });
+}
+
 void Consumer::on_metadata(ClientContext& ctx, int64_t now) {
   if (settled()) return;
   if (ctx.metadata.failed()) {
@@ -30,17 +51,8 @@ void Consumer::on_metadata(ClientContext& ctx, int64_t now) {
     ++ctx.metrics.counters.failures[static_cast<size_t>(Failure::kMetadataFailed)];
     return settle(ctx, State::kFailed, now);
   }
-  if (!ctx.metadata.known()) return;
-  const auto& partitions = ctx.metadata.partitions();
-  // A consumer reads every partition over its one connection, so they must share a leader.
-  const uint32_t leader = partitions.front().leader;
-  for (const auto& p : partitions) {
-    if (p.leader != leader) {
-      mark_failing("partitions_on_several_leaders");
-      ++ctx.metrics.counters.failures[static_cast<size_t>(Failure::kUnsupported)];
-      return settle(ctx, State::kFailed, now);
-    }
-  }
+  const auto& partitions = ctx.metadata.topic(topic_).partitions;
+  if (partitions.empty()) return;
   // Keep the offsets of partitions already read (a reconnect or leader move resumes there);
   // partitions new to this consumer start from --consume-from. Sorted once, not per partition.
   auto& cursors = intake_.cursors;
@@ -58,36 +70,84 @@ void Consumer::on_metadata(ClientContext& ctx, int64_t now) {
     std::sort(cursors.begin(), cursors.end(),
               [](const PartitionCursor& a, const PartitionCursor& b) { return a.partition < b.partition; });
   }
-  if (link_ == UINT32_MAX) {
-    link_ = ctx.links.open(index_, leader, &client_id_, now, {.window = 2});
-    state_ = State::kConnecting;
-    return;
+  for (auto& l : links_) l.stale = false;  // a fresher answer lifts a leader error's pause
+  assign_partitions(ctx, now);
+  update_state(ctx, now);
+  for (auto& l : links_) next_request(ctx, l, now);
+}
+
+void Consumer::assign_partitions(ClientContext& ctx, int64_t now) {
+  for (auto& l : links_) l.partitions.clear();
+  for (const auto& p : ctx.metadata.topic(topic_).partitions) {
+    if (p.leader == BrokerRegistry::kNone) continue;  // leaderless for now: waits for an election
+    FetchLink* link = nullptr;
+    for (auto& l : links_) {
+      if (l.broker == p.leader) link = &l;
+    }
+    if (!link) {
+      FetchLink l;
+      l.broker = p.leader;
+      l.link = ctx.links.open(index_, p.leader, &client_id_, now, {.window = 2});
+      links_.push_back(std::move(l));
+      link = &links_.back();
+    }
+    link->partitions.push_back(p.id);  // in id order: the topic's partitions are sorted
   }
-  if (ctx.links.link(link_).broker != leader) {
-    request_in_flight_ = false;
-    state_ = State::kConnecting;
-    ctx.links.retarget(link_, leader, now);
-    return;
+  // A leader that leads none of this consumer's partitions any more: its connection closes.
+  for (size_t i = 0; i < links_.size();) {
+    if (!links_[i].partitions.empty()) {
+      ++i;
+      continue;
+    }
+    ctx.links.close(links_[i].link, now);
+    links_.erase(links_.begin() + static_cast<ptrdiff_t>(i));
   }
-  // Same leader: a fetch held back for fresher metadata goes out now.
-  if (!request_in_flight_ && ctx.links.ready(link_) && state_ != State::kConnecting) became_connected(ctx, now);
+}
+
+void Consumer::update_state(ClientContext& ctx, int64_t now) {
+  if (settled() || links_.empty()) return;
+  const bool connected = std::all_of(links_.begin(), links_.end(), [](const FetchLink& l) { return l.ready; });
+  size_t assigned = 0;
+  for (const auto& l : links_) assigned += l.partitions.size();
+  const bool all_positioned = assigned == intake_.cursors.size() && intake_.positioned();
+  if (all_positioned && !ever_ready_) {
+    ever_ready_ = true;
+    ctx.client_ready(true, now);
+  }
+  state_ = all_positioned ? State::kFetching : (connected ? State::kPositioning : State::kConnecting);
 }
 
 void Consumer::on_link_event(ClientContext& ctx, const LinkEvent& e, int64_t now) {
   if (settled()) return;
+  FetchLink* l = find(e.link);
+  if (!l) return;
   switch (e.kind) {
-    case LinkEvent::kReady: return became_connected(ctx, now);
+    case LinkEvent::kReady: {
+      const Link& link = ctx.links.link(l->link);
+      l->fetch_version = link.versions.fetch;
+      l->list_offsets_version = link.versions.list_offsets;
+      if (l->fetch_version < 0 || l->list_offsets_version < 0) {
+        mark_failing(failure_name(Failure::kUnsupported));
+        ++ctx.metrics.counters.failures[static_cast<size_t>(Failure::kUnsupported)];
+        return settle(ctx, State::kFailed, now);
+      }
+      l->ready = true;
+      update_state(ctx, now);
+      return next_request(ctx, *l, now);
+    }
     case LinkEvent::kResponse:
-      request_in_flight_ = false;
-      if (e.request.api_key == protocol::ListOffsetsRequest::kApiKey) return handle_list_offsets(ctx, e, now);
-      if (e.request.api_key == protocol::FetchRequest::kApiKey) return handle_fetch(ctx, e, now);
+      l->in_flight = false;
+      if (e.request.api_key == protocol::ListOffsetsRequest::kApiKey) return handle_list_offsets(ctx, *l, e, now);
+      if (e.request.api_key == protocol::FetchRequest::kApiKey) return handle_fetch(ctx, *l, e, now);
       return;
     case LinkEvent::kLost:
-      request_in_flight_ = false;
-      mark_failing(failure_name(e.why));
-      if (ctx.stopping()) return settle(ctx, State::kDone, now);
-      state_ = State::kConnecting;  // reconnects by itself after its backoff
-      ctx.metadata.request_refresh(now);
+      // Counted as the connection's failure; the consumer reconnects (after a backoff) and goes
+      // on from its offsets, as a real one does. It fails only if it ends up behind.
+      l->in_flight = false;
+      l->ready = false;
+      l->catch_up_in_flight = false;
+      update_state(ctx, now);
+      ctx.metadata.request_refresh(now);  // the leader may have moved
       return;
     case LinkEvent::kWritten:
     case LinkEvent::kWritable:
@@ -95,56 +155,44 @@ void Consumer::on_link_event(ClientContext& ctx, const LinkEvent& e, int64_t now
   }
 }
 
-void Consumer::became_connected(ClientContext& ctx, int64_t now) {
-  const Link& l = ctx.links.link(link_);
-  fetch_version_ = l.versions.fetch;
-  list_offsets_version_ = l.versions.list_offsets;
-  if (fetch_version_ < 0 || list_offsets_version_ < 0) {
-    mark_failing(failure_name(Failure::kUnsupported));
-    ++ctx.metrics.counters.failures[static_cast<size_t>(Failure::kUnsupported)];
-    return settle(ctx, State::kFailed, now);
-  }
-  if (intake_.positioned()) return send_fetch(ctx, now);
-  send_list_offsets(ctx, now);
+void Consumer::next_request(ClientContext& ctx, FetchLink& l, int64_t now) {
+  if (settled() || !l.ready || l.in_flight || l.stale || now < l.retry_at_ns || l.partitions.empty()) return;
+  if (positioned(l)) return send_fetch(ctx, l, now);
+  send_list_offsets(ctx, l, now);
 }
 
-void Consumer::send_list_offsets(ClientContext& ctx, int64_t now) {
+void Consumer::send_list_offsets(ClientContext& ctx, FetchLink& l, int64_t now) {
   protocol::ListOffsetsRequest request;
   request.replica_id = -1;  // a consumer, not a follower broker
   request.topics.resize(1);
-  request.topics[0].name = ctx.config.topic;
+  request.topics[0].name = ctx.metadata.topic(topic_).name;
   // Kafka's special timestamps: -2 the first offset, -1 the next offset to be written.
   const int64_t timestamp = ctx.config.consume_from_earliest ? -2 : -1;
-  for (const auto& cursor : intake_.cursors) {
-    if (cursor.offset >= 0) continue;
-    request.topics[0].partitions.push_back({.partition_index = cursor.partition, .timestamp = timestamp});
+  for (const int32_t p : l.partitions) {
+    const PartitionCursor* c = intake_.cursor_for(p);
+    if (c && c->offset < 0) request.topics[0].partitions.push_back({.partition_index = p, .timestamp = timestamp});
   }
-  state_ = State::kPositioning;
-  send(ctx, request, list_offsets_version_, now);
-}
-
-template <typename Request>
-void Consumer::send(ClientContext& ctx, const Request& request, int16_t version, int64_t now) {
   InFlight meta;
   meta.intended_ns = now;
-  ctx.links.append(link_, request, version, meta);
-  ctx.links.flush(link_, now);
-  request_in_flight_ = true;
+  ctx.links.append(l.link, request, l.list_offsets_version, meta);
+  ctx.links.flush(l.link, now);
+  l.in_flight = true;
 }
 
-void Consumer::handle_list_offsets(ClientContext& ctx, const LinkEvent& e, int64_t now) {
+void Consumer::handle_list_offsets(ClientContext& ctx, FetchLink& l, const LinkEvent& e, int64_t now) {
   auto& response = ctx.scratch.list_offsets;
   protocol::Reader r(e.body);
   response.decode(r, e.request.api_version);
-  if (!r.ok()) return ctx.links.fail(link_, Failure::kDecodeError, now);
+  if (!r.ok()) return ctx.links.fail(l.link, Failure::kDecodeError, now);
   bool error = false;
   for (const auto& t : response.topics) {
-    if (t.name != ctx.config.topic) continue;
+    if (t.name != ctx.metadata.topic(topic_).name) continue;
     for (const auto& p : t.partitions) {
       PartitionCursor* cursor = intake_.cursor_for(p.partition_index);
       if (!cursor) continue;
       if (p.error_code != protocol::error::kNone) {
         ++ctx.metrics.counters.errors_by_code[p.error_code];
+        if (is_leader_error(p.error_code)) l.stale = true;
         error = true;
         continue;
       }
@@ -152,23 +200,23 @@ void Consumer::handle_list_offsets(ClientContext& ctx, const LinkEvent& e, int64
       const int64_t offset = e.request.api_version == 0
                                  ? (p.old_style_offsets.empty() ? -1 : p.old_style_offsets.front())
                                  : p.offset;
-      if (offset >= 0) cursor->offset = offset;
+      if (offset >= 0 && cursor->offset < 0) cursor->offset = offset;
     }
   }
-  if (!intake_.positioned()) {
+  update_state(ctx, now);
+  if (l.stale) {
+    ctx.metadata_waiters.push_back(index_);
+    return ctx.metadata.request_refresh(now);
+  }
+  if (!positioned(l)) {
     if (!error) ++ctx.metrics.counters.errors_by_code[protocol::error::kUnknownTopicOrPartition];
-    return retry_later(ctx, now);
+    return retry_later(ctx, l, now);
   }
-  if (!ever_ready_) {
-    ever_ready_ = true;
-    ctx.client_ready(true, now);
-  }
-  send_fetch(ctx, now);
+  next_request(ctx, l, now);
 }
 
-void Consumer::send_fetch(ClientContext& ctx, int64_t now) {
+void Consumer::send_fetch(ClientContext& ctx, FetchLink& l, int64_t now) {
   auto& request = ctx.scratch.fetch_request;
-  const auto& cursors = intake_.cursors;
   request.replica_id = -1;
   request.max_wait_ms = static_cast<int32_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(ctx.config.fetch_max_wait).count());
@@ -179,35 +227,40 @@ void Consumer::send_fetch(ClientContext& ctx, int64_t now) {
   request.session_epoch = -1;
   request.topics.resize(1);
   auto& topic = request.topics[0];
-  topic.topic = ctx.config.topic;
-  topic.partitions.resize(cursors.size());
+  topic.topic = ctx.metadata.topic(topic_).name;
+  topic.partitions.resize(l.partitions.size());
   // Before v3 there is no response limit, only a per-partition one: share the budget, but not
   // below 64 KiB so one batch always fits (a partial one would stall the partition).
   const int32_t per_partition =
-      fetch_version_ >= 3
+      l.fetch_version >= 3
           ? static_cast<int32_t>(ctx.config.fetch_max_bytes)
-          : static_cast<int32_t>(std::max<uint64_t>(ctx.config.fetch_max_bytes / std::max<size_t>(1, cursors.size()),
+          : static_cast<int32_t>(std::max<uint64_t>(ctx.config.fetch_max_bytes / std::max<size_t>(1, l.partitions.size()),
                                                     64 * 1024));
-  for (size_t i = 0; i < cursors.size(); ++i) {
-    topic.partitions[i] = {.partition = cursors[i].partition,
-                           .fetch_offset = cursors[i].offset,
+  for (size_t i = 0; i < l.partitions.size(); ++i) {
+    topic.partitions[i] = {.partition = l.partitions[i],
+                           .fetch_offset = intake_.cursor_for(l.partitions[i])->offset,
                            .partition_max_bytes = per_partition};
   }
   // Once every producer is done, the high watermark this fetch reports is the end of what was
-  // written: a consumer that reaches it has everything.
-  catch_up_fetch_ = ctx.producers_done;
-  state_ = State::kFetching;
-  send(ctx, request, fetch_version_, now);
+  // written: a consumer that reaches it on every connection has everything.
+  l.catch_up_in_flight = ctx.producers_done;
+  InFlight meta;
+  meta.intended_ns = now;
+  ctx.links.append(l.link, request, l.fetch_version, meta);
+  ctx.links.flush(l.link, now);
+  l.in_flight = true;
+  ++ctx.metrics.counters.broker(l.broker).fetch_requests;
 }
 
-void Consumer::handle_fetch(ClientContext& ctx, const LinkEvent& e, int64_t now) {
+void Consumer::handle_fetch(ClientContext& ctx, FetchLink& l, const LinkEvent& e, int64_t now) {
   auto& counters = ctx.metrics.counters;
   auto& response = ctx.scratch.fetch;
   protocol::Reader r(e.body);
   response.decode(r, e.request.api_version);
-  if (!r.ok()) return ctx.links.fail(link_, Failure::kDecodeError, now);
+  if (!r.ok()) return ctx.links.fail(l.link, Failure::kDecodeError, now);
   counters.consume_bytes += e.body.size() + 8;  // + size prefix and correlation id
   ++counters.consume_fetches;
+  l.catch_up_answered = l.catch_up_in_flight;
   const IntakeContext intake{
       .verify = ctx.config.verify,
       .run_id = ctx.control.run_id,
@@ -219,27 +272,26 @@ void Consumer::handle_fetch(ClientContext& ctx, const LinkEvent& e, int64_t now)
                            : std::span<const std::atomic<uint64_t>>(),
       .counters = &counters,
       .e2e_latency_us = &ctx.metrics.e2e_latency_us};
-  bool retry = false, refresh_metadata = false, stuck = false;
+  bool retry = false, stuck = false;
   if (response.error_code != protocol::error::kNone) {
     ++counters.errors_by_code[response.error_code];
     retry = true;
   }
   for (const auto& t : response.responses) {
-    if (t.topic != ctx.config.topic) continue;
+    if (t.topic != ctx.metadata.topic(topic_).name) continue;
     for (const auto& p : t.partitions) {
       PartitionCursor* cursor = intake_.cursor_for(p.partition_index);
       if (!cursor) continue;
       if (p.error_code != protocol::error::kNone) {
         ++counters.errors_by_code[p.error_code];
+        ++counters.broker(l.broker).fetch_errors;
         if (p.error_code == protocol::error::kOffsetOutOfRange) {
           // Fell out of the retained log (or past its end): what it skips is lost, and the
           // consumer counts as failing. Start again from --consume-from (auto.offset.reset).
           mark_failing("offset_out_of_range");
           cursor->offset = -1;
-        } else if (p.error_code == protocol::error::kNotLeaderOrFollower ||
-                   p.error_code == protocol::error::kLeaderNotAvailable ||
-                   p.error_code == protocol::error::kUnknownTopicOrPartition) {
-          refresh_metadata = true;
+        } else if (is_leader_error(p.error_code)) {
+          l.stale = true;  // the partition moved: wait for metadata to say where
         } else {
           retry = true;
         }
@@ -251,8 +303,8 @@ void Consumer::handle_fetch(ClientContext& ctx, const LinkEvent& e, int64_t now)
       switch (intake_.take_records(*cursor, *p.records, intake)) {
         case RecordIntake::Intake::kOk: break;
         case RecordIntake::Intake::kMalformed:
-          // What was readable was taken; the rest is fetched again, and if nothing moves, no fetch
-          // will get past it: the consumer fails rather than stall without a word.
+          // What was readable was taken; the rest is fetched again, and if nothing moves, no
+          // fetch will get past it: the consumer fails rather than stall without a word.
           if (cursor->offset != before) {
             retry = true;
             break;
@@ -268,44 +320,51 @@ void Consumer::handle_fetch(ClientContext& ctx, const LinkEvent& e, int64_t now)
       }
     }
   }
-  if (intake_.quota_reached() || (catch_up_fetch_ && intake_.caught_up()) ||
-      (ctx.producers_done && has_everything(ctx))) {
-    return settle(ctx, State::kDone, now);  // read its --messages, or everything the producers wrote
-  }
+  if (finished(ctx)) return settle(ctx, State::kDone, now);  // its --messages, or everything written
   if (stuck) return settle(ctx, State::kFailed, now);
-  if (!intake_.positioned()) return send_list_offsets(ctx, now);
-  if (refresh_metadata) {
+  update_state(ctx, now);
+  if (l.stale) {
     ctx.metadata_waiters.push_back(index_);
-    ctx.metadata.request_refresh(now);  // on_metadata resumes fetching
-    return;
+    return ctx.metadata.request_refresh(now);  // on_metadata resumes fetching
   }
-  if (retry) return retry_later(ctx, now);
-  send_fetch(ctx, now);
+  if (retry) return retry_later(ctx, l, now);
+  next_request(ctx, l, now);
 }
 
-void Consumer::retry_later(ClientContext& ctx, int64_t now) {
-  retry_at_ns_ = now + kRetryNs;
-  ctx.timers.arm(retry_at_ns_, TimerTarget{TimerTarget::kConsumer, index_});
+void Consumer::retry_later(ClientContext& ctx, FetchLink& l, int64_t now) {
+  l.retry_at_ns = now + kRetryNs;
+  ctx.timers.arm(l.retry_at_ns, TimerTarget{TimerTarget::kConsumer, index_});
 }
 
 void Consumer::on_timer(ClientContext& ctx, int64_t now) {
-  if (settled() || request_in_flight_ || now < retry_at_ns_ || !ctx.links.ready(link_)) return;
-  if (state_ == State::kPositioning) return send_list_offsets(ctx, now);
-  if (state_ == State::kFetching) send_fetch(ctx, now);
+  for (auto& l : links_) next_request(ctx, l, now);
+}
+
+bool Consumer::finished(const ClientContext& ctx) const {
+  if (intake_.quota_reached()) return true;
+  if (ctx.producers_done && has_everything(ctx)) return true;
+  // Every connection answered a fetch sent after every producer was done, and every partition
+  // is at the high watermark those answers reported: the end of what was written.
+  return !links_.empty() && intake_.caught_up() &&
+         std::all_of(links_.begin(), links_.end(), [](const FetchLink& l) { return l.catch_up_answered; });
 }
 
 bool Consumer::has_everything(const ClientContext& ctx) const {
   // Everything this run's producers had acknowledged when they finished. Exact with --verify
   // (this run's stamps, each counted once); without it, only from --consume-from=latest, where
   // the consumer sees nothing older (unless someone else writes to the topic meanwhile: then the
-  // high watermark still ends it, later).
-  if (ctx.acked_total == 0) return false;
-  if (ctx.config.verify) return intake_.this_run_distinct >= ctx.acked_total;
-  return !ctx.config.consume_from_earliest && intake_.tally.received >= ctx.acked_total;
+  // high watermark still ends it, later). With --topics, only the producers of its topic count.
+  const uint64_t acked = ctx.acked_by_topic.empty() ? 0 : ctx.acked_by_topic[topic_];
+  if (acked == 0) return false;
+  // Failed records may be in the log too: a count that includes them could reach `acked` while an
+  // acknowledged record is still to come. Then only the high watermark ends it.
+  if (!ctx.in_doubt_by_topic.empty() && ctx.in_doubt_by_topic[topic_] > 0) return false;
+  if (ctx.config.verify) return intake_.this_run_distinct >= acked;
+  return !ctx.config.consume_from_earliest && intake_.tally.received >= acked;
 }
 
 void Consumer::on_producers_done(ClientContext& ctx, int64_t now) {
-  if (state_ == State::kFetching && has_everything(ctx)) settle(ctx, State::kDone, now);
+  if (state_ == State::kFetching && finished(ctx)) settle(ctx, State::kDone, now);
 }
 
 void Consumer::stop(ClientContext& ctx, int64_t now) {
@@ -327,7 +386,7 @@ void Consumer::give_up(ClientContext& ctx, const char* why, int64_t now) {
 
 void Consumer::settle(ClientContext& ctx, State final_state, int64_t now) {
   if (settled()) return;
-  if (link_ != UINT32_MAX) ctx.links.close(link_, now);
+  for (const auto& l : links_) ctx.links.close(l.link, now);
   state_ = final_state;
   ctx.client_settled(true, ever_ready_, now);
 }

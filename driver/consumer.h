@@ -1,20 +1,23 @@
 // One simulated consumer: a small plain state machine, driven by its worker. It reads every
-// partition of the topic on its own, as if alone in its consumer group (no coordinator).
+// partition of its topic on its own, as if alone in its consumer group (no coordinator).
 //
 //   WaitingMetadata -> Connecting -> Positioning -> Fetching -> Done
-//                          ^                          |
-//                          +--- leader moved / lost --+        any state -> Failed
+//                                                              any state -> Failed
 //
-// Positioning asks ListOffsets where to start (--consume-from); a positioned consumer is ready,
-// and the producers start only once every consumer is (so nothing the run writes is missed).
-// Fetching keeps one Fetch in flight and hands every record set to its RecordIntake (offsets,
-// --verify checks, end-to-end latency). It stops when it has read its --messages, or when every
-// producer is done and it holds everything they had acknowledged (or reached the log end).
+// Like the Java consumer, it keeps one connection to each leader of its partitions, with one
+// ListOffsets or Fetch in flight per connection covering only that leader's partitions. When a
+// leader moves, only the partitions it led move to the new leader's connection. Positioning asks
+// ListOffsets where to start (--consume-from); a consumer with every partition positioned is
+// ready, and the producers start only once every consumer is (so nothing the run writes is
+// missed). Every record set goes to its RecordIntake (offsets, --verify checks, end-to-end
+// latency). It stops when it has read its --messages, or when every producer is done and it holds
+// everything they had acknowledged (or reached the log end on every connection).
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "driver/client_context.h"
 #include "driver/connections.h"
@@ -26,20 +29,20 @@ class Consumer {
  public:
   enum class State : uint8_t {
     kWaitingMetadata,
-    kConnecting,
-    kPositioning,  // ListOffsets in flight, or waiting to retry it
-    kFetching,     // a Fetch in flight, or waiting to retry one
+    kConnecting,   // a leader's connection is not ready yet
+    kPositioning,  // some partition has no start offset yet
+    kFetching,
     kDone,
     kFailed,
   };
 
   // `index`: in the worker (its links' owner id); `global_index`: among the run's consumers.
-  Consumer(uint32_t index, uint32_t global_index, std::string client_id, std::optional<uint64_t> quota);
+  Consumer(const RunConfig& config, uint32_t index, uint32_t global_index, std::optional<uint64_t> quota);
 
   void start(ClientContext& ctx, int64_t now);
   void on_metadata(ClientContext& ctx, int64_t now);
   void on_link_event(ClientContext& ctx, const LinkEvent& e, int64_t now);
-  void on_timer(ClientContext& ctx, int64_t now);  // a held-back request's retry
+  void on_timer(ClientContext& ctx, int64_t now);  // held-back requests' retries
   // Every producer is done: a consumer that already holds everything stops now.
   void on_producers_done(ClientContext& ctx, int64_t now);
   // The run is over for consumers: settle as it is ("behind" if it still expected records).
@@ -53,30 +56,46 @@ class Consumer {
   bool fetching() const { return state_ == State::kFetching; }
   RecordIntake& intake() { return intake_; }
   const RecordIntake& intake() const { return intake_; }
-  LinkId link() const { return link_; }
+  size_t connections() const { return links_.size(); }
+  uint32_t topic() const { return topic_; }
+  LinkId link() const { return links_.empty() ? UINT32_MAX : links_.front().link; }
 
  private:
-  void became_connected(ClientContext& ctx, int64_t now);
-  void send_list_offsets(ClientContext& ctx, int64_t now);
-  void send_fetch(ClientContext& ctx, int64_t now);
-  template <typename Request>
-  void send(ClientContext& ctx, const Request& request, int16_t version, int64_t now);  // the one in flight
-  void handle_list_offsets(ClientContext& ctx, const LinkEvent& e, int64_t now);
-  void handle_fetch(ClientContext& ctx, const LinkEvent& e, int64_t now);
-  void retry_later(ClientContext& ctx, int64_t now);
+  // The connection to one leader and the partitions (cursors) it leads.
+  struct FetchLink {
+    uint32_t broker = 0;
+    LinkId link = UINT32_MAX;
+    bool ready = false;
+    bool in_flight = false;       // a ListOffsets or Fetch awaits its answer
+    bool stale = false;           // a leader error: wait for fresher metadata
+    bool catch_up_answered = false;  // its last answered fetch was sent after every producer was done
+    bool catch_up_in_flight = false;
+    int16_t fetch_version = -1;
+    int16_t list_offsets_version = -1;
+    int64_t retry_at_ns = 0;      // a request held back after an error, until then
+    std::vector<int32_t> partitions;  // sorted
+  };
+
+  FetchLink* find(LinkId link);
+  void assign_partitions(ClientContext& ctx, int64_t now);
+  void next_request(ClientContext& ctx, FetchLink& l, int64_t now);  // ListOffsets, Fetch, or nothing
+  bool positioned(const FetchLink& l);
+  void send_list_offsets(ClientContext& ctx, FetchLink& l, int64_t now);
+  void send_fetch(ClientContext& ctx, FetchLink& l, int64_t now);
+  void handle_list_offsets(ClientContext& ctx, FetchLink& l, const LinkEvent& e, int64_t now);
+  void handle_fetch(ClientContext& ctx, FetchLink& l, const LinkEvent& e, int64_t now);
+  void retry_later(ClientContext& ctx, FetchLink& l, int64_t now);
+  void update_state(ClientContext& ctx, int64_t now);
+  bool finished(const ClientContext& ctx) const;
   bool has_everything(const ClientContext& ctx) const;
   void mark_failing(const char* why);  // the first failure is the one reported
   void settle(ClientContext& ctx, State final_state, int64_t now);
 
   uint32_t index_;
+  uint32_t topic_;
   State state_ = State::kWaitingMetadata;
   bool ever_ready_ = false;
-  bool request_in_flight_ = false;
-  bool catch_up_fetch_ = false;  // the fetch in flight was sent after every producer was done
-  int16_t fetch_version_ = -1;
-  int16_t list_offsets_version_ = -1;
-  LinkId link_ = UINT32_MAX;
-  int64_t retry_at_ns_ = 0;
+  std::vector<FetchLink> links_;
   std::string client_id_;
   RecordIntake intake_;
 };

@@ -17,6 +17,7 @@ struct InFlight {
   int16_t api_version = 0;
   bool expects_response = true;
   bool handshake = false;  // the connection's first request (ApiVersions, or Metadata on Kafka 0.9)
+  uint16_t parts = 0;      // produce: the partitions it carries (the producer keeps their detail)
 };
 
 // FIFO of in-flight requests, allocated once per connection at the window's size. Responses on a

@@ -21,6 +21,8 @@ constexpr uint32_t kUnreachableRounds = 3;
 MetadataCache::MetadataCache(const RunConfig& config, BrokerRegistry& brokers, RunCounters& counters,
                              ConnectionTable& links, TimerQueue& timers, uint32_t worker_index)
     : config_(config), brokers_(brokers), counters_(counters), links_(links), timers_(timers) {
+  topics_.resize(config.topics);
+  for (uint32_t i = 0; i < config.topics; ++i) topics_[i].name = config.topic_name(i);
   // Workers start at different bootstrap brokers, as independent clients would.
   const size_t n = std::max<size_t>(1, brokers_.bootstrap_count());
   broker_ = static_cast<uint32_t>(worker_index % n);
@@ -36,10 +38,10 @@ void MetadataCache::stop(int64_t now) {
   if (link_ != UINT32_MAX) links_.close(link_, now);
 }
 
-const MetadataCache::Partition* MetadataCache::partition(int32_t id) const {
-  auto it = std::lower_bound(partitions_.begin(), partitions_.end(), id,
+const MetadataCache::Partition* MetadataCache::Topic::partition(int32_t id) const {
+  auto it = std::lower_bound(partitions.begin(), partitions.end(), id,
                              [](const Partition& p, int32_t v) { return p.id < v; });
-  return it != partitions_.end() && it->id == id ? &*it : nullptr;
+  return it != partitions.end() && it->id == id ? &*it : nullptr;
 }
 
 void MetadataCache::schedule(int64_t at_ns) {
@@ -64,8 +66,8 @@ void MetadataCache::on_timer(int64_t now) {
 void MetadataCache::send_request(int64_t now) {
   const Link& l = links_.link(link_);
   protocol::MetadataRequest request;
-  request.topics.emplace(1);
-  (*request.topics)[0].name = config_.topic;
+  request.topics.emplace(topics_.size());
+  for (size_t i = 0; i < topics_.size(); ++i) (*request.topics)[i].name = topics_[i].name;
   request.allow_auto_topic_creation = true;
   InFlight meta;
   meta.intended_ns = now;
@@ -138,52 +140,62 @@ void MetadataCache::take_response(protocol::Bytes body, int16_t version, int64_t
     return;
   }
   ++refreshes_;
-  const protocol::MetadataResponse::MetadataResponseTopic* topic = nullptr;
-  for (const auto& t : response_.topics) {
-    if (t.name && *t.name == config_.topic) topic = &t;
-  }
-  const int16_t topic_error = topic ? topic->error_code : protocol::error::kUnknownTopicOrPartition;
-  if (topic_error != protocol::error::kNone) {
-    ++counters_.errors_by_code[topic_error];
-    if (!protocol::is_retriable(topic_error) && topic_error != protocol::error::kUnknownTopicOrPartition) {
-      failed_ = true;
-      failure_ = "topic " + config_.topic + ": " + protocol::error_name(topic_error);
-      ++generation_;
-      return;
+  ++counters_.metadata_refreshes;
+  bool complete = true, changed = false;
+  for (Topic& mine : topics_) {
+    const protocol::MetadataResponse::MetadataResponseTopic* topic = nullptr;
+    for (const auto& t : response_.topics) {
+      if (t.name && *t.name == mine.name) topic = &t;
     }
-    // Being created (auto-create answers LEADER_NOT_AVAILABLE first), or not there yet.
-    refresh_wanted_ = true;
-    schedule(now + kIncompleteRetryNs);
-    return;
-  }
-  std::vector<Partition> fresh;
-  fresh.reserve(topic->partitions.size());
-  bool complete = !topic->partitions.empty();
-  for (const auto& p : topic->partitions) {
-    Partition part{p.partition_index, p.leader_id, BrokerRegistry::kNone};
-    for (const auto& b : response_.brokers) {
-      if (b.node_id == p.leader_id && p.leader_id >= 0) part.leader = brokers_.learn(b.node_id, b.host, b.port);
-    }
-    complete &= part.leader != BrokerRegistry::kNone;
-    fresh.push_back(part);
-  }
-  std::sort(fresh.begin(), fresh.end(), [](const Partition& a, const Partition& b) { return a.id < b.id; });
-  fresh.erase(std::unique(fresh.begin(), fresh.end(), [](const Partition& a, const Partition& b) { return a.id == b.id; }),
-              fresh.end());
-  const bool changed = fresh.size() != partitions_.size() ||
-                       !std::equal(fresh.begin(), fresh.end(), partitions_.begin(), [](const Partition& a, const Partition& b) {
-                         return a.id == b.id && a.leader == b.leader;
-                       });
-  if (changed) {
-    if (known_) {
-      for (const auto& p : fresh) {
-        const Partition* old = partition(p.id);
-        if (old && old->leader != p.leader) ++leader_changes_;
+    const int16_t topic_error = topic ? topic->error_code : protocol::error::kUnknownTopicOrPartition;
+    if (topic_error != protocol::error::kNone) {
+      ++counters_.errors_by_code[topic_error];
+      if (!protocol::is_retriable(topic_error) && topic_error != protocol::error::kUnknownTopicOrPartition) {
+        failed_ = true;
+        failure_ = "topic " + mine.name + ": " + protocol::error_name(topic_error);
+        ++generation_;
+        return;
       }
+      // Being created (auto-create answers LEADER_NOT_AVAILABLE first), or not there yet.
+      complete = false;
+      continue;
     }
-    partitions_ = std::move(fresh);
-    ++generation_;
+    std::vector<Partition> fresh;
+    fresh.reserve(topic->partitions.size());
+    bool topic_complete = !topic->partitions.empty();
+    for (const auto& p : topic->partitions) {
+      Partition part{p.partition_index, p.leader_id, BrokerRegistry::kNone};
+      for (const auto& b : response_.brokers) {
+        if (b.node_id == p.leader_id && p.leader_id >= 0) part.leader = brokers_.learn(b.node_id, b.host, b.port);
+      }
+      topic_complete &= part.leader != BrokerRegistry::kNone;
+      fresh.push_back(part);
+    }
+    std::sort(fresh.begin(), fresh.end(), [](const Partition& a, const Partition& b) { return a.id < b.id; });
+    fresh.erase(std::unique(fresh.begin(), fresh.end(),
+                            [](const Partition& a, const Partition& b) { return a.id == b.id; }),
+                fresh.end());
+    const bool topic_changed =
+        fresh.size() != mine.partitions.size() ||
+        !std::equal(fresh.begin(), fresh.end(), mine.partitions.begin(),
+                    [](const Partition& a, const Partition& b) { return a.id == b.id && a.leader == b.leader; });
+    if (topic_changed) {
+      if (mine.known) {
+        for (const auto& p : fresh) {
+          const Partition* old = mine.partition(p.id);
+          if (old && old->leader != p.leader) {
+            ++leader_changes_;
+            ++counters_.leader_changes;
+          }
+        }
+      }
+      mine.partitions = std::move(fresh);
+      changed = true;
+    }
+    mine.known = topic_complete;
+    complete &= topic_complete;
   }
+  if (changed) ++generation_;
   known_ = complete;
   if (!complete) {
     refresh_wanted_ = true;

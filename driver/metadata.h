@@ -1,4 +1,4 @@
-// A worker's view of the topic: its partitions and their leaders, shared by the worker's clients.
+// A worker's view of the run's topics: their partitions and leaders, shared by the worker's clients.
 // It is learnt over one connection of the worker's own (as each real client would over its own,
 // but once per worker), starting at a bootstrap broker and moving on to the next known broker
 // when one does not answer, and refreshed when a client asks (a leader error, a lost leader),
@@ -27,6 +27,12 @@ class MetadataCache {
     int32_t leader_node = -1;
     uint32_t leader = BrokerRegistry::kNone;  // registry index of the leader, kNone if leaderless
   };
+  struct Topic {
+    std::string name;
+    bool known = false;                 // has partitions, each with a leader
+    std::vector<Partition> partitions;  // sorted by id
+    const Partition* partition(int32_t id) const;
+  };
 
   MetadataCache(const RunConfig& config, BrokerRegistry& brokers, RunCounters& counters, ConnectionTable& links,
                 TimerQueue& timers, uint32_t worker_index);
@@ -42,7 +48,7 @@ class MetadataCache {
   // The worker is finishing: close the connection, stop refreshing.
   void stop(int64_t now);
 
-  // The topic has partitions and every one a leader.
+  // Every topic has partitions and every partition a leader.
   bool known() const { return known_; }
   // A non-retriable error (the topic is invalid or not ours to use): clients give up.
   bool failed() const { return failed_; }
@@ -51,8 +57,8 @@ class MetadataCache {
   const std::string& failure() const { return failure_; }
   // Bumped whenever partitions or leaders change: clients compare it to their last look.
   uint64_t generation() const { return generation_; }
-  const std::vector<Partition>& partitions() const { return partitions_; }  // sorted by id
-  const Partition* partition(int32_t id) const;
+  const Topic& topic(uint32_t index) const { return topics_[index]; }
+  size_t topic_count() const { return topics_.size(); }
 
   uint64_t refreshes() const { return refreshes_; }
   uint64_t leader_changes() const { return leader_changes_; }
@@ -84,7 +90,7 @@ class MetadataCache {
   uint64_t generation_ = 0;
   uint64_t refreshes_ = 0;
   uint64_t leader_changes_ = 0;
-  std::vector<Partition> partitions_;
+  std::vector<Topic> topics_;  // in --topics order
   protocol::MetadataResponse response_;  // reused
 };
 

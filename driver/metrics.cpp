@@ -33,6 +33,8 @@ void RunCounters::add(const RunCounters& o) {
   producers_connected += o.producers_connected;
   consumers_connected += o.consumers_connected;
   clients_connected_late += o.clients_connected_late;
+  metadata_refreshes += o.metadata_refreshes;
+  leader_changes += o.leader_changes;
   latency_out_of_range += o.latency_out_of_range;
   messages_unsent_due += o.messages_unsent_due;
   loop_busy_ns += o.loop_busy_ns;
@@ -66,6 +68,8 @@ RunCounters counters_since(const RunCounters& now, const RunCounters& before) {
   d.producers_connected -= before.producers_connected;
   d.consumers_connected -= before.consumers_connected;
   d.clients_connected_late -= before.clients_connected_late;
+  d.metadata_refreshes -= before.metadata_refreshes;
+  d.leader_changes -= before.leader_changes;
   d.latency_out_of_range -= before.latency_out_of_range;
   d.messages_unsent_due -= before.messages_unsent_due;
   d.loop_busy_ns -= before.loop_busy_ns;
@@ -88,6 +92,10 @@ RunCounters counters_since(const RunCounters& now, const RunCounters& before) {
   for (size_t i = 0; i < d.brokers.size() && i < before.brokers.size(); ++i) {
     d.brokers[i].connections_established -= before.brokers[i].connections_established;
     d.brokers[i].connections_failed -= before.brokers[i].connections_failed;
+    d.brokers[i].produce_requests -= before.brokers[i].produce_requests;
+    d.brokers[i].produce_records_failed -= before.brokers[i].produce_records_failed;
+    d.brokers[i].fetch_requests -= before.brokers[i].fetch_requests;
+    d.brokers[i].fetch_errors -= before.brokers[i].fetch_errors;
   }
   return d;
 }

@@ -47,9 +47,17 @@ const char* failure_name(Failure f);
 struct BrokerCounters {
   uint64_t connections_established = 0;
   uint64_t connections_failed = 0;  // connect refused or timed out, or the first request unanswered
+  uint64_t produce_requests = 0;    // sent to this broker
+  uint64_t produce_records_failed = 0;  // answered with an error, or lost with the connection
+  uint64_t fetch_requests = 0;
+  uint64_t fetch_errors = 0;        // partitions answered with an error
   void add(const BrokerCounters& o) {
     connections_established += o.connections_established;
     connections_failed += o.connections_failed;
+    produce_requests += o.produce_requests;
+    produce_records_failed += o.produce_records_failed;
+    fetch_requests += o.fetch_requests;
+    fetch_errors += o.fetch_errors;
   }
 };
 
@@ -72,6 +80,8 @@ struct RunCounters {
   uint64_t producers_connected = 0;
   uint64_t consumers_connected = 0;
   uint64_t clients_connected_late = 0;
+  uint64_t metadata_refreshes = 0;  // metadata answers the workers' caches took in
+  uint64_t leader_changes = 0;      // partitions whose leader moved between two answers
   uint64_t latency_out_of_range = 0;  // samples the histogram could not hold
   uint64_t messages_unsent_due = 0;   // paced records due before the end but never sent (backlog)
   // Time the workers' event loops spent working rather than waiting in poll(), summed over

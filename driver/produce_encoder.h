@@ -1,9 +1,10 @@
-// Builds produce requests: the record set (any magic, any codec, --verify stamps, keys) and the
-// request around it, straight into a link's send queue. One per worker, shared by its producers:
-// its buffers grow once and are reused, so steady-state sending allocates nothing.
+// Builds produce requests: one record set per partition (any magic, any codec, --verify stamps,
+// keys) and the request around them, straight into a link's send queue. One per worker, shared by
+// its producers: its buffers grow once and are reused, so steady-state sending allocates nothing.
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -14,37 +15,38 @@
 
 namespace ws::driver {
 
-struct ProduceBatch {
+// A record a producer has made due: its partition, its sequence number (in keys and --verify
+// stamps) and when it was due.
+struct PendingRecord {
   int32_t partition = 0;
-  uint32_t records = 0;
-  int8_t magic = 2;
-  int16_t version = 0;
-  uint32_t producer = 0;          // the producer's global index (keys, --verify stamps)
-  uint64_t first_sequence = 0;    // the producer's sequence number of the first record
-  int64_t first_intended_ns = 0;  // when the first record was due (steady clock)
-  int64_t interval_ns = 0;        // paced runs: between two records' due times
+  uint64_t sequence = 0;
+  int64_t intended_ns = 0;
 };
+
+// The key of a producer's record: "<producer>-<sequence>", padded with '.' or cut to --key-size.
+// Also what the murmur2 partitioner hashes.
+std::span<const uint8_t> record_key(std::string& scratch, uint32_t producer, uint64_t sequence, uint32_t key_size);
 
 class ProduceEncoder {
  public:
   ProduceEncoder(const RunConfig& config, uint32_t run_id, int64_t wall_minus_steady_ns);
 
-  // Appends the request for `batch` to `link` and returns its size in bytes. `meta` carries the
-  // request's intended time, record count and whether it expects a response.
-  size_t append(ConnectionTable& links, LinkId link, const ProduceBatch& batch, InFlight meta);
+  // Appends one produce request to `link`: `records` grouped by partition (in runs of equal
+  // partitions), each run a record set of `magic`. Returns the request's size in bytes.
+  size_t append(ConnectionTable& links, LinkId link, const std::string& topic, std::span<const PendingRecord> records,
+                uint32_t producer, int8_t magic, int16_t version, InFlight meta);
 
   const std::vector<uint8_t>& payload() const { return payload_; }
 
  private:
-  void stamp_values(const ProduceBatch& batch);
-
   const RunConfig& config_;
   uint32_t run_id_;
   int64_t wall_minus_steady_ns_;
   protocol::RecordSetWriter writer_;
-  std::vector<uint8_t> record_set_;
+  std::vector<uint8_t> sets_;                   // every partition's record set, one after another
+  std::vector<std::pair<size_t, size_t>> ranges_;  // (offset, size) of each in sets_
   std::vector<uint8_t> payload_;
-  std::vector<uint8_t> values_;  // --verify: one stamped copy of the payload per record
+  std::vector<uint8_t> value_;  // --verify: the stamped copy of the payload
   std::string key_;
   protocol::ProduceRequest request_;
 };

@@ -8,6 +8,10 @@ namespace ws::driver {
 namespace {
 
 constexpr uint32_t kAcks0RequestsPerWrite = 64;  // acks=0: requests one write may carry
+constexpr int kMaxRoundsPerSend = 1024;           // one send_due never loops longer than this
+// A record's error code when its request was lost with the connection (counted as the
+// connection's failure, not as a Kafka error).
+constexpr int16_t kLostWithConnection = -2;
 
 // Record format per Produce version: v0-1 magic 0, v2 magic 1, v3+ RecordBatch v2.
 int8_t magic_for_produce_version(int16_t v) { return v >= 3 ? 2 : (v == 2 ? 1 : 0); }
@@ -32,8 +36,74 @@ const char* producer_state_name(Producer::State s) {
   return "unknown";
 }
 
-Producer::Producer(uint32_t index, uint32_t global_index, uint64_t quota, std::string client_id)
-    : index_(index), global_index_(global_index), quota_left_(quota), client_id_(std::move(client_id)) {}
+Producer::Producer(const RunConfig& config, uint32_t index, uint32_t global_index, uint64_t quota)
+    : index_(index),
+      global_index_(global_index),
+      topic_(global_index % std::max(1u, config.topics)),
+      partitioner_(config.partitioner_kind(), global_index, 0x5DEECE66DULL),
+      quota_left_(quota),
+      client_id_(config.client_id_prefix + "-" + std::to_string(global_index)) {}
+
+LinkId Producer::link_to(uint32_t broker) const {
+  for (const auto& l : links_) {
+    if (l.broker == broker) return l.link;
+  }
+  return UINT32_MAX;
+}
+
+Producer::LeaderLink* Producer::find(LinkId link) {
+  for (auto& l : links_) {
+    if (l.link == link) return &l;
+  }
+  return nullptr;
+}
+
+Producer::LeaderLink* Producer::leader_of(const ClientContext& ctx, int32_t partition) {
+  const MetadataCache::Partition* p = ctx.metadata.topic(topic_).partition(partition);
+  if (!p || p->leader == BrokerRegistry::kNone) return nullptr;
+  for (auto& l : links_) {
+    if (l.broker == p->leader) return &l;
+  }
+  return nullptr;
+}
+
+bool Producer::all_ready() const {
+  return !links_.empty() && std::all_of(links_.begin(), links_.end(), [](const LeaderLink& l) { return l.ready; });
+}
+
+bool Producer::can_send(const ClientContext& ctx, const LeaderLink& l) const {
+  if (!l.ready || l.stale || l.flushing || ctx.links.writing(l.link)) return false;
+  // Every request that is due and fits the in-flight window goes out in one write. With acks=0
+  // no request awaits a response, so the window does not apply; a write then carries up to
+  // kAcks0RequestsPerWrite (most of the saving, while 10,000 clients' buffers stay small).
+  const uint32_t window = ctx.config.acks == 0 ? std::max(ctx.config.max_in_flight, kAcks0RequestsPerWrite)
+                                               : ctx.config.max_in_flight;
+  return ctx.links.link(l.link).in_flight.size() < window && ctx.links.queued_bytes(l.link) < ctx.max_write_bytes;
+}
+
+bool Producer::in_flight(const ClientContext& ctx) const {
+  return std::any_of(links_.begin(), links_.end(),
+                     [&](const LeaderLink& l) { return !ctx.links.link(l.link).in_flight.empty(); });
+}
+
+void Producer::push_part(LeaderLink& l, const Part& p) {
+  if (l.parts_size == l.parts.size()) {
+    std::vector<Part> bigger(std::max<size_t>(8, l.parts.size() * 2));
+    for (uint32_t i = 0; i < l.parts_size; ++i) bigger[i] = l.parts[(l.parts_head + i) % l.parts.size()];
+    l.parts = std::move(bigger);
+    l.parts_head = 0;
+  }
+  l.parts[(l.parts_head + l.parts_size) % l.parts.size()] = p;
+  ++l.parts_size;
+}
+
+Producer::Part Producer::pop_part(LeaderLink& l) {
+  if (l.parts_size == 0) return Part{0, 0, 0, 0};
+  const Part p = l.parts[l.parts_head];
+  l.parts_head = static_cast<uint32_t>((l.parts_head + 1) % l.parts.size());
+  --l.parts_size;
+  return p;
+}
 
 void Producer::start(ClientContext& ctx, int64_t now) {
   if (quota_left_ == 0) return settle(ctx, State::kDone, now);  // --messages left nothing for it
@@ -43,71 +113,105 @@ void Producer::start(ClientContext& ctx, int64_t now) {
 void Producer::on_metadata(ClientContext& ctx, int64_t now) {
   if (settled() || state_ == State::kFlushing) return;
   if (ctx.metadata.failed()) return fail(ctx, Failure::kMetadataFailed, now);
-  const auto& partitions = ctx.metadata.partitions();
-  if (partitions.empty()) return;  // not known yet: the cache keeps asking
-  if (partition_ < 0) partition_ = partitions[global_index_ % partitions.size()].id;
-  const MetadataCache::Partition* p = ctx.metadata.partition(partition_);
-  if (!p || p->leader == BrokerRegistry::kNone) {
-    needs_metadata_ = true;  // leaderless for now (an election): the cache asks again soon
-    return;
-  }
-  metadata_generation_ = ctx.metadata.generation();
-  needs_metadata_ = false;
-  if (link_ == UINT32_MAX) return connect_to_leader(ctx, now);
-  if (ctx.links.link(link_).broker != p->leader) {
-    // Leadership moved: requests in flight to the old leader are reported lost (kLost).
-    if (state_ == State::kProducing) --ctx.metrics.counters.clients_producing;
-    state_ = State::kConnecting;
-    ctx.links.retarget(link_, p->leader, now);
-    return;
-  }
+  if (ctx.metadata.topic(topic_).partitions.empty()) return;  // not known yet: the cache keeps asking
+  for (auto& l : links_) l.stale = false;  // a fresher answer lifts a leader error's pause
+  connect_to_leaders(ctx, now);
   if (state_ == State::kProducing) queue_send(ctx);
 }
 
-void Producer::connect_to_leader(ClientContext& ctx, int64_t now) {
-  const MetadataCache::Partition* p = ctx.metadata.partition(partition_);
+void Producer::connect_to_leaders(ClientContext& ctx, int64_t now) {
+  const auto& partitions = ctx.metadata.topic(topic_).partitions;
+  // The brokers this producer writes to: every leader of its topic, or its one partition's.
+  std::vector<uint32_t> wanted;
+  if (partitioner_.kind() == PartitionerKind::kFixed) {
+    wanted.push_back(partitions[global_index_ % partitions.size()].leader);
+  } else {
+    for (const auto& p : partitions) wanted.push_back(p.leader);
+  }
+  std::erase(wanted, BrokerRegistry::kNone);  // leaderless for now (an election): asked again soon
+  std::sort(wanted.begin(), wanted.end());
+  wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
+  // A leader no longer wanted (its partitions moved): its connection closes. Its requests in
+  // flight are failed records: the new leader has the partitions now, and the old one would
+  // answer NOT_LEADER.
+  for (size_t i = 0; i < links_.size();) {
+    LeaderLink& l = links_[i];
+    if (std::binary_search(wanted.begin(), wanted.end(), l.broker)) {
+      ++i;
+      continue;
+    }
+    const InFlightRing& ring = ctx.links.link(l.link).in_flight;
+    for (uint32_t k = 0; k < ring.size(); ++k) {
+      const InFlight& r = ring.at(k);
+      if (r.api_key != protocol::ProduceRequest::kApiKey) continue;
+      complete(ctx, l, r, nullptr, kLostWithConnection, now);
+    }
+    ctx.links.close(l.link, now);
+    links_.erase(links_.begin() + static_cast<ptrdiff_t>(i));
+  }
   // +2: the flush barrier and the window's last request can be in flight together.
   const uint32_t window = ctx.config.max_in_flight + 2;
-  link_ = ctx.links.open(index_, p->leader, &client_id_, now,
-                         {.window = window, .acks0_producer = ctx.config.acks == 0});
-  state_ = State::kConnecting;
+  for (const uint32_t broker : wanted) {
+    if (link_to(broker) != UINT32_MAX) continue;
+    LeaderLink l;
+    l.broker = broker;
+    l.link = ctx.links.open(index_, broker, &client_id_, now,
+                            {.window = window, .acks0_producer = ctx.config.acks == 0});
+    links_.push_back(std::move(l));
+  }
+  if (state_ == State::kWaitingMetadata) state_ = State::kConnecting;
+  // A leader that died while connecting was dropped above: the links left may all be ready.
+  become_ready_if_connected(ctx, now);
 }
 
 void Producer::on_link_event(ClientContext& ctx, const LinkEvent& e, int64_t now) {
   if (settled()) return;
+  LeaderLink* l = find(e.link);
+  if (!l) return;
   switch (e.kind) {
-    case LinkEvent::kReady: return became_ready(ctx, now);
-    case LinkEvent::kResponse: return on_response(ctx, e, now);
+    case LinkEvent::kReady: return link_ready(ctx, *l, now);
+    case LinkEvent::kResponse: return on_response(ctx, *l, e, now);
     case LinkEvent::kWritten:
-      if (e.request.api_key == protocol::ProduceRequest::kApiKey) complete(ctx, e.request, protocol::error::kNone, now);
+      if (e.request.api_key == protocol::ProduceRequest::kApiKey) {
+        complete(ctx, *l, e.request, nullptr, protocol::error::kNone, now);
+      }
       return;
     case LinkEvent::kWritable: return queue_send(ctx);
     case LinkEvent::kLost: {
       for (const InFlight& r : ctx.links.lost_requests(e)) {
-        if (r.api_key == protocol::ProduceRequest::kApiKey && ctx.counts(r)) {
-          ctx.metrics.counters.messages_failed += r.records;
-        }
+        if (r.api_key == protocol::ProduceRequest::kApiKey) complete(ctx, *l, r, nullptr, kLostWithConnection, now);
       }
-      if (state_ == State::kProducing) --ctx.metrics.counters.clients_producing;
-      if (ctx.stopping() || state_ == State::kFlushing) return settle(ctx, State::kDone, now);
-      // The connection reconnects by itself after its backoff; the leader may have moved.
-      state_ = State::kConnecting;
+      l->ready = false;
+      l->flushing = false;
+      l->unflushed = false;  // lost with the connection: already counted as failed above
+      if (state_ == State::kFlushing || ctx.stopping()) {
+        if (!in_flight(ctx)) settle(ctx, State::kDone, now);
+        return;
+      }
+      // It reconnects by itself after its backoff; the leader may have moved meanwhile.
       ctx.metadata.request_refresh(now);
       return;
     }
   }
 }
 
-void Producer::became_ready(ClientContext& ctx, int64_t now) {
-  const Link& l = ctx.links.link(link_);
-  produce_version_ = l.versions.produce;
+void Producer::link_ready(ClientContext& ctx, LeaderLink& l, int64_t now) {
+  const Link& link = ctx.links.link(l.link);
+  l.version = link.versions.produce;
   // zstd needs Produce v7 (Kafka 2.1); nothing this client can do about it. The flush barrier
   // needs Metadata.
-  if (produce_version_ < 0 || l.versions.metadata < 0 ||
-      (ctx.config.compression == protocol::Codec::kZstd && produce_version_ < 7)) {
+  if (l.version < 0 || link.versions.metadata < 0 ||
+      (ctx.config.compression == protocol::Codec::kZstd && l.version < 7)) {
     return fail(ctx, Failure::kUnsupported, now);
   }
-  magic_ = magic_for_produce_version(produce_version_);
+  l.magic = magic_for_produce_version(l.version);
+  l.ready = true;
+  if (state_ == State::kProducing) return queue_send(ctx);
+  become_ready_if_connected(ctx, now);
+}
+
+void Producer::become_ready_if_connected(ClientContext& ctx, int64_t now) {
+  if (state_ != State::kConnecting || !all_ready()) return;
   if (!ever_ready_) {
     ever_ready_ = true;
     ctx.client_ready(false, now);
@@ -149,28 +253,33 @@ void Producer::queue_send(ClientContext& ctx) {
 
 void Producer::send_due(ClientContext& ctx, int64_t now) {
   send_queued = false;
-  if (state_ != State::kProducing || ctx.links.writing(link_)) return;  // kWritable follows the write
-  const Link& l = ctx.links.link(link_);
-  if (ctx.stopping() || quota_left_ == 0) {
-    if (l.in_flight.empty()) finish(ctx, now);
+  if (state_ != State::kProducing) return;
+  if (ctx.stopping() || (quota_left_ == 0 && pending_.empty())) {
+    if (!in_flight(ctx) && std::none_of(links_.begin(), links_.end(), [&](const LeaderLink& l) {
+          return ctx.links.writing(l.link);
+        })) {
+      finish(ctx, now);
+    }
     return;
   }
-  if (needs_metadata_) return;
-  // Every request that is due and fits the in-flight window goes out in one write: one system
-  // call for several requests. With acks=0 no request awaits a response, so the window does not
-  // apply; a write then takes up to kAcks0RequestsPerWrite (most of the saving, while 10,000
-  // clients' buffers stay small).
-  const uint32_t window = ctx.config.acks == 0 ? std::max(ctx.config.max_in_flight, kAcks0RequestsPerWrite)
-                                               : ctx.config.max_in_flight;
-  while (l.in_flight.size() < window && quota_left_ > 0 && ctx.links.queued_bytes(link_) < ctx.max_write_bytes) {
-    if (!append_due(ctx, now)) break;
+  // Records wait in pending_ while their leader cannot take them (murmur2 and fixed cannot pick
+  // another partition); up to a window's worth, as the Java client's buffer holds them, while the
+  // other leaders go on.
+  const size_t pending_cap = size_t{ctx.config.batch} * ctx.config.max_in_flight;
+  for (int round = 0; round < kMaxRoundsPerSend; ++round) {
+    if (pending_.size() < pending_cap) make_due(ctx, now);
+    if (!dispatch(ctx, now)) break;
   }
-  ctx.links.flush(link_, now);
+  for (const auto& l : links_) ctx.links.flush(l.link, now);
 }
 
-bool Producer::append_due(ClientContext& ctx, int64_t now) {
+bool Producer::make_due(ClientContext& ctx, int64_t now) {
+  if (quota_left_ == 0) return false;
+  const size_t before = pending_.size();
+  const auto& partitions = ctx.metadata.topic(topic_).partitions;
+  if (partitions.empty()) return false;
   uint32_t count = static_cast<uint32_t>(std::min<uint64_t>(ctx.config.batch, quota_left_));
-  int64_t intended = now;
+  int64_t first = now;
   const int64_t interval = static_cast<int64_t>(ctx.config.record_interval_ns());
   if (interval > 0) {
     // Open loop: records fall due at a fixed rate; a request goes out when the batch is full or
@@ -181,7 +290,7 @@ bool Producer::append_due(ClientContext& ctx, int64_t now) {
       const uint64_t offset = static_cast<uint64_t>(interval) * (global_index_ % ctx.config.clients) / ctx.config.clients;
       next_record_ns_ = now + static_cast<int64_t>(offset);
     }
-    const int64_t first = next_record_ns_;
+    first = next_record_ns_;
     const int64_t fill_ns = static_cast<int64_t>(count - 1) * interval;
     const int64_t due = first + std::min<int64_t>(ctx.config.linger.count(), fill_ns);
     if (now < due) {
@@ -189,41 +298,90 @@ bool Producer::append_due(ClientContext& ctx, int64_t now) {
       return false;
     }
     count = static_cast<uint32_t>(std::min<int64_t>(count, (now - first) / interval + 1));
-    intended = first;
+  }
+  // Each record's partition, from the partitioner: sticky and round-robin only among partitions
+  // whose leader can take a request now; murmur2 and fixed wherever the key or client says.
+  std::string key;
+  const auto available = [&](int32_t index) {
+    const LeaderLink* l = leader_of(ctx, partitions[static_cast<size_t>(index)].id);
+    return l && can_send(ctx, *l);
+  };
+  for (uint32_t j = 0; j < count; ++j) {
+    const std::span<const uint8_t> k = ctx.config.key_size > 0
+                                           ? record_key(key, global_index_, next_sequence_, ctx.config.key_size)
+                                           : std::span<const uint8_t>();
+    const int32_t index = partitioner_.next(static_cast<int32_t>(partitions.size()), k, available);
+    if (index < 0) break;  // no partition can take records now: the rest stays due
+    pending_.push_back(PendingRecord{.partition = partitions[static_cast<size_t>(index)].id,
+                                     .sequence = next_sequence_++,
+                                     .intended_ns = first + static_cast<int64_t>(j) * interval});
+  }
+  partitioner_.batch_done();
+  if (pending_.size() == before) return false;
+  count = static_cast<uint32_t>(pending_.size() - before);
+  quota_left_ -= count;
+  if (interval > 0) {
     next_record_ns_ = first + static_cast<int64_t>(count) * interval;
+    if (quota_left_ > 0) ctx.timers.arm(next_record_ns_, TimerTarget{TimerTarget::kProducer, index_});
   }
   if (ctx.config.verify && !measured_from_published_ && now >= ctx.measure_start_ns &&
       ctx.control.producer_measured_from) {
     // Released before the record can be sent, so a consumer that receives it sees the boundary.
-    ctx.control.producer_measured_from[global_index_].store(next_sequence_, std::memory_order_release);
+    ctx.control.producer_measured_from[global_index_].store(pending_[before].sequence, std::memory_order_release);
     measured_from_published_ = true;
   }
-  const ProduceBatch batch{.partition = partition_,
-                           .records = count,
-                           .magic = magic_,
-                           .version = produce_version_,
-                           .producer = global_index_,
-                           .first_sequence = next_sequence_,
-                           .first_intended_ns = intended,
-                           .interval_ns = interval};
-  InFlight meta;
-  meta.intended_ns = intended;
-  const size_t bytes = ctx.encoder.append(ctx.links, link_, batch, meta);
-  auto& counters = ctx.metrics.counters;
-  ++counters.requests_sent;
-  counters.messages_sent += count;
-  counters.bytes_sent += bytes;
-  next_sequence_ += count;
-  quota_left_ -= count;
-  unflushed_records_ = ctx.config.acks == 0;
-  if (interval > 0 && quota_left_ > 0) ctx.timers.arm(next_record_ns_, TimerTarget{TimerTarget::kProducer, index_});
   return true;
 }
 
-void Producer::on_response(ClientContext& ctx, const LinkEvent& e, int64_t now) {
+bool Producer::dispatch(ClientContext& ctx, int64_t now) {
+  (void)now;
+  bool sent = false;
+  const std::string& topic = ctx.metadata.topic(topic_).name;
+  for (auto& l : links_) {
+    if (!can_send(ctx, l)) continue;
+    // This leader's records, grouped by partition (stable: each partition's stay in order).
+    auto mine = std::stable_partition(pending_.begin(), pending_.end(), [&](const PendingRecord& r) {
+      const LeaderLink* leader = leader_of(ctx, r.partition);
+      return leader != &l;
+    });
+    if (mine == pending_.end()) continue;
+    std::stable_sort(mine, pending_.end(),
+                     [](const PendingRecord& a, const PendingRecord& b) { return a.partition < b.partition; });
+    const std::span<const PendingRecord> records(&*mine, static_cast<size_t>(pending_.end() - mine));
+    InFlight meta;
+    meta.intended_ns = records.front().intended_ns;
+    for (size_t i = 0; i < records.size();) {
+      Part p{records[i].partition, 0, records[i].intended_ns, records[i].intended_ns};
+      for (; i < records.size() && records[i].partition == p.partition; ++i) {
+        ++p.records;
+        p.first_intended_ns = std::min(p.first_intended_ns, records[i].intended_ns);
+        p.last_intended_ns = std::max(p.last_intended_ns, records[i].intended_ns);
+      }
+      push_part(l, p);
+      ++meta.parts;
+    }
+    const size_t bytes = ctx.encoder.append(ctx.links, l.link, topic, records, global_index_, l.magic, l.version, meta);
+    auto& counters = ctx.metrics.counters;
+    ++counters.requests_sent;
+    counters.messages_sent += records.size();
+    counters.bytes_sent += bytes;
+    ++counters.broker(l.broker).produce_requests;
+    l.unflushed = ctx.config.acks == 0;
+    pending_.erase(mine, pending_.end());
+    sent = true;
+    if (pending_.empty()) break;
+  }
+  return sent;
+}
+
+void Producer::on_response(ClientContext& ctx, LeaderLink& l, const LinkEvent& e, int64_t now) {
   if (e.request.api_key == protocol::MetadataRequest::kApiKey) {
-    // The acks=0 flush barrier came back: everything written before it was read.
-    if (state_ == State::kFlushing) settle(ctx, State::kDone, now);
+    // An acks=0 flush barrier came back: everything written before it on this connection was read.
+    l.flushing = false;
+    if (state_ == State::kFlushing &&
+        std::none_of(links_.begin(), links_.end(), [](const LeaderLink& x) { return x.flushing; })) {
+      settle(ctx, State::kDone, now);
+    }
     return;
   }
   if (e.request.api_key != protocol::ProduceRequest::kApiKey) return;
@@ -231,63 +389,86 @@ void Producer::on_response(ClientContext& ctx, const LinkEvent& e, int64_t now) 
   protocol::Reader r(e.body);
   response.decode(r, e.request.api_version);
   if (!r.ok()) {
-    if (ctx.counts(e.request)) ctx.metrics.counters.messages_failed += e.request.records;
-    return ctx.links.fail(link_, Failure::kDecodeError, now);  // kLost follows
+    complete(ctx, l, e.request, nullptr, kLostWithConnection, now);
+    return ctx.links.fail(l.link, Failure::kDecodeError, now);  // kLost follows
   }
-  int16_t code = protocol::error::kUnknownServerError;  // if our partition is missing
-  for (const auto& t : response.responses) {
-    for (const auto& p : t.partition_responses) {
-      if (p.index == partition_) code = p.error_code;
-    }
-  }
-  complete(ctx, e.request, code, now);
-  if (is_leader_error(code) && !needs_metadata_) {
-    // Leadership moved: stop sending until fresher metadata says where the partition is now.
-    needs_metadata_ = true;
-    ctx.metadata_waiters.push_back(index_);
-    ctx.metadata.request_refresh(now);
-  }
+  complete(ctx, l, e.request, &response, protocol::error::kNone, now);
   queue_send(ctx);
 }
 
-void Producer::complete(ClientContext& ctx, const InFlight& request, int16_t error_code, int64_t now) {
+void Producer::complete(ClientContext& ctx, LeaderLink& l, const InFlight& request,
+                        const protocol::ProduceResponse* response, int16_t error_code, int64_t now) {
   auto& counters = ctx.metrics.counters;
-  // What consumers of this run should find: one relaxed add per request, only with consumers.
-  if (error_code == protocol::error::kNone && ctx.control.producer_acked) {
-    ctx.control.producer_acked[global_index_].fetch_add(request.records, std::memory_order_relaxed);
-  }
   // A request sent during the warm-up belongs to it even when its response comes later: the
   // result counts the requests sent while measuring (with their responses in the drain), so the
   // requests in flight at either end are not counted twice.
-  if (!ctx.counts(request)) return;
-  if (error_code != protocol::error::kNone) {
-    counters.messages_failed += request.records;
-    ++counters.errors_by_code[error_code];
-    return;
+  const bool counts = ctx.counts(request);
+  const int64_t interval = static_cast<int64_t>(ctx.config.record_interval_ns());
+  bool leader_moved = false;
+  uint32_t acked = 0;
+  for (uint16_t k = 0; k < request.parts; ++k) {
+    const Part p = pop_part(l);
+    int16_t code = error_code;
+    if (response) {
+      code = protocol::error::kUnknownServerError;  // if the partition is missing from the answer
+      for (const auto& t : response->responses) {
+        for (const auto& pr : t.partition_responses) {
+          if (pr.index == p.partition) code = pr.error_code;
+        }
+      }
+    }
+    if (code == protocol::error::kNone && ctx.control.producer_acked) {
+      // What consumers of this run should find: one relaxed add per partition, only with consumers.
+      ctx.control.producer_acked[global_index_].fetch_add(p.records, std::memory_order_relaxed);
+    } else if (code != protocol::error::kNone && ctx.control.producer_in_doubt) {
+      ctx.control.producer_in_doubt[global_index_].fetch_add(p.records, std::memory_order_relaxed);
+    }
+    leader_moved |= is_leader_error(code);
+    if (!counts) continue;
+    if (code != protocol::error::kNone) {
+      counters.messages_failed += p.records;
+      counters.broker(l.broker).produce_records_failed += p.records;
+      if (code != kLostWithConnection) ++counters.errors_by_code[code];
+      continue;
+    }
+    acked += p.records;
+    // One sample per record, each from its own due time: a request that carries a backlog of
+    // records after a stall must weigh as many records as it carries (with one sample per
+    // request, --batch=10 hid a 1 s stall from the corrected p99). Unpaced records were all due
+    // at once; paced ones fall evenly between the partition's first and last.
+    bool ok = ctx.metrics.service_latency_us.record_n((now - request.sent_ns) / 1000, p.records);
+    if (interval == 0 || p.records == 1) {
+      ok &= ctx.metrics.latency_us.record_n((now - p.first_intended_ns) / 1000, p.records);
+    } else {
+      const int64_t span = p.last_intended_ns - p.first_intended_ns;
+      for (uint32_t j = 0; j < p.records; ++j) {
+        const int64_t intended = p.first_intended_ns + span * j / (p.records - 1);
+        ok &= ctx.metrics.latency_us.record((now - intended) / 1000);
+      }
+    }
+    if (!ok) ++counters.latency_out_of_range;
   }
-  if (request.expects_response) {
-    counters.messages_acked += request.records;
+  if (counts && acked > 0 && request.expects_response) {
+    counters.messages_acked += acked;
     ++counters.requests_acked;
   }
-  // One sample per record, each from its own due time: a request that carries a backlog of
-  // records after a stall must weigh as many records as it carries (with one sample per request,
-  // --batch=10 hid a 1 s stall from the corrected p99). Unpaced records were all due at once.
-  bool ok = ctx.metrics.service_latency_us.record_n((now - request.sent_ns) / 1000, request.records);
-  const int64_t interval = static_cast<int64_t>(ctx.config.record_interval_ns());
-  if (interval == 0) {
-    ok &= ctx.metrics.latency_us.record_n((now - request.intended_ns) / 1000, request.records);
-  } else {
-    for (uint32_t k = 0; k < request.records; ++k) {
-      ok &= ctx.metrics.latency_us.record((now - request.intended_ns - k * interval) / 1000);
-    }
+  if (leader_moved && !l.stale) {
+    // Leadership moved: stop sending here until fresher metadata says where the partitions are.
+    l.stale = true;
+    ctx.metadata_waiters.push_back(index_);
+    ctx.metadata.request_refresh(now);
   }
-  if (!ok) ++counters.latency_out_of_range;
 }
 
 void Producer::record_unsent_backlog(ClientContext& ctx, int64_t now) {
-  // Records that fell due before the end but were never sent (the window was full, the broker
-  // stalled): the open-loop schedule says they waited at least until now. Leaving them out would
-  // hide a stall at the end of a run entirely.
+  // Records that fell due before the end but were never sent (the windows were full, a leader
+  // was down, the broker stalled): the open-loop schedule says they waited at least until now.
+  // Leaving them out would hide a stall at the end of a run entirely.
+  for (const PendingRecord& r : pending_) {
+    if (!ctx.metrics.latency_us.record((now - r.intended_ns) / 1000)) ++ctx.metrics.counters.latency_out_of_range;
+    ++ctx.metrics.counters.messages_unsent_due;
+  }
+  pending_.clear();
   const int64_t interval = static_cast<int64_t>(ctx.config.record_interval_ns());
   if (interval == 0 || next_record_ns_ == 0) return;
   // Records due within the last few milliseconds are timer slack (the loop wakes up to 1 ms
@@ -301,22 +482,28 @@ void Producer::record_unsent_backlog(ClientContext& ctx, int64_t now) {
 }
 
 void Producer::finish(ClientContext& ctx, int64_t now) {
-  if (ctx.config.acks == 0 && state_ == State::kProducing && unflushed_records_) {
+  if (ctx.config.acks == 0 && state_ == State::kProducing) {
     // acks=0 gives no sign that the broker read the last requests, and closing now could lose
     // them. A broker handles one connection's requests in order, so the answer to a Metadata
-    // request proves every produce before it was processed: that is this client's flush.
-    unflushed_records_ = false;
-    --ctx.metrics.counters.clients_producing;
-    state_ = State::kFlushing;
-    protocol::MetadataRequest request;
-    request.topics.emplace(1);
-    (*request.topics)[0].name = ctx.config.topic;
-    request.allow_auto_topic_creation = false;
-    InFlight meta;
-    meta.intended_ns = now;
-    ctx.links.append(link_, request, ctx.links.link(link_).versions.metadata, meta);
-    ctx.links.flush(link_, now);
-    return;
+    // request proves every produce before it was processed: that is each connection's flush.
+    for (auto& l : links_) {
+      if (!l.unflushed || !l.ready) continue;
+      l.unflushed = false;
+      l.flushing = true;
+      protocol::MetadataRequest request;
+      request.topics.emplace(1);
+      (*request.topics)[0].name = ctx.metadata.topic(topic_).name;
+      request.allow_auto_topic_creation = false;
+      InFlight meta;
+      meta.intended_ns = now;
+      ctx.links.append(l.link, request, ctx.links.link(l.link).versions.metadata, meta);
+      ctx.links.flush(l.link, now);
+    }
+    if (std::any_of(links_.begin(), links_.end(), [](const LeaderLink& l) { return l.flushing; })) {
+      --ctx.metrics.counters.clients_producing;
+      state_ = State::kFlushing;
+      return;
+    }
   }
   settle(ctx, State::kDone, now);
 }
@@ -324,7 +511,7 @@ void Producer::finish(ClientContext& ctx, int64_t now) {
 void Producer::settle(ClientContext& ctx, State final_state, int64_t now) {
   if (settled()) return;
   if (state_ == State::kProducing) --ctx.metrics.counters.clients_producing;
-  if (link_ != UINT32_MAX) ctx.links.close(link_, now);
+  for (const auto& l : links_) ctx.links.close(l.link, now);
   state_ = final_state;
   ctx.client_settled(false, ever_ready_, now);
 }

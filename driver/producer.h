@@ -1,46 +1,53 @@
 // One simulated producer: a small plain state machine, driven by its worker.
 //
 //   WaitingMetadata -> Connecting -> Ready -> Producing -> (Flushing) -> Done
-//        ^                  |                   |
-//        +---- leader moved, connection lost ---+            any state -> Failed
+//                                                                      any state -> Failed
 //
-// It writes partition (global index % partitions) through one connection to that partition's
-// leader. Ready waits for the Connecting phase to end; Producing sends on an open-loop schedule
-// (--rate) or as fast as the in-flight window allows, and records one latency sample per record
-// from its intended send time (coordinated omission) and from the actual send. With acks=0 a
-// request is done when written, and a Metadata request ends the run as a flush barrier: its answer
-// proves the broker read everything before it.
+// Like the Java client, it keeps one connection to each leader broker of its topic (with
+// --partitioner=fixed, to the one leader of its one partition) and sends each broker the records
+// of the partitions it leads, one batch per partition in one request. Connecting lasts until every
+// one of those connections is ready; Ready waits for the run's Connecting phase to end.
+// Producing makes records due on an open-loop schedule (--rate) or as fast as the windows allow,
+// lets the partitioner pick each record's partition (sticky and round-robin only among partitions
+// whose leader can take records now), and records one latency sample per record from its
+// intended send time (coordinated omission) and from the actual send. A leader error pauses that
+// leader's connection until fresher metadata; a lost connection fails its records in flight (no
+// retries) and reconnects. With acks=0 a request is done when written, and a Metadata request per
+// connection ends the run as a flush barrier: its answer proves the broker read everything before.
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "driver/client_context.h"
 #include "driver/connections.h"
+#include "driver/partitioner.h"
+#include "driver/produce_encoder.h"
 
 namespace ws::driver {
 
 class Producer {
  public:
   enum class State : uint8_t {
-    kWaitingMetadata,  // the worker's metadata does not know the partition's leader yet
-    kConnecting,       // its connection to the leader is connecting or backing off
+    kWaitingMetadata,  // the worker's metadata does not know the topic's leaders yet
+    kConnecting,       // a connection to a leader is connecting or backing off
     kReady,            // connected; waits for the Connecting phase to end
     kProducing,
-    kFlushing,         // acks=0: waits for the answer that proves the last records arrived
+    kFlushing,         // acks=0: waits for the answers that prove the last records arrived
     kDone,
     kFailed,
   };
 
   // `index`: in the worker (its links' owner id); `global_index`: across the run.
-  Producer(uint32_t index, uint32_t global_index, uint64_t quota, std::string client_id);
+  Producer(const RunConfig& config, uint32_t index, uint32_t global_index, uint64_t quota);
 
   void start(ClientContext& ctx, int64_t now);
-  void on_metadata(ClientContext& ctx, int64_t now);  // the worker's metadata changed
+  void on_metadata(ClientContext& ctx, int64_t now);  // the worker's metadata changed or answered
   void on_link_event(ClientContext& ctx, const LinkEvent& e, int64_t now);
   void on_timer(ClientContext& ctx, int64_t now);     // a record falls due
   void on_phase(ClientContext& ctx, int64_t now);     // ctx.phase changed
-  // Sends what is due and fits the window (queued at the end of an event batch).
+  // Sends what is due and fits the windows (queued at the end of an event batch).
   void send_due(ClientContext& ctx, int64_t now);
   // Ends the producer where it stands: failed (the brokers are unreachable: the run says why), or
   // done (the drain deadline passed: its requests in flight stay unanswered).
@@ -50,39 +57,71 @@ class Producer {
   bool settled() const { return state_ == State::kDone || state_ == State::kFailed; }
   bool ever_ready() const { return ever_ready_; }
   uint32_t global_index() const { return global_index_; }
-  int32_t partition() const { return partition_; }
-  LinkId link() const { return link_; }
+  uint32_t topic() const { return topic_; }
+  size_t connections() const { return links_.size(); }
+  LinkId link_to(uint32_t broker) const;  // UINT32_MAX if none
+  LinkId link() const { return links_.empty() ? UINT32_MAX : links_.front().link; }
   uint64_t quota_left() const { return quota_left_; }
   bool send_queued = false;  // in ctx.send_queue
 
  private:
-  void connect_to_leader(ClientContext& ctx, int64_t now);
-  void became_ready(ClientContext& ctx, int64_t now);
-  bool append_due(ClientContext& ctx, int64_t now);  // false: nothing (more) is due yet
-  void on_response(ClientContext& ctx, const LinkEvent& e, int64_t now);
-  void complete(ClientContext& ctx, const InFlight& request, int16_t error_code, int64_t now);
+  // How many records of one partition a request carried, and their due times (first and last:
+  // records in between fall evenly between them on an open-loop schedule).
+  struct Part {
+    int32_t partition;
+    uint32_t records;
+    int64_t first_intended_ns;
+    int64_t last_intended_ns;
+  };
+  // The connection to one leader broker, and what its requests in flight carry.
+  struct LeaderLink {
+    uint32_t broker = 0;
+    LinkId link = UINT32_MAX;
+    bool ready = false;
+    bool stale = false;      // a leader error: wait for fresher metadata before sending here
+    bool unflushed = false;  // acks=0: records written since the last flush barrier
+    bool flushing = false;   // acks=0: the flush barrier is in flight
+    int16_t version = -1;    // Produce
+    int8_t magic = 2;
+    std::vector<Part> parts;  // a ring, in request order: each request's Part entries
+    uint32_t parts_head = 0;
+    uint32_t parts_size = 0;
+  };
+
+  void connect_to_leaders(ClientContext& ctx, int64_t now);
+  LeaderLink* find(LinkId link);
+  LeaderLink* leader_of(const ClientContext& ctx, int32_t partition);
+  bool can_send(const ClientContext& ctx, const LeaderLink& l) const;
+  void link_ready(ClientContext& ctx, LeaderLink& l, int64_t now);
+  void become_ready_if_connected(ClientContext& ctx, int64_t now);  // Connecting -> Ready/Producing
+  bool all_ready() const;
+  bool make_due(ClientContext& ctx, int64_t now);  // false: nothing (more) is due or can go now
+  bool dispatch(ClientContext& ctx, int64_t now);  // false: no pending record could be sent
+  void on_response(ClientContext& ctx, LeaderLink& l, const LinkEvent& e, int64_t now);
+  // Settles the Part entries of one request: acked (or written), failed with its error, or lost.
+  void complete(ClientContext& ctx, LeaderLink& l, const InFlight& request, const protocol::ProduceResponse* response,
+                int16_t error_code, int64_t now);
   void record_unsent_backlog(ClientContext& ctx, int64_t now);
+  bool in_flight(const ClientContext& ctx) const;  // any request of any link awaits its response
   void finish(ClientContext& ctx, int64_t now);  // nothing left to send: flush (acks=0), then done
   void settle(ClientContext& ctx, State final_state, int64_t now);
   void fail(ClientContext& ctx, Failure why, int64_t now);
   void queue_send(ClientContext& ctx);
+  void push_part(LeaderLink& l, const Part& p);
+  Part pop_part(LeaderLink& l);
 
   uint32_t index_;
   uint32_t global_index_;
+  uint32_t topic_;
   State state_ = State::kWaitingMetadata;
   bool ever_ready_ = false;
-  bool sending_started_ = false;
-  bool needs_metadata_ = false;     // a leader error: wait for fresher metadata before sending
-  bool unflushed_records_ = false;  // acks=0: records written since the last flush barrier
   bool measured_from_published_ = false;
-  int8_t magic_ = 2;
-  int16_t produce_version_ = -1;
-  int32_t partition_ = -1;
-  LinkId link_ = UINT32_MAX;
-  uint64_t metadata_generation_ = 0;
-  int64_t next_record_ns_ = 0;   // paced runs: intended time of the next record not yet sent
-  uint64_t quota_left_;          // records still to send (UINT64_MAX: no --messages)
-  uint64_t next_sequence_ = 0;   // sequence number of the next record (keys, --verify)
+  Partitioner partitioner_;
+  std::vector<LeaderLink> links_;
+  std::vector<PendingRecord> pending_;  // due, partition chosen, not sent yet (their leaders were busy)
+  int64_t next_record_ns_ = 0;  // paced runs: intended time of the next record not yet made due
+  uint64_t quota_left_;         // records still to make due (UINT64_MAX: no --messages)
+  uint64_t next_sequence_ = 0;  // sequence number of the next record (keys, --verify)
   std::string client_id_;
 };
 

@@ -21,6 +21,17 @@ bool RecordIntake::caught_up() const {
                      [](const PartitionCursor& c) { return c.high_watermark >= 0 && c.offset >= c.high_watermark; });
 }
 
+bool RecordIntake::went_back(const VerifyStamp& stamp, int32_t partition) {
+  // Keyed by run, producer and partition (a 64-bit mix: collisions only merge two orders).
+  const uint64_t key = (static_cast<uint64_t>(stamp.run) * 0x9E3779B97F4A7C15ULL) ^
+                       (static_cast<uint64_t>(stamp.producer) << 24) ^ static_cast<uint32_t>(partition);
+  auto [it, inserted] = last_in_partition_.try_emplace(key, stamp.sequence);
+  if (inserted) return false;
+  const bool back = stamp.sequence < it->second;
+  if (!back) it->second = stamp.sequence;
+  return back;
+}
+
 SequenceTracker& RecordIntake::tracker(uint32_t run, uint32_t producer) {
   const uint64_t key = static_cast<uint64_t>(run) << 32 | producer;
   if (key != last_key_) {
@@ -67,17 +78,15 @@ RecordIntake::Intake RecordIntake::take_records(PartitionCursor& cursor, protoco
       }
       const auto outcome = tracker(stamp.run, stamp.producer).observe(stamp.sequence);
       if (stamp.run == ctx.run_id && outcome != SequenceTracker::Outcome::kDuplicate) ++this_run_distinct;
-      switch (outcome) {
-        case SequenceTracker::Outcome::kInOrder:
-        case SequenceTracker::Outcome::kJumped: break;
-        case SequenceTracker::Outcome::kLate:
-          ++tally.out_of_order;
-          ++counters.consume_out_of_order;
-          break;
-        case SequenceTracker::Outcome::kDuplicate:
-          ++tally.duplicates;
-          ++counters.consume_duplicates;
-          break;
+      if (outcome == SequenceTracker::Outcome::kDuplicate) {
+        ++tally.duplicates;
+        ++counters.consume_duplicates;
+      } else if (went_back(stamp, cursor.partition)) {
+        // Kafka keeps order within a partition only: a producer that writes several partitions
+        // interleaves them, so a record is out of order when it comes after a later record of
+        // its producer in the same partition.
+        ++tally.out_of_order;
+        ++counters.consume_out_of_order;
       }
       // Only this run's records: older ones would measure how old the topic is, not the broker.
       if (stamp.run != ctx.run_id) sent_us = -1;

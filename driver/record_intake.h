@@ -82,8 +82,10 @@ class RecordIntake {
 
  private:
   SequenceTracker& tracker(uint32_t run, uint32_t producer);
+  bool went_back(const VerifyStamp& stamp, int32_t partition);  // behind a later one in its partition
 
   std::unordered_map<uint64_t, SequenceTracker> sequences_;  // (run << 32 | producer)
+  std::unordered_map<uint64_t, uint64_t> last_in_partition_;  // --verify: highest sequence per producer and partition
   uint64_t last_key_ = UINT64_MAX;  // records come in runs of one producer: skip the hash lookup
   SequenceTracker* last_tracker_ = nullptr;
 };

@@ -13,6 +13,7 @@ RunControl::RunControl(const RunConfig& config, uint32_t workers)
       clients_not_ready(config.clients + config.consumers),
       producers_active(config.clients),
       producer_acked(config.consumers > 0 ? new std::atomic<uint64_t>[config.clients]() : nullptr),
+      producer_in_doubt(config.consumers > 0 ? new std::atomic<uint64_t>[config.clients]() : nullptr),
       producer_measured_from(config.consumers > 0 ? new std::atomic<uint64_t>[config.clients] : nullptr) {
   if (producer_measured_from) {
     for (uint32_t p = 0; p < config.clients; ++p) producer_measured_from[p].store(UINT64_MAX, std::memory_order_relaxed);

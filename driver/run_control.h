@@ -54,6 +54,9 @@ class RunControl {
   std::atomic<uint32_t> producers_active;     // not yet done: consumers catch up once it is 0
   // Records each producer had acknowledged (acks=0: written), for the consumers' loss count.
   std::unique_ptr<std::atomic<uint64_t>[]> producer_acked;
+  // Records each producer saw fail (an error, or lost with their connection): written or not,
+  // nobody knows, so they make a count of acknowledged records no exact end for consumers.
+  std::unique_ptr<std::atomic<uint64_t>[]> producer_in_doubt;
   // The first sequence each producer stamped after the warm-up (UINT64_MAX until it has): with
   // --verify, consumers count the records from there on as the measured window's.
   std::unique_ptr<std::atomic<uint64_t>[]> producer_measured_from;

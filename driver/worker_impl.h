@@ -54,7 +54,7 @@ Worker<Loop>::Worker(const RunConfig& config, RunControl& control, Mailbox& mail
     const uint64_t quota = config.messages == 0 ? UINT64_MAX
                                                 : share.producer_quota / share.producers +
                                                       (i < share.producer_quota % share.producers ? 1 : 0);
-    producers_.emplace_back(i, global, quota, config.client_id_prefix + "-" + std::to_string(global));
+    producers_.emplace_back(config, i, global, quota);
   }
   consumers_.reserve(share.consumers);
   for (uint32_t i = 0; i < share.consumers; ++i) {
@@ -62,8 +62,7 @@ Worker<Loop>::Worker(const RunConfig& config, RunControl& control, Mailbox& mail
     // Consumer-only runs: --messages is what each consumer reads before it stops.
     const std::optional<uint64_t> quota =
         config.clients == 0 && config.messages > 0 ? std::optional<uint64_t>(config.messages) : std::nullopt;
-    consumers_.emplace_back(share.producers + i, global, config.client_id_prefix + "-consumer-" + std::to_string(global),
-                            quota);
+    consumers_.emplace_back(config, share.producers + i, global, quota);
   }
   events_.resize(worker_detail::kEventBatch);
 }
@@ -192,9 +191,12 @@ void Worker<Loop>::end_consumers_if_due(int64_t now) {
     // watermark of a fetch sent from now on) and stop there, or are behind at the deadline.
     ctx_.producers_done = true;
     consumer_deadline_ns_ = now + config_.drain_timeout.count();
+    ctx_.acked_by_topic.assign(config_.topics, 0);
+    ctx_.in_doubt_by_topic.assign(config_.topics, 0);
     if (control_.producer_acked) {
       for (uint32_t p = 0; p < control_.producer_count; ++p) {
-        ctx_.acked_total += control_.producer_acked[p].load(std::memory_order_relaxed);
+        ctx_.acked_by_topic[p % config_.topics] += control_.producer_acked[p].load(std::memory_order_relaxed);
+        ctx_.in_doubt_by_topic[p % config_.topics] += control_.producer_in_doubt[p].load(std::memory_order_relaxed);
       }
     }
     for (auto& c : consumers_) c.on_producers_done(ctx_, now);
@@ -312,7 +314,7 @@ void Worker<Loop>::execute_io() {
   for (const IoOp& op : links_.io_ops()) {
     const Link& l = links_.link(op.link);
     switch (op.kind) {
-      case IoOp::kConnect: loop_->connect(op.link, links_.endpoint(op.link)); break;
+      case IoOp::kConnect: loop_->connect(op.link, links_.endpoint(op.link), links_.source(op.link)); break;
       case IoOp::kSend:
         if (op.generation == l.generation && l.send_in_progress) loop_->send(op.link, l.out.data(), l.out.size());
         break;
@@ -353,9 +355,12 @@ void Worker<Loop>::publish_consumer_tallies() {
   std::vector<uint64_t> acked(control_.producer_acked ? control_.producer_count : 0);
   for (size_t p = 0; p < acked.size(); ++p) acked[p] = control_.producer_acked[p].load(std::memory_order_relaxed);
   std::vector<ConsumerTally> tallies;
+  std::vector<uint64_t> acked_here(acked.size());
   for (auto& c : consumers_) {
+    // Only the producers of the consumer's topic count (producer p writes topic p % topics).
+    for (size_t p = 0; p < acked.size(); ++p) acked_here[p] = p % config_.topics == c.topic() ? acked[p] : 0;
     RecordIntake& intake = c.intake();
-    intake.tally.lost = intake.count_lost(config_.verify, control_.run_id, acked);
+    intake.tally.lost = intake.count_lost(config_.verify, control_.run_id, acked_here);
     tallies.push_back(intake.tally);
   }
   std::lock_guard lock(mailbox_.mutex);

@@ -37,6 +37,9 @@ std::string render_prometheus(const driver::IntervalReport& latest, const driver
               t.connections_failed);
   out.counter("wirestress_reconnects_total", "Connections opened again after one was lost or reset.",
               t.reconnects);
+  out.counter("wirestress_metadata_refreshes_total", "Metadata responses the clients took in.", t.metadata_refreshes);
+  out.counter("wirestress_leader_changes_total", "Partition leaders that moved between two metadata responses.",
+              t.leader_changes);
   out.counter("wirestress_latency_out_of_range_total",
               "Latency samples outside the histogram's range (1 us to 1 h), not in the summaries.",
               t.latency_out_of_range);

@@ -187,6 +187,8 @@ Json result_json(const driver::RunResult& result, const driver::RunConfig& confi
   conn["established"] = all.connections_established;
   conn["failed"] = all.connections_failed;
   conn["reconnects"] = all.reconnects;
+  // How often the clients learnt the cluster again, and how many partition leaders moved.
+  j["metadata"] = {{"refreshes", all.metadata_refreshes}, {"leader_changes", all.leader_changes}};
   auto& failures = j["failures"];
   failures = Json::object();
   for (size_t i = 0; i < all.failures.size(); ++i) {
@@ -214,7 +216,11 @@ Json result_json(const driver::RunResult& result, const driver::RunConfig& confi
                        {"has_api_versions", b.versions_known ? Json(b.versions.has_api_versions) : Json(nullptr)},
                        {"api_versions", versions},
                        {"connections_established", b.counters.connections_established},
-                       {"connections_failed", b.counters.connections_failed}});
+                       {"connections_failed", b.counters.connections_failed},
+                       {"produce_requests", b.counters.produce_requests},
+                       {"produce_records_failed", b.counters.produce_records_failed},
+                       {"fetch_requests", b.counters.fetch_requests},
+                       {"fetch_errors", b.counters.fetch_errors}});
   }
   Json reasons = Json::array();
   for (const auto& r : context.verdict.reasons) reasons.push_back(r);

@@ -236,7 +236,20 @@ std::string summary(const driver::RunResult& result, const driver::RunConfig& co
   for (const auto& b : result.brokers) {
     out << "  broker             " << (b.node_id >= 0 ? "node " + std::to_string(b.node_id) : std::string("bootstrap"))
         << " at " << b.address << ": " << versions_text(b) << "; connections " << with_commas(b.counters.connections_established)
-        << " established, " << with_commas(b.counters.connections_failed) << " failed\n";
+        << " established, " << with_commas(b.counters.connections_failed) << " failed";
+    if (b.counters.produce_requests) {
+      out << "; produce requests " << with_commas(b.counters.produce_requests) << ", records failed "
+          << with_commas(b.counters.produce_records_failed);
+    }
+    if (b.counters.fetch_requests) {
+      out << "; fetches " << with_commas(b.counters.fetch_requests) << ", partition errors "
+          << with_commas(b.counters.fetch_errors);
+    }
+    out << "\n";
+  }
+  if (all.leader_changes) {
+    out << "  metadata           " << with_commas(all.metadata_refreshes) << " refreshes, "
+        << with_commas(all.leader_changes) << " partition leader changes seen\n";
   }
   for (const auto& [code, n] : c.errors_by_code) {
     if (n) out << "  kafka error        " << protocol::error_name(code) << " x" << with_commas(n) << "\n";

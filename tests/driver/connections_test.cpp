@@ -87,6 +87,30 @@ TEST(ConnectionTable, AutoModeFallsBackToKafka09WhenApiVersionsIsIgnoredForThree
   EXPECT_EQ(rig.count(LinkEvent::kLost), 0);
 }
 
+TEST(ConnectionTable, BrokersLearntFromAKafka09ClusterSkipTheThreeSecondProbe) {
+  FakeKafka kafka;
+  kafka.kind = FakeKafka::Kind::kKafka09;
+  TableRig rig(base_config(), kafka);
+  rig.open();
+  rig.run_for(3300 * kMs);
+  ASSERT_EQ(rig.count(LinkEvent::kReady), 1);
+  const uint32_t other = rig.registry.learn(7, "127.0.0.1", 29093);
+  driver::BrokerVersions v;
+  ASSERT_EQ(rig.registry.versions(other, &v), driver::BrokerRegistry::Versions::kKnown);
+  EXPECT_FALSE(v.has_api_versions);
+  EXPECT_EQ(v.produce, 1);
+
+  // Once any broker answered ApiVersions, the cluster is not all 0.9: newcomers probe.
+  driver::BrokerRegistry mixed;
+  std::string error;
+  ASSERT_TRUE(mixed.add_bootstrap({"127.0.0.1:29094", "127.0.0.1:29095"}, error));
+  mixed.set_versions(0, driver::kafka_0_9_versions());
+  driver::BrokerVersions newer;
+  newer.produce = 8;
+  mixed.set_versions(1, newer);
+  EXPECT_EQ(mixed.versions(mixed.learn(3, "127.0.0.1", 29096)), driver::BrokerRegistry::Versions::kUnknown);
+}
+
 // A close is not a sign of Kafka 0.9 (which leaves the request unanswered): a TLS listener or an
 // overloaded broker closes too, and must not be taken for 0.9 for the rest of the process.
 TEST(ConnectionTable, ABrokerThatClosesOnApiVersionsIsAFailedConnectionNotKafka09) {

@@ -110,6 +110,32 @@ TEST(Consumer, OneHundredThousandPartitionsAreSetUpSortedAndComplete) {
   EXPECT_EQ(cursors.back().partition, 99'999);
 }
 
+// A request that timed out on the replicas (or died with its connection) may be in the log: with
+// such records about, reading as many records as were acknowledged is no proof that every
+// acknowledged one arrived. The consumer reads on to the high watermark instead.
+TEST(Consumer, FailedButWrittenRecordsDoNotEndAConsumerBeforeEveryAcknowledgedOne) {
+  auto config = base_config();
+  config.clients = 2;
+  config.consumers = 1;
+  config.acks = -1;
+  config.rate = 20'000;
+  config.duration = std::chrono::milliseconds(500);
+  config.verify = true;
+  FakeKafka kafka;
+  kafka.partitions = 1;
+  kafka.fetch_max_records = 5;  // the consumer falls behind and catches up after the producers
+  int produces = 0;
+  kafka.produce_hook = [&produces](const SeenRequest&) {
+    return ++produces % 3 == 0 ? protocol::error::kRequestTimedOut : protocol::error::kNone;
+  };
+  WorkerRig rig(config, kafka);
+  rig.run_to_end();
+  ASSERT_GT(rig.counters().messages_failed, 0u);
+  EXPECT_EQ(tally(rig, 0).lost, 0u);
+  EXPECT_TRUE(tally(rig, 0).failure.empty()) << tally(rig, 0).failure;
+  EXPECT_EQ(tally(rig, 0).received, rig.kafka.records[0].size()) << "read to the end of the log";
+}
+
 TEST(Consumer, FallingOutOfTheLogIsFailingAndItStartsAgainFromTheConsumeFromPosition) {
   auto config = base_config();
   config.clients = 0;

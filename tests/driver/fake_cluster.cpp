@@ -49,7 +49,8 @@ int FakeLoop::open_connections() const {
   return static_cast<int>(std::count_if(conns_.begin(), conns_.end(), [](const auto& c) { return c.second.open; }));
 }
 
-void FakeLoop::connect(net::ConnId conn, const net::Endpoint& endpoint) {
+void FakeLoop::connect(net::ConnId conn, const net::Endpoint& endpoint, const net::Endpoint* source) {
+  if (source) sources.push_back(source->text);
   Conn& c = conns_[conn];
   c = Conn{};
   c.port = port_of(endpoint);
@@ -112,6 +113,15 @@ void FakeLoop::close_from_broker(net::ConnId conn) {
   if (!conns_[conn].open) return;
   conns_[conn].open = false;
   queue_.push_back(net::Event{net::Event::kClosed, conn, 0, {}});
+}
+
+void FakeLoop::kill_broker(int port) {
+  for (auto& b : kafka_->brokers) {
+    if (b.port == port) b.refuse = true;
+  }
+  for (auto& [conn, c] : conns_) {
+    if (c.open && c.port == port) close_from_broker(conn);
+  }
 }
 
 void FakeLoop::queue_data(net::ConnId conn, std::vector<uint8_t> bytes) {
@@ -214,20 +224,33 @@ void FakeLoop::answer(net::ConnId conn, std::span<const uint8_t> frame) {
       int16_t code = k.produce_error;
       if (k.produce_hook) code = k.produce_hook(seen);
       ProduceResponse resp;
+      size_t carried = 0;
+      for (const auto& t : req.topic_data) carried += t.partition_data.size();
+      ++k.produce_partitions_per_request[static_cast<int>(carried)];
       for (const auto& t : req.topic_data) {
         ProduceResponse::TopicProduceResponse tr;
         tr.name = t.name;
         for (const auto& p : t.partition_data) {
           ProduceResponse::PartitionProduceResponse pr;
           pr.index = p.index;
-          pr.error_code = code;
           auto& log = k.records[p.index];
+          auto& keys = k.keys[p.index];
           pr.base_offset = static_cast<int64_t>(log.size());
-          if (code == 0 && p.records) {
+          // A broker that does not lead the partition refuses it, as Kafka does.
+          int16_t partition_code = code;
+          if (code == 0 && broker && k.leader_of(p.index) != broker->node_id) {
+            partition_code = error::kNotLeaderOrFollower;
+          }
+          pr.error_code = partition_code;
+          // REQUEST_TIMED_OUT (acks=-1: the replicas did not confirm in time) comes after the
+          // leader wrote the records: they are in the log all the same.
+          const bool written = partition_code == 0 || partition_code == error::kRequestTimedOut;
+          if (written && p.records) {
             RecordSetReader reader(*p.records);
             RecordView rec;
             while (reader.next(rec)) {
               log.emplace_back(rec.value ? std::string(rec.value->begin(), rec.value->end()) : std::string());
+              keys.emplace_back(rec.key ? std::string(rec.key->begin(), rec.key->end()) : std::string());
             }
           }
           tr.partition_responses.push_back(pr);
@@ -272,13 +295,17 @@ void FakeLoop::answer(net::ConnId conn, std::span<const uint8_t> frame) {
           const auto& log = k.records[p.partition];
           pd.high_watermark = static_cast<int64_t>(log.size());
           const int64_t start = k.log_start.count(p.partition) ? k.log_start[p.partition] : 0;
-          if (p.fetch_offset < start || p.fetch_offset > pd.high_watermark) {
+          if (broker && k.leader_of(p.partition) != broker->node_id) {
+            pd.error_code = error::kNotLeaderOrFollower;
+          } else if (p.fetch_offset < start || p.fetch_offset > pd.high_watermark) {
             pd.error_code = error::kOffsetOutOfRange;
           } else if (p.fetch_offset < pd.high_watermark) {
             sets.emplace_back();
             RecordSetWriter w;
             w.begin(sets.back(), {.magic = static_cast<int8_t>(version >= 4 ? 2 : 0), .base_offset = p.fetch_offset});
-            for (int64_t o = p.fetch_offset; o < pd.high_watermark; ++o) {
+            const int64_t end = k.fetch_max_records > 0 ? std::min(pd.high_watermark, p.fetch_offset + k.fetch_max_records)
+                                                        : pd.high_watermark;
+            for (int64_t o = p.fetch_offset; o < end; ++o) {
               RecordToWrite rec;
               rec.value = Bytes(reinterpret_cast<const uint8_t*>(log[static_cast<size_t>(o)].data()),
                                 log[static_cast<size_t>(o)].size());

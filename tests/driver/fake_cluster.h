@@ -61,12 +61,15 @@ struct FakeKafka {
   int16_t topic_error = 0;            // Metadata answers this topic error
   int16_t produce_error = 0;          // every produce partition answers this error
   bool answer_acks0 = false;          // answer acks=0 produces anyway (librdkafka's mock does)
+  int fetch_max_records = 0;          // records per partition in one fetch answer; 0: all
   // Called for every produce request before it is answered: return an error code to answer with.
   std::function<int16_t(const SeenRequest&)> produce_hook;
 
   // What was seen.
   std::vector<SeenRequest> requests;
   std::map<int32_t, std::vector<std::string>> records;  // partition -> values, in offset order
+  std::map<int32_t, std::vector<std::string>> keys;     // partition -> keys ("" for null), the same order
+  std::map<int, int> produce_partitions_per_request;    // partitions a produce request carried -> requests
   std::map<int32_t, int64_t> log_start;                 // partition -> first offset kept (default 0)
   int connects = 0;
 
@@ -85,7 +88,7 @@ class FakeLoop {
   static FakeKafka*& cluster();
   static std::unique_ptr<FakeLoop> create(const net::LoopOptions& options, std::string& error);
 
-  void connect(net::ConnId conn, const net::Endpoint& endpoint);
+  void connect(net::ConnId conn, const net::Endpoint& endpoint, const net::Endpoint* source = nullptr);
   void send(net::ConnId conn, const uint8_t* data, size_t size);
   void close(net::ConnId conn);
   size_t poll(std::span<net::Event> out, int timeout_ms);
@@ -96,10 +99,13 @@ class FakeLoop {
   void hold_sends(bool hold) { hold_sends_ = hold; }  // kSent only when released
   void release_sends();
   void close_from_broker(net::ConnId conn);           // the broker closes this connection
+  // The broker at `port` dies: its connections close, new ones are refused.
+  void kill_broker(int port);
   void inject(net::ConnId conn, std::vector<uint8_t> bytes);  // raw bytes from the broker
   size_t pending_events() const { return queue_.size(); }
   int open_connections() const;
   std::vector<net::ConnId> closed;  // close() calls, in order
+  std::vector<std::string> sources;  // the source address of each connect() that had one
 
  private:
   struct Conn {

@@ -56,6 +56,7 @@ TEST(Worker, ClientsNotReadyAtTheConnectDeadlineAreReportedAndTheRunGoesOn) {
   config.connect_deadline = std::chrono::seconds(3);
   config.duration = std::chrono::seconds(1);
   config.rate = 600;
+  config.partitioner = driver::PartitionerKind::kFixed;  // one partition, one leader per client
   FakeKafka kafka;
   // Two brokers; partitions 1 and 3 are led by broker 1, which never completes a connect.
   kafka.brokers = {FakeKafka::Broker{.node_id = 0, .port = 9092}, FakeKafka::Broker{.node_id = 1, .port = 9093}};

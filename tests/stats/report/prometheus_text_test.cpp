@@ -31,6 +31,8 @@ driver::IntervalReport sample_report(driver::Metrics& interval) {
   t.connections_established = 10;
   t.connections_failed = 2;
   t.reconnects = 1;
+  t.metadata_refreshes = 6;
+  t.leader_changes = 4;
   t.connections_open = 9;
   t.clients_producing = 8;
   t.failures[static_cast<size_t>(driver::Failure::kDisconnected)] = 3;
@@ -68,6 +70,8 @@ TEST(RenderPrometheus, WirestressMetrics) {
   EXPECT_EQ(s.at("wirestress_connections_established_total"), "10");
   EXPECT_EQ(s.at("wirestress_connections_failed_total"), "2");
   EXPECT_EQ(s.at("wirestress_connections_open"), "9");
+  EXPECT_EQ(s.at("wirestress_metadata_refreshes_total"), "6");
+  EXPECT_EQ(s.at("wirestress_leader_changes_total"), "4");
   EXPECT_EQ(s.at("wirestress_clients_producing"), "8");
   EXPECT_EQ(s.at("wirestress_clients_configured"), "10");
   EXPECT_EQ(s.at("wirestress_produce_target_messages_per_second"), "2500.5");
