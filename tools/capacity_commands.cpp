@@ -141,10 +141,20 @@ void install_capacity_interrupt_handlers(std::atomic<bool>* interrupted) {
 std::unique_ptr<brokers::MockClusterProcess> start_embedded_broker(RunOptions& options, const std::string& who,
                                                                    std::string& error) {
   auto broker = std::make_unique<brokers::MockClusterProcess>();
-  if (!broker->start(1, options.run.topic, options.embedded_partitions, error)) return nullptr;
-  options.run.bootstrap = {broker->bootstrap()};
-  std::cerr << who << ": no --bootstrap given: using an embedded librdkafka mock broker at " << broker->bootstrap()
-            << " (topic " << options.run.topic << ", " << options.embedded_partitions << " partitions)\n";
+  std::vector<std::string> topics;
+  for (uint32_t i = 0; i < options.run.topics; ++i) topics.push_back(options.run.topic_name(i));
+  if (!broker->start(options.embedded_brokers, topics, options.embedded_partitions, error)) return nullptr;
+  options.run.bootstrap.clear();
+  std::stringstream list(broker->bootstrap());  // "host:port,host:port" with several brokers
+  for (std::string item; std::getline(list, item, ',');) options.run.bootstrap.push_back(item);
+  const std::string topic_text = options.run.topics == 1
+                                     ? "topic " + options.run.topic
+                                     : std::to_string(options.run.topics) + " topics " + topics.front() + " .. " +
+                                           topics.back();
+  std::cerr << who << ": no --bootstrap given: using an embedded librdkafka mock "
+            << (options.embedded_brokers == 1 ? "broker" : std::to_string(options.embedded_brokers) + "-broker cluster")
+            << " at " << broker->bootstrap() << " (" << topic_text << ", " << options.embedded_partitions
+            << " partitions)\n";
   return broker;
 }
 

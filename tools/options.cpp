@@ -1,12 +1,16 @@
 #include "tools/options.h"
 
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <thread>
 
+#include "net/event_loop.h"
 #include "net/uring_loop.h"
 #include "ws_version.h"
 
@@ -25,8 +29,17 @@ void RunFlags::add_to(CLI::App& app) {
                  "Brokers to start from, HOST:PORT[,HOST:PORT...] (default: an embedded mock broker)");
   app.add_option("--topic", r.topic, "Topic to produce to and consume from; auto-created where the broker allows")
       ->capture_default_str();
-  app.add_option("--clients", r.clients, "Simulated producers, one connection to their partition's leader each (0: consumers only)")
+  app.add_option("--topics", r.topics,
+                 "Number of topics: 1 uses --topic itself, N > 1 uses <topic>-0 .. <topic>-(N-1), client i "
+                 "writing and consumer i reading topic i % N")
       ->capture_default_str();
+  app.add_option("--clients", r.clients,
+                 "Simulated producers, each with one connection per broker that leads a partition it writes "
+                 "(0: consumers only)")
+      ->capture_default_str();
+  app.add_option("--partitioner", partitioner_,
+                 "sticky (a partition per batch, the Java client's default without keys), round-robin, murmur2 "
+                 "(the Java client's key hash; default with --key-size) or fixed (client i: partition i % N)");
   app.add_option("--rate", r.rate, "Target messages/s over all clients (open loop); 0 = as fast as possible")
       ->capture_default_str();
   app.add_option("--duration", duration_,
@@ -80,7 +93,13 @@ void RunFlags::add_to(CLI::App& app) {
   app.add_option("--max-connecting", r.max_connecting,
                  "Connection handshakes in progress at once (keep below the broker's listen backlog)")
       ->capture_default_str();
+  app.add_option("--source-addresses", source_addresses_,
+                 "Local IPs to bind connections to, in turn, ADDR[,ADDR...] (past a broker's "
+                 "max.connections.per.ip or one address's ephemeral ports)");
   app.add_option("--client-id", r.client_id_prefix, "client.id prefix; each client appends -N")->capture_default_str();
+  app.add_option("--brokers", o_.embedded_brokers,
+                 "Brokers of the embedded mock cluster, leaders spread over them (without --bootstrap only)")
+      ->capture_default_str();
   app.add_option("--partitions", o_.embedded_partitions, "Partitions of the topic on the embedded broker")
       ->capture_default_str();
   app.add_option("--json", o_.json_path, "Write the result (config, per-interval series, totals, histograms) to FILE");
@@ -170,6 +189,22 @@ std::optional<RunOptions> RunFlags::finish(const CLI::App& app, std::string& err
     }
     r.broker_version = driver::BrokerVersion::kV0_10;
   }
+  if (!partitioner_.empty()) {
+    driver::PartitionerKind kind{};
+    if (!driver::parse_partitioner(partitioner_, kind)) {
+      return bad("--partitioner", partitioner_, "use sticky, round-robin, murmur2 or fixed");
+    }
+    r.partitioner = kind;
+  }
+  if (!source_addresses_.empty()) {
+    // Empty items stay (and fail validation): "a,,b" or "a," is a typo, not two addresses.
+    for (size_t start = 0;;) {
+      const size_t comma = source_addresses_.find(',', start);
+      r.source_addresses.push_back(source_addresses_.substr(start, comma - start));
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+  }
   if (!bootstrap_.empty()) {
     std::stringstream list(bootstrap_);
     std::string item;
@@ -193,6 +228,18 @@ std::optional<RunOptions> RunFlags::finish(const CLI::App& app, std::string& err
   if (o.embedded_partitions < 1 || o.embedded_partitions > 10'000) {
     return bad("--partitions", std::to_string(o.embedded_partitions), "use 1 to 10000");
   }
+  if (o.embedded_brokers < 1 || o.embedded_brokers > 100) {
+    return bad("--brokers", std::to_string(o.embedded_brokers), "use 1 to 100");
+  }
+  // wirestress does not create topics on a real cluster (Kafka 0.9 has no CreateTopics): saying
+  // nothing would run against whatever partition count the topic has.
+  for (const char* flag : {"--partitions", "--brokers"}) {
+    if (!bootstrap_.empty() && app.count(flag)) {
+      error = tool_ + ": " + flag + ": sizes the embedded broker only; with --bootstrap, create the topic on the "
+              "cluster (kafka-topics.sh --create --partitions N --replication-factor R)";
+      return std::nullopt;
+    }
+  }
   // The scenario's own rules (ranges and combinations) are RunConfig's: sweep and ceiling, which
   // build configs without flags, get the same checks. The bootstrap may still be empty here (the
   // embedded broker fills it in), so check a copy with a placeholder.
@@ -201,6 +248,22 @@ std::optional<RunOptions> RunFlags::finish(const CLI::App& app, std::string& err
   if (auto e = check.validate()) {
     error = tool_ + ": " + e->message();
     return std::nullopt;
+  }
+  // An address this host does not have would fail every connection bound to it: say so now.
+  for (const auto& address : r.source_addresses) {
+    const bool v6 = address.find(':') != std::string::npos;
+    net::Endpoint source;
+    std::string why;
+    if (!net::resolve((v6 ? "[" + address + "]" : address) + ":0", source, why, true)) {
+      return bad("--source-addresses", address, why);
+    }
+    const int fd = ::socket(source.addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const int err = fd < 0 ? errno : net::bind_source(fd, source);
+    if (fd >= 0) ::close(fd);
+    if (err != 0) {
+      return bad("--source-addresses", address,
+                 std::string("this host cannot bind it (") + std::strerror(err) + "); use addresses of this host");
+    }
   }
   for (const auto& [flag, path] : {std::pair{"--json", &o.json_path}, std::pair{"--csv", &o.csv_path},
                                    std::pair{"--hlog", &o.hlog_path}}) {

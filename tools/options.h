@@ -23,6 +23,7 @@ struct RunOptions {
   int prometheus_port = -1;     // --prometheus=PORT; -1 = off
   std::string prometheus_bind = "127.0.0.1";
   int embedded_partitions = 8;  // --partitions: topic size when wirestress starts its own broker
+  int embedded_brokers = 1;     // --brokers: its broker count (leaders spread over them)
   bool quiet = false;           // --quiet: no per-interval lines
   std::chrono::nanoseconds latency_max = std::chrono::hours(1);  // --latency-max
   int latency_digits = 3;                                        // --latency-digits
@@ -45,7 +46,8 @@ class RunFlags {
               broker_version_ = "auto", request_timeout_ = "30s", connect_timeout_ = "10s",
               connect_deadline_ = "60s", reconnect_backoff_ = "100ms", reconnect_backoff_max_ = "5s",
               drain_timeout_ = "5s", stall_timeout_ = "30s", report_interval_ = "1s", acks_ = "1",
-              latency_max_ = "1h", consume_from_ = "latest", fetch_max_wait_ = "500ms";
+              latency_max_ = "1h", consume_from_ = "latest", fetch_max_wait_ = "500ms", partitioner_,
+              source_addresses_;
 };
 
 struct ParseOutcome {

@@ -48,6 +48,21 @@ TEST(Options, TypicalCommandLine) {
   EXPECT_EQ(parse({"--broker-version=2.8"}).options->run.broker_version, driver::BrokerVersion::kV0_10);
 }
 
+TEST(Options, ClusterFlags) {
+  auto out = parse({"--partitioner=round-robin", "--topics=4", "--source-addresses=127.0.0.2,::1", "--brokers=3",
+                    "--partitions=6"});
+  ASSERT_TRUE(out.options) << out.output;
+  const auto& r = out.options->run;
+  EXPECT_EQ(r.partitioner_kind(), driver::PartitionerKind::kRoundRobin);
+  EXPECT_EQ(r.topics, 4u);
+  EXPECT_EQ(r.topic_name(3), r.topic + "-3");
+  EXPECT_EQ(r.source_addresses, (std::vector<std::string>{"127.0.0.2", "::1"}));
+  EXPECT_EQ(out.options->embedded_brokers, 3);
+  // The Java client's defaults: sticky without keys, murmur2 with them.
+  EXPECT_EQ(parse({}).options->run.partitioner_kind(), driver::PartitionerKind::kSticky);
+  EXPECT_EQ(parse({"--key-size=8"}).options->run.partitioner_kind(), driver::PartitionerKind::kMurmur2);
+}
+
 // Every bad value: exit code 2, one line, naming the flag.
 TEST(Options, BadValuesNameTheFlagOnOneLine) {
   const std::pair<std::vector<const char*>, std::string> cases[] = {
@@ -73,6 +88,16 @@ TEST(Options, BadValuesNameTheFlagOnOneLine) {
       {{"--fetch-max-bytes=10"}, "--fetch-max-bytes"},
       {{"--fetch-min-bytes=0"}, "--fetch-min-bytes"},
       {{"--verify", "--message-size=16"}, "--message-size"},
+      {{"--partitioner=random"}, "--partitioner"},
+      {{"--partitioner=murmur2"}, "--partitioner"},  // murmur2 needs keys (--key-size)
+      {{"--topics=0"}, "--topics"},
+      {{"--source-addresses=localhost"}, "--source-addresses"},
+      {{"--source-addresses=127.0.0.2,"}, "--source-addresses"},
+      {{"--source-addresses=127.0.0.2:4000"}, "--source-addresses"},
+      {{"--source-addresses=192.0.2.77"}, "--source-addresses"},  // TEST-NET-1: not an address of this host
+      {{"--brokers=0"}, "--brokers"},
+      {{"--bootstrap=127.0.0.1:9092", "--partitions=6"}, "--partitions"},  // sizes the embedded broker only
+      {{"--bootstrap=127.0.0.1:9092", "--brokers=3"}, "--brokers"},
   };
   for (const auto& [args, flag] : cases) {
     std::vector<const char*> argv{"wirestress"};
@@ -97,7 +122,7 @@ TEST(Options, HelpDocumentsEveryFlagAndExitsZero) {
                            "--warmup", "--csv", "--max-connecting", "--quiet", "--partitions", "--hlog",
                            "--prometheus", "--latency-max", "--latency-digits", "--consumers",
                            "--consume-from", "--fetch-max-wait", "--fetch-min-bytes", "--fetch-max-bytes",
-                           "--verify"}) {
+                           "--verify", "--partitioner", "--topics", "--source-addresses", "--brokers"}) {
     EXPECT_NE(out.output.find(flag), std::string::npos) << flag;
   }
 }

@@ -25,6 +25,7 @@ bool MockCluster::start(int brokers, std::string& error) {
     return false;
   }
   cluster_ = rd_kafka_mock_cluster_new(handle_, brokers);
+  brokers_ = brokers;
   if (!cluster_) {
     error = "cannot start librdkafka's mock cluster: rd_kafka_mock_cluster_new failed";
     return false;
@@ -42,6 +43,11 @@ bool MockCluster::create_topic(const std::string& name, int partitions, std::str
   if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
     error = "mock cluster: cannot create topic " + name + ": " + rd_kafka_err2str(e);
     return false;
+  }
+  // The mock picks leaders at random (and may leave a broker leading nothing): spread them in
+  // turn, partition p on broker p % N + 1, as kafka-topics.sh does.
+  for (int p = 0; brokers_ > 1 && p < partitions; ++p) {
+    rd_kafka_mock_partition_set_leader(cluster_, name.c_str(), p, p % brokers_ + 1);
   }
   return true;
 }

@@ -21,7 +21,8 @@ class MockCluster {
   // librdkafka it is linked to (2.0.2: ApiVersions v0-3, Produce up to v7, Fetch up to v11,
   // Metadata up to v9).
   bool start(int brokers, std::string& error);
-  // Creates a topic with replication factor 1.
+  // Creates a topic with replication factor 1 (the mock lists every broker as a replica), its
+  // leaders spread over the brokers in turn.
   bool create_topic(const std::string& name, int partitions, std::string& error);
   // Both at once: starts, then creates `topic` (if non-empty).
   bool start(int brokers, const std::string& topic, int partitions, std::string& error);
@@ -32,6 +33,7 @@ class MockCluster {
  private:
   rd_kafka_s* handle_ = nullptr;
   rd_kafka_mock_cluster_s* cluster_ = nullptr;
+  int brokers_ = 0;
   std::string bootstrap_;
 };
 

