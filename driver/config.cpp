@@ -128,6 +128,16 @@ void RunConfig::derive() {
   connect_slots_per_worker = std::max(1u, max_connecting / workers);
 }
 
+const char* security_protocol_name(SecurityProtocol p) {
+  switch (p) {
+    case SecurityProtocol::kPlaintext: return "PLAINTEXT";
+    case SecurityProtocol::kSsl: return "SSL";
+    case SecurityProtocol::kSaslPlaintext: return "SASL_PLAINTEXT";
+    case SecurityProtocol::kSaslSsl: return "SASL_SSL";
+  }
+  return "PLAINTEXT";
+}
+
 std::string RunConfig::topic_name(uint32_t index) const {
   return topics <= 1 ? topic : topic + "-" + std::to_string(index);
 }

@@ -32,6 +32,44 @@ struct ConfigError {
   std::string message() const { return flag + ": '" + value + "' is not valid; " + accepted; }
 };
 
+// How connections are secured: Kafka's security.protocol and what it needs. Set from client
+// properties (-X key=value, --config=FILE; see tools/client_properties.h) as users write them for
+// the Java client or librdkafka. Secrets live here and nowhere else: never in the JSON or output.
+enum class SecurityProtocol : uint8_t { kPlaintext, kSsl, kSaslPlaintext, kSaslSsl };
+const char* security_protocol_name(SecurityProtocol p);  // "PLAINTEXT", "SSL", ...
+
+struct TlsSettings {
+  std::string ca_location;          // ssl.ca.location: PEM file or directory; empty: the system store
+  std::string truststore_location;  // ssl.truststore.location (PKCS12), with its password
+  std::string truststore_password;
+  std::string certificate_location;  // ssl.certificate.location (PEM), for mutual TLS
+  std::string key_location;          // ssl.key.location (PEM)
+  std::string key_password;          // ssl.key.password
+  std::string keystore_location;     // ssl.keystore.location (PKCS12: certificate and key)
+  std::string keystore_password;
+  bool verify_certificate = true;    // enable.ssl.certificate.verification
+  bool verify_hostname = true;       // ssl.endpoint.identification.algorithm=https (default) or none
+  std::string cipher_suites;         // ssl.cipher.suites
+  std::string min_protocol;          // from ssl.enabled.protocols: "TLSv1.2" or "TLSv1.3"; empty: OpenSSL's
+};
+
+struct SaslSettings {
+  std::string mechanism = "PLAIN";  // sasl.mechanism(s): PLAIN, SCRAM-SHA-256, SCRAM-SHA-512, OAUTHBEARER
+  std::string username;
+  std::string password;
+  std::string token;  // OAUTHBEARER: sasl.oauthbearer.token (or .token.file)
+};
+
+struct SecuritySettings {
+  SecurityProtocol protocol = SecurityProtocol::kPlaintext;
+  TlsSettings tls;
+  SaslSettings sasl;
+  bool uses_tls() const { return protocol == SecurityProtocol::kSsl || protocol == SecurityProtocol::kSaslSsl; }
+  bool uses_sasl() const {
+    return protocol == SecurityProtocol::kSaslPlaintext || protocol == SecurityProtocol::kSaslSsl;
+  }
+};
+
 struct RunConfig {
   using Duration = std::chrono::nanoseconds;
 
@@ -92,7 +130,8 @@ struct RunConfig {
   // it and count lost, duplicated, reordered and corrupt records, and end-to-end latency.
   bool verify = false;
 
-  // The command that asked for this run, for the JSON (run.command_line).
+  SecuritySettings security;
+  // The command that asked for this run, for the JSON (run.command_line), secrets masked.
   std::string command_line;
 
   // Derived by derive(); not set by hand.

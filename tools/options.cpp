@@ -25,6 +25,9 @@ void RunFlags::add_to(CLI::App& app) {
   driver::RunConfig& r = o_.run;
   r.threads = std::max(1u, std::thread::hardware_concurrency());
   app.get_formatter()->column_width(36);
+  // Client properties come first on the (expanded) command line and the user's own flags after
+  // them: the last value of a flag wins.
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.add_option("--bootstrap", bootstrap_,
                  "Brokers to start from, HOST:PORT[,HOST:PORT...] (default: an embedded mock broker)");
   app.add_option("--topic", r.topic, "Topic to produce to and consume from; auto-created where the broker allows")
@@ -128,6 +131,19 @@ void RunFlags::add_to(CLI::App& app) {
       ->capture_default_str();
   app.add_option("--fetch-max-bytes", r.fetch_max_bytes, "Bytes per fetch response (Fetch v3+; per partition on older brokers)")
       ->capture_default_str();
+  app.add_option("-X", x_properties_,
+                 "A client property as for the Java client or librdkafka, KEY=VALUE, repeatable: security.protocol "
+                 "(PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL), sasl.mechanism(s) (PLAIN, SCRAM-SHA-256, "
+                 "SCRAM-SHA-512, OAUTHBEARER), sasl.username, sasl.password, sasl.jaas.config, "
+                 "sasl.oauthbearer.token(.file), ssl.ca.location, ssl.truststore.location/.password (PKCS12), "
+                 "ssl.keystore.location/.password, ssl.certificate.location, ssl.key.location, ssl.key.password, "
+                 "ssl.endpoint.identification.algorithm, enable.ssl.certificate.verification, ssl.cipher.suites, "
+                 "ssl.enabled.protocols, and flags' equivalents: bootstrap.servers, client.id, acks, linger.ms, "
+                 "batch.size (bytes), compression.type, request.timeout.ms, "
+                 "max.in.flight.requests.per.connection, reconnect.backoff(.max).ms, fetch.*, auto.offset.reset. "
+                 "Flags given on the command line win")
+      ->take_all();
+  app.add_option("--config", config_file_, "A client.properties file with the same keys as -X (read first)");
   app.add_flag("--verify", r.verify,
                "Producers stamp every record (run, producer, sequence, send time, xxHash); consumers count "
                "lost, duplicated, out-of-order and corrupt records and end-to-end latency");
@@ -188,6 +204,19 @@ std::optional<RunOptions> RunFlags::finish(const CLI::App& app, std::string& err
       return bad("--broker-version", broker_version_, "use auto, 0.9, 0.10, 0.11, 1.0, 2.8, 3.7 ...");
     }
     r.broker_version = driver::BrokerVersion::kV0_10;
+  }
+  // What -X / --config said that no flag carries.
+  if (properties_.security_given) r.security = properties_.security;
+  if (r.security.protocol != driver::SecurityProtocol::kPlaintext) {
+    // Until the TLS and SASL transports land, running in plaintext would mislead.
+    error = tool_ + ": security.protocol=" + driver::security_protocol_name(r.security.protocol) +
+            ": not supported yet (PLAINTEXT only)";
+    return std::nullopt;
+  }
+  if (properties_.batch_bytes > 0 && app.count("--batch") == 0) {
+    // batch.size is bytes for the Java client; --batch counts records.
+    const uint64_t record = std::max<uint64_t>(1, uint64_t{r.message_size} + r.key_size);
+    r.batch = static_cast<uint32_t>(std::clamp<uint64_t>(properties_.batch_bytes / record, 1, 1'000'000));
   }
   if (!partitioner_.empty()) {
     driver::PartitionerKind kind{};
@@ -272,6 +301,20 @@ std::optional<RunOptions> RunFlags::finish(const CLI::App& app, std::string& err
   return o;
 }
 
+bool expand_client_properties(int argc, const char* const* argv, ExpandedCommandLine& out, std::string& error) {
+  std::vector<Property> properties;
+  if (!collect_properties(argc, argv, properties, error) || !map_properties(properties, out.mapped, error)) {
+    return false;
+  }
+  out.args.clear();
+  out.args.push_back(argc > 0 ? argv[0] : "wirestress");
+  out.args.insert(out.args.end(), out.mapped.flag_args.begin(), out.mapped.flag_args.end());
+  for (int i = 1; i < argc; ++i) out.args.push_back(argv[i]);
+  out.argv.clear();
+  for (const auto& a : out.args) out.argv.push_back(a.c_str());
+  return true;
+}
+
 std::string flag_with_empty_value(int argc, const char* const* argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -301,13 +344,21 @@ ParseOutcome parse_options(int argc, const char* const* argv, const std::string&
     outcome.output = tool + ": " + flag + ": '' is not valid; give a value (" + flag + "=VALUE)";
     return outcome;
   }
+  ExpandedCommandLine expanded;
+  std::string error;
+  if (!expand_client_properties(argc, argv, expanded, error)) {
+    outcome.exit_code = 2;
+    outcome.output = tool + ": " + error;
+    return outcome;
+  }
   CLI::App app{tool + ": drive thousands of simulated Kafka clients per core against a broker.", tool};
   RunFlags flags(tool);
   flags.add_to(app);
+  flags.set_properties(expanded.mapped);
   bool version = false;
   app.add_flag("--version", version, "Print the version and exit");
   try {
-    app.parse(argc, argv);
+    app.parse(expanded.argc(), expanded.argv.data());
   } catch (const CLI::CallForHelp&) {
     outcome.output = app.help();
     return outcome;
@@ -320,7 +371,6 @@ ParseOutcome parse_options(int argc, const char* const* argv, const std::string&
     outcome.output = version_text(tool);
     return outcome;
   }
-  std::string error;
   outcome.options = flags.finish(app, error);
   if (!outcome.options) {
     outcome.exit_code = 2;

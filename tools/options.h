@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "driver/config.h"
+#include "tools/client_properties.h"
 
 namespace ws::tools {
 
@@ -38,10 +39,16 @@ class RunFlags {
   void add_to(CLI::App& app);
   // After app.parse(): the options, or nothing with `error` set to one line.
   std::optional<RunOptions> finish(const CLI::App& app, std::string& error) const;
+  // What -X / --config said beyond flags (security settings, batch.size), from
+  // expand_client_properties(); apply before finish().
+  void set_properties(MappedProperties mapped) { properties_ = std::move(mapped); }
 
  private:
   std::string tool_;
   RunOptions o_;
+  MappedProperties properties_;
+  std::vector<std::string> x_properties_;  // -X key=value (read by expand_client_properties)
+  std::string config_file_;                // --config=FILE (likewise)
   std::string bootstrap_, duration_ = "10s", warmup_ = "0", linger_ = "0", compression_ = "none", io_ = "uring",
               broker_version_ = "auto", request_timeout_ = "30s", connect_timeout_ = "10s",
               connect_deadline_ = "60s", reconnect_backoff_ = "100ms", reconnect_backoff_max_ = "5s",
@@ -49,6 +56,16 @@ class RunFlags {
               latency_max_ = "1h", consume_from_ = "latest", fetch_max_wait_ = "500ms", partitioner_,
               source_addresses_;
 };
+
+// Client properties (-X key=value, --config=FILE) turned into flags placed before the command
+// line's own arguments (so explicit flags win), plus what maps onto no flag.
+struct ExpandedCommandLine {
+  std::vector<std::string> args;  // argv[0], the properties' flags, then argv[1..]
+  std::vector<const char*> argv;  // pointers into args
+  MappedProperties mapped;
+  int argc() const { return static_cast<int>(argv.size()); }
+};
+bool expand_client_properties(int argc, const char* const* argv, ExpandedCommandLine& out, std::string& error);
 
 struct ParseOutcome {
   std::optional<RunOptions> options;  // set when the run should go ahead

@@ -31,12 +31,6 @@ void on_signal(int) {
 
 }  // namespace
 
-std::string joined_command_line(int argc, const char* const* argv) {
-  std::string line;
-  for (int i = 0; i < argc; ++i) line += (i ? " " : "") + std::string(argv[i]);
-  return line;
-}
-
 int run_and_report(const RunOptions& options, RunEngine& engine, const RunIdentity& identity) {
   const driver::RunConfig& config = options.run;
   const std::string& tool = identity.tool;

@@ -26,13 +26,10 @@ class RunEngine {
 struct RunIdentity {
   std::string tool = "wirestress";
   std::string broker;        // as the JSON's config.bootstrap shows it
-  std::string command_line;  // as typed
+  std::string command_line;  // as typed, secret property values masked
 };
 
 // Runs `engine` with `options` and writes everything the options ask for. Returns the exit code.
 int run_and_report(const RunOptions& options, RunEngine& engine, const RunIdentity& identity);
-
-// argv joined with spaces, for the JSON (run.command_line).
-std::string joined_command_line(int argc, const char* const* argv);
 
 }  // namespace ws::tools

@@ -72,8 +72,25 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  // Client properties (-X, --config) of a single run become flags ahead of the user's own. A
+  // subcommand parses its own command line (sweep and ceiling expand theirs the same way).
+  ws::tools::ExpandedCommandLine expanded;
+  const bool single_run = argc < 2 || std::string(argv[1]).starts_with("-");
+  if (single_run) {
+    std::string error;
+    if (!ws::tools::expand_client_properties(argc, argv, expanded, error)) {
+      std::cerr << "wirestress: " << error << "\n";
+      return 2;
+    }
+    run_flags.set_properties(expanded.mapped);
+    for (const auto& note : expanded.mapped.notes) std::cerr << "wirestress: " << note << "\n";
+  }
   try {
-    app.parse(argc, argv);
+    if (single_run) {
+      app.parse(expanded.argc(), expanded.argv.data());
+    } else {
+      app.parse(argc, argv);
+    }
   } catch (const CLI::CallForHelp&) {
     std::cout << app.help() << "\n";
     return 0;
@@ -109,7 +126,7 @@ int main(int argc, char** argv) {
     }
     broker_text = embedded->bootstrap();
   }
-  ws::tools::RunIdentity identity{"wirestress", broker_text, ws::tools::joined_command_line(argc, argv)};
+  ws::tools::RunIdentity identity{"wirestress", broker_text, ws::tools::masked_command_line(argc, argv)};
   options->run.command_line = identity.command_line;
   ShardedEngine engine(options->run, 0);
   return ws::tools::run_and_report(*options, engine, identity);

@@ -898,7 +898,7 @@ int main(int argc, char** argv) {
   }
   std::string broker_list;
   for (const auto& b : options.run.bootstrap) broker_list += (broker_list.empty() ? "" : ",") + b;
-  options.run.command_line = ws::tools::joined_command_line(argc, argv);
+  options.run.command_line = ws::tools::masked_command_line(argc, argv);
   BaselineEngine engine(options.run, broker_list);
   return ws::tools::run_and_report(options, engine, {"rdkafka-baseline", broker_list, options.run.command_line});
 }
