@@ -14,6 +14,8 @@
 #include "protocol/list_offsets.h"
 #include "protocol/metadata.h"
 #include "protocol/produce.h"
+#include "protocol/sasl_authenticate.h"
+#include "protocol/sasl_handshake.h"
 #include "protocol/wire.h"
 
 namespace ws::protocol {
@@ -56,6 +58,15 @@ inline constexpr ApiSupport kSupportedApis[] = {
     {ApiVersionsRequest::kApiKey, "ApiVersions", ApiVersionsRequest::kMinVersion,
      ApiVersionsRequest::kMaxVersion, ApiVersionsRequest::kFirstFlexibleVersion, ApiVersionsRequest::kMaxVersion,
      -1, 3},
+    // SASL (KIP-43, KIP-152): Handshake v0 is Kafka 0.10's flow, in which the tokens follow as bare
+    // length-prefixed frames; v1 carries them in SaslAuthenticate requests. Kafka 0.9 has neither.
+    // The sink answers both only when it runs with --sasl-users.
+    {SaslHandshakeRequest::kApiKey, "SaslHandshake", SaslHandshakeRequest::kMinVersion,
+     SaslHandshakeRequest::kMaxVersion, SaslHandshakeRequest::kFirstFlexibleVersion,
+     SaslHandshakeRequest::kMaxVersion, -1, 1},
+    {SaslAuthenticateRequest::kApiKey, "SaslAuthenticate", SaslAuthenticateRequest::kMinVersion,
+     SaslAuthenticateRequest::kMaxVersion, SaslAuthenticateRequest::kFirstFlexibleVersion,
+     SaslAuthenticateRequest::kMaxVersion, -1, 2},
 };
 
 const ApiSupport* find_api(int16_t api_key);

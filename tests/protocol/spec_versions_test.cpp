@@ -57,13 +57,18 @@ TEST(SpecVersions, EveryMessageMatchesItsJsonSpec) {
   expect_matches<FetchResponse>("FetchResponse");
   expect_matches<ListOffsetsRequest>("ListOffsetsRequest");
   expect_matches<ListOffsetsResponse>("ListOffsetsResponse");
+  expect_matches<SaslHandshakeRequest>("SaslHandshakeRequest");
+  expect_matches<SaslHandshakeResponse>("SaslHandshakeResponse");
+  expect_matches<SaslAuthenticateRequest>("SaslAuthenticateRequest");
+  expect_matches<SaslAuthenticateResponse>("SaslAuthenticateResponse");
   expect_matches<RequestHeader>("RequestHeader");
   expect_matches<ResponseHeader>("ResponseHeader");
 }
 
 TEST(SpecVersions, SupportedApiTableMatchesSpecs) {
   const std::pair<int16_t, const char*> apis[] = {
-      {0, "ProduceRequest"}, {1, "FetchRequest"}, {2, "ListOffsetsRequest"}, {3, "MetadataRequest"}, {18, "ApiVersionsRequest"}};
+      {0, "ProduceRequest"}, {1, "FetchRequest"}, {2, "ListOffsetsRequest"}, {3, "MetadataRequest"},
+      {18, "ApiVersionsRequest"}, {17, "SaslHandshakeRequest"}, {36, "SaslAuthenticateRequest"}};
   for (auto [key, file] : apis) {
     SCOPED_TRACE(file);
     const SpecRange spec = load(file);

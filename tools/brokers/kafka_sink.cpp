@@ -6,6 +6,10 @@
 // connection, buffer or counter is ever handed between them. (One listener on one thread would
 // need a hand-off of accepted sockets between loops.) Counters are published with relaxed stores
 // and summed by the main thread at each tick.
+//
+// With --sasl-users the sink is a SASL server (PLAIN, SCRAM-SHA-256/512; no TLS): a connection may
+// send only ApiVersions and SaslHandshake until it has authenticated, by bare token frames after
+// SaslHandshake v0 (Kafka 0.10's flow) or by SaslAuthenticate requests after v1.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -21,6 +25,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -36,11 +41,16 @@
 #include "protocol/metadata.h"
 #include "protocol/produce.h"
 #include "protocol/records.h"
+#include "protocol/sasl/kafka_framing.h"
+#include "protocol/sasl/sasl.h"
+#include "protocol/sasl_authenticate.h"
+#include "protocol/sasl_handshake.h"
 
 namespace {
 
 using namespace ws::protocol;
 using ws::net::ConnId;
+using sasl::Mechanism;
 
 enum class Io { kUring, kAsio };
 
@@ -56,13 +66,18 @@ struct SinkOptions {
   // in front of a saturated broker.
   double max_rate = 0;
   Io io = Io::kUring;
+  // --sasl-users: SASL on, with these users; --sasl-mechanisms: what SaslHandshake accepts.
+  sasl::UserStore::Passwords sasl_users;
+  std::vector<Mechanism> sasl_mechanisms;
+  bool sasl() const { return !sasl_users.empty(); }
 };
 
-// Versions the sink answers. Metadata stops at 4: enough for every client wirestress emulates and
-// no fields the sink would have to invent.
-constexpr int16_t kApiVersionsMax = 3;
-constexpr int16_t kMetadataMax = 4;
-constexpr int16_t kProduceMax = 8;
+// The versions the sink answers are sink_max in protocol/framing.h's table.
+int16_t sink_max(int16_t api_key) { return find_api(api_key)->sink_max; }
+bool is_sasl_api(int16_t api_key) {
+  return api_key == SaslHandshakeRequest::kApiKey || api_key == SaslAuthenticateRequest::kApiKey;
+}
+
 constexpr const char* kHost = "127.0.0.1";
 // Stop reading from a connection whose client does not read its responses.
 constexpr size_t kMaxPendingOutput = 64u << 20;
@@ -78,14 +93,24 @@ struct ShardCounters {
   std::atomic<uint64_t> closed{0};
   std::atomic<uint64_t> crc_errors{0};
   std::atomic<uint64_t> decode_errors{0};
+  std::atomic<uint64_t> sasl_ok{0};
+  std::atomic<uint64_t> sasl_failed{0};
 };
 
 struct Totals {
   uint64_t requests = 0, records = 0, bytes = 0, accepted = 0, closed = 0, crc_errors = 0,
-           decode_errors = 0;
+           decode_errors = 0, sasl_ok = 0, sasl_failed = 0;
 };
 
 std::atomic<bool> g_stop{false};
+
+// Where a connection stands with SASL (always kOpen when SASL is off).
+enum class Auth : uint8_t {
+  kOpen,                  // authenticated: every API the sink knows
+  kNeedHandshake,         // ApiVersions and SaslHandshake only
+  kAuthenticateRequests,  // after SaslHandshake v1: SaslAuthenticate requests only
+  kBareTokens,            // after SaslHandshake v0: frames are bare tokens, no Kafka header
+};
 
 // One client connection, indexed by the ConnId the loop gave it. In the steady state `in` is
 // empty: requests are answered straight from the loop's receive buffers.
@@ -94,6 +119,9 @@ struct Connection {
   bool throttled = false;   // holds an unanswered produce request until the rate budget refills
   bool backlogged = false;  // the client does not read its responses: receiving paused
   bool dirty = false;       // on the to-send list
+  bool closing = false;     // closes once its last response is sent (a refused authentication)
+  Auth auth = Auth::kOpen;
+  std::optional<sasl::ServerExchange> exchange;  // between SaslHandshake and the end of the login
   std::vector<uint8_t> in;       // an incomplete request, or those held while throttled
   std::vector<uint8_t> out;      // responses not yet handed to the loop
   std::vector<uint8_t> sending;  // handed to loop.send(), until kSent
@@ -104,7 +132,7 @@ class SinkShard {
  public:
   SinkShard(const SinkOptions& options, std::unique_ptr<Loop> loop, ShardCounters& counters)
       : options_(options), loop_(std::move(loop)), counters_(counters),
-        offsets_(static_cast<size_t>(options.partitions), 0) {
+        offsets_(static_cast<size_t>(options.partitions), 0), users_(options.sasl_users) {
     metadata_.brokers.resize(1);
     metadata_.brokers[0].node_id = 0;
     metadata_.brokers[0].host = kHost;
@@ -118,16 +146,16 @@ class SinkShard {
       part.replica_nodes = {0};
       part.isr_nodes = {0};
     }
-    const std::pair<int16_t, int16_t> ranges[] = {
-        {ProduceRequest::kApiKey, kProduceMax},
-        {MetadataRequest::kApiKey, kMetadataMax},
-        {ApiVersionsRequest::kApiKey, kApiVersionsMax}};
-    for (auto [key, max] : ranges) {
+    for (const ApiSupport& api : kSupportedApis) {
+      if (api.sink_max < 0 || (is_sasl_api(api.api_key) && !options.sasl())) continue;
       ApiVersionsResponse::ApiVersion v;
-      v.api_key = key;
-      v.min_version = 0;
-      v.max_version = max;
+      v.api_key = api.api_key;
+      v.min_version = api.min_version;
+      v.max_version = api.sink_max;
       api_versions_.api_keys.push_back(v);
+    }
+    for (Mechanism m : options.sasl_mechanisms) {
+      sasl_handshake_response_.mechanisms.push_back(sasl::mechanism_name(m));
     }
   }
 
@@ -162,6 +190,8 @@ class SinkShard {
     counters_.closed.store(local_.closed, std::memory_order_relaxed);
     counters_.crc_errors.store(local_.crc_errors, std::memory_order_relaxed);
     counters_.decode_errors.store(local_.decode_errors, std::memory_order_relaxed);
+    counters_.sasl_ok.store(local_.sasl_ok, std::memory_order_relaxed);
+    counters_.sasl_failed.store(local_.sasl_failed, std::memory_order_relaxed);
   }
 
   void handle(const ws::net::Event& e) {
@@ -172,6 +202,7 @@ class SinkShard {
       case ws::net::Event::kData: return on_data(e.conn, e.data);
       case ws::net::Event::kSent:
         c.sending.clear();
+        if (c.closing && c.out.empty()) return close_connection(e.conn, true);
         if (c.backlogged && c.out.size() <= kMaxPendingOutput) {
           c.backlogged = false;
           if (!c.throttled) loop_->resume_receive(e.conn);
@@ -191,7 +222,9 @@ class SinkShard {
       buffer->clear();
     }
     c.open = true;
-    c.throttled = c.backlogged = c.dirty = false;
+    c.throttled = c.backlogged = c.dirty = c.closing = false;
+    c.auth = options_.sasl() ? Auth::kNeedHandshake : Auth::kOpen;
+    c.exchange.reset();
     ++local_.accepted;
   }
 
@@ -202,6 +235,7 @@ class SinkShard {
     ++local_.closed;
     c.open = false;
     c.throttled = false;  // its entry on throttled_ is skipped
+    c.exchange.reset();
     c.in.clear();
     c.out.clear();
     // `sending` stays allocated: the loop may read it until the next poll() returns.
@@ -209,6 +243,7 @@ class SinkShard {
 
   void on_data(ConnId id, std::span<const uint8_t> data) {
     Connection& c = connections_[id];
+    if (c.closing) return;  // nothing more is answered; receiving is paused
     if (!c.in.empty() || c.throttled) {
       c.in.insert(c.in.end(), data.begin(), data.end());
       if (!c.throttled && !answer_held(id)) return close_connection(id, true);
@@ -238,11 +273,14 @@ class SinkShard {
   long answer_frames(ConnId id, std::span<const uint8_t> bytes) {
     Connection& c = connections_[id];
     size_t pos = 0;
-    while (true) {
-      const FrameCheck check = check_frame(bytes.subspan(pos));
+    while (!c.closing) {
+      // Before authentication a peer may make the sink buffer no more than Kafka would.
+      const int32_t max_frame = c.auth == Auth::kOpen ? kMaxFrameSize : sasl::kMaxTokenFrameSize;
+      const FrameCheck check = check_frame(bytes.subspan(pos), max_frame);
       if (check.status == FrameStatus::kTooLarge) return -1;
       if (check.status == FrameStatus::kNeedMore) break;
-      const bool produce = check.frame_size >= 6 && bytes[pos + 4] == 0 && bytes[pos + 5] == ProduceRequest::kApiKey;
+      const bool produce = c.auth == Auth::kOpen && check.frame_size >= 6 && bytes[pos + 4] == 0 &&
+                           bytes[pos + 5] == ProduceRequest::kApiKey;
       if (produce && !rate_budget_left()) {
         c.throttled = true;
         throttled_.push_back(id);
@@ -254,6 +292,7 @@ class SinkShard {
       if (!handle_request(c, Bytes(bytes.data() + pos + 4, check.frame_size - 4))) return -1;
       pos += check.frame_size;
     }
+    if (c.closing) loop_->pause_receive(id);
     return static_cast<long>(pos);
   }
 
@@ -306,22 +345,114 @@ class SinkShard {
     dirty_.clear();
   }
 
+  // False: close the connection (a protocol error, or a request its SASL state does not allow).
   bool handle_request(Connection& c, Bytes frame) {
+    if (c.auth == Auth::kBareTokens) return answer_bare_token(c, frame);
     Reader peek(frame);
     const int16_t api_key = peek.i16();
     const int16_t version = peek.i16();
     if (!peek.ok() || version < 0) return false;
     const bool known = api_key == ApiVersionsRequest::kApiKey ||
-                       api_key == MetadataRequest::kApiKey || api_key == ProduceRequest::kApiKey;
-    if (!known) return false;
+                       api_key == MetadataRequest::kApiKey || api_key == ProduceRequest::kApiKey ||
+                       (options_.sasl() && is_sasl_api(api_key));
+    if (!known || !allowed(c.auth, api_key)) return false;
     Reader r(frame);
     header_.decode(r, request_header_version(api_key, version));
     if (!r.ok()) return false;
     switch (api_key) {
       case ApiVersionsRequest::kApiKey: return answer_api_versions(c, version);
       case MetadataRequest::kApiKey: return answer_metadata(c, r, version);
+      case SaslHandshakeRequest::kApiKey: return answer_sasl_handshake(c, r, version);
+      case SaslAuthenticateRequest::kApiKey: return answer_sasl_authenticate(c, r, version);
       default: return answer_produce(c, r, version);
     }
+  }
+
+  // As Kafka does: nothing but ApiVersions and the handshake before authentication, nothing but
+  // the exchange during it. No re-authentication (responses say session lifetime 0).
+  static bool allowed(Auth auth, int16_t api_key) {
+    switch (auth) {
+      case Auth::kOpen: return !is_sasl_api(api_key);
+      case Auth::kNeedHandshake:
+        return api_key == ApiVersionsRequest::kApiKey || api_key == SaslHandshakeRequest::kApiKey;
+      case Auth::kAuthenticateRequests: return api_key == SaslAuthenticateRequest::kApiKey;
+      case Auth::kBareTokens: return false;
+    }
+    return false;
+  }
+
+  bool answer_sasl_handshake(Connection& c, Reader& r, int16_t version) {
+    if (version > sink_max(SaslHandshakeRequest::kApiKey)) return false;
+    sasl_handshake_request_.decode(r, version);
+    if (!r.ok()) {
+      ++local_.decode_errors;
+      return false;
+    }
+    Mechanism m;
+    const bool enabled = sasl::parse_mechanism(sasl_handshake_request_.mechanism, m) &&
+                         std::find(options_.sasl_mechanisms.begin(), options_.sasl_mechanisms.end(), m) !=
+                             options_.sasl_mechanisms.end();
+    sasl_handshake_response_.error_code = enabled ? error::kNone : error::kUnsupportedSaslMechanism;
+    const size_t start = begin_response(c, SaslHandshakeRequest::kApiKey, version);
+    Writer w(c.out);
+    sasl_handshake_response_.encode(w, version);
+    finish_response(c, start);
+    if (!enabled) {
+      // The answer lists what is enabled; then the connection ends, as Kafka ends it.
+      ++local_.sasl_failed;
+      c.closing = true;
+      return true;
+    }
+    c.exchange.emplace(m, users_);
+    c.auth = version == 0 ? Auth::kBareTokens : Auth::kAuthenticateRequests;
+    return true;
+  }
+
+  bool answer_sasl_authenticate(Connection& c, Reader& r, int16_t version) {
+    if (version > sink_max(SaslAuthenticateRequest::kApiKey)) return false;
+    sasl_authenticate_request_.decode(r, version);
+    if (!r.ok()) {
+      ++local_.decode_errors;
+      return false;
+    }
+    const auto step = c.exchange->on_client(sasl_authenticate_request_.auth_bytes, sasl_reply_, sasl_error_);
+    SaslAuthenticateResponse response;
+    if (step == sasl::ServerExchange::Step::kFailed) {
+      // Kafka's answer to a failed login: error 58 with the reason, then the connection closes.
+      sasl_error_.insert(0, "Authentication failed: ");
+      response.error_code = error::kSaslAuthenticationFailed;
+      response.error_message = sasl_error_;
+      c.closing = true;
+    } else {
+      response.auth_bytes = sasl_reply_;
+    }
+    const size_t start = begin_response(c, SaslAuthenticateRequest::kApiKey, version);
+    Writer w(c.out);
+    response.encode(w, version);
+    finish_response(c, start);
+    end_exchange_if_over(c, step);
+    return true;
+  }
+
+  // A token after SaslHandshake v0: the answer is a bare token too. That flow has no way to say
+  // why a login failed: the connection just closes.
+  bool answer_bare_token(Connection& c, Bytes token) {
+    const auto step = c.exchange->on_client(token, sasl_reply_, sasl_error_);
+    end_exchange_if_over(c, step);
+    if (step == sasl::ServerExchange::Step::kFailed) return false;
+    sasl::append_token_frame(c.out, sasl_reply_);
+    return true;
+  }
+
+  void end_exchange_if_over(Connection& c, sasl::ServerExchange::Step step) {
+    if (step == sasl::ServerExchange::Step::kSend) return;
+    if (step == sasl::ServerExchange::Step::kDone) {
+      ++local_.sasl_ok;
+      c.auth = Auth::kOpen;
+    } else {
+      ++local_.sasl_failed;
+    }
+    c.exchange.reset();
   }
 
   // Starts a response frame; finish_response() patches its size.
@@ -340,7 +471,7 @@ class SinkShard {
 
   bool answer_api_versions(Connection& c, int16_t version) {
     // The request body (client software name in v3) is not needed to answer.
-    const bool supported = version <= kApiVersionsMax;
+    const bool supported = version <= sink_max(ApiVersionsRequest::kApiKey);
     const int16_t layout = supported ? version : int16_t{0};
     api_versions_.error_code = supported ? error::kNone : error::kUnsupportedVersion;
     const size_t start = begin_response(c, ApiVersionsRequest::kApiKey, layout);
@@ -487,6 +618,14 @@ class SinkShard {
   std::vector<MetadataResponse::MetadataResponsePartition> partition_template_;
   ProduceRequest produce_request_;
   ProduceResponse produce_response_;
+
+  // SASL: this shard's users (their SCRAM credentials are cached per shard), and scratch space.
+  sasl::UserStore users_;
+  SaslHandshakeRequest sasl_handshake_request_;
+  SaslHandshakeResponse sasl_handshake_response_;  // its mechanisms: the enabled ones
+  SaslAuthenticateRequest sasl_authenticate_request_;
+  std::vector<uint8_t> sasl_reply_;
+  std::string sasl_error_;
 };
 
 // "500ms", "2s", "1m", "0" -> seconds; negative on a bad value.
@@ -528,11 +667,57 @@ bool parse_int(std::string_view s, long lo, long hi, long& out) {
 constexpr const char* kUsage =
     "Usage: ws_kafka_sink [--port=N] [--partitions=P] [--threads=T] [--validate]\n"
     "                     [--stats-interval=1s] [--duration=0] [--max-rate=0] [--io=uring]\n"
+    "                     [--sasl-users=user:password[,user:password...]]\n"
+    "                     [--sasl-mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512]\n"
     "A Kafka broker stand-in on 127.0.0.1 that answers ApiVersions, Metadata and Produce and\n"
     "discards the records. --port=0 picks a free port; --duration=0 runs until SIGINT/SIGTERM.\n"
     "--max-rate=N accepts at most N records/s (0: no limit); requests beyond it wait unread, like\n"
     "in front of a saturated broker: a broker of known capacity for testing capacity searches.\n"
-    "--io=uring|asio: the event loop (uring falls back to asio where io_uring is unavailable).\n";
+    "--io=uring|asio: the event loop (uring falls back to asio where io_uring is unavailable).\n"
+    "--sasl-users: SASL on (SASL_PLAINTEXT; no TLS): connections must log in as one of these users\n"
+    "before Metadata or Produce, after SaslHandshake v0 (bare tokens) or v1 (SaslAuthenticate).\n"
+    "The password is everything after the first ':'. --sasl-mechanisms: those SaslHandshake accepts\n"
+    "(default: all three). The final JSON counts sasl_authentications_ok and _failed.\n";
+
+// "a,b,c" -> {"a", "b", "c"}; empty items are kept, for the callers to reject.
+std::vector<std::string_view> split_list(std::string_view list) {
+  std::vector<std::string_view> items;
+  while (true) {
+    const size_t comma = list.find(',');
+    items.push_back(list.substr(0, comma));
+    if (comma == std::string_view::npos) return items;
+    list.remove_prefix(comma + 1);
+  }
+}
+
+bool parse_sasl_users(std::string_view list, sasl::UserStore::Passwords& out, std::string& error) {
+  for (std::string_view item : split_list(list)) {
+    const size_t colon = item.find(':');
+    if (colon == std::string_view::npos || colon == 0 || colon + 1 == item.size()) {
+      error = "want user:password[,user:password...], with neither empty";
+      return false;
+    }
+    const std::string user(item.substr(0, colon));
+    if (!out.emplace(user, std::string(item.substr(colon + 1))).second) {
+      error = "user \"" + user + "\" given twice";
+      return false;
+    }
+  }
+  return true;
+}
+
+bool parse_sasl_mechanisms(std::string_view list, std::vector<Mechanism>& out, std::string& error) {
+  out.clear();
+  for (std::string_view name : split_list(list)) {
+    Mechanism m;
+    if (!sasl::parse_mechanism(name, m) || m == Mechanism::kOAuthBearer) {
+      error = "\"" + std::string(name) + "\" is not one of PLAIN, SCRAM-SHA-256, SCRAM-SHA-512";
+      return false;
+    }
+    if (std::find(out.begin(), out.end(), m) == out.end()) out.push_back(m);
+  }
+  return true;
+}
 
 bool parse_options(int argc, char** argv, SinkOptions& o) {
   for (int i = 1; i < argc; ++i) {
@@ -562,10 +747,25 @@ bool parse_options(int argc, char** argv, SinkOptions& o) {
       o.max_rate = static_cast<double>(v);
     } else if (arg == "--io" && (value == "uring" || value == "asio")) {
       o.io = value == "uring" ? Io::kUring : Io::kAsio;
+    } else if (arg == "--sasl-users" || arg == "--sasl-mechanisms") {
+      std::string error;
+      const bool ok = arg == "--sasl-users" ? parse_sasl_users(value, o.sasl_users, error)
+                                            : parse_sasl_mechanisms(value, o.sasl_mechanisms, error);
+      if (!ok) {
+        std::fprintf(stderr, "ws_kafka_sink: %s: %s\n", std::string(arg).c_str(), error.c_str());
+        return false;
+      }
     } else {
       std::fprintf(stderr, "ws_kafka_sink: bad option %s\n%s", argv[i], kUsage);
       return false;
     }
+  }
+  if (!o.sasl_mechanisms.empty() && !o.sasl()) {
+    std::fprintf(stderr, "ws_kafka_sink: --sasl-mechanisms: needs --sasl-users\n");
+    return false;
+  }
+  if (o.sasl() && o.sasl_mechanisms.empty()) {
+    o.sasl_mechanisms = {Mechanism::kPlain, Mechanism::kScramSha256, Mechanism::kScramSha512};
   }
   return true;
 }
@@ -580,6 +780,8 @@ Totals sum(const std::vector<std::unique_ptr<ShardCounters>>& shards) {
     t.closed += s->closed.load(std::memory_order_relaxed);
     t.crc_errors += s->crc_errors.load(std::memory_order_relaxed);
     t.decode_errors += s->decode_errors.load(std::memory_order_relaxed);
+    t.sasl_ok += s->sasl_ok.load(std::memory_order_relaxed);
+    t.sasl_failed += s->sasl_failed.load(std::memory_order_relaxed);
   }
   return t;
 }
@@ -652,11 +854,13 @@ void print_totals(const std::vector<std::unique_ptr<ShardCounters>>& counters) {
   getrusage(RUSAGE_SELF, &usage);
   std::printf(
       "{\"requests\":%llu,\"records\":%llu,\"bytes\":%llu,\"connections_accepted\":%llu,"
-      "\"crc_errors\":%llu,\"decode_errors\":%llu,\"cpu_user_s\":%.3f,\"cpu_sys_s\":%.3f}\n",
+      "\"crc_errors\":%llu,\"decode_errors\":%llu,\"sasl_authentications_ok\":%llu,"
+      "\"sasl_authentications_failed\":%llu,\"cpu_user_s\":%.3f,\"cpu_sys_s\":%.3f}\n",
       static_cast<unsigned long long>(t.requests), static_cast<unsigned long long>(t.records),
       static_cast<unsigned long long>(t.bytes), static_cast<unsigned long long>(t.accepted),
       static_cast<unsigned long long>(t.crc_errors),
-      static_cast<unsigned long long>(t.decode_errors), seconds(usage.ru_utime),
+      static_cast<unsigned long long>(t.decode_errors), static_cast<unsigned long long>(t.sasl_ok),
+      static_cast<unsigned long long>(t.sasl_failed), seconds(usage.ru_utime),
       seconds(usage.ru_stime));
   std::fflush(stdout);
 }

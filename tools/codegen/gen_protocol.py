@@ -24,6 +24,8 @@ APIS = {
     "produce": ["ProduceRequest", "ProduceResponse"],
     "fetch": ["FetchRequest", "FetchResponse"],
     "list_offsets": ["ListOffsetsRequest", "ListOffsetsResponse"],
+    "sasl_handshake": ["SaslHandshakeRequest", "SaslHandshakeResponse"],
+    "sasl_authenticate": ["SaslAuthenticateRequest", "SaslAuthenticateResponse"],
     "header": ["RequestHeader", "ResponseHeader"],
 }
 
