@@ -1,7 +1,8 @@
 // net/: moves bytes over TCP for thousands of connections on one thread, and knows nothing about
 // Kafka. Two backends with the same non-virtual interface, UringLoop (io_uring) and AsioLoop
 // (Boost.Asio, epoll); the driver is a template over the loop type, so the backend is chosen once
-// at start-up and no I/O call goes through a virtual function.
+// at start-up and no I/O call goes through a virtual function. TlsLoop<UringLoop> and
+// TlsLoop<AsioLoop> (net/tls_loop.h) add TLS with the same interface.
 //
 // Completion model: the caller issues connect/listen/send/close, then calls poll(), which submits
 // what is pending, waits up to a timeout, and returns a batch of events. Received bytes are views
@@ -66,7 +67,11 @@ struct Event {
 
   Type type;
   ConnId conn;
-  int error;  // 0 or a positive errno value
+  // 0 or a positive errno value. TlsLoop adds two codes beyond the errno range (net/tls.h):
+  // kTlsHandshakeFailed and kTlsCertificateVerifyFailed, on kConnected (client) or kClosed
+  // (accepted connection), with the reason in TlsLoop::tls_error(conn); and kClosed(EPROTO) for
+  // a fatal TLS error after the handshake.
+  int error;
   std::span<const uint8_t> data;
 };
 
@@ -75,7 +80,7 @@ struct Event {
 struct Endpoint {
   sockaddr_storage addr{};
   socklen_t len = 0;
-  std::string text;  // as given, for messages
+  std::string text;  // as given, for messages; TlsLoop takes the host name from it (SNI, verification)
 };
 // allow_port_zero: "host:0" means any free port, for listen().
 bool resolve(const std::string& host_port, Endpoint& out, std::string& error, bool allow_port_zero = false);
@@ -100,9 +105,11 @@ struct LoopStats {
                                    // poll(); the connection waits in the listen backlog meanwhile
 };
 
-// Both loops implement exactly this interface (see UringLoop / AsioLoop):
+// Every loop implements exactly this interface (see UringLoop / AsioLoop / TlsLoop):
 //
 //   static std::unique_ptr<Loop> create(const LoopOptions&, std::string& error);  // nullptr on failure
+//                                            // (TlsLoop: TLS settings from default_tls_options(),
+//                                            // or its create(LoopOptions, TlsOptions, error))
 //   void connect(ConnId, const Endpoint&, const Endpoint* source = nullptr);
 //                                            // new non-blocking TCP socket, TCP_NODELAY, bound to
 //                                            // `source`'s address if given (port 0: the kernel picks
