@@ -28,6 +28,8 @@ struct BrokerVersions {
   int16_t produce = -1;
   int16_t fetch = -1;
   int16_t list_offsets = -1;
+  int16_t sasl_handshake = -1;
+  int16_t sasl_authenticate = -1;  // -1 with a SaslHandshake: Kafka 0.10's bare token frames
   bool operator==(const BrokerVersions&) const = default;
 };
 // Kafka 0.9's versions (it cannot tell them): Produce v1, Fetch v1, ListOffsets v0, Metadata v0.

@@ -10,6 +10,7 @@
 #include <map>
 
 #include "driver/verify.h"
+#include "protocol/sasl/sasl.h"
 
 namespace ws::driver {
 namespace {
@@ -73,6 +74,17 @@ std::optional<ConfigError> RunConfig::validate() const {
   }
   if (source_addresses.size() > 1000) {
     return bad("--source-addresses", std::to_string(source_addresses.size()) + " addresses", "use at most 1000");
+  }
+  if (security.uses_sasl()) {
+    protocol::sasl::Mechanism m{};
+    if (!protocol::sasl::parse_mechanism(security.sasl.mechanism, m)) {
+      return bad("sasl.mechanism", security.sasl.mechanism, "use PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER");
+    }
+    std::string why;
+    if (!protocol::sasl::validate_credentials(
+            m, {security.sasl.username, security.sasl.password, security.sasl.token}, why)) {
+      return bad("sasl.username", security.sasl.username, why);
+    }
   }
   if (partitioner == PartitionerKind::kMurmur2 && key_size == 0) {
     return bad("--partitioner", "murmur2", "murmur2 hashes keys: give --key-size too, or use sticky or round-robin");

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 
+#include "net/tls.h"
 #include "protocol/errors.h"
+#include "protocol/sasl/kafka_framing.h"
 
 namespace ws::driver {
 namespace {
@@ -37,6 +39,8 @@ ConnectionTable::ConnectionTable(const RunConfig& config, BrokerRegistry& broker
                                  TimerQueue& timers, uint64_t seed)
     : config_(config), brokers_(brokers), counters_(counters), timers_(timers), rng_(seed | 1) {
   for (uint32_t i = 0; i < config.topics; ++i) handshake_topics_.push_back(config.topic_name(i));
+  // RunConfig::validate() checked the name.
+  protocol::sasl::parse_mechanism(config.security.sasl.mechanism, sasl_mechanism_);
   for (const auto& address : config.source_addresses) {
     net::Endpoint e;
     std::string error;
@@ -213,6 +217,7 @@ void ConnectionTable::drop_connection(Link& l, bool loop_closed_it, int64_t now)
   l.unflushed = 0;
   l.partial.clear();
   l.partial_consumed = 0;
+  if (!sasl_.empty()) sasl_.erase(id);  // an authentication in progress dies with its connection
 }
 
 void ConnectionTable::reset(LinkId id, Failure why, int64_t now, bool loop_closed_it) {
@@ -223,8 +228,10 @@ void ConnectionTable::reset(LinkId id, Failure why, int64_t now, bool loop_close
     l.probing = false;
   }
   if (!was_ready) {
-    // Never got usable: a failed connection, whatever broke it.
-    why = Failure::kConnectFailed;
+    // Never got usable: a failed connection, whatever broke it (unless the handshake said why).
+    const bool named = why == Failure::kTlsHandshakeFailed || why == Failure::kCertificateVerifyFailed ||
+                       why == Failure::kAuthenticationFailed || why == Failure::kUnsupportedSaslMechanism;
+    if (!named) why = Failure::kConnectFailed;
     ++counters_.connections_failed;
     ++counters_.broker(l.broker).connections_failed;
   } else {
@@ -258,9 +265,22 @@ void ConnectionTable::fail(LinkId id, Failure why, int64_t now) {
   reset(id, why, now, false);
 }
 
-void ConnectionTable::on_connected(LinkId id, int error, int64_t now) {
+void ConnectionTable::on_connected(LinkId id, int error, int64_t now, std::string_view detail) {
   Link& l = links_[id];
   if (l.state != LinkState::kConnecting) return;
+  if (error == net::kTlsCertificateVerifyFailed) {
+    // Retrying cannot fix a certificate: end the run now, with OpenSSL's reason.
+    fail_fatally(id, Failure::kCertificateVerifyFailed,
+                 "certificate_verify_failed: " + brokers_.address_text(l.broker) + ": " + std::string(detail), now);
+    return;
+  }
+  if (error == net::kTlsHandshakeFailed) {
+    // Before any connection of this worker worked, a failed TLS handshake is a configuration
+    // (a plaintext listener, no common protocol); after, it may be a broker under load.
+    const std::string why = "tls_handshake_failed: " + brokers_.address_text(l.broker) + ": " + std::string(detail);
+    if (!ever_ready_) return fail_fatally(id, Failure::kTlsHandshakeFailed, why, now);
+    return reset(id, Failure::kTlsHandshakeFailed, now, true);
+  }
   if (error != 0) return reset(id, Failure::kConnectFailed, now, true);  // the loop freed the slot
   ++counters_.connections_open;
   send_handshake(id, now);
@@ -340,6 +360,8 @@ void ConnectionTable::handle_api_versions(LinkId id, const InFlight& request, pr
       case protocol::ProduceRequest::kApiKey: v.produce = n; break;
       case protocol::FetchRequest::kApiKey: v.fetch = n; break;
       case protocol::ListOffsetsRequest::kApiKey: v.list_offsets = n; break;
+      case protocol::SaslHandshakeRequest::kApiKey: v.sasl_handshake = n; break;
+      case protocol::SaslAuthenticateRequest::kApiKey: v.sasl_authenticate = n; break;
       default: break;
     }
   }
@@ -349,8 +371,122 @@ void ConnectionTable::handle_api_versions(LinkId id, const InFlight& request, pr
     brokers_.set_versions(l.broker, v);
     l.probing = false;
   }
-  handshake_done(id, now);
   retry_waiters(now);
+  if (config_.security.uses_sasl()) return start_sasl(id, now);
+  handshake_done(id, now);
+}
+
+void ConnectionTable::start_sasl(LinkId id, int64_t now) {
+  Link& l = links_[id];
+  if (l.versions.sasl_handshake < 0) {
+    return fail_fatally(id, Failure::kUnsupportedSaslMechanism,
+                        "unsupported_sasl_mechanism: " + brokers_.address_text(l.broker) +
+                            " has no SaslHandshake (a PLAINTEXT or SSL listener, or Kafka before 0.10)",
+                        now);
+  }
+  protocol::SaslHandshakeRequest request;
+  request.mechanism = protocol::sasl::mechanism_name(sasl_mechanism_);
+  InFlight meta;
+  meta.intended_ns = now;
+  meta.handshake = true;
+  // v1 when the broker has SaslAuthenticate (KIP-152), otherwise Kafka 0.10's v0 with bare frames.
+  const int16_t version = l.versions.sasl_authenticate >= 0 ? std::min<int16_t>(1, l.versions.sasl_handshake) : 0;
+  append(id, request, version, meta);
+  flush(id, now);
+}
+
+void ConnectionTable::handle_sasl_handshake(LinkId id, const InFlight& request, protocol::Bytes body, int64_t now) {
+  Link& l = links_[id];
+  protocol::SaslHandshakeResponse response;
+  protocol::Reader r(body);
+  response.decode(r, request.api_version);
+  if (!r.ok()) return reset(id, Failure::kDecodeError, now, false);
+  if (response.error_code == protocol::error::kUnsupportedSaslMechanism) {
+    std::string offered;
+    for (const auto m : response.mechanisms) offered += (offered.empty() ? "" : ", ") + std::string(m);
+    return fail_fatally(id, Failure::kUnsupportedSaslMechanism,
+                        std::string("unsupported_sasl_mechanism: ") + brokers_.address_text(l.broker) + " does not offer " +
+                            protocol::sasl::mechanism_name(sasl_mechanism_) + " (it offers: " +
+                            (offered.empty() ? "none" : offered) + ")",
+                        now);
+  }
+  if (response.error_code != protocol::error::kNone) {
+    ++counters_.errors_by_code[response.error_code];
+    return reset(id, Failure::kAuthenticationFailed, now, false);
+  }
+  const auto& s = config_.security.sasl;
+  auto session = std::make_unique<SaslSession>(SaslSession{
+      protocol::sasl::ClientExchange(sasl_mechanism_, protocol::sasl::Credentials{s.username, s.password, s.token}),
+      request.api_version >= 1});
+  const std::vector<uint8_t> first = session->exchange.initial();
+  sasl_[id] = std::move(session);
+  if (first.empty()) {
+    std::vector<uint8_t> unused;
+    std::string error;
+    sasl_[id]->exchange.on_server({}, unused, error);
+    return fail_fatally(id, Failure::kAuthenticationFailed, "authentication_failed: " + error, now);
+  }
+  send_sasl_token(id, first, now);
+}
+
+void ConnectionTable::send_sasl_token(LinkId id, std::span<const uint8_t> token, int64_t now) {
+  Link& l = links_[id];
+  InFlight meta;
+  meta.intended_ns = now;
+  meta.handshake = true;
+  if (sasl_[id]->framed) {
+    protocol::SaslAuthenticateRequest request;
+    request.auth_bytes = protocol::Bytes(token.data(), token.size());
+    append(id, request, l.versions.sasl_authenticate, meta);
+  } else {
+    // Kafka 0.10's flow: the token as a bare frame, and the answer comes back as one.
+    protocol::sasl::append_token_frame(l.send_in_progress ? l.later : l.out, token);
+    meta.api_key = kSaslTokenFrame;
+    l.in_flight.push(meta);
+    ++l.unflushed;
+  }
+  flush(id, now);
+}
+
+void ConnectionTable::handle_sasl_authenticate(LinkId id, const InFlight& request, protocol::Bytes body,
+                                               int64_t now) {
+  Link& l = links_[id];
+  protocol::SaslAuthenticateResponse response;
+  protocol::Reader r(body);
+  response.decode(r, request.api_version);
+  if (!r.ok()) return reset(id, Failure::kDecodeError, now, false);
+  if (response.error_code != protocol::error::kNone) {
+    ++counters_.errors_by_code[response.error_code];
+    std::string why = response.error_message ? std::string(*response.error_message) : std::string();
+    if (why.empty()) why = protocol::error_name(response.error_code);
+    return fail_fatally(id, Failure::kAuthenticationFailed,
+                        "authentication_failed: " + brokers_.address_text(l.broker) + ": " + why, now);
+  }
+  on_sasl_token(id, std::span<const uint8_t>(response.auth_bytes.data(), response.auth_bytes.size()), now);
+}
+
+void ConnectionTable::on_sasl_token(LinkId id, std::span<const uint8_t> token, int64_t now) {
+  const auto it = sasl_.find(id);
+  if (it == sasl_.end()) return reset(id, Failure::kCorrelationMismatch, now, false);
+  std::vector<uint8_t> reply;
+  std::string error;
+  switch (it->second->exchange.on_server(token, reply, error)) {
+    case protocol::sasl::ClientExchange::Step::kSend:
+      return send_sasl_token(id, reply, now);
+    case protocol::sasl::ClientExchange::Step::kDone:
+      sasl_.erase(it);
+      return handshake_done(id, now);
+    case protocol::sasl::ClientExchange::Step::kFailed:
+      return fail_fatally(id, Failure::kAuthenticationFailed,
+                          "authentication_failed: " + brokers_.address_text(links_[id].broker) + ": " + error, now);
+  }
+}
+
+void ConnectionTable::fail_fatally(LinkId id, Failure why, std::string message, int64_t now) {
+  if (fatal_.empty()) fatal_ = std::move(message);
+  const LinkState s = links_[id].state;
+  // A failed connect was closed by the loop already; a handshake in progress is closed here.
+  reset(id, why, now, s == LinkState::kConnecting);
 }
 
 void ConnectionTable::fall_back_to_0_9(LinkId id, int64_t now) {
@@ -409,6 +545,15 @@ void ConnectionTable::on_closed(LinkId id, int error, int64_t now) {
   (void)error;
   Link& l = links_[id];
   if (l.state == LinkState::kIdle || l.state == LinkState::kWaiting) return;
+  if (const auto it = sasl_.find(id); it != sasl_.end() && !it->second->framed) {
+    // Kafka 0.10's bare-token flow has no error response: a broker that refuses the credentials
+    // just closes the connection.
+    if (fatal_.empty()) {
+      fatal_ = "authentication_failed: " + brokers_.address_text(l.broker) +
+               " closed the connection during SASL authentication (how Kafka 0.10 refuses credentials)";
+    }
+    return reset(id, Failure::kAuthenticationFailed, now, true);
+  }
   reset(id, Failure::kDisconnected, now, true);
 }
 
@@ -463,6 +608,13 @@ bool ConnectionTable::take_frame(LinkId id, std::span<const uint8_t> frame, int6
     return false;
   }
   const InFlight request = l.in_flight.front();
+  if (request.api_key == kSaslTokenFrame) {
+    // After SaslHandshake v0 the broker answers a token with a bare frame: no header.
+    l.in_flight.pop();
+    const uint32_t generation = l.generation;
+    on_sasl_token(id, frame, now);
+    return l.generation == generation;
+  }
   auto response = protocol::read_response_header(frame, request.api_key, request.api_version);
   if (!response.body.ok()) {
     reset(id, Failure::kDecodeError, now, false);
@@ -476,12 +628,27 @@ bool ConnectionTable::take_frame(LinkId id, std::span<const uint8_t> frame, int6
   l.in_flight.pop();
   const protocol::Bytes body(response.body.position(), response.body.remaining());
   if (request.handshake) {
-    if (request.api_key == protocol::ApiVersionsRequest::kApiKey) {
-      const uint32_t generation = l.generation;
-      handle_api_versions(id, request, body, now);
-      return l.generation == generation;
+    const uint32_t generation = l.generation;
+    switch (request.api_key) {
+      case protocol::ApiVersionsRequest::kApiKey:
+        handle_api_versions(id, request, body, now);
+        return l.generation == generation;
+      case protocol::SaslHandshakeRequest::kApiKey:
+        handle_sasl_handshake(id, request, body, now);
+        return l.generation == generation;
+      case protocol::SaslAuthenticateRequest::kApiKey:
+        handle_sasl_authenticate(id, request, body, now);
+        return l.generation == generation;
+      default:  // Kafka 0.9: Metadata answered
+        if (config_.security.uses_sasl()) {
+          fail_fatally(id, Failure::kUnsupportedSaslMechanism,
+                       "unsupported_sasl_mechanism: " + brokers_.address_text(l.broker) +
+                           " is Kafka 0.9 (no ApiVersions), which has no SASL PLAIN, SCRAM or OAUTHBEARER",
+                       now);
+          return false;
+        }
+        handshake_done(id, now);
     }
-    handshake_done(id, now);  // Kafka 0.9: Metadata answered
   }
   LinkEvent e = LinkEvent::make(LinkEvent::kResponse, id, l.generation);
   e.request = request;

@@ -3,9 +3,11 @@
 //  - connect slots: at most --max-connecting handshakes in progress per process (split over
 //    workers), so the broker's listen backlog never overflows;
 //  - the handshake: ApiVersions where the broker has it, Metadata on Kafka 0.9 (which has no
-//    ApiVersions), with the broker's versions probed once per process (BrokerRegistry). A slot
-//    is freed when the broker answers the handshake: the connection is usable then, whatever the
-//    client does next (an acks=0 producer never gets another answer);
+//    ApiVersions), with the broker's versions probed once per process (BrokerRegistry), then
+//    SASL where security.protocol asks for it (SaslHandshake, then the mechanism's tokens in
+//    SaslAuthenticate requests, or as bare frames after a v0 handshake). A slot is freed when the
+//    handshake is done: the connection is usable then, whatever the client does next (an acks=0
+//    producer never gets another answer);
 //  - backoff: exponential from the first failure, with +-20% jitter, up to
 //    --reconnect-backoff-max; reset only by a good response, not by a TCP connect;
 //  - timeouts (connect, handshake, requests) and the response stream: frames reassembled,
@@ -19,9 +21,12 @@
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "driver/brokers.h"
@@ -31,11 +36,14 @@
 #include "driver/timers.h"
 #include "net/event_loop.h"
 #include "protocol/framing.h"
+#include "protocol/sasl/sasl.h"
 
 namespace ws::driver {
 
 using LinkId = uint32_t;  // also the event loop's connection id
 inline constexpr uint32_t kWorkerOwner = UINT32_MAX;  // links of the worker itself (metadata)
+// InFlight::api_key of a bare SASL token frame (after SaslHandshake v0): no Kafka header either way.
+inline constexpr int16_t kSaslTokenFrame = -2;
 
 enum class LinkState : uint8_t {
   kIdle,        // no connection, none wanted
@@ -154,8 +162,9 @@ class ConnectionTable {
   size_t append(LinkId id, const Request& body, int16_t version, InFlight meta);
   void flush(LinkId id, int64_t now);
 
-  // Event loop input.
-  void on_connected(LinkId id, int error, int64_t now);
+  // Event loop input. `detail` says why a connect failed where the loop knows (TLS: OpenSSL's
+  // reason).
+  void on_connected(LinkId id, int error, int64_t now, std::string_view detail = {});
   void on_sent(LinkId id, int64_t now);
   void on_closed(LinkId id, int error, int64_t now);
   void on_data(LinkId id, protocol::Bytes data, int64_t now);
@@ -192,6 +201,9 @@ class ConnectionTable {
   uint32_t connecting() const { return connecting_; }
   // Some connection of this worker completed a handshake (the brokers are reachable at all).
   bool has_ever_connected() const { return ever_ready_; }
+  // What no retry can fix (credentials refused, a SASL mechanism the broker does not offer, a
+  // certificate that does not verify), as one line: the worker ends the run with it. Empty: none.
+  const std::string& fatal() const { return fatal_; }
 
   // Backoff before attempt `failures` + 1 (exposed for tests): base x 2^(failures-1), capped,
   // +-20% jitter.
@@ -215,6 +227,14 @@ class ConnectionTable {
   bool take_frame(LinkId id, std::span<const uint8_t> frame, int64_t now);  // false: link reset
   void emit(LinkEvent::Kind kind, LinkId id) { events_.push_back(LinkEvent::make(kind, id, links_[id].generation)); }
   void retry_waiters(int64_t now);  // links waiting on a probe or a name lookup
+  // SASL, after ApiVersions.
+  void start_sasl(LinkId id, int64_t now);
+  void handle_sasl_handshake(LinkId id, const InFlight& request, protocol::Bytes body, int64_t now);
+  void handle_sasl_authenticate(LinkId id, const InFlight& request, protocol::Bytes body, int64_t now);
+  void on_sasl_token(LinkId id, std::span<const uint8_t> token, int64_t now);
+  void send_sasl_token(LinkId id, std::span<const uint8_t> token, int64_t now);
+  // Counts `why`, keeps `message` as the run's fatal condition (the first one), drops the link.
+  void fail_fatally(LinkId id, Failure why, std::string message, int64_t now);
 
   const RunConfig& config_;
   BrokerRegistry& brokers_;
@@ -235,6 +255,15 @@ class ConnectionTable {
   std::vector<InFlight> lost_;
   std::vector<LinkId> waiters_;  // waiting on another connection's probe or a host name lookup
   std::vector<std::string> handshake_topics_;  // what a Kafka 0.9 handshake asks Metadata for
+  // SASL exchanges in progress, by link: only while a connection authenticates (a few at a time,
+  // bounded by the connect slots), so 10,000 ready links carry none.
+  struct SaslSession {
+    protocol::sasl::ClientExchange exchange;
+    bool framed;  // tokens in SaslAuthenticate requests (Handshake v1), or bare frames (v0)
+  };
+  std::unordered_map<LinkId, std::unique_ptr<SaslSession>> sasl_;
+  protocol::sasl::Mechanism sasl_mechanism_ = protocol::sasl::Mechanism::kPlain;
+  std::string fatal_;
 };
 
 template <typename Request>

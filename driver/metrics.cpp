@@ -12,6 +12,10 @@ const char* failure_name(Failure f) {
     case Failure::kMetadataFailed: return "metadata_failed";
     case Failure::kUnsupported: return "unsupported_by_broker";
     case Failure::kResponseTooLarge: return "response_too_large";
+    case Failure::kTlsHandshakeFailed: return "tls_handshake_failed";
+    case Failure::kCertificateVerifyFailed: return "certificate_verify_failed";
+    case Failure::kAuthenticationFailed: return "authentication_failed";
+    case Failure::kUnsupportedSaslMechanism: return "unsupported_sasl_mechanism";
     case Failure::kCount: break;
   }
   return "unknown";

@@ -39,6 +39,10 @@ enum class Failure : uint8_t {
   kMetadataFailed,     // topic never got a leader within the retry budget
   kUnsupported,        // broker lacks what the scenario needs (e.g. zstd before Kafka 2.1)
   kResponseTooLarge,   // a response frame above the size limit: the connection is reset
+  kTlsHandshakeFailed,       // the TLS handshake failed (not a certificate problem)
+  kCertificateVerifyFailed,  // the broker's certificate (or host name) did not verify
+  kAuthenticationFailed,     // SASL: the broker refused the credentials
+  kUnsupportedSaslMechanism,  // SASL: the broker does not offer the configured mechanism
   kCount
 };
 const char* failure_name(Failure f);

@@ -49,7 +49,10 @@ struct RunResult {
   Metrics metrics;       // histograms of the measured time
   std::vector<ConsumerTally> consumers;  // per consumer, ordered by id (loss covers the whole run)
   double elapsed_s = 0;  // length of the measured time, with its drain
-  std::string io_backend;  // what actually ran ("io_uring", "asio", "librdkafka")
+  std::string io_backend;  // what actually ran ("io_uring", "asio", "tls+io_uring", "librdkafka")
+  std::string security_protocol = "PLAINTEXT";  // security.protocol of every connection
+  std::string sasl_mechanism;  // SASL_*: the mechanism
+  std::string ktls;            // SSL, SASL_SSL: whether kernel TLS was used, and why not
   uint32_t threads = 0;
   uint32_t clients = 0;    // configured producers
   uint32_t consumer_count = 0;

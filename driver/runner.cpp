@@ -1,9 +1,12 @@
 #include "driver/runner.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 
 #include "driver/worker.h"
 #include "net/asio_loop.h"
+#include "net/tls_loop.h"
 #include "net/uring_loop.h"
 
 namespace ws::driver {
@@ -14,14 +17,45 @@ RunConfig derived(RunConfig config) {
   return config;
 }
 
+// The TLS options of the run's security settings (client side).
+net::TlsOptions tls_options(const TlsSettings& t) {
+  net::TlsOptions o;
+  o.enabled = true;
+  struct stat st{};
+  // ssl.ca.location names a PEM bundle or a hashed directory, as in librdkafka.
+  if (!t.ca_location.empty()) {
+    const bool directory = ::stat(t.ca_location.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+    (directory ? o.ca_dir : o.ca_file) = t.ca_location;
+  }
+  o.truststore_file = t.truststore_location;
+  o.truststore_password = t.truststore_password;
+  o.verify_peer = t.verify_certificate;
+  o.verify_hostname = t.verify_certificate && t.verify_hostname;
+  o.identity.cert_file = t.certificate_location;
+  o.identity.key_file = t.key_location;
+  o.identity.key_password = t.key_password;
+  o.identity.keystore_file = t.keystore_location;
+  o.identity.keystore_password = t.keystore_password;
+  o.ciphers = t.cipher_suites;
+  if (!t.min_protocol.empty()) o.min_version = t.min_protocol;
+  return o;
+}
+
 }  // namespace
 
 struct ShardedRunner::WorkerSlot {
   Mailbox mailbox;
   std::unique_ptr<Worker<net::UringLoop>> uring;
   std::unique_ptr<Worker<net::AsioLoop>> asio;
+  std::unique_ptr<Worker<net::TlsLoop<net::UringLoop>>> tls_uring;
+  std::unique_ptr<Worker<net::TlsLoop<net::AsioLoop>>> tls_asio;
   std::thread thread;
-  void run() { uring ? uring->run() : asio->run(); }
+  void run() {
+    if (uring) return uring->run();
+    if (asio) return asio->run();
+    if (tls_uring) return tls_uring->run();
+    tls_asio->run();
+  }
 };
 
 ShardedRunner::ShardedRunner(RunConfig config)
@@ -49,6 +83,19 @@ bool ShardedRunner::prepare(std::string& error, std::string& notice, uint64_t ex
       use_uring = false;
     }
   }
+  const bool tls = config_.security.uses_tls();
+  if (tls) {
+    // Every worker's loop makes its own TLS context from these; a file that cannot be read, a
+    // wrong key password or a key that does not match its certificate is found here, once.
+    const net::TlsOptions options = tls_options(config_.security.tls);
+    std::string why;
+    if (!net::TlsEngine::create(options, 1, why)) {
+      error = why;
+      return false;
+    }
+    net::set_default_tls_options(options);
+    tls_note_ = net::detect_ktls().detail;
+  }
   WorkerShare share;
   for (uint32_t t = 0; t < threads; ++t) {
     share.index = t;
@@ -66,14 +113,20 @@ bool ShardedRunner::prepare(std::string& error, std::string& notice, uint64_t ex
     net::LoopOptions options;
     options.max_connections = share.producers + share.consumers + 1;
     auto slot = std::make_unique<WorkerSlot>();
-    if (use_uring) {
+    if (tls && use_uring) {
+      slot->tls_uring =
+          std::make_unique<Worker<net::TlsLoop<net::UringLoop>>>(config_, control_, slot->mailbox, options, share);
+    } else if (tls) {
+      slot->tls_asio =
+          std::make_unique<Worker<net::TlsLoop<net::AsioLoop>>>(config_, control_, slot->mailbox, options, share);
+    } else if (use_uring) {
       slot->uring = std::make_unique<Worker<net::UringLoop>>(config_, control_, slot->mailbox, options, share);
     } else {
       slot->asio = std::make_unique<Worker<net::AsioLoop>>(config_, control_, slot->mailbox, options, share);
     }
     workers_.push_back(std::move(slot));
   }
-  backend_name_ = use_uring ? "io_uring" : "asio";
+  backend_name_ = std::string(tls ? "tls+" : "") + (use_uring ? "io_uring" : "asio");
   return true;
 }
 
@@ -91,6 +144,9 @@ RunResult ShardedRunner::run(const std::function<void(const IntervalReport&)>& o
   RunResult result = collector.collect(on_interval);
   for (auto& w : workers_) w->thread.join();
   result.io_backend = backend_name_;
+  result.security_protocol = security_protocol_name(config_.security.protocol);
+  if (config_.security.uses_sasl()) result.sasl_mechanism = config_.security.sasl.mechanism;
+  if (config_.security.uses_tls()) result.ktls = "not used (TLS in user space, through the event loop); " + tls_note_;
   result.brokers = broker_reports(control_.brokers, result.totals);
   return result;
 }

@@ -39,6 +39,7 @@ class ShardedRunner {
   RunControl control_;
   std::vector<std::unique_ptr<WorkerSlot>> workers_;
   std::string backend_name_;
+  std::string tls_note_;  // what kTLS this machine offers (reported, not used)
 };
 
 }  // namespace ws::driver

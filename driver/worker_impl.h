@@ -148,13 +148,15 @@ void Worker<Loop>::advance(int64_t now) {
 
 template <typename Loop>
 void Worker<Loop>::give_up_if_unreachable(int64_t now) {
-  if (gave_up_ || !metadata_.unreachable()) return;
-  // No bootstrap broker ever answered: every client of the run fails now, not at the deadline.
+  if (gave_up_ || (!metadata_.unreachable() && links_.fatal().empty())) return;
+  // No bootstrap broker ever answered, or one refused what no retry can change (credentials, a
+  // SASL mechanism, a certificate): every client of the run fails now, not at the deadline.
   gave_up_ = true;
-  control_.set_fatal(metadata_.failure());
+  const bool unreachable = metadata_.unreachable();
+  control_.set_fatal(unreachable ? metadata_.failure() : links_.fatal());
   control_.timeline.stop(now);
   for (auto& p : producers_) p.give_up(ctx_, true, now);
-  for (auto& c : consumers_) c.give_up(ctx_, "no_broker_reachable", now);
+  for (auto& c : consumers_) c.give_up(ctx_, unreachable ? "no_broker_reachable" : "handshake_refused", now);
 }
 
 template <typename Loop>
@@ -244,7 +246,16 @@ void Worker<Loop>::handle(std::span<const net::Event> events, int64_t now) {
     // A close does not retract events already in this batch: they belong to the old connection.
     if (links_.closed_in_this_batch(e.conn)) continue;
     switch (e.type) {
-      case net::Event::kConnected: links_.on_connected(e.conn, e.error, now); break;
+      case net::Event::kConnected:
+        if constexpr (requires(Loop& loop) { loop.tls_error(e.conn); }) {
+          // A TLS loop says why a handshake failed (OpenSSL's reason).
+          if (e.error != 0) {
+            links_.on_connected(e.conn, e.error, now, loop_->tls_error(e.conn));
+            break;
+          }
+        }
+        links_.on_connected(e.conn, e.error, now);
+        break;
       case net::Event::kData: links_.on_data(e.conn, e.data, now); break;
       case net::Event::kSent: links_.on_sent(e.conn, now); break;
       case net::Event::kClosed: links_.on_closed(e.conn, e.error, now); break;

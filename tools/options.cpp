@@ -207,11 +207,17 @@ std::optional<RunOptions> RunFlags::finish(const CLI::App& app, std::string& err
   }
   // What -X / --config said that no flag carries.
   if (properties_.security_given) r.security = properties_.security;
-  if (r.security.protocol != driver::SecurityProtocol::kPlaintext) {
-    // Until the TLS and SASL transports land, running in plaintext would mislead.
-    error = tool_ + ": security.protocol=" + driver::security_protocol_name(r.security.protocol) +
-            ": not supported yet (PLAINTEXT only)";
-    return std::nullopt;
+  // A certificate or store that cannot be read fails every connection: say so now, by its key.
+  const auto& tls = r.security.tls;
+  for (const auto& [key, path] : {std::pair{"ssl.ca.location", &tls.ca_location},
+                                  std::pair{"ssl.truststore.location", &tls.truststore_location},
+                                  std::pair{"ssl.certificate.location", &tls.certificate_location},
+                                  std::pair{"ssl.key.location", &tls.key_location},
+                                  std::pair{"ssl.keystore.location", &tls.keystore_location}}) {
+    if (!path->empty() && ::access(path->c_str(), R_OK) != 0) {
+      error = tool_ + ": " + key + ": cannot read '" + *path + "' (" + std::strerror(errno) + ")";
+      return std::nullopt;
+    }
   }
   if (properties_.batch_bytes > 0 && app.count("--batch") == 0) {
     // batch.size is bytes for the Java client; --batch counts records.

@@ -238,6 +238,10 @@ Json result_json(const driver::RunResult& result, const driver::RunConfig& confi
               {"fatal", result.fatal},
               {"exit_code", static_cast<int>(context.verdict.status)},
               {"degraded_reasons", reasons}};
+  // How connections were secured (never a secret: no user, password or file name).
+  j["security"] = {{"protocol", result.security_protocol},
+                   {"sasl_mechanism", result.sasl_mechanism.empty() ? Json(nullptr) : Json(result.sasl_mechanism)},
+                   {"ktls", result.ktls.empty() ? Json(nullptr) : Json(result.ktls)}};
   j["process"] = {{"cpu_user_s", process.cpu_user_s},
                   {"cpu_sys_s", process.cpu_sys_s},
                   {"peak_rss_kib", process.peak_rss_kib},

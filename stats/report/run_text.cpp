@@ -229,6 +229,11 @@ std::string summary(const driver::RunResult& result, const driver::RunConfig& co
     }
     if (shown > 10) out << "  failing consumer   ... and " << shown - 10 << " more (see --json)\n";
   }
+  if (result.security_protocol != "PLAINTEXT" && !result.security_protocol.empty()) {
+    out << "  security           " << result.security_protocol
+        << (result.sasl_mechanism.empty() ? "" : " (" + result.sasl_mechanism + ")")
+        << (result.ktls.empty() ? "" : "; kTLS " + result.ktls) << "\n";
+  }
   // Connections are counted over the whole run: most are opened while connecting.
   out << "  connections        attempted " << with_commas(all.connections_attempted) << ", established "
       << with_commas(all.connections_established) << ", failed " << with_commas(all.connections_failed)

@@ -65,14 +65,6 @@ FakeKafka three_brokers(int partitions = 6) {
   return k;
 }
 
-int connects_to(const WorkerRig& rig, int port) {
-  std::set<net::ConnId> conns;
-  for (const auto& r : rig.kafka.requests) {
-    if (r.port == port) conns.insert(r.conn);
-  }
-  return static_cast<int>(conns.size());
-}
-
 TEST(Cluster, ARoundRobinProducerKeepsOneConnectionPerLeaderAndWritesEveryPartition) {
   auto config = base_config();
   config.clients = 2;

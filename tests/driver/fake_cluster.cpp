@@ -142,11 +142,43 @@ size_t FakeLoop::poll(std::span<net::Event> out, int) {
   return n;
 }
 
+void FakeLoop::answer_sasl_token(net::ConnId conn, std::span<const uint8_t> token, int32_t corr, int16_t version) {
+  using namespace protocol;
+  FakeKafka& k = *kafka_;
+  Conn& c = conns_[conn];
+  std::vector<uint8_t> reply;
+  std::string error;
+  const auto step = c.sasl ? c.sasl->on_client(token, reply, error) : sasl::ServerExchange::Step::kFailed;
+  if (step == sasl::ServerExchange::Step::kDone) {
+    c.authenticated = true;
+    ++k.sasl_logins;
+  }
+  if (c.bare_tokens) {
+    if (step == sasl::ServerExchange::Step::kFailed) return close_from_broker(conn);  // as Kafka 0.10 does
+    if (step == sasl::ServerExchange::Step::kDone) c.bare_tokens = false;  // Kafka requests from here on
+    std::vector<uint8_t> out;
+    sasl::append_token_frame(out, reply);
+    return queue_data(conn, std::move(out));
+  }
+  SaslAuthenticateResponse resp;
+  if (step == sasl::ServerExchange::Step::kFailed) {
+    resp.error_code = error::kSaslAuthenticationFailed;
+    resp.error_message = error;
+    auto frame = response_frame(corr, SaslAuthenticateRequest::kApiKey, version, resp);
+    return queue_data(conn, std::move(frame));  // (Kafka closes after this; the client gives up first)
+  }
+  resp.auth_bytes = Bytes(reply.data(), reply.size());
+  queue_data(conn, response_frame(corr, SaslAuthenticateRequest::kApiKey, version, resp));
+}
+
 void FakeLoop::answer(net::ConnId conn, std::span<const uint8_t> frame) {
   using namespace protocol;
   FakeKafka& k = *kafka_;
   Conn& c = conns_[conn];
   const FakeKafka::Broker* broker = k.broker_at(c.port);
+  if (c.bare_tokens) {  // a SASL token after SaslHandshake v0: no header
+    return answer_sasl_token(conn, frame, 0, 0);
+  }
   Reader r(frame);
   // Request header v1 (v2 for flexible versions): peek at key and version first.
   Reader peek(frame);
@@ -159,6 +191,11 @@ void FakeLoop::answer(net::ConnId conn, std::span<const uint8_t> frame) {
   k.requests.push_back(seen);
   if (broker && broker->silent) return;
   const int32_t corr = header.correlation_id;
+  const bool sasl_on = !k.sasl_users.empty();
+  if (sasl_on && !c.authenticated && api_key != ApiVersionsRequest::kApiKey &&
+      api_key != SaslHandshakeRequest::kApiKey && api_key != SaslAuthenticateRequest::kApiKey) {
+    return close_from_broker(conn);  // Kafka closes a connection that skips authentication
+  }
 
   switch (api_key) {
     case ApiVersionsRequest::kApiKey: {
@@ -173,7 +210,9 @@ void FakeLoop::answer(net::ConnId conn, std::span<const uint8_t> frame) {
                                                     {FetchRequest::kApiKey, 11},
                                                     {ListOffsetsRequest::kApiKey, 5},
                                                     {MetadataRequest::kApiKey, 8},
-                                                    {ApiVersionsRequest::kApiKey, 3}};
+                                                    {ApiVersionsRequest::kApiKey, 3},
+                                                    {SaslHandshakeRequest::kApiKey, k.sasl_v0_only ? 0 : 1},
+                                                    {SaslAuthenticateRequest::kApiKey, k.sasl_v0_only ? -1 : 2}};
       if (version > 3) {
         resp.error_code = error::kUnsupportedVersion;
         ApiVersionsResponse::ApiVersion v;
@@ -183,6 +222,9 @@ void FakeLoop::answer(net::ConnId conn, std::span<const uint8_t> frame) {
         return queue_data(conn, response_frame(corr, api_key, 0, resp));
       }
       for (auto [key, max] : ranges) {
+        if (max < 0 || (!sasl_on && (key == SaslHandshakeRequest::kApiKey || key == SaslAuthenticateRequest::kApiKey))) {
+          continue;
+        }
         ApiVersionsResponse::ApiVersion v;
         v.api_key = key;
         v.min_version = 0;
@@ -190,6 +232,31 @@ void FakeLoop::answer(net::ConnId conn, std::span<const uint8_t> frame) {
         resp.api_keys.push_back(v);
       }
       return queue_data(conn, response_frame(corr, api_key, version, resp));
+    }
+    case SaslHandshakeRequest::kApiKey: {
+      SaslHandshakeRequest req;
+      req.decode(r, version);
+      SaslHandshakeResponse resp;
+      for (const auto& m : k.sasl_mechanisms) resp.mechanisms.push_back(m);
+      sasl::Mechanism mechanism{};
+      const bool offered = std::find(k.sasl_mechanisms.begin(), k.sasl_mechanisms.end(), std::string(req.mechanism)) !=
+                           k.sasl_mechanisms.end();
+      if (!offered || !sasl::parse_mechanism(req.mechanism, mechanism)) {
+        resp.error_code = error::kUnsupportedSaslMechanism;
+      } else {
+        if (sasl_store_.empty()) {
+          for (const auto& [user, password] : k.sasl_users) sasl_store_.add(user, password);
+        }
+        c.sasl = std::make_shared<sasl::ServerExchange>(mechanism, sasl_store_);
+        c.bare_tokens = version == 0;
+      }
+      return queue_data(conn, response_frame(corr, api_key, version, resp));
+    }
+    case SaslAuthenticateRequest::kApiKey: {
+      SaslAuthenticateRequest req;
+      req.decode(r, version);
+      return answer_sasl_token(conn, std::span<const uint8_t>(req.auth_bytes.data(), req.auth_bytes.size()), corr,
+                               version);
     }
     case MetadataRequest::kApiKey: {
       MetadataRequest req;

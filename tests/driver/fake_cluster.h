@@ -24,6 +24,8 @@
 #include "protocol/metadata.h"
 #include "protocol/produce.h"
 #include "protocol/records.h"
+#include "protocol/sasl/kafka_framing.h"
+#include "protocol/sasl/sasl.h"
 
 namespace ws::testing {
 
@@ -62,6 +64,13 @@ struct FakeKafka {
   int16_t produce_error = 0;          // every produce partition answers this error
   bool answer_acks0 = false;          // answer acks=0 produces anyway (librdkafka's mock does)
   int fetch_max_records = 0;          // records per partition in one fetch answer; 0: all
+  // SASL: with users, every connection must authenticate after ApiVersions (mechanisms PLAIN,
+  // SCRAM-SHA-256 and -512 unless `sasl_mechanisms` says otherwise). `sasl_v0_only`: no
+  // SaslAuthenticate, so tokens go as bare frames (Kafka 0.10.0).
+  std::map<std::string, std::string> sasl_users;
+  std::vector<std::string> sasl_mechanisms{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"};
+  bool sasl_v0_only = false;
+  int sasl_logins = 0;  // exchanges that ended authenticated
   // Called for every produce request before it is answered: return an error code to answer with.
   std::function<int16_t(const SeenRequest&)> produce_hook;
 
@@ -113,7 +122,12 @@ class FakeLoop {
     int port = 0;
     bool connected = false;
     std::vector<uint8_t> inbound;  // request bytes not yet a whole frame
+    bool authenticated = false;
+    bool bare_tokens = false;  // after SaslHandshake v0: the next frame is a bare token
+    std::shared_ptr<protocol::sasl::ServerExchange> sasl;
   };
+  void answer_sasl_token(net::ConnId conn, std::span<const uint8_t> token, int32_t corr, int16_t version);
+  protocol::sasl::UserStore sasl_store_;
   void answer(net::ConnId conn, std::span<const uint8_t> frame);
   void queue_data(net::ConnId conn, std::vector<uint8_t> bytes);
 

@@ -113,6 +113,7 @@ TEST(ClientProperties, BadKeysAndValuesNameThemselvesOnOneLineWithExitCode2) {
       {{"-X", "novalue"}, "-X: 'novalue' is not valid"},
       {{"-X"}, "-X"},
       {{"--config=/no/such/file"}, "--config: cannot read '/no/such/file'"},
+      {{"-X", "ssl.ca.location=/no/such/ca.pem"}, "ssl.ca.location: cannot read '/no/such/ca.pem'"},
       {{"-X", "enable.ssl.certificate.verification=maybe"}, "use true or false"},
       {{"-X", "sasl.jaas.config=com.example.Krb5LoginModule required;"}, "sasl.jaas.config"},
   };

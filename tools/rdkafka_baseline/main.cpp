@@ -255,6 +255,33 @@ std::string ms_string(std::chrono::nanoseconds d) {
 
 using Settings = std::span<const std::pair<std::string, std::string>>;
 
+// librdkafka's settings for wirestress's security settings. librdkafka takes CA certificates as
+// PEM only: a PKCS12 truststore is refused (ssl.ca.location instead).
+std::vector<std::pair<std::string, std::string>> security_settings(const ws::driver::SecuritySettings& s) {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (s.protocol == ws::driver::SecurityProtocol::kPlaintext) return out;
+  out.emplace_back("security.protocol", ws::driver::security_protocol_name(s.protocol));
+  if (s.uses_sasl()) {
+    out.emplace_back("sasl.mechanisms", s.sasl.mechanism);
+    out.emplace_back("sasl.username", s.sasl.username);
+    out.emplace_back("sasl.password", s.sasl.password);
+  }
+  if (s.uses_tls()) {
+    const auto& t = s.tls;
+    if (!t.ca_location.empty()) out.emplace_back("ssl.ca.location", t.ca_location);
+    if (!t.truststore_location.empty()) out.emplace_back("ssl.truststore.location", t.truststore_location);
+    if (!t.certificate_location.empty()) out.emplace_back("ssl.certificate.location", t.certificate_location);
+    if (!t.key_location.empty()) out.emplace_back("ssl.key.location", t.key_location);
+    if (!t.key_password.empty()) out.emplace_back("ssl.key.password", t.key_password);
+    if (!t.keystore_location.empty()) out.emplace_back("ssl.keystore.location", t.keystore_location);
+    if (!t.keystore_password.empty()) out.emplace_back("ssl.keystore.password", t.keystore_password);
+    if (!t.cipher_suites.empty()) out.emplace_back("ssl.cipher.suites", t.cipher_suites);
+    out.emplace_back("enable.ssl.certificate.verification", t.verify_certificate ? "true" : "false");
+    out.emplace_back("ssl.endpoint.identification.algorithm", t.verify_hostname ? "https" : "none");
+  }
+  return out;
+}
+
 // A librdkafka instance of `type` with `settings`, plus what Kafka 0.9 needs (it has no
 // ApiVersions); `prepare` adds callbacks to the configuration. nullptr and `error` on failure.
 template <typename Prepare>
@@ -272,6 +299,20 @@ rd_kafka_t* make_instance(rd_kafka_type_t type, const RunConfig& config, Setting
   if (config.broker_version == ws::driver::BrokerVersion::kV0_9) {
     rd_kafka_conf_set(conf, "api.version.request", "false", err, sizeof err);
     rd_kafka_conf_set(conf, "broker.version.fallback", "0.9.0.1", err, sizeof err);
+  }
+  // The same security as wirestress's clients (-X / --config), in librdkafka's names.
+  if (config.security.uses_sasl() && config.security.sasl.mechanism == "OAUTHBEARER") {
+    // librdkafka wants a token refresh callback, not a static token.
+    error = "sasl.mechanism=OAUTHBEARER: not supported by rdkafka-baseline (a static token needs a refresh callback)";
+    rd_kafka_conf_destroy(conf);
+    return nullptr;
+  }
+  for (const auto& [k, v] : security_settings(config.security)) {
+    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
+      error = k + ": " + err;  // never the value: it may be a secret
+      rd_kafka_conf_destroy(conf);
+      return nullptr;
+    }
   }
   prepare(conf);
   rd_kafka_t* rk = rd_kafka_new(type, conf, err, sizeof err);  // owns conf on success

@@ -25,6 +25,10 @@
 #   WS_KAFKA_MIN_ISR           min.insync.replicas of a cluster's brokers (default 1; 2 makes acks=-1
 #                              fail with NOT_ENOUGH_REPLICAS rather than lose data when two of three die)
 #   WS_KAFKA_EXTRA             more server.properties lines, e.g. "max.connections.per.ip=100"
+#   WS_KAFKA_SSL_PORT          `start` only: also an SSL listener on this port (TLSv1.2), with a
+#                              throwaway CA and certificates in DIR/ssl (ca.pem, client.pem/.key,
+#                              broker.p12, truststore.p12; store password "wirestress")
+#   WS_KAFKA_SSL_CLIENT_AUTH   ssl.client.auth of that listener: none (default), requested, required
 #
 # A cluster's brokers never elect an out-of-sync replica (unclean.leader.election.enable=false), and
 # a killed broker's leaderships move once its ZooKeeper session (4 s) expires.
@@ -188,17 +192,61 @@ EOF
   done
 }
 
+# make_certs DIR: a throwaway CA, a broker certificate for 127.0.0.1/localhost and a client
+# certificate, under DIR/ssl: PEM for wirestress and kcat, PKCS12 stores for the broker (Java 17
+# reads PKCS12; keytool makes the truststore, whose entries Java must see as trusted).
+make_certs() {
+  local ssl=$1/ssl pw=wirestress
+  [[ -f "$ssl/broker.p12" ]] && return 0
+  mkdir -p "$ssl"
+  (
+    cd "$ssl"
+    openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=wirestress test CA" \
+      -keyout ca.key -out ca.pem >/dev/null 2>&1
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >broker.ext
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout broker.key -out broker.csr >/dev/null 2>&1
+    openssl x509 -req -in broker.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 \
+      -extfile broker.ext -out broker.pem >/dev/null 2>&1
+    openssl pkcs12 -export -in broker.pem -inkey broker.key -certfile ca.pem -name broker \
+      -passout "pass:$pw" -out broker.p12
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=wirestress-client" -keyout client.key -out client.csr >/dev/null 2>&1
+    openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 -out client.pem >/dev/null 2>&1
+    keytool -importcert -noprompt -alias ca -file ca.pem -keystore truststore.p12 -storetype PKCS12 \
+      -storepass "$pw" >/dev/null 2>&1
+  ) || die "could not make the test certificates in $ssl (needs openssl and keytool)"
+}
+
 # write_broker_config DIR ID PORT SUFFIX BROKERS: DIR/server$SUFFIX.properties for broker ID.
 write_broker_config() {
   local dir=$1 id=$2 port=$3 suffix=$4 brokers=$5
   local adv_port=${WS_KAFKA_ADVERTISED_PORT:-$port}
   [[ $brokers -eq 1 ]] || adv_port=$port
   mkdir -p "$dir/kafka-logs$suffix"
+  local listeners="PLAINTEXT://127.0.0.1:$port" ssl_lines=""
+  if [[ -n "${WS_KAFKA_SSL_PORT:-}" && $brokers -eq 1 ]]; then
+    make_certs "$dir"
+    listeners="$listeners,SSL://127.0.0.1:$WS_KAFKA_SSL_PORT"
+    # Kafka 0.9 predates TLS 1.3 (its SSLEngine loop mishandles it): pin TLSv1.2.
+    ssl_lines="ssl.keystore.location=$dir/ssl/broker.p12
+ssl.keystore.type=PKCS12
+ssl.keystore.password=wirestress
+ssl.key.password=wirestress
+ssl.truststore.location=$dir/ssl/truststore.p12
+ssl.truststore.type=PKCS12
+ssl.truststore.password=wirestress
+ssl.client.auth=${WS_KAFKA_SSL_CLIENT_AUTH:-none}
+ssl.protocol=TLSv1.2
+ssl.enabled.protocols=TLSv1.2
+advertised.listeners=PLAINTEXT://127.0.0.1:$adv_port,SSL://127.0.0.1:$WS_KAFKA_SSL_PORT"
+  else
+    # (advertised.host.name/port advertise the PLAINTEXT listener only)
+    ssl_lines="advertised.host.name=127.0.0.1
+advertised.port=$adv_port"
+  fi
   cat >"$dir/server$suffix.properties" <<EOF
 broker.id=$id
-listeners=PLAINTEXT://127.0.0.1:$port
-advertised.host.name=127.0.0.1
-advertised.port=$adv_port
+listeners=$listeners
+$ssl_lines
 log.dirs=$dir/kafka-logs$suffix
 num.partitions=${WS_KAFKA_PARTITIONS:-1}
 default.replication.factor=1
@@ -267,6 +315,7 @@ cmd_start() {
   cmd_fetch >/dev/null
   dir="$(prepare_dir "$1")"
   port_open "$port" && die "127.0.0.1:$port is already in use"
+  [[ -z "${WS_KAFKA_SSL_PORT:-}" ]] || ! port_open "$WS_KAFKA_SSL_PORT" || die "127.0.0.1:$WS_KAFKA_SSL_PORT is already in use"
   jvm_flags "$dir"
   start_zookeeper "$dir" "$deadline"
   write_broker_config "$dir" 0 "$port" "" 1
