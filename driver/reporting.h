@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -52,7 +53,15 @@ struct RunResult {
   std::string io_backend;  // what actually ran ("io_uring", "asio", "tls+io_uring", "librdkafka")
   std::string security_protocol = "PLAINTEXT";  // security.protocol of every connection
   std::string sasl_mechanism;  // SASL_*: the mechanism
-  std::string ktls;            // SSL, SASL_SSL: whether kernel TLS was used, and why not
+  // SSL, SASL_SSL: kernel TLS. The loops keep TLS in user space (memory BIOs under io_uring), so
+  // `used` is false; what the machine would offer is reported for whoever compares hosts.
+  struct Ktls {
+    bool used = false;
+    bool kernel = false;   // the kernel has the "tls" TCP upper layer
+    bool openssl = false;  // OpenSSL was built with kTLS
+    std::string detail;    // one line: why not, and what is missing
+  };
+  std::optional<Ktls> ktls;
   uint32_t threads = 0;
   uint32_t clients = 0;    // configured producers
   uint32_t consumer_count = 0;

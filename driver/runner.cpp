@@ -43,6 +43,8 @@ net::TlsOptions tls_options(const TlsSettings& t) {
 
 }  // namespace
 
+net::TlsOptions client_tls_options(const TlsSettings& settings) { return tls_options(settings); }
+
 struct ShardedRunner::WorkerSlot {
   Mailbox mailbox;
   std::unique_ptr<Worker<net::UringLoop>> uring;
@@ -94,7 +96,7 @@ bool ShardedRunner::prepare(std::string& error, std::string& notice, uint64_t ex
       return false;
     }
     net::set_default_tls_options(options);
-    tls_note_ = net::detect_ktls().detail;
+    ktls_ = net::detect_ktls();
   }
   WorkerShare share;
   for (uint32_t t = 0; t < threads; ++t) {
@@ -146,7 +148,10 @@ RunResult ShardedRunner::run(const std::function<void(const IntervalReport&)>& o
   result.io_backend = backend_name_;
   result.security_protocol = security_protocol_name(config_.security.protocol);
   if (config_.security.uses_sasl()) result.sasl_mechanism = config_.security.sasl.mechanism;
-  if (config_.security.uses_tls()) result.ktls = "not used (TLS in user space, through the event loop); " + tls_note_;
+  if (config_.security.uses_tls()) {
+    result.ktls = RunResult::Ktls{.used = false, .kernel = ktls_.kernel, .openssl = ktls_.openssl,
+                                  .detail = "TLS in user space, through the event loop; " + ktls_.detail};
+  }
   result.brokers = broker_reports(control_.brokers, result.totals);
   return result;
 }

@@ -12,8 +12,12 @@
 #include "driver/config.h"
 #include "driver/reporting.h"
 #include "driver/run_control.h"
+#include "net/tls.h"
 
 namespace ws::driver {
+
+// The client-side TLS options of security settings (ssl.* properties), for every runner.
+net::TlsOptions client_tls_options(const TlsSettings& settings);
 
 class ShardedRunner {
  public:
@@ -39,7 +43,7 @@ class ShardedRunner {
   RunControl control_;
   std::vector<std::unique_ptr<WorkerSlot>> workers_;
   std::string backend_name_;
-  std::string tls_note_;  // what kTLS this machine offers (reported, not used)
+  net::KtlsSupport ktls_;  // what kTLS this machine offers (reported, not used)
 };
 
 }  // namespace ws::driver

@@ -241,7 +241,11 @@ Json result_json(const driver::RunResult& result, const driver::RunConfig& confi
   // How connections were secured (never a secret: no user, password or file name).
   j["security"] = {{"protocol", result.security_protocol},
                    {"sasl_mechanism", result.sasl_mechanism.empty() ? Json(nullptr) : Json(result.sasl_mechanism)},
-                   {"ktls", result.ktls.empty() ? Json(nullptr) : Json(result.ktls)}};
+                   {"ktls", !result.ktls ? Json(nullptr)
+                                         : Json{{"used", result.ktls->used},
+                                                {"kernel", result.ktls->kernel},
+                                                {"openssl", result.ktls->openssl},
+                                                {"detail", result.ktls->detail}}}};
   j["process"] = {{"cpu_user_s", process.cpu_user_s},
                   {"cpu_sys_s", process.cpu_sys_s},
                   {"peak_rss_kib", process.peak_rss_kib},

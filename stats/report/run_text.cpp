@@ -232,7 +232,9 @@ std::string summary(const driver::RunResult& result, const driver::RunConfig& co
   if (result.security_protocol != "PLAINTEXT" && !result.security_protocol.empty()) {
     out << "  security           " << result.security_protocol
         << (result.sasl_mechanism.empty() ? "" : " (" + result.sasl_mechanism + ")")
-        << (result.ktls.empty() ? "" : "; kTLS " + result.ktls) << "\n";
+        << (!result.ktls ? "" : std::string("; kTLS ") + (result.ktls->used ? "used" : "not used") + " (" +
+                                   result.ktls->detail + ")")
+        << "\n";
   }
   // Connections are counted over the whole run: most are opened while connecting.
   out << "  connections        attempted " << with_commas(all.connections_attempted) << ", established "
