@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """wirestress vs librdkafka (tools/rdkafka-baseline) on the same scenarios against the same broker.
 
-Usage: bench/compare.py [--broker sink|mock|kafka09|all] [--rounds N] [--quick]
+Usage: bench/compare.py [--broker sink|mock|kafka09|kafka09-tls|all] [--rounds N] [--quick]
 (after `cmake --build build --target wirestress ws_rdkafka_baseline ws_kafka_sink ws_mock_cluster
 ws_tcp_blast`). Starts each broker itself on 127.0.0.1 and stops it at the end.
 
@@ -16,8 +16,12 @@ row is the round with the least CPU per message):
   5  sink ceiling vs Kafka 0.9: wirestress --clients=10 --acks=1 --batch=100 against both
   6  (mock, kafka09: the sink has no Fetch) 1 producer + 10 consumers with --verify; the row counts
      records received by all consumers, CPU per received record, and end-to-end p99
+  T  (kafka09-tls) scenarios 1 and 2 over TLS (Kafka 0.9's SSL listener, TLSv1.2) beside the same
+     scenarios over the same broker's plaintext listener, so the encryption's cost is the only
+     difference
 Targets checked at the end: CPU/msg wirestress >= 10x lower than the baseline for one client and
->= 100x lower for 500 clients x 1 msg/request; wirestress >= 0.5x plain TCP; sink >= 10x Kafka 0.9.
+>= 100x lower for 500 clients x 1 msg/request; wirestress >= 0.5x plain TCP; sink >= 10x Kafka 0.9; over TLS wirestress keeps >= 70% of its
+plaintext advantage (CPU/msg ratio over TLS / the ratio over plaintext).
 """
 import argparse
 import json
@@ -29,7 +33,7 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BUILD = os.path.join(ROOT, "build")
+BUILD = os.environ.get("WS_BUILD", os.path.join(ROOT, "build"))  # WS_BUILD: another build tree
 WIRESTRESS = os.path.join(BUILD, "tools", "wirestress")
 BASELINE = os.path.join(BUILD, "tools", "rdkafka-baseline")
 SINK = os.path.join(BUILD, "tools", "ws_kafka_sink")
@@ -157,7 +161,31 @@ class Kafka09Broker(Broker):
         subprocess.run([KAFKA09, "stop", self.dir], capture_output=True, timeout=120)
 
 
-BROKERS = {"sink": SinkBroker, "mock": MockBroker, "kafka09": Kafka09Broker}
+class Kafka09TlsBroker(Kafka09Broker):
+    """Kafka 0.9 with a plaintext and an SSL listener; kafka09.sh makes the CA and certificates."""
+    name = "kafka09-tls"
+
+    def __init__(self):
+        super().__init__(port=29393)
+        self.ssl_port = 29394
+        self.plain_bootstrap = None
+
+    def start(self):
+        os.environ["WS_KAFKA_SSL_PORT"] = str(self.ssl_port)
+        try:
+            super().start()
+        finally:
+            del os.environ["WS_KAFKA_SSL_PORT"]
+        self.plain_bootstrap = self.bootstrap
+
+    def use(self, tls):
+        """Points both tools at the TLS listener (tls=True) or the plaintext one."""
+        self.bootstrap = f"127.0.0.1:{self.ssl_port}" if tls else self.plain_bootstrap
+        self.extra = ["--broker-version=0.9"] + (
+            ["-X", "security.protocol=SSL", "-X", f"ssl.ca.location={self.dir}/ssl/ca.pem"] if tls else [])
+
+
+BROKERS = {"sink": SinkBroker, "mock": MockBroker, "kafka09": Kafka09Broker, "kafka09-tls": Kafka09TlsBroker}
 
 
 # ------------------------------------------------------------------------------------------- runs
@@ -283,7 +311,29 @@ def alternate(broker, scenario, acks, rounds, timeout, workdir, specs):
 
 # -------------------------------------------------------------------------------------- scenarios
 
+def scenarios_tls(broker, cfg, workdir, rounds):
+    """Scenarios 1 and 2 over plaintext and TLS against one Kafka 0.9 with both listeners."""
+    rows = []
+    for tls in (False, True):
+        broker.use(tls)
+        tag, suffix = ("T", " TLS") if tls else ("", "")
+        for acks in (0, 1):
+            args = ["--threads=1", "--batch=1", f"--messages={cfg['s1_msgs']}", "--duration=0",
+                    "--max-in-flight=5"]
+            spec = {"wirestress": (1, args), "rdkafka": (1, args)}
+            rows.append((f"{tag}1 1c acks={acks}{suffix}",
+                         alternate(broker, f"{tag}s1-acks{acks}", acks, rounds, 300, workdir, spec)))
+        args = ["--batch=1", f"--rate={cfg['s2_rate']}", f"--duration={cfg['s2_dur']}s",
+                "--max-in-flight=5", "--max-connecting=64"]
+        spec = {"wirestress": (500, args), "rdkafka": (500, args)}
+        rows.append((f"{tag}2 500c {cfg['s2_rate']}/s{suffix}",
+                     alternate(broker, f"{tag}s2", 1, rounds, cfg['s2_dur'] + 240, workdir, spec)))
+    return rows, [], {}
+
+
 def scenarios_for(broker, cfg, workdir, rounds):
+    if broker.name == "kafka09-tls":
+        return scenarios_tls(broker, cfg, workdir, rounds)
     def fresh():
         # The sink and the mock are cheap to restart: give each scenario a fresh one, so one
         # scenario's leftovers (10k connections, buffers) do not land on the next.
@@ -442,7 +492,7 @@ def fmt_row(broker, label, tool, r, ref):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--broker", choices=["sink", "mock", "kafka09", "all"], default="all")
+    ap.add_argument("--broker", choices=["sink", "mock", "kafka09", "kafka09-tls", "all"], default="all")
     ap.add_argument("--rounds", type=int, default=None, help="rounds per scenario (default 3; --quick 1)")
     ap.add_argument("--quick", action="store_true", help="short runs (under ~3 minutes for all brokers)")
     a = ap.parse_args()
@@ -458,7 +508,7 @@ def main():
     for p in (WIRESTRESS, BASELINE, SINK, MOCK):
         if not os.path.exists(p):
             sys.exit(f"missing {p}: build it first")
-    names = ["sink", "mock", "kafka09"] if a.broker == "all" else [a.broker]
+    names = ["sink", "mock", "kafka09", "kafka09-tls"] if a.broker == "all" else [a.broker]
     workdir = tempfile.mkdtemp(prefix="ws-cmp-")
     t_start = time.time()
     all_rows, all_notes, extras = [], [], {}
@@ -527,6 +577,16 @@ def main():
             verdict = "n/a" if x is None else ("MET" if x >= target else "NOT MET")
             xs = "n/a" if x is None else f"{x:.1f}x"
             print(f"  [{b}] CPU/msg rdkafka/wirestress, {what}: {xs} (target >= {target}x) {verdict}")
+    if "kafka09-tls" in names:
+        for pref, what in (("1 1c acks=0", "1 client acks=0"), ("1 1c acks=1", "1 client acks=1"),
+                           ("2 500c", "500 clients x 1 msg/request")):
+            plain, tls = ratio_for("kafka09-tls", pref), ratio_for("kafka09-tls", "T" + pref)
+            if plain is None or tls is None:
+                print(f"  [kafka09-tls] {what}: TLS advantage n/a (a run failed)")
+                continue
+            kept = tls / plain
+            print(f"  [kafka09-tls] CPU/msg rdkafka/wirestress, {what}: {plain:.1f}x plaintext, {tls:.1f}x TLS: "
+                  f"{kept:.0%} of the advantage kept over TLS (target >= 70%) {'MET' if kept >= 0.7 else 'NOT MET'}")
     s = extras.get("sink", {})
     if s.get("tcp_mb_s") and s.get("ws_mb_s"):
         x = s["ws_mb_s"] / s["tcp_mb_s"]
