@@ -87,6 +87,27 @@ TEST_P(ScramVector, ClientSendsTheRfcMessages) {
   EXPECT_TRUE(client.done());
 }
 
+// The client caches SaltedPassword's keys per thread (PBKDF2 is ~1-2 ms a login). A cached login
+// must send exactly what a fresh one sends, and the cache must tell passwords and salts apart.
+TEST_P(ScramVector, RepeatedLoginsAndOtherPasswordsSendTheRightProofs) {
+  const Vector& v = GetParam();
+  std::vector<uint8_t> reply;
+  std::string error;
+  for (int login = 0; login < 3; ++login) {
+    ClientExchange client = rfc_client(v.mechanism);
+    ASSERT_EQ(client_after_server_first(client, kServerFirst, reply, error), Step::kSend) << error;
+    EXPECT_EQ(text(reply), v.client_final) << "login " << login;
+  }
+  ClientExchange other = rfc_client(v.mechanism, "pencil2");
+  ASSERT_EQ(client_after_server_first(other, kServerFirst, reply, error), Step::kSend) << error;
+  EXPECT_NE(text(reply), v.client_final);
+  const std::string other_salt =
+      "r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=X22ZaJ0SNY7soEsUEjb6gQ==,i=4096";
+  ClientExchange salted = rfc_client(v.mechanism);
+  ASSERT_EQ(client_after_server_first(salted, other_salt, reply, error), Step::kSend) << error;
+  EXPECT_NE(text(reply), v.client_final);
+}
+
 TEST_P(ScramVector, ServerSendsTheRfcMessages) {
   const Vector& v = GetParam();
   UserStore users = rfc_store(v.mechanism);
