@@ -64,8 +64,29 @@ std::optional<ConfigError> RunConfig::validate() const {
       return bad("--bootstrap", b, "use HOST:PORT[,HOST:PORT...]");
     }
   }
-  if (topic.empty()) return bad("--topic", topic, "use a non-empty topic name");
+  // What the user typed, cut to a readable length (a 40,000-character --topic must not fill the screen).
+  auto shown = [](const std::string& v) {
+    return v.size() <= 60 ? v : v.substr(0, 40) + "... (" + std::to_string(v.size()) + " characters)";
+  };
   if (topics < 1 || topics > 100'000) return bad("--topics", std::to_string(topics), "use 1 to 100000");
+  // Kafka's rules for topic names (kafka.common.Topic): the broker refuses anything else, and a
+  // name longer than int16 would wrap its length field on the wire.
+  if (topic.empty() || topic == "." || topic == ".." ||
+      topic.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") !=
+          std::string::npos) {
+    return bad("--topic", shown(topic), "use letters, digits, '.', '_' and '-' (not \".\" or \"..\")");
+  }
+  if (const size_t longest = topic_name(topics - 1).size(); longest > kMaxTopicNameLength) {
+    return bad("--topic", shown(topic),
+               "use at most " + std::to_string(kMaxTopicNameLength) + " characters" +
+                   (topics > 1 ? " including the -N suffix of --topics (" + std::to_string(longest) + " here)" : ""));
+  }
+  // client.id is an int16-length string in every request header; each client appends
+  // "-consumer-N" at most (see Producer and Consumer).
+  if (client_id_prefix.size() > kMaxClientIdPrefixLength) {
+    return bad("--client-id", shown(client_id_prefix),
+               "use at most " + std::to_string(kMaxClientIdPrefixLength) + " bytes");
+  }
   for (const auto& a : source_addresses) {
     unsigned char buf[sizeof(in6_addr)];
     if (inet_pton(AF_INET, a.c_str(), buf) != 1 && inet_pton(AF_INET6, a.c_str(), buf) != 1) {

@@ -95,6 +95,10 @@ struct RunConfig {
   IoBackend io = IoBackend::kUring;
   BrokerVersion broker_version = BrokerVersion::kAuto;
   std::string client_id_prefix = "wirestress";
+  // Limits the wire imposes (checked by validate()): Kafka's topic names, and client.id's int16
+  // length less the "-consumer-NNNNNNNNNN" a client appends.
+  static constexpr size_t kMaxTopicNameLength = 249;
+  static constexpr size_t kMaxClientIdPrefixLength = 32'767 - 30;
   Duration request_timeout = std::chrono::seconds(30);
   // One connection attempt: TCP connect and the broker's answer to the first request.
   Duration connect_timeout = std::chrono::seconds(10);

@@ -64,6 +64,10 @@ TEST(Options, ClusterFlags) {
 }
 
 // Every bad value: exit code 2, one line, naming the flag.
+const std::string kLongTopic = "--topic=" + std::string(250, 't');
+const std::string kTopic249 = "--topic=" + std::string(249, 't');
+const std::string kLongClientId = "--client-id=" + std::string(40'000, 'c');
+
 TEST(Options, BadValuesNameTheFlagOnOneLine) {
   const std::pair<std::vector<const char*>, std::string> cases[] = {
       {{"--clients=0"}, "--clients"},
@@ -98,6 +102,12 @@ TEST(Options, BadValuesNameTheFlagOnOneLine) {
       {{"--brokers=0"}, "--brokers"},
       {{"--bootstrap=127.0.0.1:9092", "--partitions=6"}, "--partitions"},  // sizes the embedded broker only
       {{"--bootstrap=127.0.0.1:9092", "--brokers=3"}, "--brokers"},
+      {{"--topic=has space"}, "--topic"},
+      {{"--topic=.."}, "--topic"},
+      {{"--topic=t\xc3\xa9"}, "--topic"},
+      {{kLongTopic.c_str()}, "--topic"},                    // 250 characters
+      {{kTopic249.c_str(), "--topics=2"}, "--topic"},       // 249 + "-1" is too long
+      {{kLongClientId.c_str()}, "--client-id"},
   };
   for (const auto& [args, flag] : cases) {
     std::vector<const char*> argv{"wirestress"};
@@ -109,6 +119,14 @@ TEST(Options, BadValuesNameTheFlagOnOneLine) {
     EXPECT_NE(out.output.find(flag), std::string::npos) << out.output;
     EXPECT_EQ(out.output.find('\n'), std::string::npos) << out.output;
   }
+}
+
+TEST(Options, WireLimitsAcceptTheLongestLegalValuesAndKeepErrorsShort) {
+  const char* longest[] = {"wirestress", kTopic249.c_str()};
+  EXPECT_TRUE(parse_options(2, longest).options);
+  const char* long_id[] = {"wirestress", kLongClientId.c_str()};
+  const auto out = parse_options(2, long_id);
+  EXPECT_LT(out.output.size(), 200u) << "the 40,000-byte value is echoed: " << out.output.size() << " bytes";
 }
 
 TEST(Options, HelpDocumentsEveryFlagAndExitsZero) {
