@@ -10,6 +10,7 @@
 #include <map>
 
 #include "driver/verify.h"
+#include "protocol/framing.h"
 #include "protocol/sasl/sasl.h"
 
 namespace ws::driver {
@@ -148,6 +149,17 @@ std::optional<ConfigError> RunConfig::validate() const {
   if (fetch_max_bytes < 1024 || fetch_max_bytes > (1u << 30)) {
     return bad("--fetch-max-bytes", std::to_string(fetch_max_bytes), "use 1024 to 1073741824");
   }
+  if (max_response_bytes < 64 * 1024 || max_response_bytes > static_cast<uint32_t>(protocol::kMaxFrameSize)) {
+    return bad("--max-response-bytes", std::to_string(max_response_bytes), "use 65536 to 268435456 (256 MiB)");
+  }
+  if (consumers > 0 && fetch_max_bytes > max_response_bytes) {
+    return bad("--fetch-max-bytes", std::to_string(fetch_max_bytes),
+               "use at most --max-response-bytes (" + std::to_string(max_response_bytes) + ")");
+  }
+  if (max_receive_memory != 0 && max_receive_memory < max_response_bytes) {
+    return bad("--max-receive-memory", std::to_string(max_receive_memory),
+               "use 0 (automatic) or at least --max-response-bytes (" + std::to_string(max_response_bytes) + ")");
+  }
   if (verify && message_size < kVerifyHeaderSize) {
     return bad("--message-size", std::to_string(message_size),
                "--verify needs " + std::to_string(kVerifyHeaderSize) + " bytes or more");
@@ -159,6 +171,11 @@ void RunConfig::derive() {
   // No empty workers: a thread without clients would only cost a core.
   workers = std::max<uint32_t>(1, std::min(threads, clients + consumers));
   connect_slots_per_worker = std::max(1u, max_connecting / workers);
+  const uint64_t total = max_receive_memory != 0
+                             ? max_receive_memory
+                             : std::max<uint64_t>(2ull * max_response_bytes, 1ull << 30);
+  // Every worker can always take one frame of the largest size allowed.
+  receive_budget_per_worker = std::max<uint64_t>(total / workers, max_response_bytes);
 }
 
 const char* security_protocol_name(SecurityProtocol p) {

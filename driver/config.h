@@ -124,6 +124,13 @@ struct RunConfig {
   Duration fetch_max_wait = std::chrono::milliseconds(500);
   uint32_t fetch_min_bytes = 1;
   uint32_t fetch_max_bytes = 1024 * 1024;  // per response (Fetch v3+), per partition before that
+  // Untrusted bytes: a response frame announcing more is refused before it is read
+  // (response_too_large, the connection reset). Kafka's own cap is 256 MiB; a fetch asks for less.
+  uint32_t max_response_bytes = 100 * 1024 * 1024;
+  // Bytes of split response frames all connections of the process may hold at once (a frame read
+  // in one piece is parsed in place and costs nothing here). 0: 2 x max_response_bytes, at least
+  // 1 GiB. Past it a connection is reset (receive_memory_exhausted) rather than the process dying.
+  uint64_t max_receive_memory = 0;
   // Which partition a producer's records go to; sticky without keys and murmur2 with keys unless
   // given (see driver/partitioner.h).
   std::optional<PartitionerKind> partitioner;
@@ -141,6 +148,7 @@ struct RunConfig {
   // Derived by derive(); not set by hand.
   uint32_t workers = 1;                    // worker threads actually used (no empty ones)
   uint32_t connect_slots_per_worker = 32;  // max_connecting split over the workers
+  uint64_t receive_budget_per_worker = 1ull << 30;  // max_receive_memory split over the workers (>= one frame)
 
   // The first value the run cannot use, or nothing. Checks ranges and combinations.
   std::optional<ConfigError> validate() const;

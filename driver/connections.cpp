@@ -76,8 +76,8 @@ LinkId ConnectionTable::open(uint32_t owner, uint32_t broker, const std::string*
   l.out.clear();
   l.later.clear();
   l.unflushed = 0;
-  l.partial.clear();
-  l.partial_consumed = 0;
+  drop_partial(l);
+  l.connect_started_ns = l.connected_ns = l.negotiated_ns = 0;
   l.state = LinkState::kWaiting;
   l.wake_ns = now;
   try_connect(id, now);
@@ -182,6 +182,9 @@ void ConnectionTable::start_connect(LinkId id, int64_t now) {
   l.holds_slot = true;
   l.state = LinkState::kConnecting;
   l.wake_ns = now + config_.connect_timeout.count();
+  l.connect_started_ns = now;
+  l.connected_ns = 0;
+  l.negotiated_ns = 0;
   ++counters_.connections_attempted;
   queue_op(IoOp::kConnect, id);
 }
@@ -215,8 +218,7 @@ void ConnectionTable::drop_connection(Link& l, bool loop_closed_it, int64_t now)
   l.out.clear();
   l.later.clear();
   l.unflushed = 0;
-  l.partial.clear();
-  l.partial_consumed = 0;
+  drop_partial(l);
   if (!sasl_.empty()) sasl_.erase(id);  // an authentication in progress dies with its connection
 }
 
@@ -283,6 +285,7 @@ void ConnectionTable::on_connected(LinkId id, int error, int64_t now, std::strin
   }
   if (error != 0) return reset(id, Failure::kConnectFailed, now, true);  // the loop freed the slot
   ++counters_.connections_open;
+  l.connected_ns = now;
   send_handshake(id, now);
 }
 
@@ -371,6 +374,7 @@ void ConnectionTable::handle_api_versions(LinkId id, const InFlight& request, pr
     brokers_.set_versions(l.broker, v);
     l.probing = false;
   }
+  l.negotiated_ns = now;
   retry_waiters(now);
   if (config_.security.uses_sasl()) return start_sasl(id, now);
   handshake_done(id, now);
@@ -562,21 +566,28 @@ void ConnectionTable::on_data(LinkId id, protocol::Bytes data, int64_t now) {
   if (l.state != LinkState::kHandshake && l.state != LinkState::kReady) return;
   if (l.partial_consumed > 0) {
     // Frames handed out from the buffer last time have been handled by now.
+    buffered_bytes_ -= l.partial_consumed;
     l.partial.erase(l.partial.begin(), l.partial.begin() + static_cast<ptrdiff_t>(l.partial_consumed));
     l.partial_consumed = 0;
+    if (l.partial.empty()) release_partial_capacity(l);
   }
   // Usually a whole response arrives in one read and is parsed straight from the loop's buffer;
   // only a frame split across reads is copied into the link's own buffer.
   std::span<const uint8_t> pending = data;
   const bool buffered = !l.partial.empty();
   if (buffered) {
+    if (buffered_bytes_ + data.size() > config_.receive_budget_per_worker) {
+      return reset(id, Failure::kReceiveMemoryExhausted, now, false);
+    }
     l.partial.insert(l.partial.end(), data.begin(), data.end());
+    buffered_bytes_ += data.size();
     pending = l.partial;
   }
   const uint32_t generation = l.generation;
   size_t consumed = 0;
   while (true) {
-    const auto check = protocol::check_frame(pending.subspan(consumed));
+    const auto check = protocol::check_frame(pending.subspan(consumed),
+                                             static_cast<int32_t>(config_.max_response_bytes));
     if (check.status == protocol::FrameStatus::kTooLarge) return reset(id, Failure::kResponseTooLarge, now, false);
     if (check.status == protocol::FrameStatus::kNeedMore) break;
     const auto frame = pending.subspan(consumed + 4, check.frame_size - 4);
@@ -586,8 +597,25 @@ void ConnectionTable::on_data(LinkId id, protocol::Bytes data, int64_t now) {
   if (buffered) {
     l.partial_consumed = consumed;  // erased at the next receive: the frames point into it
   } else if (consumed < pending.size()) {
+    const size_t rest = pending.size() - consumed;
+    if (buffered_bytes_ + rest > config_.receive_budget_per_worker) {
+      return reset(id, Failure::kReceiveMemoryExhausted, now, false);
+    }
     l.partial.assign(pending.begin() + static_cast<ptrdiff_t>(consumed), pending.end());
+    buffered_bytes_ += rest;
   }
+}
+
+void ConnectionTable::drop_partial(Link& l) {
+  buffered_bytes_ -= l.partial.size();
+  l.partial.clear();
+  l.partial_consumed = 0;
+  release_partial_capacity(l);
+}
+
+void ConnectionTable::release_partial_capacity(Link& l) {
+  // One large response must not pin its memory for the rest of the run on a long-lived link.
+  if (l.partial.capacity() > kKeptPartialCapacity) std::vector<uint8_t>().swap(l.partial);
 }
 
 bool ConnectionTable::take_frame(LinkId id, std::span<const uint8_t> frame, int64_t now) {

@@ -71,6 +71,12 @@ struct Link {
   uint32_t generation = 0;        // bumped whenever the connection is dropped
   int64_t wake_ns = 0;            // kWaiting: not before; kConnecting/kHandshake: deadline
   int64_t handshake_sent_ns = 0;
+  // Milestones of the current connection attempt (0: not reached), for per-stage handshake
+  // latencies (driver/storm.h): connect issued, connected (TCP, and TLS over a TlsLoop), ApiVersions
+  // answered.
+  int64_t connect_started_ns = 0;
+  int64_t connected_ns = 0;
+  int64_t negotiated_ns = 0;
   uint64_t closed_in_batch = 0;   // the event batch in which its connection was last closed
   const std::string* client_id = nullptr;
   BrokerVersions versions;        // what this connection speaks (valid once kReady)
@@ -144,6 +150,8 @@ class ConnectionTable {
   // Connect again now if the link is waiting out a backoff (the owner learnt something new).
   void retry_now(LinkId id, int64_t now);
 
+  // Bytes of split response frames the links hold now (against receive_budget_per_worker).
+  size_t buffered_bytes() const { return buffered_bytes_; }
   Link& link(LinkId id) { return links_[id]; }
   const Link& link(LinkId id) const { return links_[id]; }
   size_t size() const { return links_.size(); }
@@ -225,6 +233,10 @@ class ConnectionTable {
   void queue_op(IoOp::Kind kind, LinkId id) { io_ops_.push_back({kind, id, links_[id].generation}); }
   void arm(LinkId id, int64_t at_ns) { timers_.arm(at_ns, TimerTarget{TimerTarget::kLink, id}); }
   bool take_frame(LinkId id, std::span<const uint8_t> frame, int64_t now);  // false: link reset
+  // Split frames: what the links hold counts against config_.receive_budget_per_worker.
+  void drop_partial(Link& l);
+  void release_partial_capacity(Link& l);
+  static constexpr size_t kKeptPartialCapacity = 1 << 20;
   void emit(LinkEvent::Kind kind, LinkId id) { events_.push_back(LinkEvent::make(kind, id, links_[id].generation)); }
   void retry_waiters(int64_t now);  // links waiting on a probe or a name lookup
   // SASL, after ApiVersions.
@@ -240,6 +252,7 @@ class ConnectionTable {
   BrokerRegistry& brokers_;
   RunCounters& counters_;
   TimerQueue& timers_;
+  size_t buffered_bytes_ = 0;  // sum of the links' partial.size()
   std::vector<Link> links_;
   std::vector<LinkId> free_links_;
   std::vector<net::Endpoint> endpoints_;  // by broker index, copied from the registry once resolved

@@ -16,6 +16,7 @@ const char* failure_name(Failure f) {
     case Failure::kCertificateVerifyFailed: return "certificate_verify_failed";
     case Failure::kAuthenticationFailed: return "authentication_failed";
     case Failure::kUnsupportedSaslMechanism: return "unsupported_sasl_mechanism";
+    case Failure::kReceiveMemoryExhausted: return "receive_memory_exhausted";
     case Failure::kCount: break;
   }
   return "unknown";

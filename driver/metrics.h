@@ -43,6 +43,7 @@ enum class Failure : uint8_t {
   kCertificateVerifyFailed,  // the broker's certificate (or host name) did not verify
   kAuthenticationFailed,     // SASL: the broker refused the credentials
   kUnsupportedSaslMechanism,  // SASL: the broker does not offer the configured mechanism
+  kReceiveMemoryExhausted,    // split frames held by the worker's connections passed its budget
   kCount
 };
 const char* failure_name(Failure f);

@@ -131,6 +131,14 @@ void RunFlags::add_to(CLI::App& app) {
       ->capture_default_str();
   app.add_option("--fetch-max-bytes", r.fetch_max_bytes, "Bytes per fetch response (Fetch v3+; per partition on older brokers)")
       ->capture_default_str();
+  app.add_option("--max-response-bytes", r.max_response_bytes,
+                 "Largest response frame accepted from a broker; a larger one is refused before it is read "
+                 "(response_too_large, the connection reset). 65536 to 268435456")
+      ->capture_default_str();
+  app.add_option("--max-receive-memory", r.max_receive_memory,
+                 "Bytes of split response frames all connections may hold at once; past it a connection is "
+                 "reset (receive_memory_exhausted). 0: 2 x --max-response-bytes, at least 1 GiB")
+      ->capture_default_str();
   app.add_option("-X", x_properties_,
                  "A client property as for the Java client or librdkafka, KEY=VALUE, repeatable: security.protocol "
                  "(PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL), sasl.mechanism(s) (PLAIN, SCRAM-SHA-256, "

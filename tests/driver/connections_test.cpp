@@ -279,6 +279,56 @@ TEST(ConnectionTable, AnOversizedFrameIsRefusedBeforeItIsRead) {
   EXPECT_EQ(rig.table->link(id).state, LinkState::kWaiting);
 }
 
+TEST(ConnectionTable, TheResponseLimitIsTheUsersAndAFrameJustUnderItIsTaken) {
+  auto config = base_config();
+  config.max_response_bytes = 64 * 1024;
+  TableRig rig(config);
+  const auto id = rig.open();
+  rig.run_for(20 * kMs, kMs);
+  ASSERT_EQ(rig.table->link(id).state, LinkState::kReady);
+  // 64 KiB + 1 announced: refused from the 4-byte prefix alone, before any body arrives.
+  rig.loop->inject(id, {0x00, 0x01, 0x00, 0x01});
+  rig.step();
+  EXPECT_EQ(rig.counters.failures[static_cast<size_t>(Failure::kResponseTooLarge)], 1u);
+  EXPECT_EQ(rig.table->link(id).state, LinkState::kWaiting);
+  EXPECT_EQ(rig.table->buffered_bytes(), 0u);
+}
+
+// Split frames are the only receive memory the driver holds; a worker's links share a budget, and a
+// link that would pass it is reset instead of the process running out of memory. A large frame's
+// buffer is released once it has been handled.
+TEST(ConnectionTable, SplitFramesShareTheWorkersReceiveBudgetAndLargeBuffersAreReleased) {
+  auto config = base_config();
+  config.max_response_bytes = 4 << 20;
+  config.max_receive_memory = 4 << 20;  // one worker: a 4 MiB budget
+  TableRig rig(config);
+  const auto a = rig.open(0);
+  const auto b = rig.open(1);
+  rig.run_for(20 * kMs, kMs);
+  ASSERT_TRUE(rig.table->ready(a) && rig.table->ready(b));
+  // Each announces a 3 MiB frame and sends 2.5 MiB of it: the first fits, the second does not.
+  auto prefix = [](uint32_t n) {
+    return std::vector<uint8_t>{uint8_t(n >> 24), uint8_t(n >> 16), uint8_t(n >> 8), uint8_t(n)};
+  };
+  std::vector<uint8_t> part = prefix(3 << 20);
+  part.resize(part.size() + (5 << 19), 0);
+  rig.loop->inject(a, part);
+  rig.step();
+  EXPECT_TRUE(rig.table->ready(a));
+  EXPECT_EQ(rig.table->buffered_bytes(), part.size());
+  rig.loop->inject(b, part);
+  rig.step();
+  EXPECT_EQ(rig.counters.failures[static_cast<size_t>(Failure::kReceiveMemoryExhausted)], 1u);
+  EXPECT_EQ(rig.table->link(b).state, LinkState::kWaiting);
+  EXPECT_TRUE(rig.table->ready(a)) << "the link within the budget keeps its connection";
+  EXPECT_EQ(rig.table->buffered_bytes(), part.size());
+  // a's connection is dropped (here: the broker closes it): its buffer goes back.
+  rig.loop->close_from_broker(a);
+  rig.step();
+  EXPECT_EQ(rig.table->buffered_bytes(), 0u);
+  EXPECT_LE(rig.table->link(a).partial.capacity(), 1u << 20);
+}
+
 TEST(ConnectionTable, AnUnexpectedCorrelationIdResetsButAcks0ProducersSkipUnsolicitedAnswers) {
   TableRig rig(base_config());
   const auto plain = rig.open(0);
