@@ -7,9 +7,13 @@
 // need a hand-off of accepted sockets between loops.) Counters are published with relaxed stores
 // and summed by the main thread at each tick.
 //
-// With --sasl-users the sink is a SASL server (PLAIN, SCRAM-SHA-256/512; no TLS): a connection may
-// send only ApiVersions and SaslHandshake until it has authenticated, by bare token frames after
+// With --sasl-users the sink is a SASL server (PLAIN, SCRAM-SHA-256/512): a connection may send
+// only ApiVersions and SaslHandshake until it has authenticated, by bare token frames after
 // SaslHandshake v0 (Kafka 0.10's flow) or by SaslAuthenticate requests after v1.
+//
+// With --tls-cert and --tls-key the listener speaks TLS (SSL, or SASL_SSL with --sasl-users): each
+// shard's loop is wrapped in net/'s TlsLoop, which decrypts on the shard's own thread, so the
+// shard code is the same with and without TLS. No client certificates are asked for.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -33,6 +37,8 @@
 
 #include "net/asio_loop.h"
 #include "net/event_loop.h"
+#include "net/tls.h"
+#include "net/tls_loop.h"
 #include "net/uring_loop.h"
 #include "protocol/api_versions.h"
 #include "protocol/errors.h"
@@ -70,6 +76,10 @@ struct SinkOptions {
   sasl::UserStore::Passwords sasl_users;
   std::vector<Mechanism> sasl_mechanisms;
   bool sasl() const { return !sasl_users.empty(); }
+  // --tls-cert, --tls-key: PEM files; with them the listener speaks TLS.
+  std::string tls_cert;
+  std::string tls_key;
+  bool tls() const { return !tls_cert.empty(); }
 };
 
 // The versions the sink answers are sink_max in protocol/framing.h's table.
@@ -95,11 +105,13 @@ struct ShardCounters {
   std::atomic<uint64_t> decode_errors{0};
   std::atomic<uint64_t> sasl_ok{0};
   std::atomic<uint64_t> sasl_failed{0};
+  std::atomic<uint64_t> tls_handshakes{0};
+  std::atomic<uint64_t> tls_handshake_failures{0};
 };
 
 struct Totals {
   uint64_t requests = 0, records = 0, bytes = 0, accepted = 0, closed = 0, crc_errors = 0,
-           decode_errors = 0, sasl_ok = 0, sasl_failed = 0;
+           decode_errors = 0, sasl_ok = 0, sasl_failed = 0, tls_handshakes = 0, tls_handshake_failures = 0;
 };
 
 std::atomic<bool> g_stop{false};
@@ -192,6 +204,12 @@ class SinkShard {
     counters_.decode_errors.store(local_.decode_errors, std::memory_order_relaxed);
     counters_.sasl_ok.store(local_.sasl_ok, std::memory_order_relaxed);
     counters_.sasl_failed.store(local_.sasl_failed, std::memory_order_relaxed);
+    if constexpr (requires { loop_->tls_stats(); }) {
+      if (!loop_) return;  // after run(): the last values were published before the reset
+      const ws::net::TlsStats& tls = loop_->tls_stats();
+      counters_.tls_handshakes.store(tls.handshakes, std::memory_order_relaxed);
+      counters_.tls_handshake_failures.store(tls.handshake_failures, std::memory_order_relaxed);
+    }
   }
 
   void handle(const ws::net::Event& e) {
@@ -669,15 +687,20 @@ constexpr const char* kUsage =
     "                     [--stats-interval=1s] [--duration=0] [--max-rate=0] [--io=uring]\n"
     "                     [--sasl-users=user:password[,user:password...]]\n"
     "                     [--sasl-mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512]\n"
+    "                     [--tls-cert=FILE --tls-key=FILE]\n"
     "A Kafka broker stand-in on 127.0.0.1 that answers ApiVersions, Metadata and Produce and\n"
     "discards the records. --port=0 picks a free port; --duration=0 runs until SIGINT/SIGTERM.\n"
     "--max-rate=N accepts at most N records/s (0: no limit); requests beyond it wait unread, like\n"
     "in front of a saturated broker: a broker of known capacity for testing capacity searches.\n"
     "--io=uring|asio: the event loop (uring falls back to asio where io_uring is unavailable).\n"
-    "--sasl-users: SASL on (SASL_PLAINTEXT; no TLS): connections must log in as one of these users\n"
-    "before Metadata or Produce, after SaslHandshake v0 (bare tokens) or v1 (SaslAuthenticate).\n"
-    "The password is everything after the first ':'. --sasl-mechanisms: those SaslHandshake accepts\n"
-    "(default: all three). The final JSON counts sasl_authentications_ok and _failed.\n";
+    "--sasl-users: SASL on (SASL_PLAINTEXT, or SASL_SSL with TLS): connections must log in as one\n"
+    "of these users before Metadata or Produce, after SaslHandshake v0 (bare tokens) or v1\n"
+    "(SaslAuthenticate). The password is everything after the first ':'. --sasl-mechanisms: those\n"
+    "SaslHandshake accepts (default: all three). The final JSON counts sasl_authentications_ok and\n"
+    "_failed.\n"
+    "--tls-cert=FILE --tls-key=FILE: TLS on (SSL, or SASL_SSL with --sasl-users), with this PEM\n"
+    "certificate (chain) and its unencrypted PEM private key; no client certificates are asked for.\n"
+    "Give both or neither. The final JSON counts tls_handshakes and tls_handshake_failures.\n";
 
 // "a,b,c" -> {"a", "b", "c"}; empty items are kept, for the callers to reject.
 std::vector<std::string_view> split_list(std::string_view list) {
@@ -719,6 +742,20 @@ bool parse_sasl_mechanisms(std::string_view list, std::vector<Mechanism>& out, s
   return true;
 }
 
+bool readable_file(std::string_view path, std::string& error) {
+  if (path.empty()) {
+    error = "want a file name";
+    return false;
+  }
+  FILE* f = std::fopen(std::string(path).c_str(), "rb");
+  if (f == nullptr) {
+    error = "cannot read '" + std::string(path) + "': " + std::strerror(errno);
+    return false;
+  }
+  std::fclose(f);
+  return true;
+}
+
 bool parse_options(int argc, char** argv, SinkOptions& o) {
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
@@ -747,6 +784,15 @@ bool parse_options(int argc, char** argv, SinkOptions& o) {
       o.max_rate = static_cast<double>(v);
     } else if (arg == "--io" && (value == "uring" || value == "asio")) {
       o.io = value == "uring" ? Io::kUring : Io::kAsio;
+    } else if (arg == "--tls-cert" || arg == "--tls-key") {
+      // Read now, so that a wrong path is reported with its flag; the contents are checked by
+      // check_tls_files() once both are known.
+      std::string error;
+      if (!readable_file(value, error)) {
+        std::fprintf(stderr, "ws_kafka_sink: %s: %s\n", std::string(arg).c_str(), error.c_str());
+        return false;
+      }
+      (arg == "--tls-cert" ? o.tls_cert : o.tls_key) = std::string(value);
     } else if (arg == "--sasl-users" || arg == "--sasl-mechanisms") {
       std::string error;
       const bool ok = arg == "--sasl-users" ? parse_sasl_users(value, o.sasl_users, error)
@@ -767,7 +813,38 @@ bool parse_options(int argc, char** argv, SinkOptions& o) {
   if (o.sasl() && o.sasl_mechanisms.empty()) {
     o.sasl_mechanisms = {Mechanism::kPlain, Mechanism::kScramSha256, Mechanism::kScramSha512};
   }
+  if (o.tls_cert.empty() != o.tls_key.empty()) {
+    std::fprintf(stderr, "ws_kafka_sink: %s: needs %s too\n", o.tls_cert.empty() ? "--tls-key" : "--tls-cert",
+                 o.tls_cert.empty() ? "--tls-cert" : "--tls-key");
+    return false;
+  }
   return true;
+}
+
+ws::net::TlsOptions tls_options(const SinkOptions& o) {
+  ws::net::TlsOptions tls;
+  tls.enabled = true;
+  tls.server.identity.cert_file = o.tls_cert;
+  tls.server.identity.key_file = o.tls_key;
+  return tls;
+}
+
+// Builds one TLS loop to find out whether OpenSSL takes the certificate and key (PEM, the key
+// fitting the certificate), so that a bad file is reported with its flag before anything starts.
+bool check_tls_files(const SinkOptions& o, std::string& error) {
+  ws::net::LoopOptions small;
+  small.max_connections = 1;
+  small.receive_buffer_count = 1;
+  if (ws::net::TlsLoop<ws::net::AsioLoop>::create(small, tls_options(o), error)) return true;
+  // net/ names the file at fault: the flag is the one whose file the message names first.
+  const size_t cert_at = error.find("'" + o.tls_cert + "'");
+  const size_t key_at = error.find("'" + o.tls_key + "'");
+  const char* flag = "--tls-cert/--tls-key";
+  if (o.tls_cert != o.tls_key && (cert_at != std::string::npos || key_at != std::string::npos)) {
+    flag = cert_at < key_at ? "--tls-cert" : "--tls-key";
+  }
+  error = std::string(flag) + ": " + error;
+  return false;
 }
 
 Totals sum(const std::vector<std::unique_ptr<ShardCounters>>& shards) {
@@ -782,6 +859,8 @@ Totals sum(const std::vector<std::unique_ptr<ShardCounters>>& shards) {
     t.decode_errors += s->decode_errors.load(std::memory_order_relaxed);
     t.sasl_ok += s->sasl_ok.load(std::memory_order_relaxed);
     t.sasl_failed += s->sasl_failed.load(std::memory_order_relaxed);
+    t.tls_handshakes += s->tls_handshakes.load(std::memory_order_relaxed);
+    t.tls_handshake_failures += s->tls_handshake_failures.load(std::memory_order_relaxed);
   }
   return t;
 }
@@ -855,12 +934,14 @@ void print_totals(const std::vector<std::unique_ptr<ShardCounters>>& counters) {
   std::printf(
       "{\"requests\":%llu,\"records\":%llu,\"bytes\":%llu,\"connections_accepted\":%llu,"
       "\"crc_errors\":%llu,\"decode_errors\":%llu,\"sasl_authentications_ok\":%llu,"
-      "\"sasl_authentications_failed\":%llu,\"cpu_user_s\":%.3f,\"cpu_sys_s\":%.3f}\n",
+      "\"sasl_authentications_failed\":%llu,\"tls_handshakes\":%llu,\"tls_handshake_failures\":%llu,"
+      "\"cpu_user_s\":%.3f,\"cpu_sys_s\":%.3f}\n",
       static_cast<unsigned long long>(t.requests), static_cast<unsigned long long>(t.records),
       static_cast<unsigned long long>(t.bytes), static_cast<unsigned long long>(t.accepted),
       static_cast<unsigned long long>(t.crc_errors),
       static_cast<unsigned long long>(t.decode_errors), static_cast<unsigned long long>(t.sasl_ok),
-      static_cast<unsigned long long>(t.sasl_failed), seconds(usage.ru_utime),
+      static_cast<unsigned long long>(t.sasl_failed), static_cast<unsigned long long>(t.tls_handshakes),
+      static_cast<unsigned long long>(t.tls_handshake_failures), seconds(usage.ru_utime),
       seconds(usage.ru_stime));
   std::fflush(stdout);
 }
@@ -921,6 +1002,23 @@ std::vector<std::unique_ptr<Loop>> make_loops(int count, std::string& error) {
   return loops;
 }
 
+// io_uring where the kernel has it, else Asio; both plain or both in a TlsLoop.
+template <typename OnUring, typename OnAsio>
+int start(const SinkOptions& options, sigset_t& stop_signals) {
+  std::string error;
+  if (options.io == Io::kUring) {
+    auto loops = make_loops<OnUring>(options.threads, error);
+    if (!loops.empty()) return serve(options, std::move(loops), stop_signals);
+    std::fprintf(stderr, "ws_kafka_sink: io_uring unavailable (%s): using asio\n", error.c_str());
+  }
+  auto loops = make_loops<OnAsio>(options.threads, error);
+  if (loops.empty()) {
+    std::fprintf(stderr, "ws_kafka_sink: %s\n", error.c_str());
+    return 1;
+  }
+  return serve(options, std::move(loops), stop_signals);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -941,16 +1039,13 @@ int main(int argc, char** argv) {
     files.rlim_cur = files.rlim_max;
     ::setrlimit(RLIMIT_NOFILE, &files);
   }
+  if (!options.tls()) return start<ws::net::UringLoop, ws::net::AsioLoop>(options, stop_signals);
   std::string error;
-  if (options.io == Io::kUring) {
-    auto loops = make_loops<ws::net::UringLoop>(options.threads, error);
-    if (!loops.empty()) return serve(options, std::move(loops), stop_signals);
-    std::fprintf(stderr, "ws_kafka_sink: io_uring unavailable (%s): using asio\n", error.c_str());
-  }
-  auto loops = make_loops<ws::net::AsioLoop>(options.threads, error);
-  if (loops.empty()) {
+  if (!check_tls_files(options, error)) {
     std::fprintf(stderr, "ws_kafka_sink: %s\n", error.c_str());
-    return 1;
+    return 2;
   }
-  return serve(options, std::move(loops), stop_signals);
+  // TlsLoop's create(LoopOptions, error), which make_loops() calls, takes these.
+  ws::net::set_default_tls_options(tls_options(options));
+  return start<ws::net::TlsLoop<ws::net::UringLoop>, ws::net::TlsLoop<ws::net::AsioLoop>>(options, stop_signals);
 }
