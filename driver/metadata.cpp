@@ -131,6 +131,11 @@ void MetadataCache::next_broker(int64_t now) {
 }
 
 void MetadataCache::take_response(protocol::Bytes body, int16_t version, int64_t now) {
+  // Metadata comes rarely: a huge answer's arrays would otherwise stay held until the next one.
+  struct ReleaseWhenDone {
+    protocol::MetadataResponse& response;
+    ~ReleaseWhenDone() { response.release_if_large(); }
+  } release{response_};
   protocol::Reader r(body);
   response_.decode(r, version);
   if (!r.ok()) {

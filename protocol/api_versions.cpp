@@ -38,6 +38,9 @@ bool ApiVersionsRequest::operator==(const ApiVersionsRequest& other) const {
          field_equal(client_software_version, other.client_software_version);
 }
 
+void ApiVersionsRequest::release_if_large() {
+}
+
 void ApiVersionsResponse::ApiVersion::encode(Writer& w, int16_t version) const {
   (void)version;
   w.i16(api_key);
@@ -62,6 +65,9 @@ bool ApiVersionsResponse::ApiVersion::operator==(const ApiVersionsResponse::ApiV
   return field_equal(api_key, other.api_key) &&
          field_equal(min_version, other.min_version) &&
          field_equal(max_version, other.max_version);
+}
+
+void ApiVersionsResponse::ApiVersion::release_if_large() {
 }
 
 void ApiVersionsResponse::SupportedFeatureKey::encode(Writer& w, int16_t version) const {
@@ -108,6 +114,9 @@ bool ApiVersionsResponse::SupportedFeatureKey::operator==(const ApiVersionsRespo
          field_equal(max_version, other.max_version);
 }
 
+void ApiVersionsResponse::SupportedFeatureKey::release_if_large() {
+}
+
 void ApiVersionsResponse::FinalizedFeatureKey::encode(Writer& w, int16_t version) const {
   (void)version;
   if (version >= 3) {
@@ -150,6 +159,9 @@ bool ApiVersionsResponse::FinalizedFeatureKey::operator==(const ApiVersionsRespo
   return field_equal(name, other.name) &&
          field_equal(max_version_level, other.max_version_level) &&
          field_equal(min_version_level, other.min_version_level);
+}
+
+void ApiVersionsResponse::FinalizedFeatureKey::release_if_large() {
 }
 
 void ApiVersionsResponse::encode(Writer& w, int16_t version) const {
@@ -223,18 +235,18 @@ void ApiVersionsResponse::decode(Reader& r, int16_t version) {
   error_code = r.i16();
   if (version <= 2) {
     {
-      int32_t n = r.array_length();
+      int32_t n = r.array_length(ApiVersion::min_encoded_size(version));
       auto& vec = api_keys;
-      vec.resize(n < 0 ? 0 : static_cast<size_t>(n));
+      resize_decoded(vec, n);
       for (auto& item : vec) {
         item.decode(r, version);
       }
     }
   } else {
     {
-      int32_t n = r.compact_array_length();
+      int32_t n = r.compact_array_length(ApiVersion::min_encoded_size(version));
       auto& vec = api_keys;
-      vec.resize(n < 0 ? 0 : static_cast<size_t>(n));
+      resize_decoded(vec, n);
       for (auto& item : vec) {
         item.decode(r, version);
       }
@@ -245,9 +257,9 @@ void ApiVersionsResponse::decode(Reader& r, int16_t version) {
   } else {
     throttle_time_ms = 0;
   }
-  supported_features.clear();
+  resize_decoded(supported_features, 0);
   finalized_features_epoch = -1;
-  finalized_features.clear();
+  resize_decoded(finalized_features, 0);
   zk_migration_ready = false;
   if (version >= 3) {
     uint32_t tagged_count = r.uvarint();
@@ -256,9 +268,9 @@ void ApiVersionsResponse::decode(Reader& r, int16_t version) {
       Reader tr = r.sub(r.uvarint());
       if (tag == 0 && (version >= 3)) {
         {
-          int32_t n = tr.compact_array_length();
+          int32_t n = tr.compact_array_length(SupportedFeatureKey::min_encoded_size(version));
           auto& vec = supported_features;
-          vec.resize(n < 0 ? 0 : static_cast<size_t>(n));
+          resize_decoded(vec, n);
           for (auto& item : vec) {
             item.decode(tr, version);
           }
@@ -271,9 +283,9 @@ void ApiVersionsResponse::decode(Reader& r, int16_t version) {
       }
       if (tag == 2 && (version >= 3)) {
         {
-          int32_t n = tr.compact_array_length();
+          int32_t n = tr.compact_array_length(FinalizedFeatureKey::min_encoded_size(version));
           auto& vec = finalized_features;
-          vec.resize(n < 0 ? 0 : static_cast<size_t>(n));
+          resize_decoded(vec, n);
           for (auto& item : vec) {
             item.decode(tr, version);
           }
@@ -297,6 +309,12 @@ bool ApiVersionsResponse::operator==(const ApiVersionsResponse& other) const {
          field_equal(finalized_features_epoch, other.finalized_features_epoch) &&
          field_equal(finalized_features, other.finalized_features) &&
          field_equal(zk_migration_ready, other.zk_migration_ready);
+}
+
+void ApiVersionsResponse::release_if_large() {
+  release_large_array(api_keys);
+  release_large_array(supported_features);
+  release_large_array(finalized_features);
 }
 
 }  // namespace ws::protocol

@@ -20,6 +20,14 @@ struct ApiVersionsRequest {
   void encode(Writer& w, int16_t version) const;
   void decode(Reader& r, int16_t version);
   bool operator==(const ApiVersionsRequest& other) const;
+  // Frees arrays holding more than kMaxRetainedArrayBytes (with their contents): for a decoded
+  // message kept for reuse, once a one-off huge one has been handled.
+  void release_if_large();
+  // Fewest bytes this takes on the wire (see the array counts in decode()).
+  static constexpr size_t min_encoded_size(int16_t version) {
+    if (version <= 2) return 0;
+    return 3;
+  }
 };
 
 struct ApiVersionsResponse {
@@ -39,6 +47,14 @@ struct ApiVersionsResponse {
     void encode(Writer& w, int16_t version) const;
     void decode(Reader& r, int16_t version);
     bool operator==(const ApiVersion& other) const;
+    // Frees arrays holding more than kMaxRetainedArrayBytes (with their contents): for a decoded
+    // message kept for reuse, once a one-off huge one has been handled.
+    void release_if_large();
+    // Fewest bytes this takes on the wire (see the array counts in decode()).
+    static constexpr size_t min_encoded_size(int16_t version) {
+      if (version <= 2) return 6;
+      return 7;
+    }
   };
 
   struct SupportedFeatureKey {
@@ -49,6 +65,14 @@ struct ApiVersionsResponse {
     void encode(Writer& w, int16_t version) const;
     void decode(Reader& r, int16_t version);
     bool operator==(const SupportedFeatureKey& other) const;
+    // Frees arrays holding more than kMaxRetainedArrayBytes (with their contents): for a decoded
+    // message kept for reuse, once a one-off huge one has been handled.
+    void release_if_large();
+    // Fewest bytes this takes on the wire (see the array counts in decode()).
+    static constexpr size_t min_encoded_size(int16_t version) {
+      if (version <= 2) return 0;
+      return 6;
+    }
   };
 
   struct FinalizedFeatureKey {
@@ -59,6 +83,14 @@ struct ApiVersionsResponse {
     void encode(Writer& w, int16_t version) const;
     void decode(Reader& r, int16_t version);
     bool operator==(const FinalizedFeatureKey& other) const;
+    // Frees arrays holding more than kMaxRetainedArrayBytes (with their contents): for a decoded
+    // message kept for reuse, once a one-off huge one has been handled.
+    void release_if_large();
+    // Fewest bytes this takes on the wire (see the array counts in decode()).
+    static constexpr size_t min_encoded_size(int16_t version) {
+      if (version <= 2) return 0;
+      return 6;
+    }
   };
 
   int16_t error_code = 0;
@@ -72,6 +104,15 @@ struct ApiVersionsResponse {
   void encode(Writer& w, int16_t version) const;
   void decode(Reader& r, int16_t version);
   bool operator==(const ApiVersionsResponse& other) const;
+  // Frees arrays holding more than kMaxRetainedArrayBytes (with their contents): for a decoded
+  // message kept for reuse, once a one-off huge one has been handled.
+  void release_if_large();
+  // Fewest bytes this takes on the wire (see the array counts in decode()).
+  static constexpr size_t min_encoded_size(int16_t version) {
+    if (version <= 0) return 6;
+    if (version <= 2) return 10;
+    return 8;
+  }
 };
 
 }  // namespace ws::protocol

@@ -47,6 +47,7 @@ class CappedOutput {
   void commit(size_t n) { written_ += n; }
 
   bool over_limit() const { return written_ > limit_; }
+  size_t limit() const { return limit_; }
   bool can_take(size_t n) const { return !over_limit() && n <= limit_ - written_; }
 
   // Trims the unused room; returns true for convenience at the end of a successful decode.
@@ -484,6 +485,14 @@ bool zstd_decompress(Bytes in, CappedOutput& sink) {
   if (in.empty()) return false;
   ZSTD_DCtx* dctx = thread_zstd_decompression_context();
   if (dctx == nullptr) return false;
+  // A frame header may ask for a window of up to 128 MiB (more with the limit lifted), which the
+  // decoder allocates before it reads a byte of data and keeps in the thread's context: a few
+  // untrusted bytes must not get more than the output cap needs. At least 8 MiB (window log 23),
+  // what the Java client's levels up to 19 use.
+  constexpr int kZstdDefaultWindowLogLimit = 27;  // ZSTD_WINDOWLOG_LIMIT_DEFAULT (an unstable API)
+  int window_log = 23;
+  while (window_log < kZstdDefaultWindowLogLimit && (size_t{1} << window_log) < sink.limit()) ++window_log;
+  if (ZSTD_isError(ZSTD_DCtx_setParameter(dctx, ZSTD_d_windowLogMax, window_log))) return false;
 
   size_t size_hint = initial_room(in);
   const unsigned long long declared = ZSTD_getFrameContentSize(in.data(), in.size());

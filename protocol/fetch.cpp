@@ -38,6 +38,9 @@ bool FetchRequest::ReplicaState::operator==(const FetchRequest::ReplicaState& ot
          field_equal(replica_epoch, other.replica_epoch);
 }
 
+void FetchRequest::ReplicaState::release_if_large() {
+}
+
 void FetchRequest::FetchTopic::encode(Writer& w, int16_t version) const {
   (void)version;
   if (version <= 12) {
@@ -84,18 +87,18 @@ void FetchRequest::FetchTopic::decode(Reader& r, int16_t version) {
   }
   if (version <= 11) {
     {
-      int32_t n = r.array_length();
+      int32_t n = r.array_length(FetchPartition::min_encoded_size(version));
       auto& vec = partitions;
-      vec.resize(n < 0 ? 0 : static_cast<size_t>(n));
+      resize_decoded(vec, n);
       for (auto& item : vec) {
         item.decode(r, version);
       }
     }
   } else {
     {
-      int32_t n = r.compact_array_length();
+      int32_t n = r.compact_array_length(FetchPartition::min_encoded_size(version));
       auto& vec = partitions;
-      vec.resize(n < 0 ? 0 : static_cast<size_t>(n));
+      resize_decoded(vec, n);
       for (auto& item : vec) {
         item.decode(r, version);
       }
@@ -110,6 +113,10 @@ bool FetchRequest::FetchTopic::operator==(const FetchRequest::FetchTopic& other)
   return field_equal(topic, other.topic) &&
          field_equal(topic_id, other.topic_id) &&
          field_equal(partitions, other.partitions);
+}
+
+void FetchRequest::FetchTopic::release_if_large() {
+  release_large_array(partitions);
 }
 
 void FetchRequest::FetchPartition::encode(Writer& w, int16_t version) const {
@@ -187,6 +194,9 @@ bool FetchRequest::FetchPartition::operator==(const FetchRequest::FetchPartition
          field_equal(replica_directory_id, other.replica_directory_id);
 }
 
+void FetchRequest::FetchPartition::release_if_large() {
+}
+
 void FetchRequest::ForgottenTopic::encode(Writer& w, int16_t version) const {
   (void)version;
   if (version >= 7 && version <= 12) {
@@ -236,25 +246,25 @@ void FetchRequest::ForgottenTopic::decode(Reader& r, int16_t version) {
   if (version >= 7) {
     if (version <= 11) {
       {
-        int32_t n = r.array_length();
+        int32_t n = r.array_length(4);
         auto& vec = partitions;
-        vec.resize(n < 0 ? 0 : static_cast<size_t>(n));
+        resize_decoded(vec, n);
         for (auto& item : vec) {
           item = r.i32();
         }
       }
     } else {
       {
-        int32_t n = r.compact_array_length();
+        int32_t n = r.compact_array_length(4);
         auto& vec = partitions;
-        vec.resize(n < 0 ? 0 : static_cast<size_t>(n));
+        resize_decoded(vec, n);
         for (auto& item : vec) {
           item = r.i32();
         }
       }
     }
   } else {
-    partitions.clear();
+    resize_decoded(partitions, 0);
   }
   if (version >= 12) {
     r.skip_tagged_fields();
@@ -265,6 +275,10 @@ bool FetchRequest::ForgottenTopic::operator==(const FetchRequest::ForgottenTopic
   return field_equal(topic, other.topic) &&
          field_equal(topic_id, other.topic_id) &&
          field_equal(partitions, other.partitions);
+}
+
+void FetchRequest::ForgottenTopic::release_if_large() {
+  release_large_array(partitions);
 }
 
 void FetchRequest::encode(Writer& w, int16_t version) const {
@@ -375,18 +389,18 @@ void FetchRequest::decode(Reader& r, int16_t version) {
   }
   if (version <= 11) {
     {
-      int32_t n = r.array_length();
+      int32_t n = r.array_length(FetchTopic::min_encoded_size(version));
       auto& vec = topics;
-      vec.resize(n < 0 ? 0 : static_cast<size_t>(n));
+      resize_decoded(vec, n);
       for (auto& item : vec) {
         item.decode(r, version);
       }
     }
   } else {
     {
-      int32_t n = r.compact_array_length();
+      int32_t n = r.compact_array_length(FetchTopic::min_encoded_size(version));
       auto& vec = topics;
-      vec.resize(n < 0 ? 0 : static_cast<size_t>(n));
+      resize_decoded(vec, n);
       for (auto& item : vec) {
         item.decode(r, version);
       }
@@ -395,25 +409,25 @@ void FetchRequest::decode(Reader& r, int16_t version) {
   if (version >= 7) {
     if (version <= 11) {
       {
-        int32_t n = r.array_length();
+        int32_t n = r.array_length(ForgottenTopic::min_encoded_size(version));
         auto& vec = forgotten_topics_data;
-        vec.resize(n < 0 ? 0 : static_cast<size_t>(n));
+        resize_decoded(vec, n);
         for (auto& item : vec) {
           item.decode(r, version);
         }
       }
     } else {
       {
-        int32_t n = r.compact_array_length();
+        int32_t n = r.compact_array_length(ForgottenTopic::min_encoded_size(version));
         auto& vec = forgotten_topics_data;
-        vec.resize(n < 0 ? 0 : static_cast<size_t>(n));
+        resize_decoded(vec, n);
         for (auto& item : vec) {
           item.decode(r, version);
         }
       }
     }
   } else {
-    forgotten_topics_data.clear();
+    resize_decoded(forgotten_topics_data, 0);
   }
   if (version >= 11) {
     if (version <= 11) {
@@ -455,6 +469,13 @@ bool FetchRequest::operator==(const FetchRequest& other) const {
          field_equal(topics, other.topics) &&
          field_equal(forgotten_topics_data, other.forgotten_topics_data) &&
          field_equal(rack_id, other.rack_id);
+}
+
+void FetchRequest::release_if_large() {
+  release_large_array(topics);
+  for (auto& item : topics) item.release_if_large();
+  release_large_array(forgotten_topics_data);
+  for (auto& item : forgotten_topics_data) item.release_if_large();
 }
 
 void FetchResponse::FetchableTopicResponse::encode(Writer& w, int16_t version) const {
@@ -503,18 +524,18 @@ void FetchResponse::FetchableTopicResponse::decode(Reader& r, int16_t version) {
   }
   if (version <= 11) {
     {
-      int32_t n = r.array_length();
+      int32_t n = r.array_length(PartitionData::min_encoded_size(version));
       auto& vec = partitions;
-      vec.resize(n < 0 ? 0 : static_cast<size_t>(n));
+      resize_decoded(vec, n);
       for (auto& item : vec) {
         item.decode(r, version);
       }
     }
   } else {
     {
-      int32_t n = r.compact_array_length();
+      int32_t n = r.compact_array_length(PartitionData::min_encoded_size(version));
       auto& vec = partitions;
-      vec.resize(n < 0 ? 0 : static_cast<size_t>(n));
+      resize_decoded(vec, n);
       for (auto& item : vec) {
         item.decode(r, version);
       }
@@ -529,6 +550,11 @@ bool FetchResponse::FetchableTopicResponse::operator==(const FetchResponse::Fetc
   return field_equal(topic, other.topic) &&
          field_equal(topic_id, other.topic_id) &&
          field_equal(partitions, other.partitions);
+}
+
+void FetchResponse::FetchableTopicResponse::release_if_large() {
+  release_large_array(partitions);
+  for (auto& item : partitions) item.release_if_large();
 }
 
 void FetchResponse::PartitionData::encode(Writer& w, int16_t version) const {
@@ -626,12 +652,12 @@ void FetchResponse::PartitionData::decode(Reader& r, int16_t version) {
   if (version >= 4) {
     if (version >= 4 && version <= 11) {
       {
-        int32_t n = r.array_length();
+        int32_t n = r.array_length(AbortedTransaction::min_encoded_size(version));
         if (n < 0) {
           aborted_transactions.reset();
         } else {
-          auto& vec = aborted_transactions.emplace();
-          vec.resize(n < 0 ? 0 : static_cast<size_t>(n));
+          auto& vec = aborted_transactions ? *aborted_transactions : aborted_transactions.emplace();
+          resize_decoded(vec, n);
           for (auto& item : vec) {
             item.decode(r, version);
           }
@@ -639,12 +665,12 @@ void FetchResponse::PartitionData::decode(Reader& r, int16_t version) {
       }
     } else {
       {
-        int32_t n = r.compact_array_length();
+        int32_t n = r.compact_array_length(AbortedTransaction::min_encoded_size(version));
         if (n < 0) {
           aborted_transactions.reset();
         } else {
-          auto& vec = aborted_transactions.emplace();
-          vec.resize(n < 0 ? 0 : static_cast<size_t>(n));
+          auto& vec = aborted_transactions ? *aborted_transactions : aborted_transactions.emplace();
+          resize_decoded(vec, n);
           for (auto& item : vec) {
             item.decode(r, version);
           }
@@ -700,6 +726,12 @@ bool FetchResponse::PartitionData::operator==(const FetchResponse::PartitionData
          field_equal(records, other.records);
 }
 
+void FetchResponse::PartitionData::release_if_large() {
+  if (aborted_transactions) {
+    release_large_array(*aborted_transactions);
+  }
+}
+
 void FetchResponse::EpochEndOffset::encode(Writer& w, int16_t version) const {
   (void)version;
   if (version >= 12) {
@@ -733,6 +765,9 @@ void FetchResponse::EpochEndOffset::decode(Reader& r, int16_t version) {
 bool FetchResponse::EpochEndOffset::operator==(const FetchResponse::EpochEndOffset& other) const {
   return field_equal(epoch, other.epoch) &&
          field_equal(end_offset, other.end_offset);
+}
+
+void FetchResponse::EpochEndOffset::release_if_large() {
 }
 
 void FetchResponse::LeaderIdAndEpoch::encode(Writer& w, int16_t version) const {
@@ -770,6 +805,9 @@ bool FetchResponse::LeaderIdAndEpoch::operator==(const FetchResponse::LeaderIdAn
          field_equal(leader_epoch, other.leader_epoch);
 }
 
+void FetchResponse::LeaderIdAndEpoch::release_if_large() {
+}
+
 void FetchResponse::SnapshotId::encode(Writer& w, int16_t version) const {
   (void)version;
   w.i64(end_offset);
@@ -791,6 +829,9 @@ void FetchResponse::SnapshotId::decode(Reader& r, int16_t version) {
 bool FetchResponse::SnapshotId::operator==(const FetchResponse::SnapshotId& other) const {
   return field_equal(end_offset, other.end_offset) &&
          field_equal(epoch, other.epoch);
+}
+
+void FetchResponse::SnapshotId::release_if_large() {
 }
 
 void FetchResponse::AbortedTransaction::encode(Writer& w, int16_t version) const {
@@ -826,6 +867,9 @@ void FetchResponse::AbortedTransaction::decode(Reader& r, int16_t version) {
 bool FetchResponse::AbortedTransaction::operator==(const FetchResponse::AbortedTransaction& other) const {
   return field_equal(producer_id, other.producer_id) &&
          field_equal(first_offset, other.first_offset);
+}
+
+void FetchResponse::AbortedTransaction::release_if_large() {
 }
 
 void FetchResponse::NodeEndpoint::encode(Writer& w, int16_t version) const {
@@ -879,6 +923,9 @@ bool FetchResponse::NodeEndpoint::operator==(const FetchResponse::NodeEndpoint& 
          field_equal(host, other.host) &&
          field_equal(port, other.port) &&
          field_equal(rack, other.rack);
+}
+
+void FetchResponse::NodeEndpoint::release_if_large() {
 }
 
 void FetchResponse::encode(Writer& w, int16_t version) const {
@@ -941,24 +988,24 @@ void FetchResponse::decode(Reader& r, int16_t version) {
   }
   if (version <= 11) {
     {
-      int32_t n = r.array_length();
+      int32_t n = r.array_length(FetchableTopicResponse::min_encoded_size(version));
       auto& vec = responses;
-      vec.resize(n < 0 ? 0 : static_cast<size_t>(n));
+      resize_decoded(vec, n);
       for (auto& item : vec) {
         item.decode(r, version);
       }
     }
   } else {
     {
-      int32_t n = r.compact_array_length();
+      int32_t n = r.compact_array_length(FetchableTopicResponse::min_encoded_size(version));
       auto& vec = responses;
-      vec.resize(n < 0 ? 0 : static_cast<size_t>(n));
+      resize_decoded(vec, n);
       for (auto& item : vec) {
         item.decode(r, version);
       }
     }
   }
-  node_endpoints.clear();
+  resize_decoded(node_endpoints, 0);
   if (version >= 12) {
     uint32_t tagged_count = r.uvarint();
     for (uint32_t i = 0; i < tagged_count && r.ok(); ++i) {
@@ -966,9 +1013,9 @@ void FetchResponse::decode(Reader& r, int16_t version) {
       Reader tr = r.sub(r.uvarint());
       if (tag == 0 && (version >= 16)) {
         {
-          int32_t n = tr.compact_array_length();
+          int32_t n = tr.compact_array_length(NodeEndpoint::min_encoded_size(version));
           auto& vec = node_endpoints;
-          vec.resize(n < 0 ? 0 : static_cast<size_t>(n));
+          resize_decoded(vec, n);
           for (auto& item : vec) {
             item.decode(tr, version);
           }
@@ -986,6 +1033,12 @@ bool FetchResponse::operator==(const FetchResponse& other) const {
          field_equal(session_id, other.session_id) &&
          field_equal(responses, other.responses) &&
          field_equal(node_endpoints, other.node_endpoints);
+}
+
+void FetchResponse::release_if_large() {
+  release_large_array(responses);
+  for (auto& item : responses) item.release_if_large();
+  release_large_array(node_endpoints);
 }
 
 }  // namespace ws::protocol

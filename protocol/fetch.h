@@ -21,6 +21,15 @@ struct FetchRequest {
     void encode(Writer& w, int16_t version) const;
     void decode(Reader& r, int16_t version);
     bool operator==(const ReplicaState& other) const;
+    // Frees arrays holding more than kMaxRetainedArrayBytes (with their contents): for a decoded
+    // message kept for reuse, once a one-off huge one has been handled.
+    void release_if_large();
+    // Fewest bytes this takes on the wire (see the array counts in decode()).
+    static constexpr size_t min_encoded_size(int16_t version) {
+      if (version <= 11) return 0;
+      if (version <= 14) return 1;
+      return 13;
+    }
   };
 
   struct FetchPartition {
@@ -35,6 +44,16 @@ struct FetchRequest {
     void encode(Writer& w, int16_t version) const;
     void decode(Reader& r, int16_t version);
     bool operator==(const FetchPartition& other) const;
+    // Frees arrays holding more than kMaxRetainedArrayBytes (with their contents): for a decoded
+    // message kept for reuse, once a one-off huge one has been handled.
+    void release_if_large();
+    // Fewest bytes this takes on the wire (see the array counts in decode()).
+    static constexpr size_t min_encoded_size(int16_t version) {
+      if (version <= 4) return 16;
+      if (version <= 8) return 24;
+      if (version <= 11) return 28;
+      return 33;
+    }
   };
 
   struct FetchTopic {
@@ -45,6 +64,15 @@ struct FetchRequest {
     void encode(Writer& w, int16_t version) const;
     void decode(Reader& r, int16_t version);
     bool operator==(const FetchTopic& other) const;
+    // Frees arrays holding more than kMaxRetainedArrayBytes (with their contents): for a decoded
+    // message kept for reuse, once a one-off huge one has been handled.
+    void release_if_large();
+    // Fewest bytes this takes on the wire (see the array counts in decode()).
+    static constexpr size_t min_encoded_size(int16_t version) {
+      if (version <= 11) return 6;
+      if (version <= 12) return 3;
+      return 18;
+    }
   };
 
   struct ForgottenTopic {
@@ -55,6 +83,16 @@ struct FetchRequest {
     void encode(Writer& w, int16_t version) const;
     void decode(Reader& r, int16_t version);
     bool operator==(const ForgottenTopic& other) const;
+    // Frees arrays holding more than kMaxRetainedArrayBytes (with their contents): for a decoded
+    // message kept for reuse, once a one-off huge one has been handled.
+    void release_if_large();
+    // Fewest bytes this takes on the wire (see the array counts in decode()).
+    static constexpr size_t min_encoded_size(int16_t version) {
+      if (version <= 6) return 0;
+      if (version <= 11) return 6;
+      if (version <= 12) return 3;
+      return 18;
+    }
   };
 
   std::optional<std::string_view> cluster_id;
@@ -73,6 +111,19 @@ struct FetchRequest {
   void encode(Writer& w, int16_t version) const;
   void decode(Reader& r, int16_t version);
   bool operator==(const FetchRequest& other) const;
+  // Frees arrays holding more than kMaxRetainedArrayBytes (with their contents): for a decoded
+  // message kept for reuse, once a one-off huge one has been handled.
+  void release_if_large();
+  // Fewest bytes this takes on the wire (see the array counts in decode()).
+  static constexpr size_t min_encoded_size(int16_t version) {
+    if (version <= 2) return 16;
+    if (version <= 3) return 20;
+    if (version <= 6) return 21;
+    if (version <= 10) return 33;
+    if (version <= 11) return 35;
+    if (version <= 14) return 29;
+    return 25;
+  }
 };
 
 struct FetchResponse {
@@ -91,6 +142,14 @@ struct FetchResponse {
     void encode(Writer& w, int16_t version) const;
     void decode(Reader& r, int16_t version);
     bool operator==(const EpochEndOffset& other) const;
+    // Frees arrays holding more than kMaxRetainedArrayBytes (with their contents): for a decoded
+    // message kept for reuse, once a one-off huge one has been handled.
+    void release_if_large();
+    // Fewest bytes this takes on the wire (see the array counts in decode()).
+    static constexpr size_t min_encoded_size(int16_t version) {
+      if (version <= 11) return 0;
+      return 13;
+    }
   };
 
   struct LeaderIdAndEpoch {
@@ -100,6 +159,14 @@ struct FetchResponse {
     void encode(Writer& w, int16_t version) const;
     void decode(Reader& r, int16_t version);
     bool operator==(const LeaderIdAndEpoch& other) const;
+    // Frees arrays holding more than kMaxRetainedArrayBytes (with their contents): for a decoded
+    // message kept for reuse, once a one-off huge one has been handled.
+    void release_if_large();
+    // Fewest bytes this takes on the wire (see the array counts in decode()).
+    static constexpr size_t min_encoded_size(int16_t version) {
+      if (version <= 11) return 0;
+      return 9;
+    }
   };
 
   struct SnapshotId {
@@ -109,6 +176,14 @@ struct FetchResponse {
     void encode(Writer& w, int16_t version) const;
     void decode(Reader& r, int16_t version);
     bool operator==(const SnapshotId& other) const;
+    // Frees arrays holding more than kMaxRetainedArrayBytes (with their contents): for a decoded
+    // message kept for reuse, once a one-off huge one has been handled.
+    void release_if_large();
+    // Fewest bytes this takes on the wire (see the array counts in decode()).
+    static constexpr size_t min_encoded_size(int16_t version) {
+      if (version <= 11) return 12;
+      return 13;
+    }
   };
 
   struct AbortedTransaction {
@@ -118,6 +193,15 @@ struct FetchResponse {
     void encode(Writer& w, int16_t version) const;
     void decode(Reader& r, int16_t version);
     bool operator==(const AbortedTransaction& other) const;
+    // Frees arrays holding more than kMaxRetainedArrayBytes (with their contents): for a decoded
+    // message kept for reuse, once a one-off huge one has been handled.
+    void release_if_large();
+    // Fewest bytes this takes on the wire (see the array counts in decode()).
+    static constexpr size_t min_encoded_size(int16_t version) {
+      if (version <= 3) return 0;
+      if (version <= 11) return 16;
+      return 17;
+    }
   };
 
   struct PartitionData {
@@ -136,6 +220,17 @@ struct FetchResponse {
     void encode(Writer& w, int16_t version) const;
     void decode(Reader& r, int16_t version);
     bool operator==(const PartitionData& other) const;
+    // Frees arrays holding more than kMaxRetainedArrayBytes (with their contents): for a decoded
+    // message kept for reuse, once a one-off huge one has been handled.
+    void release_if_large();
+    // Fewest bytes this takes on the wire (see the array counts in decode()).
+    static constexpr size_t min_encoded_size(int16_t version) {
+      if (version <= 3) return 18;
+      if (version <= 4) return 30;
+      if (version <= 10) return 38;
+      if (version <= 11) return 42;
+      return 37;
+    }
   };
 
   struct FetchableTopicResponse {
@@ -146,6 +241,15 @@ struct FetchResponse {
     void encode(Writer& w, int16_t version) const;
     void decode(Reader& r, int16_t version);
     bool operator==(const FetchableTopicResponse& other) const;
+    // Frees arrays holding more than kMaxRetainedArrayBytes (with their contents): for a decoded
+    // message kept for reuse, once a one-off huge one has been handled.
+    void release_if_large();
+    // Fewest bytes this takes on the wire (see the array counts in decode()).
+    static constexpr size_t min_encoded_size(int16_t version) {
+      if (version <= 11) return 6;
+      if (version <= 12) return 3;
+      return 18;
+    }
   };
 
   struct NodeEndpoint {
@@ -157,6 +261,15 @@ struct FetchResponse {
     void encode(Writer& w, int16_t version) const;
     void decode(Reader& r, int16_t version);
     bool operator==(const NodeEndpoint& other) const;
+    // Frees arrays holding more than kMaxRetainedArrayBytes (with their contents): for a decoded
+    // message kept for reuse, once a one-off huge one has been handled.
+    void release_if_large();
+    // Fewest bytes this takes on the wire (see the array counts in decode()).
+    static constexpr size_t min_encoded_size(int16_t version) {
+      if (version <= 11) return 0;
+      if (version <= 15) return 1;
+      return 11;
+    }
   };
 
   int32_t throttle_time_ms = 0;
@@ -168,6 +281,16 @@ struct FetchResponse {
   void encode(Writer& w, int16_t version) const;
   void decode(Reader& r, int16_t version);
   bool operator==(const FetchResponse& other) const;
+  // Frees arrays holding more than kMaxRetainedArrayBytes (with their contents): for a decoded
+  // message kept for reuse, once a one-off huge one has been handled.
+  void release_if_large();
+  // Fewest bytes this takes on the wire (see the array counts in decode()).
+  static constexpr size_t min_encoded_size(int16_t version) {
+    if (version <= 0) return 4;
+    if (version <= 6) return 8;
+    if (version <= 11) return 14;
+    return 12;
+  }
 };
 
 }  // namespace ws::protocol

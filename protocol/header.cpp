@@ -38,6 +38,9 @@ bool RequestHeader::operator==(const RequestHeader& other) const {
          field_equal(client_id, other.client_id);
 }
 
+void RequestHeader::release_if_large() {
+}
+
 void ResponseHeader::encode(Writer& w, int16_t version) const {
   (void)version;
   w.i32(correlation_id);
@@ -56,6 +59,9 @@ void ResponseHeader::decode(Reader& r, int16_t version) {
 
 bool ResponseHeader::operator==(const ResponseHeader& other) const {
   return field_equal(correlation_id, other.correlation_id);
+}
+
+void ResponseHeader::release_if_large() {
 }
 
 }  // namespace ws::protocol

@@ -21,6 +21,15 @@ struct RequestHeader {
   void encode(Writer& w, int16_t version) const;
   void decode(Reader& r, int16_t version);
   bool operator==(const RequestHeader& other) const;
+  // Frees arrays holding more than kMaxRetainedArrayBytes (with their contents): for a decoded
+  // message kept for reuse, once a one-off huge one has been handled.
+  void release_if_large();
+  // Fewest bytes this takes on the wire (see the array counts in decode()).
+  static constexpr size_t min_encoded_size(int16_t version) {
+    if (version <= 0) return 8;
+    if (version <= 1) return 10;
+    return 11;
+  }
 };
 
 struct ResponseHeader {
@@ -36,6 +45,14 @@ struct ResponseHeader {
   void encode(Writer& w, int16_t version) const;
   void decode(Reader& r, int16_t version);
   bool operator==(const ResponseHeader& other) const;
+  // Frees arrays holding more than kMaxRetainedArrayBytes (with their contents): for a decoded
+  // message kept for reuse, once a one-off huge one has been handled.
+  void release_if_large();
+  // Fewest bytes this takes on the wire (see the array counts in decode()).
+  static constexpr size_t min_encoded_size(int16_t version) {
+    if (version <= 0) return 4;
+    return 5;
+  }
 };
 
 }  // namespace ws::protocol

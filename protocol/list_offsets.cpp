@@ -35,18 +35,18 @@ void ListOffsetsRequest::ListOffsetsTopic::decode(Reader& r, int16_t version) {
   }
   if (version <= 5) {
     {
-      int32_t n = r.array_length();
+      int32_t n = r.array_length(ListOffsetsPartition::min_encoded_size(version));
       auto& vec = partitions;
-      vec.resize(n < 0 ? 0 : static_cast<size_t>(n));
+      resize_decoded(vec, n);
       for (auto& item : vec) {
         item.decode(r, version);
       }
     }
   } else {
     {
-      int32_t n = r.compact_array_length();
+      int32_t n = r.compact_array_length(ListOffsetsPartition::min_encoded_size(version));
       auto& vec = partitions;
-      vec.resize(n < 0 ? 0 : static_cast<size_t>(n));
+      resize_decoded(vec, n);
       for (auto& item : vec) {
         item.decode(r, version);
       }
@@ -60,6 +60,10 @@ void ListOffsetsRequest::ListOffsetsTopic::decode(Reader& r, int16_t version) {
 bool ListOffsetsRequest::ListOffsetsTopic::operator==(const ListOffsetsRequest::ListOffsetsTopic& other) const {
   return field_equal(name, other.name) &&
          field_equal(partitions, other.partitions);
+}
+
+void ListOffsetsRequest::ListOffsetsTopic::release_if_large() {
+  release_large_array(partitions);
 }
 
 void ListOffsetsRequest::ListOffsetsPartition::encode(Writer& w, int16_t version) const {
@@ -103,6 +107,9 @@ bool ListOffsetsRequest::ListOffsetsPartition::operator==(const ListOffsetsReque
          field_equal(max_num_offsets, other.max_num_offsets);
 }
 
+void ListOffsetsRequest::ListOffsetsPartition::release_if_large() {
+}
+
 void ListOffsetsRequest::encode(Writer& w, int16_t version) const {
   (void)version;
   w.i32(replica_id);
@@ -138,18 +145,18 @@ void ListOffsetsRequest::decode(Reader& r, int16_t version) {
   }
   if (version <= 5) {
     {
-      int32_t n = r.array_length();
+      int32_t n = r.array_length(ListOffsetsTopic::min_encoded_size(version));
       auto& vec = topics;
-      vec.resize(n < 0 ? 0 : static_cast<size_t>(n));
+      resize_decoded(vec, n);
       for (auto& item : vec) {
         item.decode(r, version);
       }
     }
   } else {
     {
-      int32_t n = r.compact_array_length();
+      int32_t n = r.compact_array_length(ListOffsetsTopic::min_encoded_size(version));
       auto& vec = topics;
-      vec.resize(n < 0 ? 0 : static_cast<size_t>(n));
+      resize_decoded(vec, n);
       for (auto& item : vec) {
         item.decode(r, version);
       }
@@ -170,6 +177,11 @@ bool ListOffsetsRequest::operator==(const ListOffsetsRequest& other) const {
          field_equal(isolation_level, other.isolation_level) &&
          field_equal(topics, other.topics) &&
          field_equal(timeout_ms, other.timeout_ms);
+}
+
+void ListOffsetsRequest::release_if_large() {
+  release_large_array(topics);
+  for (auto& item : topics) item.release_if_large();
 }
 
 void ListOffsetsResponse::ListOffsetsTopicResponse::encode(Writer& w, int16_t version) const {
@@ -204,18 +216,18 @@ void ListOffsetsResponse::ListOffsetsTopicResponse::decode(Reader& r, int16_t ve
   }
   if (version <= 5) {
     {
-      int32_t n = r.array_length();
+      int32_t n = r.array_length(ListOffsetsPartitionResponse::min_encoded_size(version));
       auto& vec = partitions;
-      vec.resize(n < 0 ? 0 : static_cast<size_t>(n));
+      resize_decoded(vec, n);
       for (auto& item : vec) {
         item.decode(r, version);
       }
     }
   } else {
     {
-      int32_t n = r.compact_array_length();
+      int32_t n = r.compact_array_length(ListOffsetsPartitionResponse::min_encoded_size(version));
       auto& vec = partitions;
-      vec.resize(n < 0 ? 0 : static_cast<size_t>(n));
+      resize_decoded(vec, n);
       for (auto& item : vec) {
         item.decode(r, version);
       }
@@ -229,6 +241,11 @@ void ListOffsetsResponse::ListOffsetsTopicResponse::decode(Reader& r, int16_t ve
 bool ListOffsetsResponse::ListOffsetsTopicResponse::operator==(const ListOffsetsResponse::ListOffsetsTopicResponse& other) const {
   return field_equal(name, other.name) &&
          field_equal(partitions, other.partitions);
+}
+
+void ListOffsetsResponse::ListOffsetsTopicResponse::release_if_large() {
+  release_large_array(partitions);
+  for (auto& item : partitions) item.release_if_large();
 }
 
 void ListOffsetsResponse::ListOffsetsPartitionResponse::encode(Writer& w, int16_t version) const {
@@ -261,15 +278,15 @@ void ListOffsetsResponse::ListOffsetsPartitionResponse::decode(Reader& r, int16_
   error_code = r.i16();
   if (version <= 0) {
     {
-      int32_t n = r.array_length();
+      int32_t n = r.array_length(8);
       auto& vec = old_style_offsets;
-      vec.resize(n < 0 ? 0 : static_cast<size_t>(n));
+      resize_decoded(vec, n);
       for (auto& item : vec) {
         item = r.i64();
       }
     }
   } else {
-    old_style_offsets.clear();
+    resize_decoded(old_style_offsets, 0);
   }
   if (version >= 1) {
     timestamp = r.i64();
@@ -298,6 +315,10 @@ bool ListOffsetsResponse::ListOffsetsPartitionResponse::operator==(const ListOff
          field_equal(timestamp, other.timestamp) &&
          field_equal(offset, other.offset) &&
          field_equal(leader_epoch, other.leader_epoch);
+}
+
+void ListOffsetsResponse::ListOffsetsPartitionResponse::release_if_large() {
+  release_large_array(old_style_offsets);
 }
 
 void ListOffsetsResponse::encode(Writer& w, int16_t version) const {
@@ -330,18 +351,18 @@ void ListOffsetsResponse::decode(Reader& r, int16_t version) {
   }
   if (version <= 5) {
     {
-      int32_t n = r.array_length();
+      int32_t n = r.array_length(ListOffsetsTopicResponse::min_encoded_size(version));
       auto& vec = topics;
-      vec.resize(n < 0 ? 0 : static_cast<size_t>(n));
+      resize_decoded(vec, n);
       for (auto& item : vec) {
         item.decode(r, version);
       }
     }
   } else {
     {
-      int32_t n = r.compact_array_length();
+      int32_t n = r.compact_array_length(ListOffsetsTopicResponse::min_encoded_size(version));
       auto& vec = topics;
-      vec.resize(n < 0 ? 0 : static_cast<size_t>(n));
+      resize_decoded(vec, n);
       for (auto& item : vec) {
         item.decode(r, version);
       }
@@ -355,6 +376,11 @@ void ListOffsetsResponse::decode(Reader& r, int16_t version) {
 bool ListOffsetsResponse::operator==(const ListOffsetsResponse& other) const {
   return field_equal(throttle_time_ms, other.throttle_time_ms) &&
          field_equal(topics, other.topics);
+}
+
+void ListOffsetsResponse::release_if_large() {
+  release_large_array(topics);
+  for (auto& item : topics) item.release_if_large();
 }
 
 }  // namespace ws::protocol

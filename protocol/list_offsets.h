@@ -23,6 +23,16 @@ struct ListOffsetsRequest {
     void encode(Writer& w, int16_t version) const;
     void decode(Reader& r, int16_t version);
     bool operator==(const ListOffsetsPartition& other) const;
+    // Frees arrays holding more than kMaxRetainedArrayBytes (with their contents): for a decoded
+    // message kept for reuse, once a one-off huge one has been handled.
+    void release_if_large();
+    // Fewest bytes this takes on the wire (see the array counts in decode()).
+    static constexpr size_t min_encoded_size(int16_t version) {
+      if (version <= 0) return 16;
+      if (version <= 3) return 12;
+      if (version <= 5) return 16;
+      return 17;
+    }
   };
 
   struct ListOffsetsTopic {
@@ -32,6 +42,14 @@ struct ListOffsetsRequest {
     void encode(Writer& w, int16_t version) const;
     void decode(Reader& r, int16_t version);
     bool operator==(const ListOffsetsTopic& other) const;
+    // Frees arrays holding more than kMaxRetainedArrayBytes (with their contents): for a decoded
+    // message kept for reuse, once a one-off huge one has been handled.
+    void release_if_large();
+    // Fewest bytes this takes on the wire (see the array counts in decode()).
+    static constexpr size_t min_encoded_size(int16_t version) {
+      if (version <= 5) return 6;
+      return 3;
+    }
   };
 
   int32_t replica_id = 0;
@@ -42,6 +60,16 @@ struct ListOffsetsRequest {
   void encode(Writer& w, int16_t version) const;
   void decode(Reader& r, int16_t version);
   bool operator==(const ListOffsetsRequest& other) const;
+  // Frees arrays holding more than kMaxRetainedArrayBytes (with their contents): for a decoded
+  // message kept for reuse, once a one-off huge one has been handled.
+  void release_if_large();
+  // Fewest bytes this takes on the wire (see the array counts in decode()).
+  static constexpr size_t min_encoded_size(int16_t version) {
+    if (version <= 1) return 8;
+    if (version <= 5) return 9;
+    if (version <= 9) return 7;
+    return 11;
+  }
 };
 
 struct ListOffsetsResponse {
@@ -64,6 +92,16 @@ struct ListOffsetsResponse {
     void encode(Writer& w, int16_t version) const;
     void decode(Reader& r, int16_t version);
     bool operator==(const ListOffsetsPartitionResponse& other) const;
+    // Frees arrays holding more than kMaxRetainedArrayBytes (with their contents): for a decoded
+    // message kept for reuse, once a one-off huge one has been handled.
+    void release_if_large();
+    // Fewest bytes this takes on the wire (see the array counts in decode()).
+    static constexpr size_t min_encoded_size(int16_t version) {
+      if (version <= 0) return 10;
+      if (version <= 3) return 22;
+      if (version <= 5) return 26;
+      return 27;
+    }
   };
 
   struct ListOffsetsTopicResponse {
@@ -73,6 +111,14 @@ struct ListOffsetsResponse {
     void encode(Writer& w, int16_t version) const;
     void decode(Reader& r, int16_t version);
     bool operator==(const ListOffsetsTopicResponse& other) const;
+    // Frees arrays holding more than kMaxRetainedArrayBytes (with their contents): for a decoded
+    // message kept for reuse, once a one-off huge one has been handled.
+    void release_if_large();
+    // Fewest bytes this takes on the wire (see the array counts in decode()).
+    static constexpr size_t min_encoded_size(int16_t version) {
+      if (version <= 5) return 6;
+      return 3;
+    }
   };
 
   int32_t throttle_time_ms = 0;
@@ -81,6 +127,15 @@ struct ListOffsetsResponse {
   void encode(Writer& w, int16_t version) const;
   void decode(Reader& r, int16_t version);
   bool operator==(const ListOffsetsResponse& other) const;
+  // Frees arrays holding more than kMaxRetainedArrayBytes (with their contents): for a decoded
+  // message kept for reuse, once a one-off huge one has been handled.
+  void release_if_large();
+  // Fewest bytes this takes on the wire (see the array counts in decode()).
+  static constexpr size_t min_encoded_size(int16_t version) {
+    if (version <= 1) return 4;
+    if (version <= 5) return 8;
+    return 6;
+  }
 };
 
 }  // namespace ws::protocol

@@ -44,6 +44,9 @@ bool MetadataRequest::MetadataRequestTopic::operator==(const MetadataRequest::Me
          field_equal(name, other.name);
 }
 
+void MetadataRequest::MetadataRequestTopic::release_if_large() {
+}
+
 void MetadataRequest::encode(Writer& w, int16_t version) const {
   (void)version;
   if (version <= 0) {
@@ -92,12 +95,12 @@ void MetadataRequest::decode(Reader& r, int16_t version) {
   (void)version;
   if (version <= 0) {
     {
-      int32_t n = r.array_length();
+      int32_t n = r.array_length(MetadataRequestTopic::min_encoded_size(version));
       if (n < 0) {
         topics.reset();
       } else {
-        auto& vec = topics.emplace();
-        vec.resize(n < 0 ? 0 : static_cast<size_t>(n));
+        auto& vec = topics ? *topics : topics.emplace();
+        resize_decoded(vec, n);
         for (auto& item : vec) {
           item.decode(r, version);
         }
@@ -105,12 +108,12 @@ void MetadataRequest::decode(Reader& r, int16_t version) {
     }
   } else if (version >= 1 && version <= 8) {
     {
-      int32_t n = r.array_length();
+      int32_t n = r.array_length(MetadataRequestTopic::min_encoded_size(version));
       if (n < 0) {
         topics.reset();
       } else {
-        auto& vec = topics.emplace();
-        vec.resize(n < 0 ? 0 : static_cast<size_t>(n));
+        auto& vec = topics ? *topics : topics.emplace();
+        resize_decoded(vec, n);
         for (auto& item : vec) {
           item.decode(r, version);
         }
@@ -118,12 +121,12 @@ void MetadataRequest::decode(Reader& r, int16_t version) {
     }
   } else {
     {
-      int32_t n = r.compact_array_length();
+      int32_t n = r.compact_array_length(MetadataRequestTopic::min_encoded_size(version));
       if (n < 0) {
         topics.reset();
       } else {
-        auto& vec = topics.emplace();
-        vec.resize(n < 0 ? 0 : static_cast<size_t>(n));
+        auto& vec = topics ? *topics : topics.emplace();
+        resize_decoded(vec, n);
         for (auto& item : vec) {
           item.decode(r, version);
         }
@@ -155,6 +158,12 @@ bool MetadataRequest::operator==(const MetadataRequest& other) const {
          field_equal(allow_auto_topic_creation, other.allow_auto_topic_creation) &&
          field_equal(include_cluster_authorized_operations, other.include_cluster_authorized_operations) &&
          field_equal(include_topic_authorized_operations, other.include_topic_authorized_operations);
+}
+
+void MetadataRequest::release_if_large() {
+  if (topics) {
+    release_large_array(*topics);
+  }
 }
 
 void MetadataResponse::MetadataResponseBroker::encode(Writer& w, int16_t version) const {
@@ -206,6 +215,9 @@ bool MetadataResponse::MetadataResponseBroker::operator==(const MetadataResponse
          field_equal(host, other.host) &&
          field_equal(port, other.port) &&
          field_equal(rack, other.rack);
+}
+
+void MetadataResponse::MetadataResponseBroker::release_if_large() {
 }
 
 void MetadataResponse::MetadataResponseTopic::encode(Writer& w, int16_t version) const {
@@ -265,18 +277,18 @@ void MetadataResponse::MetadataResponseTopic::decode(Reader& r, int16_t version)
   }
   if (version <= 8) {
     {
-      int32_t n = r.array_length();
+      int32_t n = r.array_length(MetadataResponsePartition::min_encoded_size(version));
       auto& vec = partitions;
-      vec.resize(n < 0 ? 0 : static_cast<size_t>(n));
+      resize_decoded(vec, n);
       for (auto& item : vec) {
         item.decode(r, version);
       }
     }
   } else {
     {
-      int32_t n = r.compact_array_length();
+      int32_t n = r.compact_array_length(MetadataResponsePartition::min_encoded_size(version));
       auto& vec = partitions;
-      vec.resize(n < 0 ? 0 : static_cast<size_t>(n));
+      resize_decoded(vec, n);
       for (auto& item : vec) {
         item.decode(r, version);
       }
@@ -299,6 +311,11 @@ bool MetadataResponse::MetadataResponseTopic::operator==(const MetadataResponse:
          field_equal(is_internal, other.is_internal) &&
          field_equal(partitions, other.partitions) &&
          field_equal(topic_authorized_operations, other.topic_authorized_operations);
+}
+
+void MetadataResponse::MetadataResponseTopic::release_if_large() {
+  release_large_array(partitions);
+  for (auto& item : partitions) item.release_if_large();
 }
 
 void MetadataResponse::MetadataResponsePartition::encode(Writer& w, int16_t version) const {
@@ -361,18 +378,18 @@ void MetadataResponse::MetadataResponsePartition::decode(Reader& r, int16_t vers
   }
   if (version <= 8) {
     {
-      int32_t n = r.array_length();
+      int32_t n = r.array_length(4);
       auto& vec = replica_nodes;
-      vec.resize(n < 0 ? 0 : static_cast<size_t>(n));
+      resize_decoded(vec, n);
       for (auto& item : vec) {
         item = r.i32();
       }
     }
   } else {
     {
-      int32_t n = r.compact_array_length();
+      int32_t n = r.compact_array_length(4);
       auto& vec = replica_nodes;
-      vec.resize(n < 0 ? 0 : static_cast<size_t>(n));
+      resize_decoded(vec, n);
       for (auto& item : vec) {
         item = r.i32();
       }
@@ -380,18 +397,18 @@ void MetadataResponse::MetadataResponsePartition::decode(Reader& r, int16_t vers
   }
   if (version <= 8) {
     {
-      int32_t n = r.array_length();
+      int32_t n = r.array_length(4);
       auto& vec = isr_nodes;
-      vec.resize(n < 0 ? 0 : static_cast<size_t>(n));
+      resize_decoded(vec, n);
       for (auto& item : vec) {
         item = r.i32();
       }
     }
   } else {
     {
-      int32_t n = r.compact_array_length();
+      int32_t n = r.compact_array_length(4);
       auto& vec = isr_nodes;
-      vec.resize(n < 0 ? 0 : static_cast<size_t>(n));
+      resize_decoded(vec, n);
       for (auto& item : vec) {
         item = r.i32();
       }
@@ -400,25 +417,25 @@ void MetadataResponse::MetadataResponsePartition::decode(Reader& r, int16_t vers
   if (version >= 5) {
     if (version <= 8) {
       {
-        int32_t n = r.array_length();
+        int32_t n = r.array_length(4);
         auto& vec = offline_replicas;
-        vec.resize(n < 0 ? 0 : static_cast<size_t>(n));
+        resize_decoded(vec, n);
         for (auto& item : vec) {
           item = r.i32();
         }
       }
     } else {
       {
-        int32_t n = r.compact_array_length();
+        int32_t n = r.compact_array_length(4);
         auto& vec = offline_replicas;
-        vec.resize(n < 0 ? 0 : static_cast<size_t>(n));
+        resize_decoded(vec, n);
         for (auto& item : vec) {
           item = r.i32();
         }
       }
     }
   } else {
-    offline_replicas.clear();
+    resize_decoded(offline_replicas, 0);
   }
   if (version >= 9) {
     r.skip_tagged_fields();
@@ -433,6 +450,12 @@ bool MetadataResponse::MetadataResponsePartition::operator==(const MetadataRespo
          field_equal(replica_nodes, other.replica_nodes) &&
          field_equal(isr_nodes, other.isr_nodes) &&
          field_equal(offline_replicas, other.offline_replicas);
+}
+
+void MetadataResponse::MetadataResponsePartition::release_if_large() {
+  release_large_array(replica_nodes);
+  release_large_array(isr_nodes);
+  release_large_array(offline_replicas);
 }
 
 void MetadataResponse::encode(Writer& w, int16_t version) const {
@@ -489,18 +512,18 @@ void MetadataResponse::decode(Reader& r, int16_t version) {
   }
   if (version <= 8) {
     {
-      int32_t n = r.array_length();
+      int32_t n = r.array_length(MetadataResponseBroker::min_encoded_size(version));
       auto& vec = brokers;
-      vec.resize(n < 0 ? 0 : static_cast<size_t>(n));
+      resize_decoded(vec, n);
       for (auto& item : vec) {
         item.decode(r, version);
       }
     }
   } else {
     {
-      int32_t n = r.compact_array_length();
+      int32_t n = r.compact_array_length(MetadataResponseBroker::min_encoded_size(version));
       auto& vec = brokers;
-      vec.resize(n < 0 ? 0 : static_cast<size_t>(n));
+      resize_decoded(vec, n);
       for (auto& item : vec) {
         item.decode(r, version);
       }
@@ -522,18 +545,18 @@ void MetadataResponse::decode(Reader& r, int16_t version) {
   }
   if (version <= 8) {
     {
-      int32_t n = r.array_length();
+      int32_t n = r.array_length(MetadataResponseTopic::min_encoded_size(version));
       auto& vec = topics;
-      vec.resize(n < 0 ? 0 : static_cast<size_t>(n));
+      resize_decoded(vec, n);
       for (auto& item : vec) {
         item.decode(r, version);
       }
     }
   } else {
     {
-      int32_t n = r.compact_array_length();
+      int32_t n = r.compact_array_length(MetadataResponseTopic::min_encoded_size(version));
       auto& vec = topics;
-      vec.resize(n < 0 ? 0 : static_cast<size_t>(n));
+      resize_decoded(vec, n);
       for (auto& item : vec) {
         item.decode(r, version);
       }
@@ -556,6 +579,12 @@ bool MetadataResponse::operator==(const MetadataResponse& other) const {
          field_equal(controller_id, other.controller_id) &&
          field_equal(topics, other.topics) &&
          field_equal(cluster_authorized_operations, other.cluster_authorized_operations);
+}
+
+void MetadataResponse::release_if_large() {
+  release_large_array(brokers);
+  release_large_array(topics);
+  for (auto& item : topics) item.release_if_large();
 }
 
 }  // namespace ws::protocol

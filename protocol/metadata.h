@@ -21,6 +21,14 @@ struct MetadataRequest {
     void encode(Writer& w, int16_t version) const;
     void decode(Reader& r, int16_t version);
     bool operator==(const MetadataRequestTopic& other) const;
+    // Frees arrays holding more than kMaxRetainedArrayBytes (with their contents): for a decoded
+    // message kept for reuse, once a one-off huge one has been handled.
+    void release_if_large();
+    // Fewest bytes this takes on the wire (see the array counts in decode()).
+    static constexpr size_t min_encoded_size(int16_t version) {
+      if (version <= 9) return 2;
+      return 18;
+    }
   };
 
   std::optional<std::vector<MetadataRequestTopic>> topics;
@@ -31,6 +39,17 @@ struct MetadataRequest {
   void encode(Writer& w, int16_t version) const;
   void decode(Reader& r, int16_t version);
   bool operator==(const MetadataRequest& other) const;
+  // Frees arrays holding more than kMaxRetainedArrayBytes (with their contents): for a decoded
+  // message kept for reuse, once a one-off huge one has been handled.
+  void release_if_large();
+  // Fewest bytes this takes on the wire (see the array counts in decode()).
+  static constexpr size_t min_encoded_size(int16_t version) {
+    if (version <= 3) return 4;
+    if (version <= 7) return 5;
+    if (version <= 8) return 7;
+    if (version <= 10) return 5;
+    return 4;
+  }
 };
 
 struct MetadataResponse {
@@ -51,6 +70,15 @@ struct MetadataResponse {
     void encode(Writer& w, int16_t version) const;
     void decode(Reader& r, int16_t version);
     bool operator==(const MetadataResponseBroker& other) const;
+    // Frees arrays holding more than kMaxRetainedArrayBytes (with their contents): for a decoded
+    // message kept for reuse, once a one-off huge one has been handled.
+    void release_if_large();
+    // Fewest bytes this takes on the wire (see the array counts in decode()).
+    static constexpr size_t min_encoded_size(int16_t version) {
+      if (version <= 0) return 10;
+      if (version <= 8) return 12;
+      return 11;
+    }
   };
 
   struct MetadataResponsePartition {
@@ -65,6 +93,16 @@ struct MetadataResponse {
     void encode(Writer& w, int16_t version) const;
     void decode(Reader& r, int16_t version);
     bool operator==(const MetadataResponsePartition& other) const;
+    // Frees arrays holding more than kMaxRetainedArrayBytes (with their contents): for a decoded
+    // message kept for reuse, once a one-off huge one has been handled.
+    void release_if_large();
+    // Fewest bytes this takes on the wire (see the array counts in decode()).
+    static constexpr size_t min_encoded_size(int16_t version) {
+      if (version <= 4) return 18;
+      if (version <= 6) return 22;
+      if (version <= 8) return 26;
+      return 18;
+    }
   };
 
   struct MetadataResponseTopic {
@@ -78,6 +116,17 @@ struct MetadataResponse {
     void encode(Writer& w, int16_t version) const;
     void decode(Reader& r, int16_t version);
     bool operator==(const MetadataResponseTopic& other) const;
+    // Frees arrays holding more than kMaxRetainedArrayBytes (with their contents): for a decoded
+    // message kept for reuse, once a one-off huge one has been handled.
+    void release_if_large();
+    // Fewest bytes this takes on the wire (see the array counts in decode()).
+    static constexpr size_t min_encoded_size(int16_t version) {
+      if (version <= 0) return 8;
+      if (version <= 7) return 9;
+      if (version <= 8) return 13;
+      if (version <= 9) return 10;
+      return 26;
+    }
   };
 
   int32_t throttle_time_ms = 0;
@@ -90,6 +139,19 @@ struct MetadataResponse {
   void encode(Writer& w, int16_t version) const;
   void decode(Reader& r, int16_t version);
   bool operator==(const MetadataResponse& other) const;
+  // Frees arrays holding more than kMaxRetainedArrayBytes (with their contents): for a decoded
+  // message kept for reuse, once a one-off huge one has been handled.
+  void release_if_large();
+  // Fewest bytes this takes on the wire (see the array counts in decode()).
+  static constexpr size_t min_encoded_size(int16_t version) {
+    if (version <= 0) return 8;
+    if (version <= 1) return 12;
+    if (version <= 2) return 14;
+    if (version <= 7) return 18;
+    if (version <= 8) return 22;
+    if (version <= 10) return 16;
+    return 12;
+  }
 };
 
 }  // namespace ws::protocol

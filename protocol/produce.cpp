@@ -35,18 +35,18 @@ void ProduceRequest::TopicProduceData::decode(Reader& r, int16_t version) {
   }
   if (version <= 8) {
     {
-      int32_t n = r.array_length();
+      int32_t n = r.array_length(PartitionProduceData::min_encoded_size(version));
       auto& vec = partition_data;
-      vec.resize(n < 0 ? 0 : static_cast<size_t>(n));
+      resize_decoded(vec, n);
       for (auto& item : vec) {
         item.decode(r, version);
       }
     }
   } else {
     {
-      int32_t n = r.compact_array_length();
+      int32_t n = r.compact_array_length(PartitionProduceData::min_encoded_size(version));
       auto& vec = partition_data;
-      vec.resize(n < 0 ? 0 : static_cast<size_t>(n));
+      resize_decoded(vec, n);
       for (auto& item : vec) {
         item.decode(r, version);
       }
@@ -60,6 +60,10 @@ void ProduceRequest::TopicProduceData::decode(Reader& r, int16_t version) {
 bool ProduceRequest::TopicProduceData::operator==(const ProduceRequest::TopicProduceData& other) const {
   return field_equal(name, other.name) &&
          field_equal(partition_data, other.partition_data);
+}
+
+void ProduceRequest::TopicProduceData::release_if_large() {
+  release_large_array(partition_data);
 }
 
 void ProduceRequest::PartitionProduceData::encode(Writer& w, int16_t version) const {
@@ -91,6 +95,9 @@ void ProduceRequest::PartitionProduceData::decode(Reader& r, int16_t version) {
 bool ProduceRequest::PartitionProduceData::operator==(const ProduceRequest::PartitionProduceData& other) const {
   return field_equal(index, other.index) &&
          field_equal(records, other.records);
+}
+
+void ProduceRequest::PartitionProduceData::release_if_large() {
 }
 
 void ProduceRequest::encode(Writer& w, int16_t version) const {
@@ -135,18 +142,18 @@ void ProduceRequest::decode(Reader& r, int16_t version) {
   timeout_ms = r.i32();
   if (version <= 8) {
     {
-      int32_t n = r.array_length();
+      int32_t n = r.array_length(TopicProduceData::min_encoded_size(version));
       auto& vec = topic_data;
-      vec.resize(n < 0 ? 0 : static_cast<size_t>(n));
+      resize_decoded(vec, n);
       for (auto& item : vec) {
         item.decode(r, version);
       }
     }
   } else {
     {
-      int32_t n = r.compact_array_length();
+      int32_t n = r.compact_array_length(TopicProduceData::min_encoded_size(version));
       auto& vec = topic_data;
-      vec.resize(n < 0 ? 0 : static_cast<size_t>(n));
+      resize_decoded(vec, n);
       for (auto& item : vec) {
         item.decode(r, version);
       }
@@ -162,6 +169,11 @@ bool ProduceRequest::operator==(const ProduceRequest& other) const {
          field_equal(acks, other.acks) &&
          field_equal(timeout_ms, other.timeout_ms) &&
          field_equal(topic_data, other.topic_data);
+}
+
+void ProduceRequest::release_if_large() {
+  release_large_array(topic_data);
+  for (auto& item : topic_data) item.release_if_large();
 }
 
 void ProduceResponse::TopicProduceResponse::encode(Writer& w, int16_t version) const {
@@ -196,18 +208,18 @@ void ProduceResponse::TopicProduceResponse::decode(Reader& r, int16_t version) {
   }
   if (version <= 8) {
     {
-      int32_t n = r.array_length();
+      int32_t n = r.array_length(PartitionProduceResponse::min_encoded_size(version));
       auto& vec = partition_responses;
-      vec.resize(n < 0 ? 0 : static_cast<size_t>(n));
+      resize_decoded(vec, n);
       for (auto& item : vec) {
         item.decode(r, version);
       }
     }
   } else {
     {
-      int32_t n = r.compact_array_length();
+      int32_t n = r.compact_array_length(PartitionProduceResponse::min_encoded_size(version));
       auto& vec = partition_responses;
-      vec.resize(n < 0 ? 0 : static_cast<size_t>(n));
+      resize_decoded(vec, n);
       for (auto& item : vec) {
         item.decode(r, version);
       }
@@ -221,6 +233,11 @@ void ProduceResponse::TopicProduceResponse::decode(Reader& r, int16_t version) {
 bool ProduceResponse::TopicProduceResponse::operator==(const ProduceResponse::TopicProduceResponse& other) const {
   return field_equal(name, other.name) &&
          field_equal(partition_responses, other.partition_responses);
+}
+
+void ProduceResponse::TopicProduceResponse::release_if_large() {
+  release_large_array(partition_responses);
+  for (auto& item : partition_responses) item.release_if_large();
 }
 
 void ProduceResponse::PartitionProduceResponse::encode(Writer& w, int16_t version) const {
@@ -288,25 +305,25 @@ void ProduceResponse::PartitionProduceResponse::decode(Reader& r, int16_t versio
   if (version >= 8) {
     if (version <= 8) {
       {
-        int32_t n = r.array_length();
+        int32_t n = r.array_length(BatchIndexAndErrorMessage::min_encoded_size(version));
         auto& vec = record_errors;
-        vec.resize(n < 0 ? 0 : static_cast<size_t>(n));
+        resize_decoded(vec, n);
         for (auto& item : vec) {
           item.decode(r, version);
         }
       }
     } else {
       {
-        int32_t n = r.compact_array_length();
+        int32_t n = r.compact_array_length(BatchIndexAndErrorMessage::min_encoded_size(version));
         auto& vec = record_errors;
-        vec.resize(n < 0 ? 0 : static_cast<size_t>(n));
+        resize_decoded(vec, n);
         for (auto& item : vec) {
           item.decode(r, version);
         }
       }
     }
   } else {
-    record_errors.clear();
+    resize_decoded(record_errors, 0);
   }
   if (version >= 8) {
     if (version >= 8 && version <= 8) {
@@ -341,6 +358,10 @@ bool ProduceResponse::PartitionProduceResponse::operator==(const ProduceResponse
          field_equal(record_errors, other.record_errors) &&
          field_equal(error_message, other.error_message) &&
          field_equal(current_leader, other.current_leader);
+}
+
+void ProduceResponse::PartitionProduceResponse::release_if_large() {
+  release_large_array(record_errors);
 }
 
 void ProduceResponse::BatchIndexAndErrorMessage::encode(Writer& w, int16_t version) const {
@@ -386,6 +407,9 @@ bool ProduceResponse::BatchIndexAndErrorMessage::operator==(const ProduceRespons
          field_equal(batch_index_error_message, other.batch_index_error_message);
 }
 
+void ProduceResponse::BatchIndexAndErrorMessage::release_if_large() {
+}
+
 void ProduceResponse::LeaderIdAndEpoch::encode(Writer& w, int16_t version) const {
   (void)version;
   if (version >= 10) {
@@ -419,6 +443,9 @@ void ProduceResponse::LeaderIdAndEpoch::decode(Reader& r, int16_t version) {
 bool ProduceResponse::LeaderIdAndEpoch::operator==(const ProduceResponse::LeaderIdAndEpoch& other) const {
   return field_equal(leader_id, other.leader_id) &&
          field_equal(leader_epoch, other.leader_epoch);
+}
+
+void ProduceResponse::LeaderIdAndEpoch::release_if_large() {
 }
 
 void ProduceResponse::NodeEndpoint::encode(Writer& w, int16_t version) const {
@@ -474,6 +501,9 @@ bool ProduceResponse::NodeEndpoint::operator==(const ProduceResponse::NodeEndpoi
          field_equal(rack, other.rack);
 }
 
+void ProduceResponse::NodeEndpoint::release_if_large() {
+}
+
 void ProduceResponse::encode(Writer& w, int16_t version) const {
   (void)version;
   if (version <= 8) {
@@ -513,18 +543,18 @@ void ProduceResponse::decode(Reader& r, int16_t version) {
   (void)version;
   if (version <= 8) {
     {
-      int32_t n = r.array_length();
+      int32_t n = r.array_length(TopicProduceResponse::min_encoded_size(version));
       auto& vec = responses;
-      vec.resize(n < 0 ? 0 : static_cast<size_t>(n));
+      resize_decoded(vec, n);
       for (auto& item : vec) {
         item.decode(r, version);
       }
     }
   } else {
     {
-      int32_t n = r.compact_array_length();
+      int32_t n = r.compact_array_length(TopicProduceResponse::min_encoded_size(version));
       auto& vec = responses;
-      vec.resize(n < 0 ? 0 : static_cast<size_t>(n));
+      resize_decoded(vec, n);
       for (auto& item : vec) {
         item.decode(r, version);
       }
@@ -535,7 +565,7 @@ void ProduceResponse::decode(Reader& r, int16_t version) {
   } else {
     throttle_time_ms = 0;
   }
-  node_endpoints.clear();
+  resize_decoded(node_endpoints, 0);
   if (version >= 9) {
     uint32_t tagged_count = r.uvarint();
     for (uint32_t i = 0; i < tagged_count && r.ok(); ++i) {
@@ -543,9 +573,9 @@ void ProduceResponse::decode(Reader& r, int16_t version) {
       Reader tr = r.sub(r.uvarint());
       if (tag == 0 && (version >= 10)) {
         {
-          int32_t n = tr.compact_array_length();
+          int32_t n = tr.compact_array_length(NodeEndpoint::min_encoded_size(version));
           auto& vec = node_endpoints;
-          vec.resize(n < 0 ? 0 : static_cast<size_t>(n));
+          resize_decoded(vec, n);
           for (auto& item : vec) {
             item.decode(tr, version);
           }
@@ -561,6 +591,12 @@ bool ProduceResponse::operator==(const ProduceResponse& other) const {
   return field_equal(responses, other.responses) &&
          field_equal(throttle_time_ms, other.throttle_time_ms) &&
          field_equal(node_endpoints, other.node_endpoints);
+}
+
+void ProduceResponse::release_if_large() {
+  release_large_array(responses);
+  for (auto& item : responses) item.release_if_large();
+  release_large_array(node_endpoints);
 }
 
 }  // namespace ws::protocol

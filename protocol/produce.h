@@ -21,6 +21,14 @@ struct ProduceRequest {
     void encode(Writer& w, int16_t version) const;
     void decode(Reader& r, int16_t version);
     bool operator==(const PartitionProduceData& other) const;
+    // Frees arrays holding more than kMaxRetainedArrayBytes (with their contents): for a decoded
+    // message kept for reuse, once a one-off huge one has been handled.
+    void release_if_large();
+    // Fewest bytes this takes on the wire (see the array counts in decode()).
+    static constexpr size_t min_encoded_size(int16_t version) {
+      if (version <= 8) return 8;
+      return 6;
+    }
   };
 
   struct TopicProduceData {
@@ -30,6 +38,14 @@ struct ProduceRequest {
     void encode(Writer& w, int16_t version) const;
     void decode(Reader& r, int16_t version);
     bool operator==(const TopicProduceData& other) const;
+    // Frees arrays holding more than kMaxRetainedArrayBytes (with their contents): for a decoded
+    // message kept for reuse, once a one-off huge one has been handled.
+    void release_if_large();
+    // Fewest bytes this takes on the wire (see the array counts in decode()).
+    static constexpr size_t min_encoded_size(int16_t version) {
+      if (version <= 8) return 6;
+      return 3;
+    }
   };
 
   std::optional<std::string_view> transactional_id;
@@ -40,6 +56,15 @@ struct ProduceRequest {
   void encode(Writer& w, int16_t version) const;
   void decode(Reader& r, int16_t version);
   bool operator==(const ProduceRequest& other) const;
+  // Frees arrays holding more than kMaxRetainedArrayBytes (with their contents): for a decoded
+  // message kept for reuse, once a one-off huge one has been handled.
+  void release_if_large();
+  // Fewest bytes this takes on the wire (see the array counts in decode()).
+  static constexpr size_t min_encoded_size(int16_t version) {
+    if (version <= 2) return 10;
+    if (version <= 8) return 12;
+    return 9;
+  }
 };
 
 struct ProduceResponse {
@@ -58,6 +83,14 @@ struct ProduceResponse {
     void encode(Writer& w, int16_t version) const;
     void decode(Reader& r, int16_t version);
     bool operator==(const BatchIndexAndErrorMessage& other) const;
+    // Frees arrays holding more than kMaxRetainedArrayBytes (with their contents): for a decoded
+    // message kept for reuse, once a one-off huge one has been handled.
+    void release_if_large();
+    // Fewest bytes this takes on the wire (see the array counts in decode()).
+    static constexpr size_t min_encoded_size(int16_t version) {
+      if (version <= 7) return 0;
+      return 6;
+    }
   };
 
   struct LeaderIdAndEpoch {
@@ -67,6 +100,15 @@ struct ProduceResponse {
     void encode(Writer& w, int16_t version) const;
     void decode(Reader& r, int16_t version);
     bool operator==(const LeaderIdAndEpoch& other) const;
+    // Frees arrays holding more than kMaxRetainedArrayBytes (with their contents): for a decoded
+    // message kept for reuse, once a one-off huge one has been handled.
+    void release_if_large();
+    // Fewest bytes this takes on the wire (see the array counts in decode()).
+    static constexpr size_t min_encoded_size(int16_t version) {
+      if (version <= 8) return 0;
+      if (version <= 9) return 1;
+      return 9;
+    }
   };
 
   struct PartitionProduceResponse {
@@ -82,6 +124,17 @@ struct ProduceResponse {
     void encode(Writer& w, int16_t version) const;
     void decode(Reader& r, int16_t version);
     bool operator==(const PartitionProduceResponse& other) const;
+    // Frees arrays holding more than kMaxRetainedArrayBytes (with their contents): for a decoded
+    // message kept for reuse, once a one-off huge one has been handled.
+    void release_if_large();
+    // Fewest bytes this takes on the wire (see the array counts in decode()).
+    static constexpr size_t min_encoded_size(int16_t version) {
+      if (version <= 1) return 14;
+      if (version <= 4) return 22;
+      if (version <= 7) return 30;
+      if (version <= 8) return 36;
+      return 33;
+    }
   };
 
   struct TopicProduceResponse {
@@ -91,6 +144,14 @@ struct ProduceResponse {
     void encode(Writer& w, int16_t version) const;
     void decode(Reader& r, int16_t version);
     bool operator==(const TopicProduceResponse& other) const;
+    // Frees arrays holding more than kMaxRetainedArrayBytes (with their contents): for a decoded
+    // message kept for reuse, once a one-off huge one has been handled.
+    void release_if_large();
+    // Fewest bytes this takes on the wire (see the array counts in decode()).
+    static constexpr size_t min_encoded_size(int16_t version) {
+      if (version <= 8) return 6;
+      return 3;
+    }
   };
 
   struct NodeEndpoint {
@@ -102,6 +163,15 @@ struct ProduceResponse {
     void encode(Writer& w, int16_t version) const;
     void decode(Reader& r, int16_t version);
     bool operator==(const NodeEndpoint& other) const;
+    // Frees arrays holding more than kMaxRetainedArrayBytes (with their contents): for a decoded
+    // message kept for reuse, once a one-off huge one has been handled.
+    void release_if_large();
+    // Fewest bytes this takes on the wire (see the array counts in decode()).
+    static constexpr size_t min_encoded_size(int16_t version) {
+      if (version <= 8) return 0;
+      if (version <= 9) return 1;
+      return 11;
+    }
   };
 
   std::vector<TopicProduceResponse> responses;
@@ -111,6 +181,15 @@ struct ProduceResponse {
   void encode(Writer& w, int16_t version) const;
   void decode(Reader& r, int16_t version);
   bool operator==(const ProduceResponse& other) const;
+  // Frees arrays holding more than kMaxRetainedArrayBytes (with their contents): for a decoded
+  // message kept for reuse, once a one-off huge one has been handled.
+  void release_if_large();
+  // Fewest bytes this takes on the wire (see the array counts in decode()).
+  static constexpr size_t min_encoded_size(int16_t version) {
+    if (version <= 0) return 4;
+    if (version <= 8) return 8;
+    return 6;
+  }
 };
 
 }  // namespace ws::protocol

@@ -330,7 +330,9 @@ bool RecordSetReader::read_v2_record(RecordView& out) {
   out.key = read_optional_bytes_v2(rec);
   out.value = read_optional_bytes_v2(rec);
   const int32_t header_count = rec.varint();
-  if (header_count < 0 || static_cast<size_t>(header_count) > rec.remaining()) {
+  // A header takes at least two bytes (key and value lengths), and 40 in memory: a count is
+  // checked against what its headers need before headers_ grows for it.
+  if (header_count < 0 || static_cast<size_t>(header_count) > rec.remaining() / 2) {
     return fail(DecodeError::kBadLength);
   }
   headers_.resize(static_cast<size_t>(header_count));

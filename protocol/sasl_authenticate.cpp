@@ -31,6 +31,9 @@ bool SaslAuthenticateRequest::operator==(const SaslAuthenticateRequest& other) c
   return field_equal(auth_bytes, other.auth_bytes);
 }
 
+void SaslAuthenticateRequest::release_if_large() {
+}
+
 void SaslAuthenticateResponse::encode(Writer& w, int16_t version) const {
   (void)version;
   w.i16(error_code);
@@ -80,6 +83,9 @@ bool SaslAuthenticateResponse::operator==(const SaslAuthenticateResponse& other)
          field_equal(error_message, other.error_message) &&
          field_equal(auth_bytes, other.auth_bytes) &&
          field_equal(session_lifetime_ms, other.session_lifetime_ms);
+}
+
+void SaslAuthenticateResponse::release_if_large() {
 }
 
 }  // namespace ws::protocol

@@ -19,6 +19,14 @@ struct SaslAuthenticateRequest {
   void encode(Writer& w, int16_t version) const;
   void decode(Reader& r, int16_t version);
   bool operator==(const SaslAuthenticateRequest& other) const;
+  // Frees arrays holding more than kMaxRetainedArrayBytes (with their contents): for a decoded
+  // message kept for reuse, once a one-off huge one has been handled.
+  void release_if_large();
+  // Fewest bytes this takes on the wire (see the array counts in decode()).
+  static constexpr size_t min_encoded_size(int16_t version) {
+    if (version <= 1) return 4;
+    return 2;
+  }
 };
 
 struct SaslAuthenticateResponse {
@@ -38,6 +46,15 @@ struct SaslAuthenticateResponse {
   void encode(Writer& w, int16_t version) const;
   void decode(Reader& r, int16_t version);
   bool operator==(const SaslAuthenticateResponse& other) const;
+  // Frees arrays holding more than kMaxRetainedArrayBytes (with their contents): for a decoded
+  // message kept for reuse, once a one-off huge one has been handled.
+  void release_if_large();
+  // Fewest bytes this takes on the wire (see the array counts in decode()).
+  static constexpr size_t min_encoded_size(int16_t version) {
+    if (version <= 0) return 8;
+    if (version <= 1) return 16;
+    return 13;
+  }
 };
 
 }  // namespace ws::protocol

@@ -17,6 +17,9 @@ bool SaslHandshakeRequest::operator==(const SaslHandshakeRequest& other) const {
   return field_equal(mechanism, other.mechanism);
 }
 
+void SaslHandshakeRequest::release_if_large() {
+}
+
 void SaslHandshakeResponse::encode(Writer& w, int16_t version) const {
   (void)version;
   w.i16(error_code);
@@ -30,9 +33,9 @@ void SaslHandshakeResponse::decode(Reader& r, int16_t version) {
   (void)version;
   error_code = r.i16();
   {
-    int32_t n = r.array_length();
+    int32_t n = r.array_length(2);
     auto& vec = mechanisms;
-    vec.resize(n < 0 ? 0 : static_cast<size_t>(n));
+    resize_decoded(vec, n);
     for (auto& item : vec) {
       item = r.string();
     }
@@ -42,6 +45,10 @@ void SaslHandshakeResponse::decode(Reader& r, int16_t version) {
 bool SaslHandshakeResponse::operator==(const SaslHandshakeResponse& other) const {
   return field_equal(error_code, other.error_code) &&
          field_equal(mechanisms, other.mechanisms);
+}
+
+void SaslHandshakeResponse::release_if_large() {
+  release_large_array(mechanisms);
 }
 
 }  // namespace ws::protocol

@@ -150,11 +150,16 @@ class Reader {
     return raw(checked_length(static_cast<int64_t>(n) - 1, false));
   }
 
-  // Array element counts. A count larger than the bytes left cannot be honest (every element takes
-  // at least one byte), so it is rejected before anyone reserves memory for it.
+  // Array element counts. A count whose elements cannot fit in the bytes left cannot be honest:
+  // each element takes at least `min_element_size` bytes on the wire (the generator works it out
+  // per element type and version), so a larger count is rejected before anyone allocates for it.
+  // Elements take several times their wire size in memory; checking against one byte each let a
+  // 16 MiB response announce 16 million of them.
   // Returns -1 for a null array (and for errors, with ok() false).
-  int32_t array_length() { return array_count(i32()); }
-  int32_t compact_array_length() { return array_count(static_cast<int64_t>(uvarint()) - 1); }
+  int32_t array_length(size_t min_element_size = 1) { return array_count(i32(), min_element_size); }
+  int32_t compact_array_length(size_t min_element_size = 1) {
+    return array_count(static_cast<int64_t>(uvarint()) - 1, min_element_size);
+  }
 
   // Skips a tagged-field section entirely (unknown tags are skipped, never rejected).
   void skip_tagged_fields() {
@@ -199,9 +204,10 @@ class Reader {
     if (!ok()) return 0;
     return checked_length(static_cast<int64_t>(n) - 1, allow_null);
   }
-  int32_t array_count(int64_t n) {
+  int32_t array_count(int64_t n, size_t min_element_size) {
     if (!ok()) return -1;
-    if (n < -1 || n > static_cast<int64_t>(remaining())) {
+    const size_t fits = remaining() / (min_element_size == 0 ? 1 : min_element_size);
+    if (n < -1 || (n > 0 && static_cast<uint64_t>(n) > fits)) {
       fail(DecodeError::kBadLength);
       return -1;
     }
@@ -215,6 +221,26 @@ class Reader {
   const uint8_t* end_ = nullptr;
   DecodeError error_ = DecodeError::kNone;
 };
+
+// Decoded arrays keep their capacity from one message to the next (steady-state decoding then
+// allocates nothing), but only up to this many bytes of elements each: past it, a one-off huge
+// response would pin its memory in a long-lived response struct for the rest of a run.
+inline constexpr size_t kMaxRetainedArrayBytes = size_t{1} << 20;
+
+// Frees `vec` (and its elements) when its capacity is above kMaxRetainedArrayBytes.
+template <typename T>
+void release_large_array(std::vector<T>& vec) {
+  if (vec.capacity() > kMaxRetainedArrayBytes / sizeof(T)) std::vector<T>().swap(vec);
+}
+
+// Sizes an array for `count` decoded elements (count < 0: null or failed, so none). Reuses the
+// capacity it has, unless that is above the cap and `count` needs less than the cap.
+template <typename T>
+void resize_decoded(std::vector<T>& vec, int32_t count) {
+  const size_t n = count < 0 ? 0 : static_cast<size_t>(count);
+  if (n <= kMaxRetainedArrayBytes / sizeof(T)) release_large_array(vec);
+  vec.resize(n);
+}
 
 // Field comparison for the generated operator==: Bytes compare by content (std::span has no ==).
 template <typename T>

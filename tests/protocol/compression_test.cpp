@@ -375,6 +375,26 @@ TEST(Zstd, ConcatenatedFramesDecodeToConcatenatedContent) {
 
 // ---- untrusted input -----------------------------------------------------------------------
 
+// A zstd frame asking for a 2^window_log window, holding "hello" (as the CLI frame above).
+std::vector<uint8_t> zstd_hello_with_window(int window_log) {
+  const auto descriptor = static_cast<uint8_t>((window_log - 10) << 3);
+  return {0x28, 0xb5, 0x2f, 0xfd, 0x00, descriptor, 0x29, 0x00, 0x00, 0x68, 0x65, 0x6c, 0x6c, 0x6f};
+}
+
+TEST(Zstd, AWindowLargerThanTheOutputCapNeedsIsRefusedBeforeItIsAllocated) {
+  // libzstd allocates the window the header asks for before decoding: 128 MiB for 14 bytes.
+  std::vector<uint8_t> out;
+  EXPECT_FALSE(decompress(Codec::kZstd, zstd_hello_with_window(27), out, 1 << 20));
+  EXPECT_TRUE(out.empty());
+  // Up to 8 MiB windows are always accepted (the Java client's levels up to 19), larger ones when
+  // the cap allows that much output.
+  ASSERT_TRUE(decompress(Codec::kZstd, zstd_hello_with_window(23), out, 1 << 20));
+  EXPECT_EQ(string_of(out), "hello");
+  out.clear();
+  ASSERT_TRUE(decompress(Codec::kZstd, zstd_hello_with_window(27), out, size_t{128} << 20));
+  EXPECT_EQ(string_of(out), "hello");
+}
+
 class UntrustedInput : public testing::TestWithParam<Codec> {};
 
 TEST_P(UntrustedInput, EveryTruncationIsRejected) {

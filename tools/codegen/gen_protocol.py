@@ -39,6 +39,11 @@ SCALARS = {
 }
 
 
+# Fewest bytes each fixed-size type takes on the wire.
+SCALAR_SIZES = {"int8": 1, "int16": 2, "int32": 4, "int64": 8, "uint16": 2, "uint32": 4,
+                "float64": 8, "bool": 1, "uuid": 16}
+
+
 def load_spec(name):
     with open(os.path.join(SPEC_DIR, name + ".json")) as f:
         text = re.sub(r"^\s*//.*$", "", f.read(), flags=re.M)
@@ -92,6 +97,7 @@ class Field:
         self.tag = spec.get("tag")
         self.flexible_override = spec.get("flexibleVersions")  # e.g. "none" for header ClientId
         self.default = spec.get("default")
+        self.message = message
         self.is_array = self.type.startswith("[]")
         self.elem = self.type[2:] if self.is_array else self.type
         self.struct = None
@@ -99,6 +105,31 @@ class Field:
             self.struct = Struct(self.elem, spec["fields"], message)
         elif self.elem not in SCALARS and self.elem not in ("string", "bytes", "records"):
             raise SystemExit(f"{message.name}.{self.name}: unknown type {self.type} (commonStructs?)")
+
+    def flexible_at(self, v):
+        return self.flexible_override != "none" and self.message.flexible.contains(v)
+
+    def inline_at(self, v):
+        """True when the field is written inline (not absent, not in the tagged-field section)."""
+        return self.versions.contains(v) and not (self.tag is not None and self.tagged.contains(v))
+
+    def min_value_size(self, v):
+        """Fewest bytes the field's value takes on the wire in version v (an empty or null value)."""
+        flex = self.flexible_at(v)
+        if self.is_array:
+            return 1 if flex else 4  # the element count alone
+        return self.min_elem_size(v)
+
+    def min_elem_size(self, v):
+        """Fewest bytes one element (or the value, for a non-array) takes in version v."""
+        if self.struct:
+            return self.struct.min_size(v)
+        if self.elem in SCALAR_SIZES:
+            return SCALAR_SIZES[self.elem]
+        flex = self.flexible_at(v)
+        if self.elem == "string":
+            return 1 if flex else 2  # length only
+        return 1 if flex else 4      # bytes, records: length only
 
     @property
     def has_nullable(self):
@@ -142,7 +173,8 @@ class Field:
         if self.has_nullable and (self.default is None or self.default == "null"):
             return f"{self.member}.reset();"
         if self.is_array:
-            return f"{self.member}.clear();"  # keeps capacity when a struct is decoded into again
+            # Keeps capacity when a struct is decoded into again, up to a cap (see wire.h).
+            return f"resize_decoded({self.member}, 0);"
         d = self.cpp_default()
         return f"{self.member} = {d[3:] if d.startswith(' = ') else '{}'};"
 
@@ -170,6 +202,16 @@ class Struct:
         self.message = message
         message.register(self)
         self.fields = [Field(f, message) for f in fields]
+
+    def min_size(self, v):
+        """Fewest bytes the struct takes on the wire in version v: its inline fields at their
+        smallest, plus the tagged-field count (one byte) in flexible versions. Array counts are
+        checked against it, so that a count needs as many bytes behind it as its elements do."""
+        size = sum(f.min_value_size(v) for f in self.fields if f.inline_at(v))
+        return size + (1 if self.message.flexible.contains(v) else 0)
+
+    def has_arrays(self):
+        return any(f.is_array or (f.struct and f.struct.has_arrays()) for f in self.fields)
 
 
 class Message:
@@ -311,18 +353,27 @@ def emit_array(e, msg, field, ref, writing, flex, nullable_now):
         if field.has_nullable:
             e.end()
         return
+    # The count is checked against the bytes its elements need at least, so a lying count fails
+    # here, before anything is allocated for it.
+    if elem_struct:
+        min_elem = f"{field.struct.name}::min_encoded_size(version)"
+    else:
+        sizes = {field.min_elem_size(v) for v in range(msg.valid.lo, msg.valid.hi + 1)
+                 if field.flexible_at(v) == flex}
+        assert len(sizes) == 1, (field.name, sizes)
+        min_elem = str(sizes.pop())
     e.block("")  # a scope for n, so sibling arrays can reuse the name
-    e(f"int32_t n = r.{count}();")
+    e(f"int32_t n = r.{count}({min_elem});")
     if field.has_nullable:
         e.block("if (n < 0)")
         e(f"{ref}.reset();")
         e.depth -= 1
         e("} else {")
         e.depth += 1
-        e(f"auto& vec = {ref}.emplace();")
+        e(f"auto& vec = {ref} ? *{ref} : {ref}.emplace();")
     else:
         e(f"auto& vec = {ref};")
-    e("vec.resize(n < 0 ? 0 : static_cast<size_t>(n));")
+    e("resize_decoded(vec, n);")
     e.block("for (auto& item : vec)")
     if elem_struct:
         e("item.decode(r, version);")
@@ -438,11 +489,34 @@ def emit_struct_decl(e, struct, is_root, msg):
     for f in struct.fields:
         e(f"{f.cpp_type()} {f.member}{f.cpp_default()};")
     e()
+    emit_common_decls(e, struct, msg)
+    e.end("};")
+    e()
+
+
+def emit_common_decls(e, struct, msg):
     e("void encode(Writer& w, int16_t version) const;")
     e("void decode(Reader& r, int16_t version);")
     e(f"bool operator==(const {struct.name}& other) const;")
-    e.end("};")
-    e()
+    e("// Frees arrays holding more than kMaxRetainedArrayBytes (with their contents): for a decoded")
+    e("// message kept for reuse, once a one-off huge one has been handled.")
+    e("void release_if_large();")
+    e("// Fewest bytes this takes on the wire (see the array counts in decode()).")
+    sizes = [(v, struct.min_size(v)) for v in range(msg.valid.lo, msg.valid.hi + 1)]
+    runs = []
+    for v, size in sizes:
+        if runs and runs[-1][2] == size:
+            runs[-1][1] = v
+        else:
+            runs.append([v, v, size])
+    if len(runs) == 1:
+        e(f"static constexpr size_t min_encoded_size(int16_t /*version*/) {{ return {runs[0][2]}; }}")
+        return
+    e.block("static constexpr size_t min_encoded_size(int16_t version)")
+    for lo, hi, size in runs[:-1]:
+        e(f"if (version <= {hi}) return {size};")
+    e(f"return {runs[-1][2]};")
+    e.end()
 
 
 def generate_message_header(e, msg):
@@ -463,9 +537,7 @@ def generate_message_header(e, msg):
     for f in msg.root.fields:
         e(f"{f.cpp_type()} {f.member}{f.cpp_default()};")
     e()
-    e("void encode(Writer& w, int16_t version) const;")
-    e("void decode(Reader& r, int16_t version);")
-    e(f"bool operator==(const {msg.name}& other) const;")
+    emit_common_decls(e, msg.root, msg)
     e.end("};")
     e()
 
@@ -478,6 +550,27 @@ def emit_equality(e, struct, scope):
     else:
         terms = [f"field_equal({f.member}, other.{f.member})" for f in struct.fields]
         e("return " + " &&\n         ".join(terms) + ";")
+    e.end()
+    e()
+
+
+def emit_release(e, struct, scope):
+    e.block(f"void {scope}release_if_large()")
+    for f in struct.fields:
+        elem_has_arrays = f.struct is not None and f.struct.has_arrays()
+        if f.is_array:
+            vec = f"*{f.member}" if f.has_nullable else f.member
+            if f.has_nullable:
+                e.block(f"if ({f.member})")
+            e(f"release_large_array({vec});")
+            if elem_has_arrays:
+                e(f"for (auto& item : {vec}) item.release_if_large();")
+            if f.has_nullable:
+                e.end()
+        elif elem_has_arrays and f.has_nullable:
+            e(f"if ({f.member}) {f.member}->release_if_large();")
+        elif elem_has_arrays:
+            e(f"{f.member}.release_if_large();")
     e.end()
     e()
 
@@ -522,6 +615,7 @@ def generate(out_dir):
             for struct, scope in all_structs_with_scope(m):
                 emit_struct_methods(c, m, struct, scope)
                 emit_equality(c, struct, scope)
+                emit_release(c, struct, scope)
         c("}  // namespace ws::protocol")
         for ext, em in ((".h", h), (".cpp", c)):
             path = os.path.join(out_dir, stem + ext)
