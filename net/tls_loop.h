@@ -56,6 +56,7 @@ class TlsLoop {
 
   // Endpoint::text gives the host name for SNI and certificate verification (TlsOptions).
   void connect(ConnId conn, const Endpoint& endpoint, const Endpoint* source = nullptr) {
+    if (conn < tcp_connected_ns_.size()) tcp_connected_ns_[conn] = 0;
     engine_->connect(conn, endpoint);
     inner_->connect(conn, endpoint, source);
   }
@@ -84,7 +85,11 @@ class TlsLoop {
       engine_->before_inner_poll();
       const size_t n = inner_->poll(std::span<Event>(inner_events_.data(), room), wait);
       engine_->after_inner_poll();
-      for (size_t i = 0; i < n; ++i) engine_->handle(inner_events_[i]);
+      for (size_t i = 0; i < n; ++i) {
+        const Event& e = inner_events_[i];
+        if (e.type == Event::kConnected && e.error == 0) note_tcp_connected(e.conn);
+        engine_->handle(e);
+      }
       if (engine_->delivered() > 0 || wait == 0) break;
       if (timeout_ms > 0 && std::chrono::steady_clock::now() >= deadline) break;
     }
@@ -111,6 +116,10 @@ class TlsLoop {
 
   Loop& inner() { return *inner_; }  // e.g. UringLoop::features()
 
+  // When the connection's TCP connect completed (steady_clock ns; 0: not yet), before its TLS
+  // handshake: lets a caller time the two apart (the connection storm's tcp and tls stages).
+  int64_t tcp_connected_ns(ConnId conn) const { return conn < tcp_connected_ns_.size() ? tcp_connected_ns_[conn] : 0; }
+
  private:
   // The engine's ciphertext goes out through the inner loop.
   class InnerTransport final : public CiphertextTransport {
@@ -129,6 +138,13 @@ class TlsLoop {
     engine_->set_transport(&transport_);
   }
 
+  void note_tcp_connected(ConnId conn) {
+    if (tcp_connected_ns_.size() <= conn) tcp_connected_ns_.resize(conn + 1, 0);
+    tcp_connected_ns_[conn] = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                  std::chrono::steady_clock::now().time_since_epoch())
+                                  .count();
+  }
+
   static int remaining_ms(std::chrono::steady_clock::time_point deadline, int timeout_ms) {
     if (timeout_ms <= 0) return timeout_ms;
     const auto left = deadline - std::chrono::steady_clock::now();
@@ -143,6 +159,7 @@ class TlsLoop {
   std::unique_ptr<Loop> inner_;
   InnerTransport transport_;
   std::vector<Event> inner_events_;
+  std::vector<int64_t> tcp_connected_ns_;  // by connection, see tcp_connected_ns()
   std::string name_;
   mutable std::string ktls_status_;
 };

@@ -15,6 +15,7 @@ int run_sweep_command(int argc, const char* const* argv);
 int run_ceiling_command(int argc, const char* const* argv);
 int run_report(int argc, const char* const* argv);
 int run_merge(int argc, const char* const* argv);
+int run_storm_command(int argc, const char* const* argv);  // tools/storm_command.cpp
 
 // Without --bootstrap, wirestress runs against librdkafka's mock cluster in a child process:
 // starts it, points `options.run.bootstrap` at it and says so on stderr. nullptr with `error` set

@@ -56,6 +56,8 @@ int main(int argc, char** argv) {
        ws::tools::run_ceiling_command},
       {"report", "turn a run, sweep or ceiling JSON into an HTML page and SVG/PNG charts", ws::tools::run_report},
       {"merge", "combine the JSON of runs made on several machines, exactly", ws::tools::run_merge},
+      {"storm", "open and close connections at --rate/s through the full handshake; per-stage latency",
+       ws::tools::run_storm_command},
   };
   std::vector<CLI::App*> apps;
   for (const auto& s : subcommands) {
