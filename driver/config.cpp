@@ -149,6 +149,9 @@ std::optional<ConfigError> RunConfig::validate() const {
   if (fetch_max_bytes < 1024 || fetch_max_bytes > (1u << 30)) {
     return bad("--fetch-max-bytes", std::to_string(fetch_max_bytes), "use 1024 to 1073741824");
   }
+  if (!(churn_per_s >= 0 && churn_per_s <= 100)) {
+    return bad("--churn", text(churn_per_s), "use 0 (none) to 100 reconnects per second per client");
+  }
   if (max_response_bytes < 64 * 1024 || max_response_bytes > static_cast<uint32_t>(protocol::kMaxFrameSize)) {
     return bad("--max-response-bytes", std::to_string(max_response_bytes), "use 65536 to 268435456 (256 MiB)");
   }

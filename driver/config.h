@@ -91,6 +91,10 @@ struct RunConfig {
   uint32_t message_size = 100;          // value bytes
   uint32_t key_size = 0;                // 0 = null keys
   uint32_t max_in_flight = 5;           // requests awaiting a response, per connection
+  // --churn: reconnects per second per producer while producing (0: none). Each producer closes
+  // and reopens all its connections at exponential intervals of mean 1/churn, once nothing it
+  // sent is waiting for an answer, as a restarted client would.
+  double churn_per_s = 0;
   uint32_t threads = 1;
   IoBackend io = IoBackend::kUring;
   BrokerVersion broker_version = BrokerVersion::kAuto;

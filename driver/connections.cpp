@@ -114,6 +114,19 @@ void ConnectionTable::retarget(LinkId id, uint32_t broker, int64_t now, int64_t 
   try_connect(id, now);
 }
 
+void ConnectionTable::reconnect(LinkId id, int64_t now) {
+  Link& l = links_[id];
+  if (l.state != LinkState::kReady) return;
+  ++counters_.connections_churned;
+  const bool had_requests = !l.in_flight.empty();
+  drop_connection(l, false, now);
+  if (had_requests) report_lost(id, Failure::kDisconnected);
+  l.failures = 0;
+  l.state = LinkState::kWaiting;
+  l.wake_ns = now;
+  try_connect(id, now);
+}
+
 void ConnectionTable::retry_now(LinkId id, int64_t now) {
   Link& l = links_[id];
   if (l.state != LinkState::kWaiting || l.queued_for_slot) return;

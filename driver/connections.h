@@ -149,6 +149,9 @@ class ConnectionTable {
   void retarget(LinkId id, uint32_t broker, int64_t now, int64_t not_before_ns = 0);
   // Connect again now if the link is waiting out a backoff (the owner learnt something new).
   void retry_now(LinkId id, int64_t now);
+  // --churn: closes a ready connection and connects the link again at once, as a restarted client
+  // would (counted as connections_churned). Requests still in flight are reported lost.
+  void reconnect(LinkId id, int64_t now);
 
   // Bytes of split response frames the links hold now (against receive_budget_per_worker).
   size_t buffered_bytes() const { return buffered_bytes_; }

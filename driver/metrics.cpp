@@ -33,6 +33,7 @@ void RunCounters::add(const RunCounters& o) {
   connections_established += o.connections_established;
   connections_failed += o.connections_failed;
   reconnects += o.reconnects;
+  connections_churned += o.connections_churned;
   connections_open += o.connections_open;
   clients_producing += o.clients_producing;
   producers_connected += o.producers_connected;
@@ -70,6 +71,7 @@ RunCounters counters_since(const RunCounters& now, const RunCounters& before) {
   d.connections_established -= before.connections_established;
   d.connections_failed -= before.connections_failed;
   d.reconnects -= before.reconnects;
+  d.connections_churned -= before.connections_churned;
   d.producers_connected -= before.producers_connected;
   d.consumers_connected -= before.consumers_connected;
   d.clients_connected_late -= before.clients_connected_late;

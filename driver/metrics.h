@@ -78,6 +78,7 @@ struct RunCounters {
   uint64_t connections_established = 0;
   uint64_t connections_failed = 0;
   uint64_t reconnects = 0;
+  uint64_t connections_churned = 0;  // closed on purpose by --churn and connected again
   uint64_t connections_open = 0;    // gauge: established and not yet closed
   uint64_t clients_producing = 0;   // gauge: producers ready and not yet done
   // Clients that became ready (connected, negotiated, metadata known; consumers: positioned) at

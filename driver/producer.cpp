@@ -1,6 +1,7 @@
 #include "driver/producer.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "protocol/errors.h"
 
@@ -41,6 +42,7 @@ Producer::Producer(const RunConfig& config, uint32_t index, uint32_t global_inde
       global_index_(global_index),
       topic_(global_index % std::max(1u, config.topics)),
       partitioner_(config.partitioner_kind(), global_index, 0x5DEECE66DULL),
+      churn_rng_(0x9E3779B97F4A7C15ULL * (global_index + 1)),
       quota_left_(quota),
       client_id_(config.client_id_prefix + "-" + std::to_string(global_index)) {}
 
@@ -72,7 +74,7 @@ bool Producer::all_ready() const {
 }
 
 bool Producer::can_send(const ClientContext& ctx, const LeaderLink& l) const {
-  if (!l.ready || l.stale || l.flushing || ctx.links.writing(l.link)) return false;
+  if (!l.ready || l.stale || l.flushing || l.churning || ctx.links.writing(l.link)) return false;
   // Every request that is due and fits the in-flight window goes out in one write. With acks=0
   // no request awaits a response, so the window does not apply; a write then carries up to
   // kAcks0RequestsPerWrite (most of the saving, while 10,000 clients' buffers stay small).
@@ -168,6 +170,12 @@ void Producer::on_link_event(ClientContext& ctx, const LinkEvent& e, int64_t now
   if (settled()) return;
   LeaderLink* l = find(e.link);
   if (!l) return;
+  handle_link_event(ctx, *l, e, now);
+  if (churn_pending_ && !settled()) finish_churn(ctx, now);  // a churning link may be idle now
+}
+
+void Producer::handle_link_event(ClientContext& ctx, LeaderLink& link, const LinkEvent& e, int64_t now) {
+  LeaderLink* l = &link;
   switch (e.kind) {
     case LinkEvent::kReady: return link_ready(ctx, *l, now);
     case LinkEvent::kResponse: return on_response(ctx, *l, e, now);
@@ -183,6 +191,7 @@ void Producer::on_link_event(ClientContext& ctx, const LinkEvent& e, int64_t now
       }
       l->ready = false;
       l->flushing = false;
+      l->churning = false;   // it reconnects anyway
       l->unflushed = false;  // lost with the connection: already counted as failed above
       if (state_ == State::kFlushing || ctx.stopping()) {
         if (!in_flight(ctx)) settle(ctx, State::kDone, now);
@@ -220,6 +229,7 @@ void Producer::become_ready_if_connected(ClientContext& ctx, int64_t now) {
   if (ctx.sending_allowed()) {
     state_ = State::kProducing;
     ++ctx.metrics.counters.clients_producing;
+    schedule_churn(ctx, now);
     queue_send(ctx);
   } else {
     state_ = State::kReady;  // the Connecting phase is not over
@@ -231,9 +241,11 @@ void Producer::on_phase(ClientContext& ctx, int64_t now) {
   if (ctx.sending_allowed() && state_ == State::kReady) {
     state_ = State::kProducing;
     ++ctx.metrics.counters.clients_producing;
+    schedule_churn(ctx, now);
     return send_due(ctx, now);
   }
   if (!ctx.stopping()) return;
+  stop_churn();  // the end of the run: what is sent is flushed on the connections there are
   if (state_ == State::kProducing) {
     record_unsent_backlog(ctx, now);
     return queue_send(ctx);  // finishes once its requests are answered
@@ -242,7 +254,54 @@ void Producer::on_phase(ClientContext& ctx, int64_t now) {
 }
 
 void Producer::on_timer(ClientContext& ctx, int64_t now) {
-  if (state_ == State::kProducing) send_due(ctx, now);
+  if (state_ != State::kProducing) return;
+  if (churn_at_ns_ != 0 && now >= churn_at_ns_) begin_churn(ctx, now);
+  send_due(ctx, now);
+}
+
+void Producer::schedule_churn(ClientContext& ctx, int64_t now) {
+  if (ctx.config.churn_per_s <= 0 || ctx.stopping()) return;
+  // splitmix64, then an exponential interval: reconnects are a Poisson process per client, so
+  // 10,000 clients do not all reconnect in the same millisecond.
+  uint64_t z = (churn_rng_ += 0x9E3779B97F4A7C15ULL);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  z ^= z >> 31;
+  const double u = (static_cast<double>(z >> 11) + 1.0) / 9007199254740993.0;  // (0, 1]
+  const double interval_s = -std::log(u) / ctx.config.churn_per_s;
+  churn_at_ns_ = now + std::max<int64_t>(1, static_cast<int64_t>(interval_s * 1e9));
+  ctx.timers.arm(churn_at_ns_, TimerTarget{TimerTarget::kProducer, index_});
+}
+
+void Producer::begin_churn(ClientContext& ctx, int64_t now) {
+  churn_at_ns_ = 0;
+  for (auto& l : links_) {
+    if (l.ready) l.churning = churn_pending_ = true;
+  }
+  finish_churn(ctx, now);
+}
+
+void Producer::finish_churn(ClientContext& ctx, int64_t now) {
+  bool waiting = false;
+  for (auto& l : links_) {
+    if (!l.churning) continue;
+    if (!ctx.links.link(l.link).in_flight.empty() || ctx.links.writing(l.link) || l.flushing) {
+      waiting = true;  // its answers first: a restarted client does not drop acknowledged work
+      continue;
+    }
+    l.churning = false;
+    l.ready = false;
+    ctx.links.reconnect(l.link, now);  // kReady again once connected and negotiated
+  }
+  if (waiting) return;
+  churn_pending_ = false;
+  schedule_churn(ctx, now);
+}
+
+void Producer::stop_churn() {
+  churn_at_ns_ = 0;
+  churn_pending_ = false;
+  for (auto& l : links_) l.churning = false;
 }
 
 void Producer::queue_send(ClientContext& ctx) {
@@ -482,6 +541,7 @@ void Producer::record_unsent_backlog(ClientContext& ctx, int64_t now) {
 }
 
 void Producer::finish(ClientContext& ctx, int64_t now) {
+  stop_churn();  // nothing more to send: the connections stay for the flush
   if (ctx.config.acks == 0 && state_ == State::kProducing) {
     // acks=0 gives no sign that the broker read the last requests, and closing now could lose
     // them. A broker handles one connection's requests in order, so the answer to a Metadata

@@ -81,6 +81,7 @@ class Producer {
     bool stale = false;      // a leader error: wait for fresher metadata before sending here
     bool unflushed = false;  // acks=0: records written since the last flush barrier
     bool flushing = false;   // acks=0: the flush barrier is in flight
+    bool churning = false;   // --churn: sends nothing more; reconnects once its requests are done
     int16_t version = -1;    // Produce
     int8_t magic = 2;
     std::vector<Part> parts;  // a ring, in request order: each request's Part entries
@@ -89,6 +90,13 @@ class Producer {
   };
 
   void connect_to_leaders(ClientContext& ctx, int64_t now);
+  void handle_link_event(ClientContext& ctx, LeaderLink& l, const LinkEvent& e, int64_t now);
+  // --churn: the next reconnect is drawn (exponential, mean 1/churn) when producing starts and
+  // after each one; at that time every link stops sending, and each reconnects once idle.
+  void schedule_churn(ClientContext& ctx, int64_t now);
+  void begin_churn(ClientContext& ctx, int64_t now);
+  void finish_churn(ClientContext& ctx, int64_t now);
+  void stop_churn();
   LeaderLink* find(LinkId link);
   LeaderLink* leader_of(const ClientContext& ctx, int32_t partition);
   bool can_send(const ClientContext& ctx, const LeaderLink& l) const;
@@ -120,6 +128,9 @@ class Producer {
   std::vector<LeaderLink> links_;
   std::vector<PendingRecord> pending_;  // due, partition chosen, not sent yet (their leaders were busy)
   int64_t next_record_ns_ = 0;  // paced runs: intended time of the next record not yet made due
+  int64_t churn_at_ns_ = 0;     // --churn: when the next reconnect starts (0: none scheduled)
+  bool churn_pending_ = false;  // some link is churning
+  uint64_t churn_rng_;          // --churn: the interval draws (splitmix64 state)
   uint64_t quota_left_;         // records still to make due (UINT64_MAX: no --messages)
   uint64_t next_sequence_ = 0;  // sequence number of the next record (keys, --verify)
   std::string client_id_;

@@ -67,6 +67,11 @@ void RunFlags::add_to(CLI::App& app) {
                  "Produce requests awaiting a response, per connection (acks=0: none awaits one; a write "
                  "carries up to 64 due requests, or this many if more)")
       ->capture_default_str();
+  app.add_option("--churn", r.churn_per_s,
+                 "Reconnects per second per producer while producing (e.g. 0.1: every ~10 s, exponential "
+                 "intervals): each closes its connections once its requests are answered and connects again "
+                 "through the full handshake, as restarted clients do; 0 = never")
+      ->capture_default_str();
   app.add_option("--threads", r.threads, "Worker threads (default: number of cores)")->capture_default_str();
   app.add_option("--io", io_, "I/O backend: uring (falls back to asio if unavailable) or asio")->capture_default_str();
   app.add_option("--broker-version", broker_version_,

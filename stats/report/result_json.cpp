@@ -187,6 +187,7 @@ Json result_json(const driver::RunResult& result, const driver::RunConfig& confi
   conn["established"] = all.connections_established;
   conn["failed"] = all.connections_failed;
   conn["reconnects"] = all.reconnects;
+  conn["churned"] = all.connections_churned;
   // How often the clients learnt the cluster again, and how many partition leaders moved.
   j["metadata"] = {{"refreshes", all.metadata_refreshes}, {"leader_changes", all.leader_changes}};
   auto& failures = j["failures"];

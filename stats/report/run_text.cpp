@@ -239,7 +239,8 @@ std::string summary(const driver::RunResult& result, const driver::RunConfig& co
   // Connections are counted over the whole run: most are opened while connecting.
   out << "  connections        attempted " << with_commas(all.connections_attempted) << ", established "
       << with_commas(all.connections_established) << ", failed " << with_commas(all.connections_failed)
-      << ", lost after ready " << with_commas(all.reconnects) << "\n";
+      << ", lost after ready " << with_commas(all.reconnects)
+      << (all.connections_churned ? ", churned " + with_commas(all.connections_churned) : std::string()) << "\n";
   for (const auto& b : result.brokers) {
     out << "  broker             " << (b.node_id >= 0 ? "node " + std::to_string(b.node_id) : std::string("bootstrap"))
         << " at " << b.address << ": " << versions_text(b) << "; connections " << with_commas(b.counters.connections_established)

@@ -224,6 +224,30 @@ TEST(Worker, ADisconnectFailsTheRecordsInFlightAndTheProducerReconnects) {
   EXPECT_GT(rig.counters().messages_acked, 400u) << "it carried on after reconnecting";
 }
 
+// --churn: clients reconnect on purpose while producing, each through the whole handshake, and
+// lose nothing doing it (a connection closes only once its requests are answered).
+TEST(Worker, ChurnReconnectsEveryClientAtTheRateAskedAndLosesNothing) {
+  auto config = base_config();
+  config.clients = 20;
+  config.rate = 2000;  // 100 records/s per client
+  config.duration = std::chrono::seconds(10);
+  config.churn_per_s = 0.5;  // every ~2 s per client: ~100 reconnects in 10 s
+  WorkerRig rig(config);
+  ASSERT_TRUE(rig.run_until([&] { return rig.phase() == Phase::kMeasuring; }, 5 * kSec));
+  const int connects_before = rig.kafka.connects;
+  rig.run_to_end();
+  const auto& c = rig.counters();
+  // A Poisson count with mean 100: 60..140 is beyond 4 standard deviations.
+  EXPECT_GE(c.connections_churned, 60u);
+  EXPECT_LE(c.connections_churned, 140u);
+  EXPECT_EQ(static_cast<uint64_t>(rig.kafka.connects - connects_before), c.connections_churned)
+      << "every churn is one new connection through the handshake";
+  EXPECT_EQ(c.reconnects, 0u) << "churn is not counted as a lost connection";
+  EXPECT_EQ(c.messages_failed, 0u);
+  EXPECT_EQ(c.messages_acked, c.messages_sent);
+  EXPECT_GT(c.messages_acked, 19'000u) << "the records due while reconnecting went out afterwards";
+}
+
 TEST(Worker, RequestsUnansweredAtTheDrainDeadlineAreCountedByKind) {
   auto config = base_config();
   config.clients = 2;

@@ -108,6 +108,8 @@ TEST(Options, BadValuesNameTheFlagOnOneLine) {
       {{kLongTopic.c_str()}, "--topic"},                    // 250 characters
       {{kTopic249.c_str(), "--topics=2"}, "--topic"},       // 249 + "-1" is too long
       {{kLongClientId.c_str()}, "--client-id"},
+      {{"--churn=-1"}, "--churn"},
+      {{"--churn=1000"}, "--churn"},
   };
   for (const auto& [args, flag] : cases) {
     std::vector<const char*> argv{"wirestress"};
