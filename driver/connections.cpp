@@ -243,10 +243,9 @@ void ConnectionTable::reset(LinkId id, Failure why, int64_t now, bool loop_close
     l.probing = false;
   }
   if (!was_ready) {
-    // Never got usable: a failed connection, whatever broke it (unless the handshake said why).
-    const bool named = why == Failure::kTlsHandshakeFailed || why == Failure::kCertificateVerifyFailed ||
-                       why == Failure::kAuthenticationFailed || why == Failure::kUnsupportedSaslMechanism;
-    if (!named) why = Failure::kConnectFailed;
+    // Never got usable: a failed connection. A close or a timeout is just that; what the broker's
+    // bytes or the handshake said is kept (an HTTP port answers garbage, not silence).
+    if (why == Failure::kDisconnected || why == Failure::kRequestTimeout) why = Failure::kConnectFailed;
     ++counters_.connections_failed;
     ++counters_.broker(l.broker).connections_failed;
   } else {
@@ -579,21 +578,19 @@ void ConnectionTable::on_data(LinkId id, protocol::Bytes data, int64_t now) {
   if (l.state != LinkState::kHandshake && l.state != LinkState::kReady) return;
   if (l.partial_consumed > 0) {
     // Frames handed out from the buffer last time have been handled by now.
-    buffered_bytes_ -= l.partial_consumed;
     l.partial.erase(l.partial.begin(), l.partial.begin() + static_cast<ptrdiff_t>(l.partial_consumed));
     l.partial_consumed = 0;
-    if (l.partial.empty()) release_partial_capacity(l);
+    release_partial_capacity(l);
+    account_partial(l);
   }
   // Usually a whole response arrives in one read and is parsed straight from the loop's buffer;
   // only a frame split across reads is copied into the link's own buffer.
   std::span<const uint8_t> pending = data;
   const bool buffered = !l.partial.empty();
   if (buffered) {
-    if (buffered_bytes_ + data.size() > config_.receive_budget_per_worker) {
-      return reset(id, Failure::kReceiveMemoryExhausted, now, false);
-    }
+    if (!reserve_partial(l, data)) return reset(id, Failure::kReceiveMemoryExhausted, now, false);
     l.partial.insert(l.partial.end(), data.begin(), data.end());
-    buffered_bytes_ += data.size();
+    account_partial(l);
     pending = l.partial;
   }
   const uint32_t generation = l.generation;
@@ -610,25 +607,56 @@ void ConnectionTable::on_data(LinkId id, protocol::Bytes data, int64_t now) {
   if (buffered) {
     l.partial_consumed = consumed;  // erased at the next receive: the frames point into it
   } else if (consumed < pending.size()) {
-    const size_t rest = pending.size() - consumed;
-    if (buffered_bytes_ + rest > config_.receive_budget_per_worker) {
-      return reset(id, Failure::kReceiveMemoryExhausted, now, false);
-    }
-    l.partial.assign(pending.begin() + static_cast<ptrdiff_t>(consumed), pending.end());
-    buffered_bytes_ += rest;
+    const auto rest = pending.subspan(consumed);
+    if (!reserve_partial(l, rest)) return reset(id, Failure::kReceiveMemoryExhausted, now, false);
+    l.partial.assign(rest.begin(), rest.end());
+    account_partial(l);
   }
 }
 
+bool ConnectionTable::reserve_partial(Link& l, std::span<const uint8_t> more) {
+  const size_t wanted = l.partial.size() + more.size();
+  if (wanted <= l.partial.capacity()) return true;
+  // The frame's announced size is reserved at once: growing by doubling would hold up to twice
+  // the frame (a 250 MiB answer cost ~500 MiB). Untouched pages of the reservation cost no RSS.
+  // `partial` always starts at a frame boundary.
+  uint8_t prefix[4];
+  size_t known = 0;
+  for (; known < 4 && known < l.partial.size(); ++known) prefix[known] = l.partial[known];
+  for (size_t i = 0; known < 4 && i < more.size(); ++i, ++known) prefix[known] = more[i];
+  size_t target = wanted;
+  if (known == 4) {
+    const uint32_t announced = uint32_t{prefix[0]} << 24 | uint32_t{prefix[1]} << 16 | uint32_t{prefix[2]} << 8 | prefix[3];
+    target = std::max<size_t>(wanted, size_t{announced} + 4);  // check_frame caps it at the next read
+  }
+  if (buffered_bytes_ - l.partial_accounted + target > config_.receive_budget_per_worker) return false;
+  l.partial.reserve(target);
+  return true;
+}
+
+void ConnectionTable::account_partial(Link& l) {
+  // A buffer holding part of a frame counts with its whole capacity; an empty one kept for reuse
+  // (at most kKeptPartialCapacity per link) does not: it is bounded by the number of links.
+  const size_t held = l.partial.empty() ? 0 : l.partial.capacity();
+  buffered_bytes_ = buffered_bytes_ - l.partial_accounted + held;
+  l.partial_accounted = held;
+}
+
 void ConnectionTable::drop_partial(Link& l) {
-  buffered_bytes_ -= l.partial.size();
   l.partial.clear();
   l.partial_consumed = 0;
   release_partial_capacity(l);
+  account_partial(l);
 }
 
 void ConnectionTable::release_partial_capacity(Link& l) {
   // One large response must not pin its memory for the rest of the run on a long-lived link.
-  if (l.partial.capacity() > kKeptPartialCapacity) std::vector<uint8_t>().swap(l.partial);
+  if (l.partial.capacity() <= kKeptPartialCapacity) return;
+  if (l.partial.empty()) {
+    std::vector<uint8_t>().swap(l.partial);
+  } else if (l.partial.size() * 4 < l.partial.capacity()) {
+    l.partial.shrink_to_fit();  // the start of the next frame came with the end of a large one
+  }
 }
 
 bool ConnectionTable::take_frame(LinkId id, std::span<const uint8_t> frame, int64_t now) {

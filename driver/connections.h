@@ -89,6 +89,7 @@ struct Link {
   uint32_t unflushed = 0;            // requests appended since the last flush (the last of in_flight)
   std::vector<uint8_t> partial;      // bytes of an incomplete response frame
   size_t partial_consumed = 0;       // front bytes of `partial` already handed out as frames
+  size_t partial_accounted = 0;      // what `partial` counts against the receive budget now
 };
 
 // What the owner of a link must hear. Frames are views into the event loop's buffers or the
@@ -153,7 +154,8 @@ class ConnectionTable {
   // would (counted as connections_churned). Requests still in flight are reported lost.
   void reconnect(LinkId id, int64_t now);
 
-  // Bytes of split response frames the links hold now (against receive_budget_per_worker).
+  // Bytes the links hold for split response frames (their buffers' capacity, against
+  // receive_budget_per_worker).
   size_t buffered_bytes() const { return buffered_bytes_; }
   Link& link(LinkId id) { return links_[id]; }
   const Link& link(LinkId id) const { return links_[id]; }
@@ -236,10 +238,12 @@ class ConnectionTable {
   void queue_op(IoOp::Kind kind, LinkId id) { io_ops_.push_back({kind, id, links_[id].generation}); }
   void arm(LinkId id, int64_t at_ns) { timers_.arm(at_ns, TimerTarget{TimerTarget::kLink, id}); }
   bool take_frame(LinkId id, std::span<const uint8_t> frame, int64_t now);  // false: link reset
-  // Split frames: what the links hold counts against config_.receive_budget_per_worker.
+  // Split frames: the links' buffer capacity counts against config_.receive_budget_per_worker.
+  bool reserve_partial(Link& l, std::span<const uint8_t> more);  // false: over the budget
   void drop_partial(Link& l);
+  void account_partial(Link& l);  // buffered_bytes_ after l.partial changed
   void release_partial_capacity(Link& l);
-  static constexpr size_t kKeptPartialCapacity = 1 << 20;
+  static constexpr size_t kKeptPartialCapacity = 64 * 1024;
   void emit(LinkEvent::Kind kind, LinkId id) { events_.push_back(LinkEvent::make(kind, id, links_[id].generation)); }
   void retry_waiters(int64_t now);  // links waiting on a probe or a name lookup
   // SASL, after ApiVersions.
@@ -255,7 +259,7 @@ class ConnectionTable {
   BrokerRegistry& brokers_;
   RunCounters& counters_;
   TimerQueue& timers_;
-  size_t buffered_bytes_ = 0;  // sum of the links' partial.size()
+  size_t buffered_bytes_ = 0;  // sum of the links' partial_accounted
   std::vector<Link> links_;
   std::vector<LinkId> free_links_;
   std::vector<net::Endpoint> endpoints_;  // by broker index, copied from the registry once resolved

@@ -279,6 +279,21 @@ TEST(ConnectionTable, AnOversizedFrameIsRefusedBeforeItIsRead) {
   EXPECT_EQ(rig.table->link(id).state, LinkState::kWaiting);
 }
 
+// Pointed at an HTTP port, a client gets garbage, not silence: a failed connection, named for
+// what the bytes were (the summary must not say the broker never answered).
+TEST(ConnectionTable, ABadFirstAnswerFailsTheConnectionUnderItsOwnName) {
+  FakeKafka kafka;
+  kafka.brokers[0].silent = true;  // the handshake is answered by hand below
+  TableRig rig(base_config(), kafka);
+  const auto id = rig.open();
+  rig.run_for(5 * kMs, kMs);
+  rig.loop->inject(id, {0x7f, 0xff, 0xff, 0xff});
+  rig.step();
+  EXPECT_EQ(rig.counters.failures[static_cast<size_t>(Failure::kResponseTooLarge)], 1u);
+  EXPECT_EQ(rig.counters.failures[static_cast<size_t>(Failure::kConnectFailed)], 0u);
+  EXPECT_EQ(rig.counters.connections_failed, 1u);
+}
+
 TEST(ConnectionTable, TheResponseLimitIsTheUsersAndAFrameJustUnderItIsTaken) {
   auto config = base_config();
   config.max_response_bytes = 64 * 1024;
@@ -315,18 +330,26 @@ TEST(ConnectionTable, SplitFramesShareTheWorkersReceiveBudgetAndLargeBuffersAreR
   rig.loop->inject(a, part);
   rig.step();
   EXPECT_TRUE(rig.table->ready(a));
-  EXPECT_EQ(rig.table->buffered_bytes(), part.size());
+  // The announced frame is reserved at once (growth by doubling would hold up to twice it).
+  const size_t frame = (3u << 20) + 4;
+  EXPECT_EQ(rig.table->buffered_bytes(), frame);
+  EXPECT_EQ(rig.table->link(a).partial.capacity(), frame);
   rig.loop->inject(b, part);
   rig.step();
   EXPECT_EQ(rig.counters.failures[static_cast<size_t>(Failure::kReceiveMemoryExhausted)], 1u);
   EXPECT_EQ(rig.table->link(b).state, LinkState::kWaiting);
   EXPECT_TRUE(rig.table->ready(a)) << "the link within the budget keeps its connection";
-  EXPECT_EQ(rig.table->buffered_bytes(), part.size());
+  EXPECT_EQ(rig.table->buffered_bytes(), frame);
+  // The rest of a's frame arrives in pieces: no reallocation, and the budget does not move.
+  std::vector<uint8_t> rest((3u << 20) - (5u << 19), 0);
+  rig.loop->inject(a, std::vector<uint8_t>(rest.begin(), rest.begin() + 1000));
+  rig.step();
+  EXPECT_EQ(rig.table->link(a).partial.capacity(), frame);
   // a's connection is dropped (here: the broker closes it): its buffer goes back.
   rig.loop->close_from_broker(a);
   rig.step();
   EXPECT_EQ(rig.table->buffered_bytes(), 0u);
-  EXPECT_LE(rig.table->link(a).partial.capacity(), 1u << 20);
+  EXPECT_LE(rig.table->link(a).partial.capacity(), 64u << 10);
 }
 
 TEST(ConnectionTable, AnUnexpectedCorrelationIdResetsButAcks0ProducersSkipUnsolicitedAnswers) {
