@@ -55,10 +55,14 @@ void append_sample(std::string& out, std::string_view name, std::string_view suf
   out += '\n';
 }
 
+// le="0.0001", not le="1e-04": the bounds spelt as Prometheus's Go client spells them (%g style,
+// shortest round trip), so the series of every exporter and load host match.
 std::string quoted_label(std::string_view name, double value) {
+  char digits[32];
+  const auto end = std::to_chars(digits, digits + sizeof digits, value, std::chars_format::general).ptr;
   std::string s(name);
   s += "=\"";
-  s += SampleValue(value).text();
+  s.append(digits, end);
   s += '"';
   return s;
 }

@@ -1,5 +1,7 @@
 #include "tools/options.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -116,7 +118,8 @@ void RunFlags::add_to(CLI::App& app) {
   app.add_option("--csv", o_.csv_path, "Write one row per report interval to FILE (for plotting)");
   app.add_option("--prometheus", o_.prometheus_port,
                  "Serve /metrics in the Prometheus text format on this port while the run lasts (0 = any free port)");
-  app.add_option("--prometheus-bind", o_.prometheus_bind, "Address the /metrics server listens on")
+  app.add_option("--prometheus-bind", o_.prometheus_bind,
+                 "Local IP address the /metrics server listens on (0.0.0.0 or :: for a Prometheus on another host)")
       ->capture_default_str();
   app.add_option("--latency-max", latency_max_,
                  "Highest latency the histograms hold (larger samples are counted as out of range)")
@@ -272,6 +275,35 @@ std::optional<RunOptions> RunFlags::finish(const CLI::App& app, std::string& err
   }
   if (o.prometheus_port < -1 || o.prometheus_port > 65535) {
     return bad("--prometheus", std::to_string(o.prometheus_port), "use a port from 0 (any free one) to 65535");
+  }
+  // A numeric address of this host: a host name could resolve elsewhere between runs, and an
+  // address the host does not have would only fail once the run has started.
+  {
+    sockaddr_storage bind_address{};
+    auto* v4 = reinterpret_cast<sockaddr_in*>(&bind_address);
+    auto* v6 = reinterpret_cast<sockaddr_in6*>(&bind_address);
+    socklen_t length = 0;
+    if (::inet_pton(AF_INET, o.prometheus_bind.c_str(), &v4->sin_addr) == 1) {
+      v4->sin_family = AF_INET;
+      length = sizeof *v4;
+    } else if (::inet_pton(AF_INET6, o.prometheus_bind.c_str(), &v6->sin6_addr) == 1) {
+      v6->sin6_family = AF_INET6;
+      length = sizeof *v6;
+    } else {
+      return bad("--prometheus-bind", o.prometheus_bind,
+                 "use an IP address of this host: 127.0.0.1 (default), 0.0.0.0 (every interface), ::1 or ::");
+    }
+    if (o.prometheus_port >= 0) {
+      const int fd = ::socket(bind_address.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      const int err =
+          fd < 0 ? errno : (::bind(fd, reinterpret_cast<sockaddr*>(&bind_address), length) == 0 ? 0 : errno);
+      if (fd >= 0) ::close(fd);
+      if (err != 0) {
+        return bad("--prometheus-bind", o.prometheus_bind,
+                   std::string("this host cannot listen on it (") + std::strerror(err) +
+                       "); use an address of this host");
+      }
+    }
   }
   if (o.embedded_partitions < 1 || o.embedded_partitions > 10'000) {
     return bad("--partitions", std::to_string(o.embedded_partitions), "use 1 to 10000");

@@ -3,14 +3,25 @@
 #include "protocol/compression.h"
 #include "protocol/errors.h"
 #include "stats/prometheus.h"
+#include "ws_version.h"
 
 namespace ws::report {
+namespace {
+
+// Histogram bucket bounds in seconds, the same on every load host so that Prometheus can add the
+// hosts' buckets up (histogram_quantile over sum by (le)): 100 us to 1 min, about 1-2.5-5 a decade.
+constexpr double kLatencyBucketsSeconds[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                             0.1,    0.25,    0.5,    1,     2.5,    5,     10,   30,    60};
+
+}  // namespace
 
 std::string render_prometheus(const driver::IntervalReport& latest, const driver::RunConfig& config,
                               const driver::Metrics* run_so_far) {
   stats::PrometheusText out;
   const driver::RunCounters& t = latest.total;
 
+  out.gauge("wirestress_build_info", "The wirestress build as labels; the value is always 1.", 1,
+            {{"version", WS_VERSION}, {"revision", WS_GIT_REVISION}});
   out.counter("wirestress_produce_messages_sent_total", "Records written to the socket.", t.messages_sent);
   out.counter("wirestress_produce_messages_acked_total", "Records the broker confirmed (acks 1 or -1).",
               t.messages_acked);
@@ -78,6 +89,13 @@ std::string render_prometheus(const driver::IntervalReport& latest, const driver
               "Produce latency from the actual send time; quantiles over the last report interval.",
               recent != nullptr ? recent->service_latency_us : kEmpty,
               lifetime != nullptr ? lifetime->service_latency_us : kEmpty, kMicrosToSeconds);
+  // The same latencies as cumulative buckets, which (unlike quantiles) add up across load hosts.
+  out.histogram("wirestress_produce_latency_histogram_seconds",
+                "Produce latency from the intended send time (corrected for coordinated omission), since the start.",
+                lifetime != nullptr ? lifetime->latency_us : kEmpty, kMicrosToSeconds, kLatencyBucketsSeconds);
+  out.histogram("wirestress_produce_service_latency_histogram_seconds",
+                "Produce latency from the actual send time, since the start.",
+                lifetime != nullptr ? lifetime->service_latency_us : kEmpty, kMicrosToSeconds, kLatencyBucketsSeconds);
   if (config.consumers > 0) {
     out.counter("wirestress_consume_messages_received_total", "Records delivered to consumers (each counts its own).",
                 t.consume_received);
@@ -95,6 +113,9 @@ std::string render_prometheus(const driver::IntervalReport& latest, const driver
                 "From a record's send time to its receipt by a consumer; quantiles over the last report interval.",
                 recent != nullptr ? recent->e2e_latency_us : kEmpty,
                 lifetime != nullptr ? lifetime->e2e_latency_us : kEmpty, kMicrosToSeconds);
+    out.histogram("wirestress_consume_e2e_latency_histogram_seconds",
+                  "From a record's send time to its receipt by a consumer, since the start.",
+                  lifetime != nullptr ? lifetime->e2e_latency_us : kEmpty, kMicrosToSeconds, kLatencyBucketsSeconds);
   }
   return out.text();
 }

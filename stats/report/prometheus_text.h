@@ -18,6 +18,10 @@ namespace ws::report {
 // Their _sum and _count come from `run_so_far` when given: histograms the caller accumulates from
 // every interval (Prometheus treats _sum and _count as counters that never go down); without it,
 // from the last interval as well.
+// The same three latencies are also histograms (wirestress_*_latency_histogram_seconds: buckets
+// from 100 us to 60 s, _sum, _count) from `run_so_far`, so that several load hosts add up in
+// Prometheus. wirestress_build_info{version,revision} names the build. Nothing from the client's
+// security settings (passwords, tokens, key files) is ever rendered.
 std::string render_prometheus(const driver::IntervalReport& latest, const driver::RunConfig& config,
                               const driver::Metrics* run_so_far = nullptr);
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """--prometheus during a real run: curl scrapes /metrics twice while wirestress produces, and the
-counters grow between the scrapes. Usage: prometheus_test.py WIRESTRESS BOOTSTRAP"""
+counters grow between the scrapes; the latency histogram is cumulative, build_info is there, and
+the server answers on 127.0.0.1 only. Usage: prometheus_test.py WIRESTRESS BOOTSTRAP"""
 import re
 import subprocess
 import sys
@@ -63,6 +64,21 @@ def main():
             problems.append(f"clients_producing {producing}, clients_connected_total {connected}, expected 10")
         if not 0 < p99 < 5:
             problems.append(f"implausible p99 {p99}")
+        # The histogram adds up across load hosts: cumulative buckets ending at +Inf == _count.
+        inf = value(second, 'wirestress_produce_latency_histogram_seconds_bucket{le="+Inf"}')
+        if inf != value(second, "wirestress_produce_latency_histogram_seconds_count") or inf <= 0:
+            problems.append(f"histogram +Inf bucket {inf} is not its _count")
+        buckets = [float(v) for v in re.findall(
+            r'^wirestress_produce_latency_histogram_seconds_bucket\{le="[^"]+"\} (\S+)$', second, re.M)]
+        if buckets != sorted(buckets):
+            problems.append(f"histogram buckets not cumulative: {buckets}")
+        if not re.search(r'^wirestress_build_info\{revision="[^"]+",version="[^"]+"\} 1$', second, re.M):
+            problems.append("wirestress_build_info missing")
+        # Bound to 127.0.0.1 by default: another loopback address does not answer.
+        other = subprocess.run(["curl", "-sS", "--max-time", "3", f"http://127.0.0.2:{port}/metrics"],
+                               capture_output=True, text=True, timeout=10)
+        if other.returncode == 0:
+            problems.append("/metrics answered on 127.0.0.2; the default bind is 127.0.0.1")
         for p in problems:
             print(p)
         sys.exit(1 if problems else 0)

@@ -196,6 +196,19 @@ TEST(PrometheusText, HistogramCumulativeBuckets) {
   expect_well_formed(p.text());
 }
 
+TEST(PrometheusText, BucketBoundsAreSpeltAsTheGoClientSpellsThem) {
+  auto h = stats::HdrHistogram(1, 3'600'000'000LL, 3);
+  h.record(50);
+  const double bounds[] = {0.00001, 0.0001, 0.0005, 1, 60, 1e6};
+  PrometheusText p;
+  p.histogram("latency_seconds", "Latency.", h, 1e-6, bounds);
+  const std::string& text = p.text();
+  for (const char* le : {"1e-05", "0.0001", "0.0005", "1", "60", "1e+06", "+Inf"}) {
+    EXPECT_NE(text.find(std::string("latency_seconds_bucket{le=\"") + le + "\"}"), std::string::npos)
+        << le << "\n" << text;
+  }
+}
+
 TEST(PrometheusText, ClearStartsOver) {
   PrometheusText p;
   p.counter("a_total", "A.", 1);

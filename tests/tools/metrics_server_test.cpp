@@ -1,4 +1,5 @@
-// GET /metrics over real HTTP with curl: statuses, limits, a render that throws, stopping.
+// GET /metrics over real HTTP with curl: statuses, limits, the bind address, a render that throws,
+// stopping, and the wirestress metrics as a scraper sees them.
 #include "tools/metrics_server.h"
 
 #include <arpa/inet.h>
@@ -16,7 +17,10 @@
 #include <thread>
 #include <vector>
 
+#include "driver/metrics.h"
+#include "driver/reporting.h"
 #include "stats/prometheus.h"
+#include "stats/report/prometheus_text.h"
 #include "tests/stats/prometheus_samples.h"
 
 namespace ws {
@@ -158,10 +162,9 @@ TEST_F(MetricsServerTest, AnswersOtherRequestsWithErrorStatuses) {
 
   EXPECT_EQ(raw_exchange(server.port(), "garbage\r\n\r\n").rfind("HTTP/1.1 400 ", 0), 0u);
   EXPECT_EQ(raw_exchange(server.port(), "GET /metrics HTTP/2.0\r\n\r\n").rfind("HTTP/1.1 400 ", 0), 0u);
-  // Bare LF line endings are a valid request too.
+  // httplib wants CRLF line endings (RFC 9112 lets a server refuse bare LF): answered at once.
   const std::string lf = raw_exchange(server.port(), "GET /metrics HTTP/1.0\n\n");
-  EXPECT_EQ(lf.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << lf;
-  EXPECT_TRUE(lf.ends_with("\r\n\r\nup 1\n")) << lf;
+  EXPECT_EQ(lf.rfind("HTTP/1.1 400 ", 0), 0u) << lf;
   // Still serving after all that.
   EXPECT_EQ(curl(metrics_url(server)).body, "up 1\n");
 }
@@ -250,6 +253,93 @@ TEST_F(MetricsServerTest, StartFailuresSayWhy) {
   EXPECT_NE(error.find("cannot listen on 192.0.2.1:0"), std::string::npos) << error;
   EXPECT_FALSE(second.start(0, {}, error, "127.0.0.1"));
   EXPECT_NE(error.find("render"), std::string::npos) << error;
+}
+
+TEST_F(MetricsServerTest, ListensOnlyOnTheBindAddress) {
+  // Every 127/8 address is loopback on Linux: a server bound to one is not reachable on another.
+  tools::MetricsServer local;
+  std::string error;
+  ASSERT_TRUE(local.start(0, [] { return std::string("up 1\n"); }, error, "127.0.0.1")) << error;
+  const std::string port = std::to_string(local.port());
+  EXPECT_EQ(curl("http://127.0.0.1:" + port + "/metrics").body, "up 1\n");
+  const auto elsewhere = curl("http://127.0.0.2:" + port + "/metrics");
+  EXPECT_NE(elsewhere.curl_exit, 0) << "reachable on 127.0.0.2: " << elsewhere.headers << elsewhere.body;
+  EXPECT_EQ(elsewhere.status, 0);
+
+  tools::MetricsServer other;
+  ASSERT_TRUE(other.start(0, [] { return std::string("other 1\n"); }, error, "127.0.0.2")) << error;
+  const std::string other_port = std::to_string(other.port());
+  EXPECT_EQ(curl("http://127.0.0.2:" + other_port + "/metrics").body, "other 1\n");
+  EXPECT_NE(curl("http://127.0.0.1:" + other_port + "/metrics").curl_exit, 0);
+}
+
+TEST_F(MetricsServerTest, ABusyPoolDoesNotStopTheNextScrape) {
+  // Both pool threads held by clients that send nothing; the next scrape waits for at most the
+  // read timeout, and connections queued meanwhile do not each get a full timeout again. A client
+  // that sent nothing is closed without an answer.
+  tools::MetricsServer::Limits limits;
+  limits.read_timeout = std::chrono::milliseconds(300);
+  limits.threads = 2;
+  tools::MetricsServer server(limits);
+  std::string error;
+  ASSERT_TRUE(server.start(0, [] { return std::string("up 1\n"); }, error, "127.0.0.1")) << error;
+  std::vector<int> silent;
+  for (int i = 0; i < 6; ++i) silent.push_back(connect_raw(server.port()));
+  const auto r = curl(metrics_url(server), "--max-time 5");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "up 1\n");
+  for (int fd : silent) {
+    ASSERT_GE(fd, 0);
+    EXPECT_EQ(read_all(fd), "");  // closed (not the 10 s receive timeout of connect_raw)
+    ::close(fd);
+  }
+}
+
+TEST_F(MetricsServerTest, ServesTheWirestressMetricsWithHistogramsAndBuildInfo) {
+  driver::Metrics run_so_far;
+  for (int64_t us = 1; us <= 1000; ++us) run_so_far.latency_us.record(us * 10);
+  driver::IntervalReport report;
+  report.interval = &run_so_far;
+  driver::RunConfig config;
+  config.security.protocol = driver::SecurityProtocol::kSaslPlaintext;
+  config.security.sasl.username = "loadtest";
+  config.security.sasl.password = "hunter2-DO-NOT-LEAK";
+  config.security.sasl.token = "eyJ-DO-NOT-LEAK";
+  config.security.tls.key_password = "key-DO-NOT-LEAK";
+  const std::string text = report::render_prometheus(report, config, &run_so_far);
+  tools::MetricsServer server;
+  std::string error;
+  ASSERT_TRUE(server.start(0, [&] { return text; }, error, "127.0.0.1")) << error;
+
+  const auto r = curl(metrics_url(server));
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, text);
+  EXPECT_EQ(r.body.find("DO-NOT-LEAK"), std::string::npos) << "a secret in /metrics";
+  EXPECT_EQ(r.body.find("hunter2"), std::string::npos);
+  const auto s = samples_of(r.body);
+  bool build_info = false;
+  for (const auto& [series, value] : s) build_info |= series.starts_with("wirestress_build_info{") && value == "1";
+  EXPECT_TRUE(build_info) << r.body;
+  // Cumulative buckets, ending with +Inf equal to _count.
+  int64_t previous = 0;
+  size_t buckets = 0;
+  for (const auto& [series, value] : s) {
+    if (!series.starts_with("wirestress_produce_latency_histogram_seconds_bucket{")) continue;
+    ++buckets;
+    if (series.ends_with("le=\"+Inf\"}")) continue;
+    EXPECT_GE(std::stoll(value), 0);
+    EXPECT_LE(std::stoll(value), 1000) << series;
+  }
+  EXPECT_GT(buckets, 10u);
+  // The map sorts le as text: walk the bounds in numeric order instead.
+  for (const char* le : {"0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025", "+Inf"}) {
+    const std::string series = std::string("wirestress_produce_latency_histogram_seconds_bucket{le=\"") + le + "\"}";
+    const int64_t count = std::stoll(s.at(series));
+    EXPECT_GE(count, previous) << le;
+    previous = count;
+  }
+  EXPECT_EQ(s.at(R"(wirestress_produce_latency_histogram_seconds_bucket{le="+Inf"})"), "1000");
+  EXPECT_EQ(s.at("wirestress_produce_latency_histogram_seconds_count"), "1000");
 }
 
 TEST_F(MetricsServerTest, ServesOverIPv6WhenTheHostHasIt) {

@@ -100,6 +100,10 @@ TEST(Options, BadValuesNameTheFlagOnOneLine) {
       {{"--source-addresses=127.0.0.2:4000"}, "--source-addresses"},
       {{"--source-addresses=192.0.2.77"}, "--source-addresses"},  // TEST-NET-1: not an address of this host
       {{"--brokers=0"}, "--brokers"},
+      {{"--prometheus-bind=localhost"}, "--prometheus-bind"},  // an IP address, not a name
+      {{"--prometheus-bind=127.0.0.1:9100"}, "--prometheus-bind"},
+      {{"--prometheus-bind="}, "--prometheus-bind"},
+      {{"--prometheus=0", "--prometheus-bind=192.0.2.77"}, "--prometheus-bind"},  // not an address of this host
       {{"--bootstrap=127.0.0.1:9092", "--partitions=6"}, "--partitions"},  // sizes the embedded broker only
       {{"--bootstrap=127.0.0.1:9092", "--brokers=3"}, "--brokers"},
       {{"--topic=has space"}, "--topic"},
@@ -142,8 +146,19 @@ TEST(Options, HelpDocumentsEveryFlagAndExitsZero) {
                            "--warmup", "--csv", "--max-connecting", "--quiet", "--partitions", "--hlog",
                            "--prometheus", "--latency-max", "--latency-digits", "--consumers",
                            "--consume-from", "--fetch-max-wait", "--fetch-min-bytes", "--fetch-max-bytes",
-                           "--verify", "--partitioner", "--topics", "--source-addresses", "--brokers"}) {
+                           "--verify", "--partitioner", "--topics", "--source-addresses", "--brokers",
+                           "--prometheus-bind"}) {
     EXPECT_NE(out.output.find(flag), std::string::npos) << flag;
+  }
+}
+
+TEST(Options, PrometheusBindsToLoopbackUnlessTold) {
+  EXPECT_EQ(parse({"--prometheus=0"}).options->prometheus_bind, "127.0.0.1");
+  for (const char* address : {"0.0.0.0", "127.0.0.2"}) {
+    const std::string flag = std::string("--prometheus-bind=") + address;
+    auto out = parse({"--prometheus=0", flag.c_str()});
+    ASSERT_TRUE(out.options) << out.output;
+    EXPECT_EQ(out.options->prometheus_bind, address);
   }
 }
 

@@ -3,6 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <utility>
+#include <vector>
+
 #include "driver/metrics.h"
 #include "driver/reporting.h"
 #include "protocol/errors.h"
@@ -112,6 +116,95 @@ TEST(RenderPrometheus, BeforeTheFirstIntervalQuantilesAreNaN) {
   EXPECT_EQ(s.at("wirestress_produce_latency_seconds_count"), "0");
   EXPECT_EQ(s.at("wirestress_produce_messages_sent_total"), "0");
   EXPECT_EQ(text.find("wirestress_produce_errors_total"), std::string::npos);  // no codes seen yet
+}
+
+// The bucket lines of one histogram series, in order: (le, cumulative count).
+std::vector<std::pair<std::string, int64_t>> buckets_of(const std::string& text, const std::string& name) {
+  std::vector<std::pair<std::string, int64_t>> out;
+  const std::string prefix = name + "_bucket{le=\"";
+  size_t at = 0;
+  while ((at = text.find(prefix, at)) != std::string::npos) {
+    const size_t le_end = text.find('"', at + prefix.size());
+    const size_t value_at = text.find(' ', le_end) + 1;
+    out.emplace_back(text.substr(at + prefix.size(), le_end - at - prefix.size()),
+                     std::stoll(text.substr(value_at, text.find('\n', value_at) - value_at)));
+    at = value_at;
+  }
+  return out;
+}
+
+TEST(RenderPrometheus, LatencyHistogramsAreCumulativeAndEndWithInfEqualToCount) {
+  driver::Metrics interval;
+  const auto report = sample_report(interval);
+  driver::Metrics run_so_far;
+  run_so_far.latency_us.record_n(100, 4000);  // earlier intervals
+  run_so_far.service_latency_us.record_n(100, 4000);
+  run_so_far.add(interval);
+  driver::RunConfig config;
+  config.consumers = 1;
+  const std::string text = report::render_prometheus(report, config, &run_so_far);
+  SCOPED_TRACE(text);
+  expect_well_formed(text);
+  const auto s = samples_of(text);
+  for (const char* name : {"wirestress_produce_latency_histogram_seconds",
+                           "wirestress_produce_service_latency_histogram_seconds",
+                           "wirestress_consume_e2e_latency_histogram_seconds"}) {
+    SCOPED_TRACE(name);
+    EXPECT_NE(text.find(std::string("# TYPE ") + name + " histogram\n"), std::string::npos);
+    const auto buckets = buckets_of(text, name);
+    ASSERT_GE(buckets.size(), 2u);
+    EXPECT_EQ(buckets.front().first, "0.0001");
+    EXPECT_EQ(buckets.back().first, "+Inf");
+    for (size_t i = 1; i < buckets.size(); ++i) EXPECT_GE(buckets[i].second, buckets[i - 1].second) << buckets[i].first;
+    EXPECT_EQ(std::to_string(buckets.back().second), s.at(std::string(name) + "_count"));
+  }
+  // Run-so-far counts: 4000 at 100 us, then the interval's 1..1000 us (service) and 10 us..10 ms.
+  EXPECT_EQ(s.at(R"(wirestress_produce_service_latency_histogram_seconds_bucket{le="0.0001"})"), "4100");
+  EXPECT_EQ(s.at(R"(wirestress_produce_service_latency_histogram_seconds_bucket{le="0.0005"})"), "4500");
+  EXPECT_EQ(s.at(R"(wirestress_produce_service_latency_histogram_seconds_bucket{le="0.001"})"), "5000");
+  EXPECT_EQ(s.at(R"(wirestress_produce_service_latency_histogram_seconds_bucket{le="+Inf"})"), "5000");
+  EXPECT_EQ(s.at(R"(wirestress_produce_latency_histogram_seconds_bucket{le="0.001"})"), "4100");
+  // 10 ms shares a slot with 10.007 ms (3 significant figures): counted above 0.01, never below.
+  EXPECT_EQ(s.at(R"(wirestress_produce_latency_histogram_seconds_bucket{le="0.01"})"), "4999");
+  EXPECT_EQ(s.at(R"(wirestress_produce_latency_histogram_seconds_bucket{le="0.025"})"), "5000");
+  EXPECT_EQ(s.at("wirestress_produce_latency_histogram_seconds_count"), "5000");
+  // _sum in seconds: 4000 * 100 us + 1..1000 us (0.5005 s), within the histogram's precision.
+  EXPECT_NEAR(value_of(s, "wirestress_produce_service_latency_histogram_seconds_sum"), 0.4 + 0.5005, 0.9 * 1e-3);
+  // No consumer has read anything: an empty histogram, every bucket 0.
+  EXPECT_EQ(s.at(R"(wirestress_consume_e2e_latency_histogram_seconds_bucket{le="+Inf"})"), "0");
+}
+
+TEST(RenderPrometheus, BuildInfoNamesVersionAndRevision) {
+  const auto s = samples_of(report::render_prometheus(driver::IntervalReport{}, driver::RunConfig{}));
+  bool found = false;
+  for (const auto& [series, value] : s) {
+    if (!series.starts_with("wirestress_build_info{")) continue;
+    found = true;
+    EXPECT_EQ(value, "1");
+    EXPECT_NE(series.find("revision=\""), std::string::npos) << series;
+    EXPECT_NE(series.find("version=\""), std::string::npos) << series;
+    EXPECT_EQ(series.find("revision=\"\""), std::string::npos) << "empty revision: " << series;
+  }
+  EXPECT_TRUE(found);
+}
+
+TEST(RenderPrometheus, SecretsNeverAppear) {
+  driver::Metrics interval;
+  const auto report = sample_report(interval);
+  driver::RunConfig config;
+  config.consumers = 1;
+  auto& sec = config.security;
+  sec.protocol = driver::SecurityProtocol::kSaslSsl;
+  sec.sasl.mechanism = "SCRAM-SHA-512";
+  sec.sasl.username = "user-Zq7";
+  sec.sasl.password = "pw-SECRET-1f9";
+  sec.sasl.token = "token-SECRET-77a";
+  sec.tls.key_password = "keypw-SECRET-3c";
+  sec.tls.truststore_password = "trustpw-SECRET-9d";
+  sec.tls.keystore_password = "storepw-SECRET-5e";
+  const std::string text = report::render_prometheus(report, config, &interval);
+  EXPECT_EQ(text.find("SECRET"), std::string::npos) << text;
+  EXPECT_EQ(text.find("pw-"), std::string::npos) << text;
 }
 
 }  // namespace
