@@ -627,7 +627,9 @@ bool ConnectionTable::reserve_partial(Link& l, std::span<const uint8_t> more) {
   size_t target = wanted;
   if (known == 4) {
     const uint32_t announced = uint32_t{prefix[0]} << 24 | uint32_t{prefix[1]} << 16 | uint32_t{prefix[2]} << 8 | prefix[3];
-    target = std::max<size_t>(wanted, size_t{announced} + 4);  // check_frame caps it at the next read
+    // Above the limit check_frame refuses the frame right after this (a prefix split across
+    // reads is checked only once whole): reserve nothing for it.
+    if (announced <= config_.max_response_bytes) target = std::max<size_t>(wanted, size_t{announced} + 4);
   }
   if (buffered_bytes_ - l.partial_accounted + target > config_.receive_budget_per_worker) return false;
   l.partial.reserve(target);

@@ -294,6 +294,25 @@ TEST(ConnectionTable, ABadFirstAnswerFailsTheConnectionUnderItsOwnName) {
   EXPECT_EQ(rig.counters.connections_failed, 1u);
 }
 
+// Found by fuzz_response_stream: a size prefix split across two reads was used to reserve the
+// buffer before check_frame saw it whole, so a 750 MB announcement allocated 750 MB.
+TEST(ConnectionTable, APrefixSplitAcrossReadsReservesNothingBeyondTheLimit) {
+  auto config = base_config();
+  config.max_response_bytes = 64 * 1024;
+  config.max_receive_memory = 64 * 1024;  // reserving the announcement would break this budget
+  TableRig rig(config);
+  const auto id = rig.open();
+  rig.run_for(20 * kMs, kMs);
+  ASSERT_EQ(rig.table->link(id).state, LinkState::kReady);
+  rig.loop->inject(id, {0x2f, 0x00});
+  rig.step();
+  rig.loop->inject(id, {0x00, 0x00, 0x01});
+  rig.step();
+  EXPECT_EQ(rig.counters.failures[static_cast<size_t>(Failure::kResponseTooLarge)], 1u);
+  EXPECT_LT(rig.table->link(id).partial.capacity(), 1u << 20);
+  EXPECT_EQ(rig.table->buffered_bytes(), 0u);
+}
+
 TEST(ConnectionTable, TheResponseLimitIsTheUsersAndAFrameJustUnderItIsTaken) {
   auto config = base_config();
   config.max_response_bytes = 64 * 1024;
