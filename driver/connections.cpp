@@ -749,8 +749,10 @@ void ConnectionTable::sweep(int64_t now) {
         if (now >= l.wake_ns) reset(id, Failure::kConnectFailed, now, false);
         break;
       case LinkState::kHandshake:
-        if (l.probing && auto_mode && now - l.handshake_sent_ns >= kProbeTimeoutNs) {
-          fall_back_to_0_9(id, now);
+        if (l.probing && auto_mode) {
+          // Kafka before 0.10 answers ApiVersions with silence: only the probe's own timeout
+          // decides here, or a --request-timeout under it would fail every client of Kafka 0.9.
+          if (now - l.handshake_sent_ns >= kProbeTimeoutNs) fall_back_to_0_9(id, now);
         } else if (now >= l.wake_ns) {
           reset(id, Failure::kConnectFailed, now, false);
         }

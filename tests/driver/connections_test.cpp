@@ -87,6 +87,21 @@ TEST(ConnectionTable, AutoModeFallsBackToKafka09WhenApiVersionsIsIgnoredForThree
   EXPECT_EQ(rig.count(LinkEvent::kLost), 0);
 }
 
+// Found by the worker fuzz target: with --connect-timeout under the probe's 3 s, every Kafka 0.9
+// connection failed at the connect timeout and the fallback never happened.
+TEST(ConnectionTable, AConnectTimeoutShorterThanTheProbeStillFallsBackToKafka09) {
+  FakeKafka kafka;
+  kafka.kind = FakeKafka::Kind::kKafka09;
+  auto config = base_config();
+  config.connect_timeout = std::chrono::milliseconds(500);
+  TableRig rig(config, kafka);
+  const auto id = rig.open();
+  rig.run_for(3300 * kMs);
+  EXPECT_EQ(rig.table->link(id).state, LinkState::kReady);
+  EXPECT_EQ(rig.table->link(id).versions.produce, 1);
+  EXPECT_EQ(rig.counters.connections_failed, 0u);
+}
+
 TEST(ConnectionTable, BrokersLearntFromAKafka09ClusterSkipTheThreeSecondProbe) {
   FakeKafka kafka;
   kafka.kind = FakeKafka::Kind::kKafka09;
