@@ -125,6 +125,14 @@ void FakeLoop::kill_broker(int port) {
 }
 
 void FakeLoop::queue_data(net::ConnId conn, std::vector<uint8_t> bytes) {
+  if (answering_ && kafka_->answer_filter) {
+    const SeenRequest request = *answering_;
+    answering_ = nullptr;  // the filter's reads are delivered as they are
+    FakeKafka::AnswerEdit edit = kafka_->answer_filter(request, std::move(bytes));
+    for (auto& read : edit.reads) queue_data(conn, std::move(read));
+    if (edit.close_after) close_from_broker(conn);
+    return;
+  }
   // Kept for the whole test: a deque's elements never move, so the event's view stays valid.
   store_.push_back(std::move(bytes));
   const auto& data = store_.back();
@@ -190,6 +198,11 @@ void FakeLoop::answer(net::ConnId conn, std::span<const uint8_t> frame) {
                    header.client_id ? std::string(*header.client_id) : std::string()};
   k.requests.push_back(seen);
   if (broker && broker->silent) return;
+  answering_ = &k.requests.back();
+  struct Done {
+    const SeenRequest*& answering;
+    ~Done() { answering = nullptr; }
+  } done{answering_};
   const int32_t corr = header.correlation_id;
   const bool sasl_on = !k.sasl_users.empty();
   if (sasl_on && !c.authenticated && api_key != ApiVersionsRequest::kApiKey &&

@@ -73,6 +73,13 @@ struct FakeKafka {
   int sasl_logins = 0;  // exchanges that ended authenticated
   // Called for every produce request before it is answered: return an error code to answer with.
   std::function<int16_t(const SeenRequest&)> produce_hook;
+  // Every answer passes through this before it is delivered (the driver fuzz target's hook): it
+  // may change the bytes, cut them into several reads, drop them, or close the connection.
+  struct AnswerEdit {
+    std::vector<std::vector<uint8_t>> reads;  // delivered in this order; empty: nothing delivered
+    bool close_after = false;                 // then the broker closes the connection
+  };
+  std::function<AnswerEdit(const SeenRequest& request, std::vector<uint8_t> frame)> answer_filter;
 
   // What was seen.
   std::vector<SeenRequest> requests;
@@ -132,6 +139,7 @@ class FakeLoop {
   void queue_data(net::ConnId conn, std::vector<uint8_t> bytes);
 
   FakeKafka* kafka_ = nullptr;
+  const SeenRequest* answering_ = nullptr;  // the request answer() is answering, for answer_filter
   std::map<net::ConnId, Conn> conns_;
   std::deque<net::Event> queue_;
   std::deque<std::vector<uint8_t>> store_;  // data of every kData event

@@ -151,10 +151,10 @@ struct WorkerRig {
   // One iteration of the worker's loop at the current time.
   void step() {
     worker->advance(now);
-    std::vector<net::Event> events(1024);
     const size_t n = loop().poll(events, 0);
     worker->handle(std::span<const net::Event>(events.data(), n), now);
   }
+  std::vector<net::Event> events = std::vector<net::Event>(1024);  // one poll batch, reused
   // Runs until `done` says so, the worker is done, or `limit` of fake time passed. True if `done`.
   bool run_until(const std::function<bool()>& done, int64_t limit, int64_t tick = kMs) {
     const int64_t end = now + limit;
