@@ -17,7 +17,7 @@ for target in build-fuzz/tests/fuzz/fuzz_*; do
   # The limits of the ctest smoke (tests/fuzz/CMakeLists.txt): 1 MiB inputs, and memory
   # amplification fails the run (the driver's targets may decompress 64 MiB batches).
   malloc_limit=64
-  [[ $name == fuzz_response_stream || $name == fuzz_record_intake ]] && malloc_limit=160
+  [[ $name == fuzz_response_stream || $name == fuzz_record_intake || $name == fuzz_worker ]] && malloc_limit=160
   "$target" -max_total_time="$seconds" -max_len=1048576 -rss_limit_mb=1024 -malloc_limit_mb="$malloc_limit" -timeout=10 \
     -artifact_prefix="build-fuzz/crashes/$name-" -jobs="$(nproc)" -workers="$(nproc)" \
     "build-fuzz/corpus-long/$name" "tests/fuzz/seeds/$name" 2>&1 | tail -n 3 || status=1
