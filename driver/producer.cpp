@@ -254,6 +254,7 @@ void Producer::on_phase(ClientContext& ctx, int64_t now) {
 }
 
 void Producer::on_timer(ClientContext& ctx, int64_t now) {
+  if (now >= record_timer_ns_) record_timer_ns_ = INT64_MAX;  // the record wake-up has fired
   if (state_ != State::kProducing) return;
   if (churn_at_ns_ != 0 && now >= churn_at_ns_) begin_churn(ctx, now);
   send_due(ctx, now);
@@ -353,7 +354,7 @@ bool Producer::make_due(ClientContext& ctx, int64_t now) {
     const int64_t fill_ns = static_cast<int64_t>(count - 1) * interval;
     const int64_t due = first + std::min<int64_t>(ctx.config.linger.count(), fill_ns);
     if (now < due) {
-      ctx.timers.arm(due, TimerTarget{TimerTarget::kProducer, index_});
+      arm_record_timer(ctx, due);
       return false;
     }
     count = static_cast<uint32_t>(std::min<int64_t>(count, (now - first) / interval + 1));
@@ -381,7 +382,7 @@ bool Producer::make_due(ClientContext& ctx, int64_t now) {
   quota_left_ -= count;
   if (interval > 0) {
     next_record_ns_ = first + static_cast<int64_t>(count) * interval;
-    if (quota_left_ > 0) ctx.timers.arm(next_record_ns_, TimerTarget{TimerTarget::kProducer, index_});
+    if (quota_left_ > 0) arm_record_timer(ctx, next_record_ns_);
   }
   if (ctx.config.verify && !measured_from_published_ && now >= ctx.measure_start_ns &&
       ctx.control.producer_measured_from) {
@@ -390,6 +391,15 @@ bool Producer::make_due(ClientContext& ctx, int64_t now) {
     measured_from_published_ = true;
   }
   return true;
+}
+
+void Producer::arm_record_timer(ClientContext& ctx, int64_t at_ns) {
+  // make_due runs on every response and every wake-up: without this check each one queued another
+  // wake-up for the same instant, the copies re-armed themselves at every record interval, and the
+  // timer heap (and the CPU per message) grew with the run's length.
+  if (at_ns == record_timer_ns_) return;
+  record_timer_ns_ = at_ns;
+  ctx.timers.arm(at_ns, TimerTarget{TimerTarget::kProducer, index_});
 }
 
 bool Producer::dispatch(ClientContext& ctx, int64_t now) {

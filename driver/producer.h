@@ -104,6 +104,7 @@ class Producer {
   void become_ready_if_connected(ClientContext& ctx, int64_t now);  // Connecting -> Ready/Producing
   bool all_ready() const;
   bool make_due(ClientContext& ctx, int64_t now);  // false: nothing (more) is due or can go now
+  void arm_record_timer(ClientContext& ctx, int64_t at_ns);
   bool dispatch(ClientContext& ctx, int64_t now);  // false: no pending record could be sent
   void on_response(ClientContext& ctx, LeaderLink& l, const LinkEvent& e, int64_t now);
   // Settles the Part entries of one request: acked (or written), failed with its error, or lost.
@@ -128,6 +129,7 @@ class Producer {
   std::vector<LeaderLink> links_;
   std::vector<PendingRecord> pending_;  // due, partition chosen, not sent yet (their leaders were busy)
   int64_t next_record_ns_ = 0;  // paced runs: intended time of the next record not yet made due
+  int64_t record_timer_ns_ = INT64_MAX;  // paced runs: the record wake-up in the timer queue
   int64_t churn_at_ns_ = 0;     // --churn: when the next reconnect starts (0: none scheduled)
   bool churn_pending_ = false;  // some link is churning
   uint64_t churn_rng_;          // --churn: the interval draws (splitmix64 state)

@@ -21,6 +21,7 @@ class TimerQueue {
  public:
   void arm(int64_t at_ns, TimerTarget target) { heap_.push(Entry{at_ns, target}); }
   bool empty() const { return heap_.empty(); }
+  size_t size() const { return heap_.size(); }
   int64_t next_ns() const { return heap_.empty() ? INT64_MAX : heap_.top().at_ns; }
   // Pops the earliest timer due at `now`; false when none is.
   bool pop_due(int64_t now, TimerTarget& out) {

@@ -130,6 +130,21 @@ TEST(Worker, ANonRetriableTopicErrorFailsEveryClientAtOnce) {
   EXPECT_EQ(rig.counters().producers_connected, 0u);
 }
 
+// Found by bench/compare.py --broker floor: every response and wake-up queued another wake-up for
+// the same instant, each copy re-armed itself, and the CPU per message grew with the run's length.
+TEST(Worker, APacedProducerKeepsOneWakeUpQueuedHoweverLongTheRun) {
+  auto config = base_config();
+  config.clients = 2;
+  config.rate = 2000;
+  config.duration = std::chrono::seconds(20);
+  WorkerRig rig(config);
+  ASSERT_TRUE(rig.run_until([&] { return rig.phase() == Phase::kMeasuring; }, 5 * kSec));
+  const int64_t measuring_from = rig.now;
+  ASSERT_TRUE(rig.run_until([&] { return rig.now - measuring_from >= 10 * kSec; }, 11 * kSec));
+  EXPECT_GT(rig.measured().messages_acked, 19'000u);
+  EXPECT_LE(rig.worker->context().timers.size(), 10u) << "one record wake-up per producer, plus the worker's own";
+}
+
 TEST(Worker, NoBrokerListeningFailsWithinASecondNotAtTheDeadline) {
   auto config = base_config();
   config.clients = 5;
