@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """wirestress vs librdkafka (tools/rdkafka-baseline) on the same scenarios against the same broker.
 
-Usage: bench/compare.py [--broker sink|mock|kafka09|kafka09-tls|all] [--rounds N] [--quick]
+Usage: bench/compare.py [--broker sink|mock|kafka09|kafka09-tls|all|floor] [--rounds N] [--quick]
 (after `cmake --build build --target wirestress ws_rdkafka_baseline ws_kafka_sink ws_mock_cluster
 ws_tcp_blast`). Starts each broker itself on 127.0.0.1 and stops it at the end.
 
@@ -22,6 +22,16 @@ row is the round with the least CPU per message):
 Targets checked at the end: CPU/msg wirestress >= 10x lower than the baseline for one client and
 >= 100x lower for 500 clients x 1 msg/request; wirestress >= 0.5x plain TCP; sink >= 10x Kafka 0.9; over TLS wirestress keeps >= 70% of its
 plaintext advantage (CPU/msg ratio over TLS / the ratio over plaintext).
+
+--broker floor (not part of "all"): wirestress beside bench/floor.cpp (ws_floor, the same socket
+pattern over the same net/ loop with pre-encoded bytes and no Kafka logic) against ws_kafka_sink:
+  Fa  1 client, acks=0, 1,000 x 100 B records per request
+  Fb  1 client, acks=1, 1,000 x 100 B records per request, 5 in flight
+  Fc  500 clients, 1 record per request, 10,000 requests/s over all, acks=1, 5 in flight
+  Fd  connect rate: `wirestress storm` (TCP + ApiVersions + Metadata, then close) vs a bare TCP
+      connect+close loop, both with the same number of attempts in progress
+Reports wirestress CPU per message / floor CPU per message (target <= 1.5 each) and the bare
+connect rate / wirestress's handshake rate (target <= 1.5). Needs `--target ws_floor` built too.
 """
 import argparse
 import json
@@ -39,6 +49,7 @@ BASELINE = os.path.join(BUILD, "tools", "rdkafka-baseline")
 SINK = os.path.join(BUILD, "tools", "ws_kafka_sink")
 MOCK = os.path.join(BUILD, "tools", "ws_mock_cluster")
 TCP_BLAST = os.path.join(BUILD, "bench", "ws_tcp_blast")
+FLOOR = os.path.join(BUILD, "bench", "ws_floor")
 KAFKA09 = os.path.join(ROOT, "tools", "scripts", "kafka09.sh")
 TOPIC = "bench"
 RSS_CAP_KIB = 12 * 1024 * 1024  # stop stepping the baseline up before ~12 GiB
@@ -190,6 +201,12 @@ BROKERS = {"sink": SinkBroker, "mock": MockBroker, "kafka09": Kafka09Broker, "ka
 
 # ------------------------------------------------------------------------------------------- runs
 
+def process_cpu_s(data):
+    """User + sys CPU seconds of a wirestress JSON result (getrusage of the whole process)."""
+    p = data.get("process", {})
+    return p.get("cpu_user_s", 0.0) + p.get("cpu_sys_s", 0.0)
+
+
 class Result:
     def __init__(self, scenario, tool, clients, acks, ok, data=None, error=None, wall=0.0):
         self.scenario, self.tool, self.clients, self.acks = scenario, tool, clients, acks
@@ -216,8 +233,7 @@ class Result:
 
     @property
     def cpu(self):
-        p = self.data.get("process", {})
-        return p.get("cpu_user_s", 0.0) + p.get("cpu_sys_s", 0.0)
+        return process_cpu_s(self.data)
 
     @property
     def cpu_per_m(self):
@@ -254,10 +270,10 @@ class Result:
         return b / self.elapsed / 1e6 if self.elapsed > 0 else 0.0
 
 
-def run_tool(tool, broker, scenario, clients, acks, args, timeout, workdir):
+def run_tool(tool, broker, scenario, clients, acks, args, timeout, workdir, message_size=100):
     jf = os.path.join(workdir, f"{broker.name}-{scenario}-{tool}-{clients}-{time.time_ns()}.json")
     cmd = [TOOLS[tool], f"--bootstrap={broker.bootstrap}", f"--topic={TOPIC}", f"--clients={clients}",
-           f"--acks={acks}", "--message-size=100", "--quiet", f"--json={jf}"] + broker.extra + args
+           f"--acks={acks}", f"--message-size={message_size}", "--quiet", f"--json={jf}"] + broker.extra + args
     # The tools report peak RSS from getrusage(ru_maxrss), which Linux carries across execve: a
     # child forked straight from this Python process starts with Python's ~20 MiB high-water mark.
     # A small sh in between that forks (not execs) the tool keeps that floor at sh's size.
@@ -474,6 +490,220 @@ def tcp_blast(seconds):
             lst.wait()
 
 
+# -------------------------------------------------------------------------------- kernel floor
+
+class FloorResult:
+    """One ws_floor run (its JSON line), with the figures Result has for wirestress."""
+
+    def __init__(self, ok, data=None, error=None):
+        self.ok, self.data, self.error = ok, data or {}, error
+
+    @property
+    def msgs(self):
+        return self.data.get("messages", 0)
+
+    @property
+    def elapsed(self):
+        return self.data.get("elapsed_s", 0.0)
+
+    @property
+    def rate(self):
+        return self.msgs / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def cpu(self):
+        return self.data.get("cpu_user_s", 0.0) + self.data.get("cpu_sys_s", 0.0)
+
+    @property
+    def cpu_per_m(self):
+        return self.cpu / self.msgs * 1e6 if self.msgs else float("inf")
+
+    def per_msg(self, key, scale=1.0):
+        return self.data.get(key, 0) * scale / self.msgs if self.msgs else 0.0
+
+    @property
+    def connect_rate(self):
+        return self.data.get("connections", 0) / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def cpu_per_connection(self):
+        n = self.data.get("connections", 0)
+        return self.cpu / n * 1e6 if n else float("inf")
+
+
+def run_floor(broker, args, seconds):
+    cmd = [FLOOR, f"--bootstrap={broker.bootstrap}", f"--topic={TOPIC}", f"--seconds={seconds}"] + args
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
+    except subprocess.TimeoutExpired:
+        return FloorResult(False, error="timeout")
+    lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
+    if out.returncode != 0 or not lines:
+        return FloorResult(False, error=f"rc={out.returncode}: {out.stderr.strip()[-300:]}")
+    r = FloorResult(True, json.loads(lines[-1]))
+    if r.data.get("failed", 0) and r.data.get("scenario") != "connect":
+        r.ok, r.error = False, f"{r.data['failed']} connections failed"
+    return r
+
+
+class StormResult:
+    """One `wirestress storm` run: handshakes (TCP + ApiVersions + Metadata) completed per second."""
+
+    def __init__(self, ok, data=None, error=None):
+        self.ok, self.data, self.error = ok, data or {}, error
+
+    @property
+    def connect_rate(self):
+        return self.data.get("storm", {}).get("completed_per_s", 0.0)
+
+    @property
+    def cpu(self):
+        return process_cpu_s(self.data)
+
+    @property
+    def cpu_per_connection(self):
+        n = self.data.get("storm", {}).get("completed", 0)
+        return self.cpu / n * 1e6 if n else float("inf")
+
+
+def run_storm(broker, args, workdir, timeout):
+    jf = os.path.join(workdir, f"storm-{time.time_ns()}.json")
+    cmd = [WIRESTRESS, "storm", f"--bootstrap={broker.bootstrap}", f"--topic={TOPIC}", "--quiet",
+           f"--json={jf}"] + args
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return StormResult(False, error="timeout")
+    data = None
+    if os.path.exists(jf):
+        with open(jf) as f:
+            data = json.load(f)
+        os.unlink(jf)
+    if data is None:
+        return StormResult(False, error=f"rc={out.returncode}: {out.stderr.strip()[-300:]}")
+    return StormResult(True, data)
+
+
+# Each floor scenario: (label, ws_floor flags, wirestress flags, wirestress clients, acks). The
+# wirestress flags are compare.py's own scenarios 1/2/4 at batch sizes where Kafka logic is not
+# drowned by a per-request syscall; the floor flags are the same socket pattern.
+FLOOR_SCENARIOS = [
+    ("Fa 1c acks=0 batch=1000", ["--scenario=acks0", "--records=1000", "--record-size=100"],
+     ["--threads=1", "--batch=1000", "--max-in-flight=5"], 1, 0),
+    ("Fb 1c acks=1 batch=1000 5 in flight", ["--scenario=acks1", "--records=1000", "--record-size=100",
+                                             "--in-flight=5"],
+     ["--threads=1", "--batch=1000", "--max-in-flight=5"], 1, 1),
+    ("Fc 500c 1 rec/req 10000/s acks=1", ["--scenario=paced", "--connections=500", "--rate=10000",
+                                          "--acks=1", "--in-flight=5", "--record-size=100"],
+     ["--threads=1", "--batch=1", "--rate=10000", "--max-in-flight=5", "--max-connecting=64"], 500, 1),
+]
+FLOOR_TARGET = 1.5
+
+
+def floor_scenarios(broker, workdir, rounds, seconds, connect_concurrency):
+    """Runs floor and wirestress alternately (A B A B ...), best round of each by CPU per message."""
+    def fresh():
+        broker.stop()
+        broker.start()
+        log(f"== sink: restarted at {broker.bootstrap}")
+    rows = []
+    for label, floor_args, ws_args, clients, acks in FLOOR_SCENARIOS:
+        fresh()
+        floors, wss = [], []
+        for i in range(rounds):
+            f = run_floor(broker, floor_args, seconds)
+            log(f"  [floor] {label} ws_floor round {i + 1}: "
+                + (f"{f.msgs} msgs, {f.rate:,.0f} msg/s, cpu {f.cpu:.2f}s, {f.cpu_per_m:.3f} us/msg"
+                   if f.ok else f"FAILED {f.error}"))
+            floors.append(f)
+            w = run_tool("wirestress", broker, label.split()[0], clients, acks,
+                         ws_args + [f"--duration={seconds}s"], seconds + 120, workdir)
+            log(f"  [floor] {label} wirestress round {i + 1}: "
+                + (f"{w.msgs} msgs, {w.rate:,.0f} msg/s, cpu {w.cpu:.2f}s, {w.cpu_per_m:.3f} us/msg"
+                   if w.ok else f"FAILED {w.error}"))
+            wss.append(w)
+        okf = [f for f in floors if f.ok and f.msgs]
+        rows.append((label, min(okf, key=lambda f: f.cpu_per_m) if okf else floors[-1], best(wss)))
+
+    # Fd: connect rate. Both keep `connect_concurrency` attempts in progress: ws_floor as a closed
+    # loop, the storm as an open loop offered far more than it can do and capped by --max-pending.
+    fresh()
+    floors, storms = [], []
+    for i in range(rounds):
+        f = run_floor(broker, ["--scenario=connect", f"--concurrency={connect_concurrency}"], seconds)
+        log(f"  [floor] Fd connect ws_floor round {i + 1}: "
+            + (f"{f.connect_rate:,.0f} conn/s, {f.cpu_per_connection:.1f} us CPU/conn, "
+               f"{f.data.get('failed', 0)} failed" if f.ok else f"FAILED {f.error}"))
+        floors.append(f)
+        s = run_storm(broker, ["--rate=100000", f"--max-pending={connect_concurrency}", "--threads=1",
+                               f"--duration={seconds}s"], workdir, seconds + 60)
+        log(f"  [floor] Fd connect wirestress storm round {i + 1}: "
+            + (f"{s.connect_rate:,.0f} handshakes/s, {s.cpu_per_connection:.1f} us CPU/conn"
+               if s.ok else f"FAILED {s.error}"))
+        storms.append(s)
+    okf = [f for f in floors if f.ok and f.connect_rate > 0]
+    oks = [s for s in storms if s.ok and s.connect_rate > 0]
+    connect = (max(okf, key=lambda f: f.connect_rate) if okf else None,
+               max(oks, key=lambda s: s.connect_rate) if oks else None)
+    return rows, connect
+
+
+def print_floor_report(rows, connect, rounds, seconds, connect_concurrency, total_s):
+    print(f"\nwirestress vs the kernel floor (ws_floor) against ws_kafka_sink, best (min CPU/msg) of "
+          f"{rounds} alternated round(s), {seconds} s each, {total_s:.0f}s total\n")
+    print("| scenario | floor msg/s | floor CPU µs/msg | wirestress msg/s | wirestress CPU µs/msg | "
+          "wirestress / floor | target <= 1.5 |")
+    print("|---|---|---|---|---|---|---|")
+    for label, f, w in rows:
+        if not (f.ok and w.ok):
+            why = f.error if not f.ok else w.error
+            print(f"| {label} | FAILED: {why} ||||||")
+            continue
+        x = w.cpu_per_m / f.cpu_per_m
+        print(f"| {label} | {f.rate:,.0f} | {f.cpu_per_m:.3f} | {w.rate:,.0f} | {w.cpu_per_m:.3f} | "
+              f"{x:.2f}x | {'met' if x <= FLOOR_TARGET else 'NOT MET'} |")
+    print("\nPer message (µs of user and sys CPU, getrusage of the whole process):\n")
+    print("| scenario | floor user | floor sys | wirestress user | wirestress sys |")
+    print("|---|---|---|---|---|")
+    for label, f, w in rows:
+        if f.ok and w.ok:
+            print(f"| {label} | {f.per_msg('cpu_user_s', 1e6):.3f} | {f.per_msg('cpu_sys_s', 1e6):.3f} | "
+                  f"{w.per_msg('cpu_user_s', 1e6):.3f} | {w.per_msg('cpu_sys_s', 1e6):.3f} |")
+    f, s = connect
+    print(f"\nConnect rate, {connect_concurrency} attempts in progress (best round of each):\n")
+    print("| client | connections/s | CPU µs / connection |")
+    print("|---|---|---|")
+    if f is not None:
+        print(f"| ws_floor: bare TCP connect + close | {f.connect_rate:,.0f} | {f.cpu_per_connection:.1f} |")
+    if s is not None:
+        print(f"| wirestress storm: TCP + ApiVersions + Metadata, close | {s.connect_rate:,.0f} | "
+              f"{s.cpu_per_connection:.1f} |")
+    if f is not None and s is not None:
+        x = f.connect_rate / s.connect_rate
+        print(f"\n  bare connect rate / wirestress handshake rate = {x:.2f}x (target <= 1.5) "
+              f"{'met' if x <= FLOOR_TARGET else 'NOT MET'}; CPU per connection "
+              f"{s.cpu_per_connection / f.cpu_per_connection:.2f}x the floor's")
+    else:
+        print("\n  connect rate: n/a (a run failed)")
+
+
+def floor_main(rounds, quick):
+    for p in (WIRESTRESS, SINK, FLOOR):
+        if not os.path.exists(p):
+            sys.exit(f"missing {p}: build it first (--target wirestress ws_kafka_sink ws_floor)")
+    seconds = 3 if quick else 5
+    connect_concurrency = 64
+    workdir = tempfile.mkdtemp(prefix="ws-cmp-floor-")
+    broker = SinkBroker()
+    t_start = time.time()
+    broker.start()
+    try:
+        rows, connect = floor_scenarios(broker, workdir, rounds, seconds, connect_concurrency)
+    finally:
+        broker.stop()
+    print_floor_report(rows, connect, rounds, seconds, connect_concurrency, time.time() - t_start)
+
+
 # ----------------------------------------------------------------------------------------- output
 
 def fmt_row(broker, label, tool, r, ref):
@@ -492,11 +722,13 @@ def fmt_row(broker, label, tool, r, ref):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--broker", choices=["sink", "mock", "kafka09", "kafka09-tls", "all"], default="all")
+    ap.add_argument("--broker", choices=["sink", "mock", "kafka09", "kafka09-tls", "all", "floor"], default="all")
     ap.add_argument("--rounds", type=int, default=None, help="rounds per scenario (default 3; --quick 1)")
     ap.add_argument("--quick", action="store_true", help="short runs (under ~3 minutes for all brokers)")
     a = ap.parse_args()
     rounds = a.rounds or (1 if a.quick else 3)
+    if a.broker == "floor":
+        return floor_main(rounds, a.quick)
     if a.quick:
         # Scenario 1 keeps the full message count: with fewer, wirestress's ~20 ms of start-up
         # CPU is a large share of a ~0.1 s run and the per-message figure reads 2-3x too high.
