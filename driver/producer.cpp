@@ -393,6 +393,21 @@ bool Producer::make_due(ClientContext& ctx, int64_t now) {
   return true;
 }
 
+void Producer::refuse_too_large(ClientContext& ctx, int16_t code) {
+  // No retry or reconnect changes the broker's message.max.bytes (or the topic's
+  // max.message.bytes): every further record would fail the same way, so the run ends here and
+  // names the flags to change, as bad input does (exit 2).
+  if (ctx.control.has_fatal()) return;
+  const RunConfig& c = ctx.config;
+  const uint64_t batch_bytes = static_cast<uint64_t>(c.batch) * (c.message_size + c.key_size + 20);
+  ctx.control.set_fatal("--message-size=" + std::to_string(c.message_size) + " with --batch=" + std::to_string(c.batch) +
+                            ": the broker refused the records as too large (" + protocol::error_name(code) +
+                            "); a batch is about " + std::to_string(batch_bytes) +
+                            " bytes, above its message.max.bytes (Kafka's default: 1000012) or the topic's "
+                            "max.message.bytes. Lower --message-size or --batch",
+                        true);
+}
+
 void Producer::arm_record_timer(ClientContext& ctx, int64_t at_ns) {
   // make_due runs on every response and every wake-up: without this check each one queued another
   // wake-up for the same instant, the copies re-armed themselves at every record interval, and the
@@ -493,6 +508,9 @@ void Producer::complete(ClientContext& ctx, LeaderLink& l, const InFlight& reque
       ctx.control.producer_in_doubt[global_index_].fetch_add(p.records, std::memory_order_relaxed);
     }
     leader_moved |= is_leader_error(code);
+    if (code == protocol::error::kMessageTooLarge || code == protocol::error::kRecordListTooLarge) {
+      refuse_too_large(ctx, code);
+    }
     if (!counts) continue;
     if (code != protocol::error::kNone) {
       counters.messages_failed += p.records;

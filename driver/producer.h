@@ -105,6 +105,7 @@ class Producer {
   bool all_ready() const;
   bool make_due(ClientContext& ctx, int64_t now);  // false: nothing (more) is due or can go now
   void arm_record_timer(ClientContext& ctx, int64_t at_ns);
+  void refuse_too_large(ClientContext& ctx, int16_t code);  // MESSAGE_TOO_LARGE: the run ends, exit 2
   bool dispatch(ClientContext& ctx, int64_t now);  // false: no pending record could be sent
   void on_response(ClientContext& ctx, LeaderLink& l, const LinkEvent& e, int64_t now);
   // Settles the Part entries of one request: acked (or written), failed with its error, or lost.

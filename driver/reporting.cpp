@@ -129,6 +129,7 @@ RunResult ReportCollector::collect(const std::function<void(const IntervalReport
   result.interrupted = control_.stop_requested.load();
   result.stalled = control_.stalled.load();
   result.fatal = control_.fatal();
+  result.fatal_is_bad_flag = control_.fatal_is_bad_flag();
   for (Mailbox* m : mailboxes_) {
     std::lock_guard lock(m->mutex);
     for (auto& tally : m->consumers) result.consumers.push_back(std::move(tally));
@@ -172,6 +173,21 @@ Verdict judge(const RunResult& result, const RunConfig& config) {
     degraded("every consumer failed");
   }
   const RunCounters& c = result.counters;
+  if (result.consumer_count > 0 && !result.interrupted && result.totals.consume_received == 0) {
+    // Consumers that ran and never got a record: a run about reading must not pass (fetches
+    // answered with errors, or answers it could not decode, or records that never arrived).
+    uint64_t fetch_errors = 0;
+    for (const BrokerCounters& b : result.totals.brokers) fetch_errors += b.fetch_errors;
+    const uint64_t decode_errors = result.totals.failures[static_cast<size_t>(Failure::kDecodeError)];
+    const uint64_t produced = config.acks == 0 ? c.messages_sent : c.messages_acked;
+    if (fetch_errors > 0 || decode_errors > 0) {
+      degraded("no consumer received a record: " + std::to_string(fetch_errors) +
+               " fetched partitions answered with an error, " + std::to_string(decode_errors) +
+               " answers could not be decoded (errors_by_code and failures in the JSON)");
+    } else if (produced > 0) {
+      degraded("no consumer received any of the " + std::to_string(produced) + " records produced");
+    }
+  }
   if (config.clients > 0 && !result.interrupted && c.messages_sent == 0 && result.totals.messages_sent == 0) {
     degraded("nothing was sent");
   } else if (config.clients > 0 && c.messages_sent > 0 && c.messages_failed >= c.messages_sent &&
@@ -185,6 +201,7 @@ Verdict judge(const RunResult& result, const RunConfig& config) {
   if (result.stalled) {
     degraded("nothing moved for " + format_duration(config.stall_timeout) + " (--stall-timeout): the run was ended");
   }
+  if (result.fatal_is_bad_flag) v.status = ExitStatus::kUsage;
   return v;
 }
 

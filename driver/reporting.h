@@ -72,6 +72,7 @@ struct RunResult {
   bool interrupted = false;   // Ctrl-C
   bool stalled = false;       // --stall-timeout ended it
   std::string fatal;          // a condition that ended the whole run ("" = none)
+  bool fatal_is_bad_flag = false;  // ... caused by a flag's value: exit 2
   std::vector<BrokerReport> brokers;
 
   uint64_t producers_never_connected() const { return clients - std::min<uint64_t>(clients, totals.producers_connected); }

@@ -20,11 +20,17 @@ RunControl::RunControl(const RunConfig& config, uint32_t workers)
   }
 }
 
-void RunControl::set_fatal(const std::string& message) {
+void RunControl::set_fatal(const std::string& message, bool bad_flag) {
   std::lock_guard lock(fatal_mutex_);
   if (has_fatal_.load()) return;
   fatal_ = message;
+  fatal_bad_flag_ = bad_flag;
   has_fatal_.store(true, std::memory_order_release);
+}
+
+bool RunControl::fatal_is_bad_flag() const {
+  std::lock_guard lock(fatal_mutex_);
+  return fatal_bad_flag_;
 }
 
 std::string RunControl::fatal() const {

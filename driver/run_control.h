@@ -62,14 +62,17 @@ class RunControl {
   std::unique_ptr<std::atomic<uint64_t>[]> producer_measured_from;
 
   // A condition that ends the whole run (no bootstrap broker reachable, a topic the broker
-  // refuses): the first one is kept and shown in the summary and the JSON.
-  void set_fatal(const std::string& message);
+  // refuses, records it refuses as too large): the first one is kept and shown in the summary and
+  // the JSON. `bad_flag`: a flag's value caused it (the run exits 2, as for bad input).
+  void set_fatal(const std::string& message, bool bad_flag = false);
   std::string fatal() const;
   bool has_fatal() const { return has_fatal_.load(std::memory_order_acquire); }
+  bool fatal_is_bad_flag() const;
 
  private:
   mutable std::mutex fatal_mutex_;
   std::string fatal_;
+  bool fatal_bad_flag_ = false;
   std::atomic<bool> has_fatal_{false};
 };
 

@@ -148,15 +148,19 @@ void Worker<Loop>::advance(int64_t now) {
 
 template <typename Loop>
 void Worker<Loop>::give_up_if_unreachable(int64_t now) {
-  if (gave_up_ || (!metadata_.unreachable() && links_.fatal().empty())) return;
+  if (gave_up_ || (!metadata_.unreachable() && links_.fatal().empty() && !control_.has_fatal())) return;
   // No bootstrap broker ever answered, or one refused what no retry can change (credentials, a
-  // SASL mechanism, a certificate): every client of the run fails now, not at the deadline.
+  // SASL mechanism, a certificate, records too large): every client of the run fails now, not at
+  // the deadline, in every worker.
   gave_up_ = true;
   const bool unreachable = metadata_.unreachable();
-  control_.set_fatal(unreachable ? metadata_.failure() : links_.fatal());
+  const bool refused = !links_.fatal().empty();
+  if (unreachable || refused) control_.set_fatal(unreachable ? metadata_.failure() : links_.fatal());
   control_.timeline.stop(now);
   for (auto& p : producers_) p.give_up(ctx_, true, now);
-  for (auto& c : consumers_) c.give_up(ctx_, unreachable ? "no_broker_reachable" : "handshake_refused", now);
+  for (auto& c : consumers_) {
+    c.give_up(ctx_, unreachable ? "no_broker_reachable" : refused ? "handshake_refused" : "run_ended", now);
+  }
 }
 
 template <typename Loop>

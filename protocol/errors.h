@@ -24,6 +24,7 @@ inline constexpr int16_t kLeaderNotAvailable = 5;
 inline constexpr int16_t kNotLeaderOrFollower = 6;
 inline constexpr int16_t kRequestTimedOut = 7;
 inline constexpr int16_t kMessageTooLarge = 10;
+inline constexpr int16_t kRecordListTooLarge = 18;
 inline constexpr int16_t kUnsupportedVersion = 35;
 }  // namespace error
 

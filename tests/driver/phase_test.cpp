@@ -105,11 +105,45 @@ TEST(Verdict, EachDegradationExitsThreeAndSaysWhy) {
     r.consumer_count = 2;
     r.totals.consumers_connected = 2;
     r.consumers.resize(2);
+    r.totals.consume_received = 2000;
     r.consumers[0].failure = "behind";
     EXPECT_EQ(judge(r, with_consumers).status, ExitStatus::kOk) << "one failing consumer is a finding, not a failed run";
     r.consumers[1].failure = "offset_out_of_range";
     EXPECT_EQ(judge(r, with_consumers).reasons.at(0), "every consumer failed");
   }
+}
+
+// A consumer whose every fetch failed used to leave the run at exit 0.
+TEST(Verdict, ConsumersThatNeverReceivedARecordMakeTheRunDegraded) {
+  RunConfig config;
+  config.clients = 10;
+  config.consumers = 3;
+  auto r = healthy();
+  r.consumer_count = 3;
+  r.totals.consumers_connected = 3;
+  r.consumers.resize(3);
+  {
+    const auto v = judge(r, config);
+    EXPECT_EQ(v.status, ExitStatus::kDegraded);
+    EXPECT_EQ(v.reasons.at(0), "no consumer received any of the 1000 records produced");
+  }
+  {
+    auto failing = r;
+    failing.totals.brokers.resize(2);
+    failing.totals.brokers[1].fetch_errors = 40;
+    failing.totals.failures[static_cast<size_t>(Failure::kDecodeError)] = 2;
+    const auto v = judge(failing, config);
+    EXPECT_EQ(v.status, ExitStatus::kDegraded);
+    EXPECT_NE(v.reasons.at(0).find("40 fetched partitions answered with an error, 2 answers could not be decoded"),
+              std::string::npos) << v.reasons.at(0);
+  }
+  r.totals.consume_received = 1;
+  EXPECT_EQ(judge(r, config).status, ExitStatus::kOk);
+  auto consume_only = r;
+  consume_only.totals.consume_received = 0;
+  consume_only.counters.messages_acked = 0;
+  consume_only.interrupted = true;
+  EXPECT_EQ(judge(consume_only, config).status, ExitStatus::kOk) << "Ctrl-C before anything arrived";
 }
 
 TEST(Verdict, CtrlCIsNotADegradedRunEvenIfNothingWasSentYet) {

@@ -145,6 +145,30 @@ TEST(Worker, APacedProducerKeepsOneWakeUpQueuedHoweverLongTheRun) {
   EXPECT_LE(rig.worker->context().timers.size(), 10u) << "one record wake-up per producer, plus the worker's own";
 }
 
+TEST(Worker, RecordsRefusedAsTooLargeEndTheRunNamingTheFlagsWithExitTwo) {
+  auto config = base_config();
+  config.clients = 4;
+  config.rate = 400;
+  config.message_size = 2'000'000;
+  config.duration = std::chrono::seconds(30);
+  FakeKafka kafka;
+  kafka.produce_error = protocol::error::kMessageTooLarge;
+  WorkerRig rig(config, kafka);
+  rig.run_to_end(120 * kSec);
+  EXPECT_LT(rig.now - rig.start, 10 * kSec) << "ended at the first refusal, not at --duration";
+  ASSERT_TRUE(rig.control->has_fatal());
+  EXPECT_NE(rig.control->fatal().find("--message-size=2000000"), std::string::npos) << rig.control->fatal();
+  EXPECT_NE(rig.control->fatal().find("MESSAGE_TOO_LARGE"), std::string::npos);
+  EXPECT_LE(rig.kafka.count(protocol::ProduceRequest::kApiKey), 8) << "no client kept sending";
+  driver::RunResult result;
+  result.clients = config.clients;
+  result.totals = rig.counters();
+  result.counters = rig.measured();
+  result.fatal = rig.control->fatal();
+  result.fatal_is_bad_flag = rig.control->fatal_is_bad_flag();
+  EXPECT_EQ(driver::judge(result, config).status, driver::ExitStatus::kUsage);
+}
+
 TEST(Worker, NoBrokerListeningFailsWithinASecondNotAtTheDeadline) {
   auto config = base_config();
   config.clients = 5;
