@@ -163,7 +163,18 @@ std::optional<ConfigError> RunConfig::validate() const {
     return bad("--max-receive-memory", std::to_string(max_receive_memory),
                "use 0 (automatic) or at least --max-response-bytes (" + std::to_string(max_response_bytes) + ")");
   }
-  if (verify && message_size < kVerifyHeaderSize) {
+  if (!(payload_random_share >= 0 && payload_random_share <= 1)) {
+    return bad("--payload-compressibility", text(payload_random_share),
+               "use 0 (no random bytes) to 1 (every byte random)");
+  }
+  if (payload_pool_size > 1'000'000) {
+    return bad("--payload-pool-size", std::to_string(payload_pool_size), "use 0 (automatic) to 1000000");
+  }
+  if (payload_file.empty() && uint64_t{payload_pool_size} * message_size > (1ull << 30)) {
+    return bad("--payload-pool-size", std::to_string(payload_pool_size),
+               "use at most 1 GiB of values (--payload-pool-size x --message-size)");
+  }
+  if (verify && payload_file.empty() && message_size < kVerifyHeaderSize) {
     return bad("--message-size", std::to_string(message_size),
                "--verify needs " + std::to_string(kVerifyHeaderSize) + " bytes or more");
   }

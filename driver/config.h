@@ -16,6 +16,9 @@ namespace ws::driver {
 
 enum class IoBackend : uint8_t { kUring, kAsio };
 
+// What fills the record values (--payload): 'a'..'z' repeated, zero bytes, or random bytes.
+enum class PayloadKind : uint8_t { kPattern, kZeros, kRandom };
+
 // What the client assumes about the broker before talking to it.
 enum class BrokerVersion : uint8_t {
   kAuto,    // ask with ApiVersions; if the broker closes or ignores it (Kafka < 0.10), fall back to 0.9
@@ -90,6 +93,14 @@ struct RunConfig {
   protocol::Codec compression = protocol::Codec::kNone;
   uint32_t message_size = 100;          // value bytes
   uint32_t key_size = 0;                // 0 = null keys
+  // The values (see driver/payload.h): --payload's filler, the share of random bytes in each value
+  // (--payload-compressibility, OMB's randomBytesRatio; 1 with PayloadKind::kRandom), or the values
+  // of --payload-file, split on --payload-delimiter ("": by the file's kind, "none": never).
+  PayloadKind payload = PayloadKind::kPattern;
+  double payload_random_share = 0;
+  std::string payload_file;
+  std::string payload_delimiter;
+  uint32_t payload_pool_size = 0;       // distinct generated values; 0 = chosen by the run
   uint32_t max_in_flight = 5;           // requests awaiting a response, per connection
   // --churn: reconnects per second per producer while producing (0: none). Each producer closes
   // and reopens all its connections at exponential intervals of mean 1/churn, once nothing it
@@ -162,6 +173,7 @@ struct RunConfig {
   // Helpers the workers share.
   uint64_t record_interval_ns() const;  // paced runs: time between two records of one client; 0 unpaced
   std::string topic_name(uint32_t index) const;  // index < topics
+  double random_share() const { return payload == PayloadKind::kRandom ? 1.0 : payload_random_share; }
   PartitionerKind partitioner_kind() const {
     return partitioner ? *partitioner : (key_size > 0 ? PartitionerKind::kMurmur2 : PartitionerKind::kSticky);
   }

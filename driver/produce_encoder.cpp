@@ -3,8 +3,6 @@
 #include <chrono>
 #include <cstdio>
 
-#include "driver/verify.h"
-
 namespace ws::driver {
 
 std::span<const uint8_t> record_key(std::string& scratch, uint32_t producer, uint64_t sequence, uint32_t key_size) {
@@ -15,12 +13,28 @@ std::span<const uint8_t> record_key(std::string& scratch, uint32_t producer, uin
   return {reinterpret_cast<const uint8_t*>(scratch.data()), scratch.size()};
 }
 
-ProduceEncoder::ProduceEncoder(const RunConfig& config, uint32_t run_id, int64_t wall_minus_steady_ns)
-    : config_(config), run_id_(run_id), wall_minus_steady_ns_(wall_minus_steady_ns) {
-  payload_.resize(config.message_size);
-  for (size_t i = 0; i < payload_.size(); ++i) payload_[i] = static_cast<uint8_t>('a' + i % 26);
-  value_ = payload_;
+ProduceEncoder::ProduceEncoder(const RunConfig& config, uint32_t run_id, int64_t wall_minus_steady_ns,
+                               std::shared_ptr<const PayloadPool> payloads)
+    : config_(config),
+      run_id_(run_id),
+      wall_minus_steady_ns_(wall_minus_steady_ns),
+      payloads_(payloads ? std::move(payloads)
+                         : std::make_shared<const PayloadPool>(PayloadPool::generate(config, run_id))) {
   request_.topic_data.resize(1);
+}
+
+std::span<const uint8_t> ProduceEncoder::next_value(const VerifyStamp& stamp) {
+  const size_t index = next_payload_;
+  next_payload_ = next_payload_ + 1 == payloads_->size() ? 0 : next_payload_ + 1;
+  const std::span<const uint8_t> value = payloads_->value(index);
+  if (!config_.verify) return value;
+  // The stamp rewrites only the header: the rest still holds the same value's bytes.
+  if (value_from_ != index) {
+    value_.assign(value.begin(), value.end());
+    value_from_ = index;
+  }
+  stamp_value(std::span<uint8_t>(value_), stamp);
+  return value_;
 }
 
 size_t ProduceEncoder::append(ConnectionTable& links, LinkId link, const std::string& topic,
@@ -42,17 +56,11 @@ size_t ProduceEncoder::append(ConnectionTable& links, LinkId link, const std::st
     for (; i < records.size() && records[i].partition == partition; ++i) {
       const PendingRecord& r = records[i];
       protocol::RecordToWrite record;
-      if (config_.verify) {
-        // The writer copies the value at add(): one stamped buffer serves every record.
-        stamp_value(std::span<uint8_t>(value_),
-                    VerifyStamp{.run = run_id_,
-                                .producer = producer,
-                                .sequence = r.sequence,
-                                .send_time_us = (r.intended_ns + wall_minus_steady_ns_) / 1000});
-        record.value = protocol::Bytes(value_);
-      } else {
-        record.value = protocol::Bytes(payload_);
-      }
+      // The writer copies the value at add(): one stamped buffer serves every record.
+      record.value = next_value(VerifyStamp{.run = run_id_,
+                                            .producer = producer,
+                                            .sequence = r.sequence,
+                                            .send_time_us = (r.intended_ns + wall_minus_steady_ns_) / 1000});
       record.timestamp_ms = timestamp_ms;
       if (config_.key_size > 0) record.key = record_key(key_, producer, r.sequence, config_.key_size);
       writer_.add(record);

@@ -98,7 +98,11 @@ bool ShardedRunner::prepare(std::string& error, std::string& notice, uint64_t ex
     net::set_default_tls_options(options);
     ktls_ = net::detect_ktls();
   }
+  // The values every producer sends, made once: the hot path only copies them.
+  auto payloads = PayloadPool::prepare(config_, control_.run_id, error);
+  if (!payloads) return false;
   WorkerShare share;
+  share.payloads = std::make_shared<const PayloadPool>(std::move(*payloads));
   for (uint32_t t = 0; t < threads; ++t) {
     share.index = t;
     share.first_producer += share.producers;

@@ -34,6 +34,7 @@ struct WorkerShare {
   uint64_t producer_quota = 0;  // --messages share of these producers (0 with --messages=0)
   uint32_t first_consumer = 0;
   uint32_t consumers = 0;
+  std::shared_ptr<const PayloadPool> payloads;  // the run's values, made once; null: from the config
 };
 
 template <typename Loop>

@@ -42,7 +42,7 @@ Worker<Loop>::Worker(const RunConfig& config, RunControl& control, Mailbox& mail
       loop_options_(loop_options),
       links_(config, control.brokers, metrics_.counters, timers_, 0x9E3779B97F4A7C15ULL * (share.index + 1)),
       metadata_(config, control.brokers, metrics_.counters, links_, timers_, share.index),
-      encoder_(config, control.run_id, worker_detail::wall_minus_steady_ns()),
+      encoder_(config, control.run_id, worker_detail::wall_minus_steady_ns(), share.payloads),
       ctx_(config, control, links_, timers_, metadata_, metrics_, encoder_, scratch_) {
   ctx_.wall_minus_steady_ns = worker_detail::wall_minus_steady_ns();
   ctx_.max_write_bytes = std::clamp<size_t>(worker_detail::kWriteBudgetBytes / std::max<uint32_t>(1, share.producers),

@@ -52,7 +52,7 @@ class SampleValue {
 class PrometheusText {
  public:
   // The quantiles summary() reports.
-  static constexpr std::array<double, 4> kSummaryQuantiles{0.5, 0.9, 0.99, 0.999};
+  static constexpr std::array<double, 5> kSummaryQuantiles{0.5, 0.9, 0.95, 0.99, 0.999};
 
   void counter(std::string_view name, std::string_view help, SampleValue value,
                const Labels& labels = {});

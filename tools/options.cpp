@@ -12,6 +12,7 @@
 #include <sstream>
 #include <thread>
 
+#include "driver/payload.h"
 #include "net/event_loop.h"
 #include "net/uring_loop.h"
 #include "ws_version.h"
@@ -65,6 +66,24 @@ void RunFlags::add_to(CLI::App& app) {
       ->capture_default_str();
   app.add_option("--message-size", r.message_size, "Value bytes per record")->capture_default_str();
   app.add_option("--key-size", r.key_size, "Key bytes per record; 0 = null keys")->capture_default_str();
+  app.add_option("--payload", payload_,
+                 "What fills each value: pattern ('a'..'z' repeated; gzip shrinks it ~6x), zeros, or random "
+                 "(incompressible). Values are made before the run")
+      ->capture_default_str();
+  app.add_option("--payload-compressibility", payload_compressibility_,
+                 "Share of random bytes at the start of each value, 0 to 1 (OMB's randomBytesRatio): the rest is "
+                 "the --payload filler (pattern or zeros); 1 = all random");
+  app.add_option("--payload-file", r.payload_file,
+                 "Send the values of FILE in turn instead of generated ones (not with --message-size): a text file "
+                 "is one value per line (kafka-producer-perf-test's --payload-file), a binary file (one with a NUL "
+                 "byte) one value as it is (OMB's payloadFile); empty values are skipped");
+  app.add_option("--payload-delimiter", r.payload_delimiter,
+                 "Split --payload-file on this text (\\n, \\r\\n, \\t or any string; none = the whole file is one "
+                 "value) rather than by the file's kind");
+  app.add_option("--payload-pool-size", r.payload_pool_size,
+                 "Distinct generated values sent in turn (OMB's randomizedPayloadPoolSize); 0 = enough that no "
+                 "batch repeats one (1024 or --batch, at most 64 MiB of values)")
+      ->capture_default_str();
   app.add_option("--max-in-flight", r.max_in_flight,
                  "Produce requests awaiting a response, per connection (acks=0: none awaits one; a write "
                  "carries up to 64 due requests, or this many if more)")
@@ -239,6 +258,42 @@ std::optional<RunOptions> RunFlags::finish(const CLI::App& app, std::string& err
     // batch.size is bytes for the Java client; --batch counts records.
     const uint64_t record = std::max<uint64_t>(1, uint64_t{r.message_size} + r.key_size);
     r.batch = static_cast<uint32_t>(std::clamp<uint64_t>(properties_.batch_bytes / record, 1, 1'000'000));
+  }
+  if (payload_ == "pattern" || payload_ == "zeros" || payload_ == "random") {
+    r.payload = payload_ == "zeros"    ? driver::PayloadKind::kZeros
+                : payload_ == "random" ? driver::PayloadKind::kRandom
+                                       : driver::PayloadKind::kPattern;
+  } else {
+    return bad("--payload", payload_, "use pattern, zeros or random");
+  }
+  if (!payload_compressibility_.empty()) {
+    char* end = nullptr;
+    r.payload_random_share = std::strtod(payload_compressibility_.c_str(), &end);
+    if (end != payload_compressibility_.c_str() + payload_compressibility_.size() || !(r.payload_random_share >= 0) ||
+        r.payload_random_share > 1) {
+      return bad("--payload-compressibility", payload_compressibility_,
+                 "use a share of random bytes from 0 (none) to 1 (all), e.g. 0.5");
+    }
+    if (r.payload == driver::PayloadKind::kRandom && r.payload_random_share < 1) {
+      return bad("--payload-compressibility", payload_compressibility_,
+                 "--payload=random makes every byte random: use it with --payload=pattern or zeros");
+    }
+  }
+  if (!r.payload_file.empty()) {
+    // As kafka-producer-perf-test: the file's values have their own sizes.
+    for (const char* flag : {"--message-size", "--payload", "--payload-compressibility", "--payload-pool-size"}) {
+      if (app.count(flag)) {
+        error = tool_ + ": " + flag + ": not with --payload-file, whose values are sent as they are";
+        return std::nullopt;
+      }
+    }
+    // Read now, so that a missing file or a value too short for --verify is a usage error.
+    if (!driver::PayloadPool::load(r, error)) {
+      error = tool_ + ": " + error;
+      return std::nullopt;
+    }
+  } else if (app.count("--payload-delimiter")) {
+    return bad("--payload-delimiter", r.payload_delimiter, "it splits --payload-file: give that too");
   }
   if (!partitioner_.empty()) {
     driver::PartitionerKind kind{};

@@ -54,7 +54,7 @@ class RunFlags {
               connect_deadline_ = "60s", reconnect_backoff_ = "100ms", reconnect_backoff_max_ = "5s",
               drain_timeout_ = "5s", stall_timeout_ = "30s", report_interval_ = "1s", acks_ = "1",
               latency_max_ = "1h", consume_from_ = "latest", fetch_max_wait_ = "500ms", partitioner_,
-              source_addresses_;
+              source_addresses_, payload_ = "pattern", payload_compressibility_;
 };
 
 // Client properties (-X key=value, --config=FILE) turned into flags placed before the command

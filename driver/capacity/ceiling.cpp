@@ -120,7 +120,7 @@ int run_ceiling(const CeilingPlan& plan, const ScenarioBase& base, std::atomic<b
     const std::string window = f.window_use >= 0 ? number_text(std::round(100 * f.window_use)) + "%" : "-";
     std::printf("%4zu %-6s %8u %12.0f %12.0f %7.3f %7.3f %7llu %9.2f %9.2f %5.0f%% %6s  %s\n", index, phase,
                 step_config.clients, f.offered_msgs_per_s, f.achieved_msgs_per_s, 100 * f.error_rate, 100 * f.loss,
-                static_cast<unsigned long long>(f.failing_clients), f.latency_ms[0], f.latency_ms[2],
+                static_cast<unsigned long long>(f.failing_clients), f.latency_ms[kP50], f.latency_ms[kP99],
                 100 * f.client_busy, window.c_str(), reasons_text(violations).c_str());
     for (const auto& v : violations) std::printf("%60s- %s: %s\n", "", v.reason.c_str(), v.detail.c_str());
     std::fflush(stdout);

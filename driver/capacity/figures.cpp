@@ -95,7 +95,7 @@ LoadFigures load_figures(const Json& result) {
   f.failing_clients = std::max<uint64_t>(clients_without_connection(result, f.clients + f.consumers),
                                          static_cast<uint64_t>(json_number(consume, "failing_clients")));
   const Json& latency = json_section(produce, "latency_ms");
-  for (int i = 0; i < 5; ++i) f.latency_ms[i] = json_number(latency, kLatencyNames[i]);
+  for (int i = 0; i < kLatencyFigureCount; ++i) f.latency_ms[i] = json_number(latency, kLatencyNames[i]);
   const Json& service = json_section(produce, "service_latency_ms");
   f.service_p99_ms = json_number(service, "p99");
   f.client_busy = json_number(run, "client_busy_fraction");
@@ -123,7 +123,7 @@ Json figures_json(const LoadFigures& f) {
   j["loss_from"] = f.loss_from_consumers ? "consumers" : "producer failures";
   j["failing_clients"] = f.failing_clients;
   auto& lat = j["latency_ms"];
-  for (int i = 0; i < 5; ++i) lat[kLatencyNames[i]] = f.latency_ms[i];
+  for (int i = 0; i < kLatencyFigureCount; ++i) lat[kLatencyNames[i]] = f.latency_ms[i];
   j["service_latency_p99_ms"] = f.service_p99_ms;
   if (f.e2e_p99_ms >= 0) j["e2e_latency_p99_ms"] = f.e2e_p99_ms;
   j["client_busy"] = f.client_busy;
@@ -167,8 +167,8 @@ std::vector<Violation> check_limits(const LoadFigures& f, const CeilingLimits& l
                                                 f.offered_msgs_per_s,
                                                 100 * f.achieved_msgs_per_s / f.offered_msgs_per_s)});
   }
-  if (f.latency_ms[2] > limits.slo_p99_ms) {
-    out.push_back({"latency", format("p99 %.1f ms > %.1f ms", f.latency_ms[2], limits.slo_p99_ms)});
+  if (f.latency_ms[kP99] > limits.slo_p99_ms) {
+    out.push_back({"latency", format("p99 %.1f ms > %.1f ms", f.latency_ms[kP99], limits.slo_p99_ms)});
   }
   return out;
 }

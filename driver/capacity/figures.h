@@ -32,14 +32,16 @@ struct LoadFigures {
   double loss = 0;                 // fraction: consumers' loss, or failed / sent without consumers
   bool loss_from_consumers = false;
   uint64_t failing_clients = 0;    // consumers that failed + clients without a connection while measuring
-  double latency_ms[5] = {};       // p50, p90, p99, p99.9, max, from the intended send time
+  double latency_ms[7] = {};       // by LatencyFigure, from the intended send time
   double service_p99_ms = 0;       // p99 from the actual send
   double e2e_p99_ms = -1;          // consumers' end-to-end p99; <0 when not measured
   double client_busy = 0;          // workers' event-loop busy share (run.client_busy_fraction)
   double behind_schedule = 0;      // share of the scheduled records the client did not send in time
   double window_use = -1;          // average in-flight requests / --max-in-flight (Little's law); <0: acks=0
 };
-constexpr const char* kLatencyNames[5] = {"p50", "p90", "p99", "p999", "max"};
+// LoadFigures::latency_ms in the order tables show them; the names are the result JSON's keys.
+enum LatencyFigure : int { kP50, kP90, kP95, kP99, kP999, kMax, kMean, kLatencyFigureCount };
+constexpr const char* kLatencyNames[kLatencyFigureCount] = {"p50", "p90", "p95", "p99", "p999", "max", "mean"};
 
 LoadFigures load_figures(const Json& result);
 Json figures_json(const LoadFigures& f);

@@ -88,7 +88,7 @@ int run_sweep(const SweepPlan& plan, const ScenarioBase& base, std::atomic<bool>
     const double rate_per_client = cell.rate / cell.clients;
     std::printf("%4zu %8u %10s %12.0f %12.0f %8.3f %8llu %9.2f %9.2f %9.2f %5.0f%%\n", i, cell.clients,
                 number_text(rate_per_client).c_str(), f.offered_msgs_per_s, f.achieved_msgs_per_s, 100 * f.loss,
-                static_cast<unsigned long long>(f.failing_clients), f.latency_ms[0], f.latency_ms[2], f.latency_ms[4],
+                static_cast<unsigned long long>(f.failing_clients), f.latency_ms[kP50], f.latency_ms[kP99], f.latency_ms[kMax],
                 100 * f.client_busy);
     std::fflush(stdout);
     Json c;

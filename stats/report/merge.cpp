@@ -10,22 +10,12 @@
 
 #include "driver/metrics.h"
 #include "stats/hlog.h"
+#include "stats/report/result_json.h"
 
 namespace ws::report {
 namespace {
 
 using Json = nlohmann::ordered_json;
-
-Json percentiles_json(const stats::HdrHistogram& h) {
-  Json j;
-  const std::pair<const char*, double> ps[] = {{"p50", 50}, {"p75", 75}, {"p90", 90}, {"p99", 99},
-                                               {"p999", 99.9}, {"p9999", 99.99}};
-  for (const auto& [name, p] : ps) j[name] = static_cast<double>(h.value_at_percentile(p)) / 1000.0;
-  j["max"] = static_cast<double>(h.max()) / 1000.0;
-  j["mean"] = h.mean() / 1000.0;
-  j["count"] = h.total_count();
-  return j;
-}
 
 bool decode_histogram(const Json& j, const char* key, stats::HdrHistogram& out, std::string& error) {
   if (!j.contains(key) || !j[key].is_string()) {
@@ -118,8 +108,8 @@ int merge_json(const std::vector<std::string>& inputs, const std::string& json_o
   out["merged_from"] = inputs;
   out["config"] = first_config;
   out["produce"] = produce;
-  out["produce"]["latency_ms"] = percentiles_json(latency);
-  out["produce"]["service_latency_ms"] = percentiles_json(service);
+  out["produce"]["latency_ms"] = latency_json(latency);
+  out["produce"]["service_latency_ms"] = latency_json(service);
   out["produce"]["latency_histogram"] = stats::to_base64(stats::compress_v2(latency));
   out["produce"]["service_latency_histogram"] = stats::to_base64(stats::compress_v2(service));
   if (!consume.is_null()) {
@@ -129,7 +119,7 @@ int merge_json(const std::vector<std::string>& inputs, const std::string& json_o
                  duplicates = consume.value("duplicates", 0.0);
     const double distinct = std::max(0.0, received - duplicates);
     consume["loss_pct"] = lost + distinct > 0 ? 100.0 * lost / (lost + distinct) : 0.0;
-    consume["e2e_latency_ms"] = percentiles_json(e2e);
+    consume["e2e_latency_ms"] = latency_json(e2e);
     consume["e2e_latency_histogram"] = stats::to_base64(stats::compress_v2(e2e));
     consume["per_consumer"] = per_consumer;
     out["consume"] = consume;
@@ -175,7 +165,7 @@ int merge_hlog(const std::vector<std::string>& inputs, const std::string& json_o
   Json out;
   out["merged_from"] = inputs;
   for (const auto& [tag, h] : by_tag) {
-    out["tags"][tag.empty() ? "(untagged)" : tag] = percentiles_json(h);
+    out["tags"][tag.empty() ? "(untagged)" : tag] = latency_json(h);
     std::cout << (tag.empty() ? "(untagged)" : tag) << ": count " << h.total_count() << ", p50 "
               << static_cast<double>(h.value_at_percentile(50)) / 1000.0 << ", p99 "
               << static_cast<double>(h.value_at_percentile(99)) / 1000.0 << ", max "

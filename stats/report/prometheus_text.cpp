@@ -1,5 +1,7 @@
 #include "stats/report/prometheus_text.h"
 
+#include <limits>
+
 #include "protocol/compression.h"
 #include "protocol/errors.h"
 #include "stats/prometheus.h"
@@ -12,6 +14,12 @@ namespace {
 // hosts' buckets up (histogram_quantile over sum by (le)): 100 us to 1 min, about 1-2.5-5 a decade.
 constexpr double kLatencyBucketsSeconds[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                              0.1,    0.25,    0.5,    1,     2.5,    5,     10,   30,    60};
+
+// Seconds; NaN for no samples, as the summaries' quantiles are then.
+double latency_mean(const stats::HdrHistogram* h_us) {
+  if (h_us == nullptr || h_us->total_count() == 0) return std::numeric_limits<double>::quiet_NaN();
+  return h_us->mean() * 1e-6;
+}
 
 }  // namespace
 
@@ -96,6 +104,13 @@ std::string render_prometheus(const driver::IntervalReport& latest, const driver
   out.histogram("wirestress_produce_service_latency_histogram_seconds",
                 "Produce latency from the actual send time, since the start.",
                 lifetime != nullptr ? lifetime->service_latency_us : kEmpty, kMicrosToSeconds, kLatencyBucketsSeconds);
+  // The mean over the last interval, beside its quantiles (over the whole run it is _sum / _count).
+  out.gauge("wirestress_produce_latency_mean_seconds",
+            "Mean produce latency from the intended send time over the last report interval; NaN before the first.",
+            latency_mean(recent != nullptr ? &recent->latency_us : nullptr));
+  out.gauge("wirestress_produce_service_latency_mean_seconds",
+            "Mean produce latency from the actual send time over the last report interval; NaN before the first.",
+            latency_mean(recent != nullptr ? &recent->service_latency_us : nullptr));
   if (config.consumers > 0) {
     out.counter("wirestress_consume_messages_received_total", "Records delivered to consumers (each counts its own).",
                 t.consume_received);
@@ -113,6 +128,9 @@ std::string render_prometheus(const driver::IntervalReport& latest, const driver
                 "From a record's send time to its receipt by a consumer; quantiles over the last report interval.",
                 recent != nullptr ? recent->e2e_latency_us : kEmpty,
                 lifetime != nullptr ? lifetime->e2e_latency_us : kEmpty, kMicrosToSeconds);
+    out.gauge("wirestress_consume_e2e_latency_mean_seconds",
+              "Mean end-to-end latency over the last report interval; NaN before the first.",
+              latency_mean(recent != nullptr ? &recent->e2e_latency_us : nullptr));
     out.histogram("wirestress_consume_e2e_latency_histogram_seconds",
                   "From a record's send time to its receipt by a consumer, since the start.",
                   lifetime != nullptr ? lifetime->e2e_latency_us : kEmpty, kMicrosToSeconds, kLatencyBucketsSeconds);

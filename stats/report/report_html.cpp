@@ -134,10 +134,10 @@ std::vector<Chart> sweep_charts(const std::vector<RunView>& runs) {
       l.points.push_back({r->offered, 100 * r->f.loss, point_label(*r, "loss " + fixed(100 * r->f.loss, 4) + "%")});
       fc.points.push_back({r->offered, static_cast<double>(r->f.failing_clients),
                            point_label(*r, grouped(static_cast<double>(r->f.failing_clients)) + " failing clients")});
-      p99.points.push_back({r->offered, r->f.latency_ms[2], point_label(*r, "p99 " + fixed(r->f.latency_ms[2], 2) + " ms")});
-      p50.points.push_back({r->offered, r->f.latency_ms[0], point_label(*r, "p50 " + fixed(r->f.latency_ms[0], 2) + " ms")});
-      latencies.push_back(r->f.latency_ms[2]);
-      latencies.push_back(r->f.latency_ms[0]);
+      p99.points.push_back({r->offered, r->f.latency_ms[kP99], point_label(*r, "p99 " + fixed(r->f.latency_ms[kP99], 2) + " ms")});
+      p50.points.push_back({r->offered, r->f.latency_ms[kP50], point_label(*r, "p50 " + fixed(r->f.latency_ms[kP50], 2) + " ms")});
+      latencies.push_back(r->f.latency_ms[kP99]);
+      latencies.push_back(r->f.latency_ms[kP50]);
     }
     achieved.series.push_back(std::move(a));
     loss.series.push_back(std::move(l));
@@ -186,7 +186,7 @@ std::vector<Chart> ceiling_charts(const Json& j, const std::vector<RunView>& run
 
   Chart latency = chart("latency", "Latency percentiles per step (from the intended send time)", "ms");
   std::vector<double> all;
-  for (int i = 0; i < 4; ++i) {
+  for (int i = kP50; i <= kP999; ++i) {
     ChartSeries s(kLatencyNames[i]);
     for (const RunView* r : sorted) {
       s.points.push_back({r->x, r->f.latency_ms[i],
@@ -245,8 +245,8 @@ std::vector<Chart> timeline_charts(const std::vector<RunView>& runs, bool severa
   Chart conn("timeline-connections", "Open connections over time", "seconds", "connections");
   Chart busy("timeline-client-busy", "Client event-loop busy share over time", "seconds", "%");
   ChartSeries acked("acknowledged msg/s", "#1f77b4"), offered("offered msg/s", "#999999", true, true, false),
-      received("received msg/s per consumer", "#2ca02c"), p50("p50", "#2ca02c"), p99("p99", "#ff7f0e"),
-      max("max", "#d62728", true), open("connections open", "#9467bd"),
+      received("received msg/s per consumer", "#2ca02c"), p50("p50", "#2ca02c"), p95("p95", "#bcbd22"),
+      p99("p99", "#ff7f0e"), max("max", "#d62728", true), mean("mean", "#17becf", true), open("connections open", "#9467bd"),
       wanted("clients + consumers", "#999999", true, true, false), b("client busy", "#8c564b");
   std::vector<double> latencies;
   bool consumers = false;
@@ -270,6 +270,11 @@ std::vector<Chart> timeline_charts(const std::vector<RunView>& runs, bool severa
       const Json& l = json_section(iv, "latency_ms");
       if (json_number(l, "count") > 0) {
         p50.points.push_back({t, json_number(l, "p50"), at + ": p50 " + fixed(json_number(l, "p50"), 2) + " ms"});
+        // Results of older versions have no p95: leave the line out rather than draw zeros.
+        if (l.contains("p95")) {
+          p95.points.push_back({t, json_number(l, "p95"), at + ": p95 " + fixed(json_number(l, "p95"), 2) + " ms"});
+        }
+        mean.points.push_back({t, json_number(l, "mean"), at + ": mean " + fixed(json_number(l, "mean"), 2) + " ms"});
         p99.points.push_back({t, json_number(l, "p99"), at + ": p99 " + fixed(json_number(l, "p99"), 2) + " ms"});
         max.points.push_back({t, json_number(l, "max"), at + ": max " + fixed(json_number(l, "max"), 2) + " ms"});
         latencies.push_back(json_number(l, "p50"));
@@ -284,7 +289,9 @@ std::vector<Chart> timeline_charts(const std::vector<RunView>& runs, bool severa
       }
       b.points.push_back({t, 100 * json_number(iv, "client_busy"), at + ": " + fixed(100 * json_number(iv, "client_busy"), 1) + "% busy"});
     }
-    for (auto* s : {&acked, &offered, &received, &p50, &p99, &max, &open, &wanted, &b}) s->points.push_back({r.started_s, kBreak});
+    for (auto* s : {&acked, &offered, &received, &p50, &p95, &p99, &max, &mean, &open, &wanted, &b}) {
+      s->points.push_back({r.started_s, kBreak});
+    }
   }
   if (std::all_of(offered.points.begin(), offered.points.end(), [](const ChartPoint& p) { return !(p.y > 0); })) {
     offered.points.clear();
@@ -292,7 +299,7 @@ std::vector<Chart> timeline_charts(const std::vector<RunView>& runs, bool severa
   tput.series = {acked};
   if (consumers) tput.series.push_back(received);
   if (!offered.points.empty()) tput.series.push_back(offered);
-  lat.series = {p50, p99, max};
+  lat.series = {p50, p95, p99, max, mean};
   lat.log_y = spans(latencies, 30);
   conn.series = {open, wanted};
   busy.series = {b};
@@ -310,7 +317,7 @@ std::string runs_table(const std::vector<RunView>& runs, ResultKind kind) {
   std::ostringstream t;
   t << "<table><thead><tr><th></th><th>clients</th><th>offered msg/s</th><th>achieved msg/s</th>"
        "<th>sent msg/s</th><th>failed %</th><th>loss %</th><th>failing clients</th><th>p50 ms</th><th>p90 ms</th>"
-       "<th>p99 ms</th><th>p99.9 ms</th><th>max ms</th><th>client busy</th>"
+       "<th>p95 ms</th><th>p99 ms</th><th>p99.9 ms</th><th>max ms</th><th>mean ms</th><th>client busy</th>"
     << (ceiling ? "<th>verdict</th>" : "") << "</tr></thead><tbody>\n";
   for (const auto& r : runs) {
     const auto& f = r.f;
@@ -318,7 +325,7 @@ std::string runs_table(const std::vector<RunView>& runs, ResultKind kind) {
       << "</td><td>" << grouped(r.offered) << "</td><td>" << grouped(f.achieved_msgs_per_s) << "</td><td>"
       << grouped(f.sent_msgs_per_s) << "</td><td>" << fixed(100 * f.error_rate, 3) << "</td><td>"
       << fixed(100 * f.loss, 3) << "</td><td>" << f.failing_clients << "</td>";
-    for (int i = 0; i < 5; ++i) t << "<td>" << fixed(f.latency_ms[i], 2) << "</td>";
+    for (int i = 0; i < kLatencyFigureCount; ++i) t << "<td>" << fixed(f.latency_ms[i], 2) << "</td>";
     t << "<td>" << fixed(100 * f.client_busy, 0) << "%</td>";
     if (ceiling) t << "<td>" << (r.ok ? "ok" : xml_escape(r.verdict)) << "</td>";
     t << "</tr>\n";
@@ -375,7 +382,7 @@ std::string headline(const Json& j, ResultKind kind, const std::vector<RunView>&
   } else if (!runs.empty()) {
     const auto& f = runs.front().f;
     h << "<p class=\"headline\">" << grouped(f.clients) << " clients, " << grouped(f.achieved_msgs_per_s)
-      << " msg/s achieved, p99 " << fixed(f.latency_ms[2], 2) << " ms, " << fixed(100 * f.error_rate, 3)
+      << " msg/s achieved, p99 " << fixed(f.latency_ms[kP99], 2) << " ms, " << fixed(100 * f.error_rate, 3)
       << "% failed.</p>\n";
   }
   if (!runs.empty()) h << "<p>Scenario: " << scenario_text(json_section(*runs.front().result, "config")) << ".</p>\n";

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "driver/payload.h"
 #include "protocol/errors.h"
 #include "protocol/framing.h"
 #include "stats/hlog.h"
@@ -17,7 +18,7 @@ double ms(int64_t us) { return static_cast<double>(us) / 1000.0; }
 Json latency_json(const stats::HdrHistogram& h) {
   Json j;
   const std::pair<const char*, double> percentiles[] = {
-      {"p50", 50}, {"p75", 75}, {"p90", 90}, {"p99", 99}, {"p999", 99.9}, {"p9999", 99.99}};
+      {"p50", 50}, {"p75", 75}, {"p90", 90}, {"p95", 95}, {"p99", 99}, {"p999", 99.9}, {"p9999", 99.99}};
   for (const auto& [name, p] : percentiles) j[name] = ms(h.value_at_percentile(p));
   j["max"] = ms(h.max());
   j["mean"] = h.mean() / 1000.0;
@@ -27,8 +28,9 @@ Json latency_json(const stats::HdrHistogram& h) {
 
 std::string csv_header() {
   return "elapsed_s,phase,messages_sent,messages_acked,messages_failed,bytes_sent,requests_sent,errors,"
-         "throughput_msgs_per_s,latency_p50_ms,latency_p90_ms,latency_p99_ms,latency_p999_ms,latency_max_ms,"
-         "service_p50_ms,service_p99_ms,service_max_ms,connections_open\n";
+         "throughput_msgs_per_s,latency_p50_ms,latency_p90_ms,latency_p95_ms,latency_p99_ms,latency_p999_ms,"
+         "latency_max_ms,latency_mean_ms,service_p50_ms,service_p95_ms,service_p99_ms,service_max_ms,service_mean_ms,"
+         "connections_open\n";
 }
 
 std::string csv_row(const driver::IntervalReport& r, const driver::RunConfig& config) {
@@ -39,15 +41,18 @@ std::string csv_row(const driver::IntervalReport& r, const driver::RunConfig& co
   uint64_t errors = 0;
   for (const auto& [code, n] : d.errors_by_code) errors += n;
   for (uint64_t f : d.failures) errors += f;
-  char row[512];
-  std::snprintf(row, sizeof row, "%.3f,%s,%llu,%llu,%llu,%llu,%llu,%llu,%.1f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%llu\n",
+  char row[640];
+  std::snprintf(row, sizeof row,
+                "%.3f,%s,%llu,%llu,%llu,%llu,%llu,%llu,%.1f,"
+                "%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%llu\n",
                 r.elapsed_s, driver::phase_name(r.phase), static_cast<unsigned long long>(d.messages_sent),
                 static_cast<unsigned long long>(d.messages_acked), static_cast<unsigned long long>(d.messages_failed),
                 static_cast<unsigned long long>(d.bytes_sent), static_cast<unsigned long long>(d.requests_sent),
                 static_cast<unsigned long long>(errors), static_cast<double>(delivered(d, config)) / seconds,
-                ms(h.value_at_percentile(50)), ms(h.value_at_percentile(90)), ms(h.value_at_percentile(99)),
-                ms(h.value_at_percentile(99.9)), ms(h.max()), ms(s.value_at_percentile(50)),
-                ms(s.value_at_percentile(99)), ms(s.max()), static_cast<unsigned long long>(r.total.connections_open));
+                ms(h.value_at_percentile(50)), ms(h.value_at_percentile(90)), ms(h.value_at_percentile(95)),
+                ms(h.value_at_percentile(99)), ms(h.value_at_percentile(99.9)), ms(h.max()), h.mean() / 1000.0,
+                ms(s.value_at_percentile(50)), ms(s.value_at_percentile(95)), ms(s.value_at_percentile(99)), ms(s.max()),
+                s.mean() / 1000.0, static_cast<unsigned long long>(r.total.connections_open));
   return row;
 }
 
@@ -134,6 +139,14 @@ Json result_json(const driver::RunResult& result, const driver::RunConfig& confi
   cfg["compression"] = protocol::codec_name(config.compression);
   cfg["message_size"] = config.message_size;
   cfg["key_size"] = config.key_size;
+  // What the values were made of: compression results mean nothing without it.
+  cfg["payload"] = driver::payload_name(config);
+  if (config.payload_file.empty()) {
+    cfg["payload_compressibility"] = config.random_share();
+    cfg["payload_pool_size"] = driver::payload_pool_values(config);
+  } else {
+    cfg["payload_file"] = config.payload_file;
+  }
   cfg["max_in_flight"] = config.max_in_flight;
   cfg["threads"] = config.threads;
   cfg["io"] = result.io_backend;

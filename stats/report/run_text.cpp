@@ -97,7 +97,7 @@ long current_thread_count() { return proc_status_value("Threads:"); }
 std::string interval_line(const driver::IntervalReport& r, const driver::RunConfig& config) {
   const auto& d = r.delta;
   const double seconds = std::max(r.interval_s, 1e-9);
-  char line[320];
+  char line[384];
   if (r.phase == driver::Phase::kConnecting) {
     // The connect ramp: how many clients are ready, and how fast they get there.
     const uint64_t ready = r.total.producers_connected + r.total.consumers_connected;
@@ -111,11 +111,13 @@ std::string interval_line(const driver::IntervalReport& r, const driver::RunConf
   const auto& h = r.interval->latency_us;
   const char* phase = r.phase == driver::Phase::kWarmUp ? " warm-up" : (r.phase == driver::Phase::kDraining ? " drain" : "");
   std::snprintf(line, sizeof line,
-                "[%7.1fs%s] sent %9s acked %9s err %5s | %10.0f msg/s %7.2f MB/s | p50 %8.2f ms p99 %8.2f ms | conns %s, ready %s/%s",
+                "[%7.1fs%s] sent %9s acked %9s err %5s | %10.0f msg/s %7.2f MB/s | p50 %8.2f p95 %8.2f p99 %8.2f "
+                "mean %8.2f ms | conns %s, ready %s/%s",
                 r.elapsed_s, phase, with_commas(d.messages_sent).c_str(), with_commas(d.messages_acked).c_str(),
                 with_commas(errors_of(d)).c_str(), static_cast<double>(delivered(d, config)) / seconds,
                 static_cast<double>(d.bytes_sent) / seconds / 1e6, ms(h.value_at_percentile(50)),
-                ms(h.value_at_percentile(99)), with_commas(r.total.connections_open).c_str(),
+                ms(h.value_at_percentile(95)), ms(h.value_at_percentile(99)), h.mean() / 1000.0,
+                with_commas(r.total.connections_open).c_str(),
                 with_commas(r.total.producers_connected + r.total.consumers_connected).c_str(),
                 with_commas(r.clients).c_str());
   std::string text = line;
@@ -173,11 +175,11 @@ std::string summary(const driver::RunResult& result, const driver::RunConfig& co
   out << buf;
   const auto& lat = result.metrics.latency_us;
   const auto& svc = result.metrics.service_latency_us;
-  out << "  latency (ms)           p50       p90       p99     p99.9       max\n";
+  out << "  latency (ms)           p50       p90       p95       p99     p99.9       max      mean\n";
   for (const auto& [name, h] : {std::pair{"  from intended send", &lat}, std::pair{"  from actual send  ", &svc}}) {
-    std::snprintf(buf, sizeof buf, "%s %9.2f %9.2f %9.2f %9.2f %9.2f\n", name, ms(h->value_at_percentile(50)),
-                  ms(h->value_at_percentile(90)), ms(h->value_at_percentile(99)), ms(h->value_at_percentile(99.9)),
-                  ms(h->max()));
+    std::snprintf(buf, sizeof buf, "%s %9.2f %9.2f %9.2f %9.2f %9.2f %9.2f %9.2f\n", name,
+                  ms(h->value_at_percentile(50)), ms(h->value_at_percentile(90)), ms(h->value_at_percentile(95)),
+                  ms(h->value_at_percentile(99)), ms(h->value_at_percentile(99.9)), ms(h->max()), h->mean() / 1000.0);
     out << buf;
   }
   if (c.latency_out_of_range) {
@@ -215,9 +217,9 @@ std::string summary(const driver::RunResult& result, const driver::RunConfig& co
     }
     const auto& e2e = result.metrics.e2e_latency_us;
     if (e2e.total_count() > 0) {
-      std::snprintf(buf, sizeof buf, "  end-to-end (ms)    p50 %.2f  p99 %.2f  p99.9 %.2f  max %.2f%s\n",
-                    ms(e2e.value_at_percentile(50)), ms(e2e.value_at_percentile(99)),
-                    ms(e2e.value_at_percentile(99.9)), ms(e2e.max()),
+      std::snprintf(buf, sizeof buf, "  end-to-end (ms)    p50 %.2f  p95 %.2f  p99 %.2f  p99.9 %.2f  max %.2f  mean %.2f%s\n",
+                    ms(e2e.value_at_percentile(50)), ms(e2e.value_at_percentile(95)), ms(e2e.value_at_percentile(99)),
+                    ms(e2e.value_at_percentile(99.9)), ms(e2e.max()), e2e.mean() / 1000.0,
                     config.verify ? "" : "   (from the record timestamp: millisecond resolution)");
       out << buf;
     }

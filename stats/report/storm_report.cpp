@@ -91,16 +91,18 @@ std::string storm_summary(const driver::StormResult& result, const driver::Storm
     for (const auto& [code, n] : c.metadata_errors) s += " " + std::string(protocol::error_name(code)) + " " + grouped(n);
     s += "\n";
   }
-  s += "\n  stage            attempted   completed      failed     p50 ms     p90 ms     p99 ms   p99.9 ms     max ms\n";
+  s += "\n  stage            attempted   completed      failed     p50 ms     p90 ms     p95 ms     p99 ms   p99.9 ms     max ms"
+       "    mean ms\n";
   for (size_t i = 0; i < driver::kStormStages; ++i) {
     const auto stage = static_cast<StormStage>(i);
     if (!stage_applies(stage, result, config)) continue;
     const auto& sc = c.stages[i];
     const auto& h = result.metrics.latency_us[i];
-    s += format("  %-13s %12s %11s %11s %10.3f %10.3f %10.3f %10.3f %10.3f\n", driver::storm_stage_name(stage),
-                grouped(sc.attempted).c_str(), grouped(sc.completed).c_str(), grouped(sc.failed).c_str(),
-                ms(h.value_at_percentile(50)), ms(h.value_at_percentile(90)), ms(h.value_at_percentile(99)),
-                ms(h.value_at_percentile(99.9)), ms(h.max()));
+    s += format("  %-13s %12s %11s %11s %10.3f %10.3f %10.3f %10.3f %10.3f %10.3f %10.3f\n",
+                driver::storm_stage_name(stage), grouped(sc.attempted).c_str(), grouped(sc.completed).c_str(),
+                grouped(sc.failed).c_str(), ms(h.value_at_percentile(50)), ms(h.value_at_percentile(90)),
+                ms(h.value_at_percentile(95)), ms(h.value_at_percentile(99)), ms(h.value_at_percentile(99.9)),
+                ms(h.max()), h.mean() / 1000.0);
     if (sc.failed > 0) s += "                failures: " + failures_text(sc) + "\n";
   }
   const auto& lag = result.metrics.start_lag_us;

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Produce with wirestress for every acks setting and codec, then read the topic back with kcat
-and check count, keys and values.
+and check count, keys and values; then the lines of a --payload-file, read back exactly.
 Usage: produce_test.py WIRESTRESS BOOTSTRAP BROKER CODECS BROKER_VERSION"""
 import os
 import sys
+import tempfile
 
 from brokers import consume, expected_value, run_wirestress
 
@@ -68,6 +69,33 @@ def check_scenario(wirestress, bootstrap, broker, acks, codec, broker_version):
     return problems
 
 
+def check_payload_file(wirestress, bootstrap, broker, broker_version):
+    """--payload-file as kafka-producer-perf-test has it: each line of a text file is a value, read
+    back byte for byte, every line sent."""
+    topic = f"ws-{broker}-payload-file-{os.getpid()}"
+    values = [b"first line of the file", "zweite Zeile, gr\u00fc\u00dfe".encode(), b"{\"id\": 3, \"pad\": \"" + b"x" * 300 + b"\"}"]
+    with tempfile.NamedTemporaryFile(suffix=".txt") as f:
+        f.write(b"\n".join(values) + b"\n\n")  # the empty line is skipped
+        f.flush()
+        code, result, output = run_wirestress(wirestress, [
+            f"--bootstrap={bootstrap}", f"--topic={topic}", "--clients=2", "--threads=2", "--messages=30",
+            "--acks=1", "--compression=gzip", f"--payload-file={f.name}", f"--broker-version={broker_version}"])
+    if code != 0 or result is None:
+        return [f"wirestress exited {code}:\n{output}"]
+    problems = []
+    if result["config"].get("payload") != "file":
+        problems.append(f"config.payload is {result['config'].get('payload')!r}, expected 'file'")
+    records = consume(bootstrap, topic, broker, 30)
+    read = [v for _, v in records]
+    if len(read) != 30:
+        problems.append(f"kcat read {len(read)} records, expected 30")
+    if set(read) != set(values):
+        unknown = [v for v in read if v not in values]
+        problems.append(f"values read back differ from the file's lines: {len(unknown)} unknown, e.g. "
+                        f"{unknown[:1]!r}; missing {[v for v in values if v not in read]!r}")
+    return problems
+
+
 def main():
     wirestress, bootstrap, broker, codecs, broker_version = sys.argv[1:6]
     failed = 0
@@ -82,6 +110,11 @@ def main():
             for p in problems:
                 print(f"    {p}")
             failed += bool(problems)
+    problems = check_payload_file(wirestress, bootstrap, broker, broker_version)
+    print(f"{broker} --payload-file: {'ok' if not problems else 'FAILED'}")
+    for p in problems:
+        print(f"    {p}")
+    failed += bool(problems)
     print(f"{failed} scenarios failed")
     sys.exit(1 if failed else 0)
 

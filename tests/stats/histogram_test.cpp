@@ -525,6 +525,26 @@ TEST(HdrHistogram, MeanAndStddevOfKnownData) {
   EXPECT_DOUBLE_EQ(c.stddev(), 0.0);
 }
 
+// The figures the reports add beside p50/p90/p99: p95 lies between p90 and p99 of a known
+// distribution, and the mean is the arithmetic mean of what was recorded, within the precision.
+TEST(HdrHistogram, P95AndMeanOfLatencyLikeData) {
+  auto h = hour_histogram();
+  const auto values = latency_like_values(100000, 7);
+  double sum = 0;
+  for (int64_t v : values) {
+    ASSERT_TRUE(h.record(v));
+    sum += static_cast<double>(v);
+  }
+  std::vector<int64_t> sorted = values;
+  std::sort(sorted.begin(), sorted.end());
+  const int64_t exact_p95 = sorted[sorted.size() * 95 / 100 - 1];
+  const int64_t p95 = h.value_at_percentile(95);
+  EXPECT_GE(p95, h.value_at_percentile(90));
+  EXPECT_LE(p95, h.value_at_percentile(99));
+  EXPECT_TRUE(h.values_are_equivalent(p95, exact_p95)) << p95 << " vs " << exact_p95;
+  EXPECT_NEAR(h.mean(), sum / static_cast<double>(values.size()), sum / static_cast<double>(values.size()) * 1e-3);
+}
+
 TEST(HdrHistogram, BatchPercentilesEqualSingleLookups) {
   auto h = hour_histogram();
   for (int64_t v : latency_like_values(100000, 13)) h.record_corrected(v, 5000);

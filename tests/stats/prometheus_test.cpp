@@ -141,9 +141,10 @@ TEST(PrometheusText, SummaryQuantilesSumAndCount) {
   const std::string& text = p.text();
   EXPECT_EQ(text.find("# HELP latency_seconds Latency.\n# TYPE latency_seconds summary\n"), 0u) << text;
   const auto s = samples_of(text);
-  EXPECT_EQ(s.size(), 6u);
+  EXPECT_EQ(s.size(), 7u);
   EXPECT_DOUBLE_EQ(value_of(s, R"(latency_seconds{op="produce",quantile="0.5"})"), 500e-6);
   EXPECT_DOUBLE_EQ(value_of(s, R"(latency_seconds{op="produce",quantile="0.9"})"), 900e-6);
+  EXPECT_DOUBLE_EQ(value_of(s, R"(latency_seconds{op="produce",quantile="0.95"})"), 950e-6);
   EXPECT_DOUBLE_EQ(value_of(s, R"(latency_seconds{op="produce",quantile="0.99"})"), 990e-6);
   EXPECT_DOUBLE_EQ(value_of(s, R"(latency_seconds{op="produce",quantile="0.999"})"), 999e-6);
   EXPECT_DOUBLE_EQ(value_of(s, R"(latency_seconds_sum{op="produce"})"), 500500e-6);
@@ -158,7 +159,7 @@ TEST(PrometheusText, SummaryOfEmptyHistogramHasNaNQuantiles) {
   PrometheusText p;
   p.summary("latency_seconds", "Latency.", stats::HdrHistogram(1, 3'600'000'000LL, 3), 1e-6);
   const auto s = samples_of(p.text());
-  for (const char* q : {"0.5", "0.9", "0.99", "0.999"}) {
+  for (const char* q : {"0.5", "0.9", "0.95", "0.99", "0.999"}) {
     EXPECT_EQ(s.at(std::string("latency_seconds{quantile=\"") + q + "\"}"), "NaN");
   }
   EXPECT_EQ(s.at("latency_seconds_sum"), "0");

@@ -75,6 +75,10 @@ TEST(Merge, TwoHostsCombineExactly) {
   EXPECT_DOUBLE_EQ(lat["p50"].get<double>(), static_cast<double>(all.value_at_percentile(50)) / 1000.0);
   EXPECT_DOUBLE_EQ(lat["p99"].get<double>(), static_cast<double>(all.value_at_percentile(99)) / 1000.0);
   EXPECT_DOUBLE_EQ(lat["max"].get<double>(), static_cast<double>(all.max()) / 1000.0);
+  EXPECT_DOUBLE_EQ(lat["p95"].get<double>(), static_cast<double>(all.value_at_percentile(95)) / 1000.0);
+  EXPECT_GE(lat["p95"].get<double>(), lat["p90"].get<double>());
+  EXPECT_LE(lat["p95"].get<double>(), lat["p99"].get<double>());
+  EXPECT_DOUBLE_EQ(lat["mean"].get<double>(), all.mean() / 1000.0);
   const auto& c = m["consume"];
   EXPECT_EQ(c["consumers"].get<int64_t>(), 4);
   EXPECT_EQ(c["messages_received"].get<int64_t>(), 1940);

@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <fstream>
 #include <initializer_list>
 #include <string>
 #include <vector>
@@ -68,6 +71,14 @@ const std::string kLongTopic = "--topic=" + std::string(250, 't');
 const std::string kTopic249 = "--topic=" + std::string(249, 't');
 const std::string kLongClientId = "--client-id=" + std::string(40'000, 'c');
 
+// --payload-file=FILE, FILE holding two text values.
+std::string write_values_file() {
+  const std::string path = ::testing::TempDir() + "options_test_values_" + std::to_string(::getpid()) + ".txt";
+  std::ofstream(path) << "first value\nsecond value\n";
+  return "--payload-file=" + path;
+}
+const std::string kPayloadFile = write_values_file();
+
 TEST(Options, BadValuesNameTheFlagOnOneLine) {
   const std::pair<std::vector<const char*>, std::string> cases[] = {
       {{"--clients=0"}, "--clients"},
@@ -114,6 +125,19 @@ TEST(Options, BadValuesNameTheFlagOnOneLine) {
       {{kLongClientId.c_str()}, "--client-id"},
       {{"--churn=-1"}, "--churn"},
       {{"--churn=1000"}, "--churn"},
+      {{"--payload=text"}, "--payload"},
+      {{"--payload=RANDOM"}, "--payload"},
+      {{"--payload-compressibility=1.5"}, "--payload-compressibility"},
+      {{"--payload-compressibility=-0.1"}, "--payload-compressibility"},
+      {{"--payload-compressibility=half"}, "--payload-compressibility"},
+      {{"--payload=random", "--payload-compressibility=0.5"}, "--payload-compressibility"},
+      {{"--payload-file=/nonexistent/values.txt"}, "--payload-file"},
+      {{"--payload-file=/dev/null"}, "--payload-file"},  // no value in it
+      {{kPayloadFile.c_str(), "--message-size=100"}, "--message-size"},  // the file's values have their sizes
+      {{kPayloadFile.c_str(), "--payload=random"}, "--payload"},
+      {{"--payload-delimiter=,"}, "--payload-delimiter"},  // without --payload-file
+      {{"--payload-pool-size=2000000"}, "--payload-pool-size"},
+      {{"--payload-pool-size=100000", "--message-size=1000000"}, "--payload-pool-size"},  // 100 GB of values
   };
   for (const auto& [args, flag] : cases) {
     std::vector<const char*> argv{"wirestress"};
@@ -147,9 +171,28 @@ TEST(Options, HelpDocumentsEveryFlagAndExitsZero) {
                            "--prometheus", "--latency-max", "--latency-digits", "--consumers",
                            "--consume-from", "--fetch-max-wait", "--fetch-min-bytes", "--fetch-max-bytes",
                            "--verify", "--partitioner", "--topics", "--source-addresses", "--brokers",
-                           "--prometheus-bind"}) {
+                           "--prometheus-bind", "--payload", "--payload-file", "--payload-delimiter",
+                           "--payload-compressibility", "--payload-pool-size"}) {
     EXPECT_NE(out.output.find(flag), std::string::npos) << flag;
   }
+}
+
+TEST(Options, PayloadFlags) {
+  auto defaults = parse({});
+  ASSERT_TRUE(defaults.options);
+  EXPECT_EQ(defaults.options->run.payload, driver::PayloadKind::kPattern);  // as before these flags existed
+  EXPECT_EQ(defaults.options->run.random_share(), 0.0);
+  auto random = parse({"--payload=random"});
+  ASSERT_TRUE(random.options) << random.output;
+  EXPECT_EQ(random.options->run.random_share(), 1.0);
+  auto mixed = parse({"--payload=zeros", "--payload-compressibility=0.3", "--payload-pool-size=50"});
+  ASSERT_TRUE(mixed.options) << mixed.output;
+  EXPECT_EQ(mixed.options->run.payload, driver::PayloadKind::kZeros);
+  EXPECT_DOUBLE_EQ(mixed.options->run.random_share(), 0.3);
+  EXPECT_EQ(mixed.options->run.payload_pool_size, 50u);
+  auto file = parse({kPayloadFile.c_str(), "--payload-delimiter=\\n"});
+  ASSERT_TRUE(file.options) << file.output;
+  EXPECT_EQ("--payload-file=" + file.options->run.payload_file, kPayloadFile);
 }
 
 TEST(Options, PrometheusBindsToLoopbackUnlessTold) {

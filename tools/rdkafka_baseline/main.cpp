@@ -42,6 +42,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "driver/payload.h"
 #include "driver/reporting.h"
 #include "driver/run_control.h"
 #include "driver/verify.h"
@@ -145,7 +146,7 @@ struct Shard : ShardNumbers {
 
   std::deque<Slot> slots;
   uint32_t free_head = UINT32_MAX;
-  std::vector<char> stamped;  // --verify: the value being produced (librdkafka copies it)
+  std::vector<uint8_t> stamped;  // --verify: the value being produced (librdkafka copies it)
 
   uint32_t take_slot() {
     if (free_head != UINT32_MAX) {
@@ -343,7 +344,7 @@ rd_kafka_t* make_producer(const RunConfig& config, const std::string& brokers, C
 }
 
 // A driver thread: walks its clients' open-loop schedule, produces, serves delivery reports.
-void drive(Shard& shard, const RunConfig& config, int64_t start_ns, const std::vector<char>& payload,
+void drive(Shard& shard, const RunConfig& config, int64_t start_ns, const ws::driver::PayloadPool& payloads,
            std::atomic<long>& peak_threads, RunShared& shared) {
   const int64_t end_ns = config.duration.count() > 0
                              ? start_ns + config.warmup.count() + config.duration.count()
@@ -354,6 +355,7 @@ void drive(Shard& shard, const RunConfig& config, int64_t start_ns, const std::v
   std::string key;
   uint64_t j = 0;  // this shard's records so far, in schedule order
   size_t cursor = 0;  // unpaced: the client to try next
+  size_t next_value = 0;  // the pool's values in turn, as wirestress's producers send them
   int64_t next_poll = 0;
 
   auto poll_all = [&] {
@@ -369,23 +371,25 @@ void drive(Shard& shard, const RunConfig& config, int64_t start_ns, const std::v
       key.assign(buf, static_cast<size_t>(len));
       key.resize(config.key_size, '.');
     }
-    const char* value = payload.data();
-    int flags = 0;  // the payload is one constant buffer, never copied or freed by librdkafka
+    std::span<const uint8_t> value = payloads.value(next_value);
+    next_value = next_value + 1 == payloads.size() ? 0 : next_value + 1;
+    int flags = 0;  // the pool's values stay put for the whole run: never copied or freed by librdkafka
     if (config.verify) {
       // Stamped as wirestress stamps it (driver/verify.h); librdkafka copies it.
+      shard.stamped.assign(value.begin(), value.end());
       ws::driver::stamp_value(
-          std::span<uint8_t>(reinterpret_cast<uint8_t*>(shard.stamped.data()), shard.stamped.size()),
+          std::span<uint8_t>(shard.stamped),
           {.run = shared.run_id,
            .producer = c.index,
            .sequence = c.sequence,
            .send_time_us = (intended + shared.wall_minus_steady_ns) / 1000});
-      value = shard.stamped.data();
+      value = shard.stamped;
       flags = RD_KAFKA_MSG_F_COPY;
     }
     const uint32_t slot = shard.take_slot();
     shard.slots[slot].intended_ns = intended;
     shard.slots[slot].sent_ns = now_ns();
-    const int rc = rd_kafka_produce(c.rkt, c.partition, flags, const_cast<char*>(value), payload.size(),
+    const int rc = rd_kafka_produce(c.rkt, c.partition, flags, const_cast<uint8_t*>(value.data()), value.size(),
                                     config.key_size > 0 ? key.data() : nullptr, key.size(),
                                     reinterpret_cast<void*>(static_cast<uintptr_t>(slot)));
     if (rc != 0) {
@@ -395,7 +399,7 @@ void drive(Shard& shard, const RunConfig& config, int64_t start_ns, const std::v
     ++c.sequence;
     std::lock_guard lock(shard.mutex);
     ++shard.counters.messages_sent;
-    shard.counters.bytes_sent += payload.size() + key.size();  // no per-record wire bytes exist
+    shard.counters.bytes_sent += value.size() + key.size();  // no per-record wire bytes exist
     return true;
   };
 
@@ -785,9 +789,10 @@ class BaselineEngine : public ws::tools::RunEngine {
     consumer_threads_ = config.consumers == 0 ? 0 : std::max<uint32_t>(1, std::min(config.threads, config.consumers));
     for (uint32_t t = 0; t < nthreads_; ++t) shards_.push_back(std::make_unique<Shard>());
     for (uint32_t t = 0; t < consumer_threads_; ++t) consumer_shards_.push_back(std::make_unique<ConsumerShard>());
-    payload_.resize(config.message_size);
-    for (size_t i = 0; i < payload_.size(); ++i) payload_[i] = static_cast<char>('a' + i % 26);
     shared_.run_id = static_cast<uint32_t>(std::random_device{}());
+    auto payloads = ws::driver::PayloadPool::prepare(config, shared_.run_id, error);
+    if (!payloads) return false;
+    payloads_ = std::move(*payloads);
     shared_.wall_minus_steady_ns = wall_minus_steady_ns();
     shared_.producer_shards_running = nthreads_;
     for (uint32_t i = 0; i < config.clients; ++i) {
@@ -815,7 +820,6 @@ class BaselineEngine : public ws::tools::RunEngine {
           s.budget += config.messages / config.clients + (c->index < config.messages % config.clients ? 1 : 0);
         }
       }
-      if (config.verify) s.stamped = payload_;
       std::lock_guard lock(s.mutex);
       s.counters.connections_attempted = s.clients.size();
       s.counters.clients_producing = s.clients.size();
@@ -861,7 +865,7 @@ class BaselineEngine : public ws::tools::RunEngine {
     if (g_stop.load()) control_->stop_requested.store(true);
     std::vector<std::thread> threads;
     for (auto& s : shards_) {
-      threads.emplace_back([&, sp = s.get()] { drive(*sp, config, start, payload_, peak_threads, shared_); });
+      threads.emplace_back([&, sp = s.get()] { drive(*sp, config, start, payloads_, peak_threads, shared_); });
     }
     for (auto& s : consumer_shards_) {
       threads.emplace_back([&, sp = s.get()] { consume(*sp, config, start, shared_, peak_threads); });
@@ -919,7 +923,7 @@ class BaselineEngine : public ws::tools::RunEngine {
   std::vector<std::unique_ptr<ConsumerShard>> consumer_shards_;
   std::vector<std::unique_ptr<Client>> clients_;
   std::vector<std::unique_ptr<Consumer>> consumers_;
-  std::vector<char> payload_;
+  ws::driver::PayloadPool payloads_;
   RunShared shared_;
   std::unique_ptr<ws::driver::RunControl> control_;
 };

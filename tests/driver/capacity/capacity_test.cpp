@@ -39,7 +39,7 @@ TEST(LoadFigures, ProducerOnlyRatesCountTheMeasuredTimeNotTheDrain) {
   EXPECT_DOUBLE_EQ(f.loss, 0);
   EXPECT_FALSE(f.loss_from_consumers);
   EXPECT_EQ(f.failing_clients, 0u);
-  EXPECT_DOUBLE_EQ(f.latency_ms[2], 4.0);
+  EXPECT_DOUBLE_EQ(f.latency_ms[kP99], 4.0);
   EXPECT_DOUBLE_EQ(f.client_busy, 0.2);
   // 10,000 requests/s x 1 ms in flight = 10 requests over 10 clients x 5 slots.
   EXPECT_NEAR(f.window_use, 0.2, 1e-9);
@@ -106,7 +106,7 @@ LoadFigures healthy() {
   LoadFigures f;
   f.clients = 10;
   f.offered_msgs_per_s = f.achieved_msgs_per_s = 10000;
-  f.latency_ms[2] = 5;
+  f.latency_ms[kP99] = 5;
   f.client_busy = 0.2;
   f.window_use = 0.1;
   return f;
@@ -116,7 +116,7 @@ TEST(CheckLimits, AHealthyStepBreaksNothing) { EXPECT_TRUE(check_limits(healthy(
 
 TEST(CheckLimits, EachLimitNamesItsReason) {
   LoadFigures f = healthy();
-  f.latency_ms[2] = 51;
+  f.latency_ms[kP99] = 51;
   EXPECT_EQ(reasons(f), std::vector<std::string>{"latency"});
   f = healthy();
   f.error_rate = 0.002;
@@ -140,7 +140,7 @@ TEST(CheckLimits, EachLimitNamesItsReason) {
 TEST(CheckLimits, ABrokerAtCapacityIsAPlateauBeforeLatency) {
   LoadFigures f = healthy();
   f.achieved_msgs_per_s = 6000;
-  f.latency_ms[2] = 900;
+  f.latency_ms[kP99] = 900;
   f.behind_schedule = 0.4;
   f.window_use = 1.0;  // every in-flight slot taken: the broker holds the client back
   EXPECT_EQ(reasons(f), (std::vector<std::string>{"throughput_plateau", "latency"}));
@@ -149,7 +149,7 @@ TEST(CheckLimits, ABrokerAtCapacityIsAPlateauBeforeLatency) {
 TEST(CheckLimits, BehindScheduleWithAFreeWindowBlamesTheClientNotTheBroker) {
   LoadFigures f = healthy();
   f.achieved_msgs_per_s = 6000;
-  f.latency_ms[2] = 900;
+  f.latency_ms[kP99] = 900;
   f.behind_schedule = 0.4;
   f.window_use = 0.05;  // the broker answered at once; the client did not send
   f.service_p99_ms = 2;
@@ -166,7 +166,7 @@ TEST(CheckLimits, BehindScheduleWithAFreeWindowBlamesTheClientNotTheBroker) {
 
 TEST(CheckLimits, LimitsAreTheUsersNotFixed) {
   LoadFigures f = healthy();
-  f.latency_ms[2] = 80;
+  f.latency_ms[kP99] = 80;
   CeilingLimits limits;
   limits.slo_p99_ms = 100;
   EXPECT_TRUE(reasons(f, limits).empty());

@@ -89,6 +89,15 @@ TEST(RenderPrometheus, WirestressMetrics) {
   EXPECT_NEAR(value_of(s, R"(wirestress_produce_latency_seconds{quantile="0.5"})"), 5e-3, 5e-3 * 1e-3);
   EXPECT_NEAR(value_of(s, R"(wirestress_produce_latency_seconds{quantile="0.99"})"), 9.9e-3, 9.9e-3 * 1e-3);
   EXPECT_DOUBLE_EQ(value_of(s, R"(wirestress_produce_service_latency_seconds{quantile="0.5"})"), 500e-6);
+  // p95 of 10 us .. 10 ms in 10 us steps is 9.5 ms, between p90 and p99; the mean is 5.005 ms.
+  EXPECT_NEAR(value_of(s, R"(wirestress_produce_latency_seconds{quantile="0.95"})"), 9.5e-3, 9.5e-3 * 1e-3);
+  EXPECT_GT(value_of(s, R"(wirestress_produce_latency_seconds{quantile="0.95"})"),
+            value_of(s, R"(wirestress_produce_latency_seconds{quantile="0.9"})"));
+  EXPECT_LT(value_of(s, R"(wirestress_produce_latency_seconds{quantile="0.95"})"),
+            value_of(s, R"(wirestress_produce_latency_seconds{quantile="0.99"})"));
+  EXPECT_NEAR(value_of(s, "wirestress_produce_latency_mean_seconds"), 5.005e-3, 5.005e-3 * 1e-3);
+  EXPECT_DOUBLE_EQ(value_of(s, "wirestress_produce_service_latency_mean_seconds"), 500.5e-6);
+  EXPECT_NE(text.find("# TYPE wirestress_produce_latency_mean_seconds gauge\n"), std::string::npos);
   EXPECT_EQ(s.at("wirestress_produce_latency_seconds_count"), "1000");
   EXPECT_EQ(s.at("wirestress_produce_service_latency_seconds_count"), "1000");
 }
@@ -113,6 +122,7 @@ TEST(RenderPrometheus, BeforeTheFirstIntervalQuantilesAreNaN) {
   expect_well_formed(text);
   const auto s = samples_of(text);
   EXPECT_EQ(s.at(R"(wirestress_produce_latency_seconds{quantile="0.99"})"), "NaN");
+  EXPECT_EQ(s.at("wirestress_produce_latency_mean_seconds"), "NaN");
   EXPECT_EQ(s.at("wirestress_produce_latency_seconds_count"), "0");
   EXPECT_EQ(s.at("wirestress_produce_messages_sent_total"), "0");
   EXPECT_EQ(text.find("wirestress_produce_errors_total"), std::string::npos);  // no codes seen yet

@@ -1,0 +1,119 @@
+// Every latency view a user reads (JSON, CSV, summary, progress line) carries p95 and the mean,
+// and they agree with the recorded values: p95 between p90 and p99, the mean the arithmetic mean.
+#include <gtest/gtest.h>
+
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "driver/metrics.h"
+#include "driver/reporting.h"
+#include "stats/report/result_json.h"
+#include "stats/report/run_text.h"
+
+namespace ws {
+namespace {
+
+// 10 us .. 10 ms in 10 us steps (intended send), 1 us .. 1 ms (actual send): p95 = 9.5 ms and
+// 0.95 ms, means 5.005 ms and 0.5005 ms.
+void record_known(driver::Metrics& m) {
+  for (int64_t us = 1; us <= 1000; ++us) {
+    m.latency_us.record(us * 10);
+    m.service_latency_us.record(us);
+  }
+}
+
+driver::IntervalReport report_of(const driver::Metrics& interval) {
+  driver::IntervalReport r;
+  r.elapsed_s = 3;
+  r.interval_s = 1;
+  r.phase = driver::Phase::kMeasuring;
+  r.delta.messages_sent = r.delta.messages_acked = 1000;
+  r.interval = &interval;
+  return r;
+}
+
+std::vector<std::string> split(const std::string& line, char by) {
+  std::vector<std::string> out;
+  std::stringstream in(line);
+  for (std::string item; std::getline(in, item, by);) out.push_back(item);
+  return out;
+}
+
+TEST(LatencyViews, JsonHasP95BetweenP90AndP99AndTheMean) {
+  driver::Metrics m;
+  record_known(m);
+  const auto j = report::latency_json(m.latency_us);
+  EXPECT_NEAR(j["p95"].get<double>(), 9.5, 9.5e-3);
+  EXPECT_GT(j["p95"].get<double>(), j["p90"].get<double>());
+  EXPECT_LT(j["p95"].get<double>(), j["p99"].get<double>());
+  EXPECT_NEAR(j["mean"].get<double>(), 5.005, 5.005e-3);
+  // The keys in the order people read them.
+  std::vector<std::string> keys;
+  for (const auto& [key, value] : j.items()) keys.push_back(key);
+  EXPECT_EQ(keys, (std::vector<std::string>{"p50", "p75", "p90", "p95", "p99", "p999", "p9999", "max", "mean", "count"}));
+}
+
+TEST(LatencyViews, CsvColumnsMatchTheHeaderAndCarryP95AndMean) {
+  driver::Metrics m;
+  record_known(m);
+  const driver::RunConfig config;
+  std::string header = report::csv_header(), row = report::csv_row(report_of(m), config);
+  header.pop_back();  // the newline
+  row.pop_back();
+  const auto names = split(header, ','), values = split(row, ',');
+  ASSERT_EQ(names.size(), values.size()) << header << "\n" << row;
+  auto column = [&](const std::string& name) {
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (names[i] == name) return std::stod(values[i]);
+    }
+    ADD_FAILURE() << "no column " << name;
+    return 0.0;
+  };
+  EXPECT_NEAR(column("latency_p95_ms"), 9.5, 9.5e-3);
+  EXPECT_GT(column("latency_p95_ms"), column("latency_p90_ms"));
+  EXPECT_LT(column("latency_p95_ms"), column("latency_p99_ms"));
+  EXPECT_NEAR(column("latency_mean_ms"), 5.005, 0.006);
+  EXPECT_NEAR(column("service_p95_ms"), 0.95, 0.001);
+  EXPECT_NEAR(column("service_mean_ms"), 0.5005, 0.001);
+}
+
+// The number printed after `label` in `text`.
+double number_after(const std::string& text, const std::string& label) {
+  const size_t at = text.find(label);
+  if (at == std::string::npos) {
+    ADD_FAILURE() << "no '" << label << "' in " << text;
+    return 0;
+  }
+  return std::stod(text.substr(at + label.size()));
+}
+
+TEST(LatencyViews, ProgressLineAndSummaryShowP95AndMean) {
+  driver::Metrics m;
+  record_known(m);
+  const driver::RunConfig config;
+  const std::string line = report::interval_line(report_of(m), config);
+  EXPECT_GT(number_after(line, " p95 "), number_after(line, " p50 "));
+  EXPECT_LT(number_after(line, " p95 "), number_after(line, " p99 "));
+  EXPECT_NEAR(number_after(line, " p95 "), 9.5, 0.02) << line;
+  EXPECT_NEAR(number_after(line, " mean "), 5.005, 0.01) << line;
+
+  driver::RunResult result;
+  result.elapsed_s = 1;
+  record_known(result.metrics);
+  const std::string text = report::summary(result, config, report::RunContext{}, report::ProcessFigures{});
+  EXPECT_NE(text.find("  latency (ms)           p50       p90       p95       p99     p99.9       max      mean\n"),
+            std::string::npos)
+      << text;
+  // The row under it: p50 p90 p95 p99 p99.9 max mean.
+  std::istringstream row(text.substr(text.find("from intended send") + 18));
+  double p50 = 0, p90 = 0, p95 = 0, p99 = 0, p999 = 0, max = 0, mean = 0;
+  ASSERT_TRUE(row >> p50 >> p90 >> p95 >> p99 >> p999 >> max >> mean) << text;
+  EXPECT_GT(p95, p90);
+  EXPECT_LT(p95, p99);
+  EXPECT_NEAR(p95, 9.5, 0.02);
+  EXPECT_NEAR(mean, 5.005, 0.01);
+}
+
+}  // namespace
+}  // namespace ws
