@@ -625,12 +625,11 @@ bool ConnectionTable::reserve_partial(Link& l, std::span<const uint8_t> more) {
   for (; known < 4 && known < l.partial.size(); ++known) prefix[known] = l.partial[known];
   for (size_t i = 0; known < 4 && i < more.size(); ++i, ++known) prefix[known] = more[i];
   size_t target = wanted;
-  if (known == 4) {
-    const uint32_t announced = uint32_t{prefix[0]} << 24 | uint32_t{prefix[1]} << 16 | uint32_t{prefix[2]} << 8 | prefix[3];
-    // Above the limit check_frame refuses the frame right after this (a prefix split across
-    // reads is checked only once whole): reserve nothing for it.
-    if (announced <= config_.max_response_bytes) target = std::max<size_t>(wanted, size_t{announced} + 4);
-  }
+  // Above the limit check_frame refuses the frame right after this (a prefix split across reads
+  // is checked only once whole): reserve nothing for it.
+  const auto announced = protocol::check_frame(std::span<const uint8_t>(prefix, known),
+                                               static_cast<int32_t>(config_.max_response_bytes));
+  if (announced.status != protocol::FrameStatus::kTooLarge) target = std::max(wanted, announced.frame_size);
   if (buffered_bytes_ - l.partial_accounted + target > config_.receive_budget_per_worker) return false;
   l.partial.reserve(target);
   return true;
