@@ -10,12 +10,20 @@
 
 #include "protocol/api_versions.h"
 #include "protocol/fetch.h"
+#include "protocol/find_coordinator.h"
 #include "protocol/header.h"
+#include "protocol/heartbeat.h"
+#include "protocol/init_producer_id.h"
+#include "protocol/join_group.h"
+#include "protocol/leave_group.h"
 #include "protocol/list_offsets.h"
 #include "protocol/metadata.h"
+#include "protocol/offset_commit.h"
+#include "protocol/offset_fetch.h"
 #include "protocol/produce.h"
 #include "protocol/sasl_authenticate.h"
 #include "protocol/sasl_handshake.h"
+#include "protocol/sync_group.h"
 #include "protocol/wire.h"
 
 namespace ws::protocol {
@@ -67,6 +75,32 @@ inline constexpr ApiSupport kSupportedApis[] = {
     {SaslAuthenticateRequest::kApiKey, "SaslAuthenticate", SaslAuthenticateRequest::kMinVersion,
      SaslAuthenticateRequest::kMaxVersion, SaslAuthenticateRequest::kFirstFlexibleVersion,
      SaslAuthenticateRequest::kMaxVersion, -1, 2},
+    // Consumer groups. Kafka 0.9 has the group coordinator with JoinGroup, SyncGroup, Heartbeat and
+    // LeaveGroup v0, OffsetCommit v0-2, OffsetFetch v0-1 and GroupCoordinator (FindCoordinator v0).
+    // The request shape changes along the way: FindCoordinator v4+ asks for many keys at once
+    // (coordinator_keys) and OffsetFetch v8+ for many groups (groups). The sink has no groups.
+    {FindCoordinatorRequest::kApiKey, "FindCoordinator", FindCoordinatorRequest::kMinVersion,
+     FindCoordinatorRequest::kMaxVersion, FindCoordinatorRequest::kFirstFlexibleVersion,
+     FindCoordinatorRequest::kMaxVersion, 0, -1},
+    {JoinGroupRequest::kApiKey, "JoinGroup", JoinGroupRequest::kMinVersion, JoinGroupRequest::kMaxVersion,
+     JoinGroupRequest::kFirstFlexibleVersion, JoinGroupRequest::kMaxVersion, 0, -1},
+    {SyncGroupRequest::kApiKey, "SyncGroup", SyncGroupRequest::kMinVersion, SyncGroupRequest::kMaxVersion,
+     SyncGroupRequest::kFirstFlexibleVersion, SyncGroupRequest::kMaxVersion, 0, -1},
+    {HeartbeatRequest::kApiKey, "Heartbeat", HeartbeatRequest::kMinVersion, HeartbeatRequest::kMaxVersion,
+     HeartbeatRequest::kFirstFlexibleVersion, HeartbeatRequest::kMaxVersion, 0, -1},
+    {LeaveGroupRequest::kApiKey, "LeaveGroup", LeaveGroupRequest::kMinVersion,
+     LeaveGroupRequest::kMaxVersion, LeaveGroupRequest::kFirstFlexibleVersion,
+     LeaveGroupRequest::kMaxVersion, 0, -1},
+    {OffsetCommitRequest::kApiKey, "OffsetCommit", OffsetCommitRequest::kMinVersion,
+     OffsetCommitRequest::kMaxVersion, OffsetCommitRequest::kFirstFlexibleVersion,
+     OffsetCommitRequest::kMaxVersion, 2, -1},
+    {OffsetFetchRequest::kApiKey, "OffsetFetch", OffsetFetchRequest::kMinVersion,
+     OffsetFetchRequest::kMaxVersion, OffsetFetchRequest::kFirstFlexibleVersion,
+     OffsetFetchRequest::kMaxVersion, 1, -1},
+    // Idempotent producers (KIP-98): Kafka 0.11+.
+    {InitProducerIdRequest::kApiKey, "InitProducerId", InitProducerIdRequest::kMinVersion,
+     InitProducerIdRequest::kMaxVersion, InitProducerIdRequest::kFirstFlexibleVersion,
+     InitProducerIdRequest::kMaxVersion, -1, -1},
 };
 
 const ApiSupport* find_api(int16_t api_key);

@@ -7,6 +7,7 @@
 #include <sstream>
 #include <string>
 
+#include "protocol/consumer_protocol.h"
 #include "protocol/framing.h"
 
 namespace ws::protocol {
@@ -61,6 +62,24 @@ TEST(SpecVersions, EveryMessageMatchesItsJsonSpec) {
   expect_matches<SaslHandshakeResponse>("SaslHandshakeResponse");
   expect_matches<SaslAuthenticateRequest>("SaslAuthenticateRequest");
   expect_matches<SaslAuthenticateResponse>("SaslAuthenticateResponse");
+  expect_matches<FindCoordinatorRequest>("FindCoordinatorRequest");
+  expect_matches<FindCoordinatorResponse>("FindCoordinatorResponse");
+  expect_matches<JoinGroupRequest>("JoinGroupRequest");
+  expect_matches<JoinGroupResponse>("JoinGroupResponse");
+  expect_matches<SyncGroupRequest>("SyncGroupRequest");
+  expect_matches<SyncGroupResponse>("SyncGroupResponse");
+  expect_matches<HeartbeatRequest>("HeartbeatRequest");
+  expect_matches<HeartbeatResponse>("HeartbeatResponse");
+  expect_matches<LeaveGroupRequest>("LeaveGroupRequest");
+  expect_matches<LeaveGroupResponse>("LeaveGroupResponse");
+  expect_matches<OffsetCommitRequest>("OffsetCommitRequest");
+  expect_matches<OffsetCommitResponse>("OffsetCommitResponse");
+  expect_matches<OffsetFetchRequest>("OffsetFetchRequest");
+  expect_matches<OffsetFetchResponse>("OffsetFetchResponse");
+  expect_matches<InitProducerIdRequest>("InitProducerIdRequest");
+  expect_matches<InitProducerIdResponse>("InitProducerIdResponse");
+  expect_matches<ConsumerProtocolSubscription>("ConsumerProtocolSubscription");
+  expect_matches<ConsumerProtocolAssignment>("ConsumerProtocolAssignment");
   expect_matches<RequestHeader>("RequestHeader");
   expect_matches<ResponseHeader>("ResponseHeader");
 }
@@ -68,7 +87,10 @@ TEST(SpecVersions, EveryMessageMatchesItsJsonSpec) {
 TEST(SpecVersions, SupportedApiTableMatchesSpecs) {
   const std::pair<int16_t, const char*> apis[] = {
       {0, "ProduceRequest"}, {1, "FetchRequest"}, {2, "ListOffsetsRequest"}, {3, "MetadataRequest"},
-      {18, "ApiVersionsRequest"}, {17, "SaslHandshakeRequest"}, {36, "SaslAuthenticateRequest"}};
+      {18, "ApiVersionsRequest"}, {17, "SaslHandshakeRequest"}, {36, "SaslAuthenticateRequest"},
+      {10, "FindCoordinatorRequest"}, {11, "JoinGroupRequest"}, {14, "SyncGroupRequest"},
+      {12, "HeartbeatRequest"}, {13, "LeaveGroupRequest"}, {8, "OffsetCommitRequest"},
+      {9, "OffsetFetchRequest"}, {22, "InitProducerIdRequest"}};
   for (auto [key, file] : apis) {
     SCOPED_TRACE(file);
     const SpecRange spec = load(file);

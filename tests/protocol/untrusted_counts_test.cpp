@@ -12,6 +12,7 @@
 #include <typeinfo>
 #include <vector>
 
+#include "protocol/consumer_protocol.h"
 #include "protocol/framing.h"
 
 // Every allocation of this test binary passes here: the tests below read how many bytes a decode
@@ -55,6 +56,10 @@ struct Frame {
     bytes.resize(bytes.size() + n);
     return *this;
   }
+  Frame& empty_string() {  // int16 length 0, or compact length+1 = 1
+    if (flexible) return be(1, 1);
+    return be(0, 2);
+  }
   Frame& count(uint32_t n) {
     if (!flexible) return be(n, 4);
     uint64_t v = uint64_t{n} + 1;
@@ -70,11 +75,14 @@ struct Frame {
 constexpr size_t kFewBytes = 4096;
 
 // One response API: the bytes in front of its first top-level array (fixed-size fields only, from
-// the JSON spec), and the array itself.
+// the JSON spec), and the array itself. Where strings come first, write_prefix writes them
+// instead; where the array exists only from some version on, from_version says which.
 template <typename Message>
 struct FirstArray {
   size_t (*prefix)(int16_t version);
   size_t (*capacity)(const Message& m);
+  void (*write_prefix)(Frame& f, int16_t version) = nullptr;
+  int16_t from_version = Message::kMinVersion;
 };
 
 // Decodes [prefix][count][kFewBytes zero bytes] at every version of Message, for a count of 2^31-2
@@ -82,11 +90,13 @@ struct FirstArray {
 // that allocated next to nothing.
 template <typename Message>
 void expect_lying_counts_fail(const char* name, FirstArray<Message> first) {
-  for (int16_t v = Message::kMinVersion; v <= Message::kMaxVersion; ++v) {
+  for (int16_t v = first.from_version; v <= Message::kMaxVersion; ++v) {
     for (const uint32_t announced : {uint32_t{0x7ffffffe}, static_cast<uint32_t>(kFewBytes)}) {
       Frame f;
       f.flexible = Message::is_flexible(v);
-      f.zeros(first.prefix(v)).count(announced).zeros(kFewBytes);
+      f.zeros(first.prefix(v));
+      if (first.write_prefix) first.write_prefix(f, v);
+      f.count(announced).zeros(kFewBytes);
       Message m;
       Reader r(f.bytes);
       AllocationWatch watch;
@@ -119,6 +129,41 @@ TEST(UntrustedCounts, EveryResponseRejectsACountItsBytesCannotHold) {
       "SaslHandshake", {[](int16_t) -> size_t { return 2; },  // error_code
                         [](const SaslHandshakeResponse& m) { return m.mechanisms.capacity(); }});
   // SaslAuthenticateResponse and ResponseHeader have no arrays.
+}
+
+TEST(UntrustedCounts, EveryGroupResponseRejectsACountItsBytesCannotHold) {
+  expect_lying_counts_fail<FindCoordinatorResponse>(
+      "FindCoordinator", {[](int16_t) -> size_t { return 4; },  // throttle_time_ms
+                          [](const FindCoordinatorResponse& m) { return m.coordinators.capacity(); },
+                          nullptr, 4});  // coordinators "4+"
+  expect_lying_counts_fail<JoinGroupResponse>(
+      "JoinGroup", {[](int16_t v) -> size_t { return (v >= 2 ? 4 : 0) + 6; },  // throttle, error, generation
+                    [](const JoinGroupResponse& m) { return m.members.capacity(); },
+                    [](Frame& f, int16_t v) {
+                      if (v >= 7) f.zeros(2);  // protocol_type and protocol_name null
+                      else f.empty_string();  // protocol_name
+                      f.empty_string();       // leader
+                      if (v >= 9) f.zeros(1);  // skip_assignment
+                      f.empty_string();       // member_id
+                    }});
+  expect_lying_counts_fail<LeaveGroupResponse>(
+      "LeaveGroup", {[](int16_t) -> size_t { return 6; },  // throttle, error
+                     [](const LeaveGroupResponse& m) { return m.members.capacity(); }, nullptr, 3});
+  expect_lying_counts_fail<OffsetCommitResponse>(
+      "OffsetCommit", {[](int16_t v) -> size_t { return v >= 3 ? 4 : 0; },  // throttle_time_ms
+                       [](const OffsetCommitResponse& m) { return m.topics.capacity(); }});
+  expect_lying_counts_fail<OffsetFetchResponse>(
+      "OffsetFetch", {[](int16_t v) -> size_t { return v >= 3 ? 4 : 0; },  // then topics (v8+: groups)
+                      [](const OffsetFetchResponse& m) { return m.topics.capacity() + m.groups.capacity(); }});
+  // The consumer protocol's bytes: their first field is the array.
+  expect_lying_counts_fail<ConsumerProtocolSubscription>(
+      "ConsumerProtocolSubscription", {[](int16_t) -> size_t { return 0; },
+                                       [](const ConsumerProtocolSubscription& m) { return m.topics.capacity(); }});
+  expect_lying_counts_fail<ConsumerProtocolAssignment>(
+      "ConsumerProtocolAssignment",
+      {[](int16_t) -> size_t { return 0; },
+       [](const ConsumerProtocolAssignment& m) { return m.assigned_partitions.capacity(); }});
+  // SyncGroup, Heartbeat and InitProducerId responses have no arrays.
 }
 
 TEST(UntrustedCounts, ANestedCountIsCheckedAgainstTheBytesLeft) {
@@ -177,6 +222,21 @@ TEST(UntrustedCounts, MinimumEncodedSizesOfKnownStructs) {
   EXPECT_EQ(ProducePartition::min_encoded_size(9), 33u);  // compact count and string, tagged fields
   EXPECT_EQ(ListOffsetsResponse::ListOffsetsPartitionResponse::min_encoded_size(0), 10u);
   EXPECT_EQ(ListOffsetsResponse::ListOffsetsPartitionResponse::min_encoded_size(1), 22u);
+  using Member = JoinGroupResponse::JoinGroupResponseMember;
+  EXPECT_EQ(Member::min_encoded_size(0), 6u);  // member_id, metadata (int32 length)
+  EXPECT_EQ(Member::min_encoded_size(5), 8u);  // + group_instance_id
+  EXPECT_EQ(Member::min_encoded_size(6), 4u);  // three compact lengths, tagged fields
+  EXPECT_EQ(FindCoordinatorResponse::Coordinator::min_encoded_size(4), 14u);  // 10 fixed, 3 compact, tags
+  EXPECT_EQ(LeaveGroupResponse::MemberResponse::min_encoded_size(3), 6u);
+  EXPECT_EQ(LeaveGroupResponse::MemberResponse::min_encoded_size(4), 5u);
+  EXPECT_EQ(OffsetCommitResponse::OffsetCommitResponsePartition::min_encoded_size(0), 6u);
+  EXPECT_EQ(OffsetCommitResponse::OffsetCommitResponsePartition::min_encoded_size(8), 7u);
+  using FetchedOffset = OffsetFetchResponse::OffsetFetchResponsePartition;
+  EXPECT_EQ(FetchedOffset::min_encoded_size(0), 16u);  // index, offset, metadata, error
+  EXPECT_EQ(FetchedOffset::min_encoded_size(5), 20u);  // + committed_leader_epoch
+  EXPECT_EQ(FetchedOffset::min_encoded_size(6), 20u);  // compact metadata, tagged fields
+  EXPECT_EQ(OffsetFetchResponse::OffsetFetchResponsePartitions::min_encoded_size(8), 20u);
+  EXPECT_EQ(ConsumerProtocolAssignment::TopicPartition::min_encoded_size(0), 6u);  // topic, count
 }
 
 // An empty message (every array empty, every string empty or null, tagged fields at their
@@ -209,6 +269,26 @@ TEST(UntrustedCounts, AnEmptyMessageEncodesToItsMinimumSize) {
   expect_empty_encodes_to_minimum<MetadataRequest>();
   expect_empty_encodes_to_minimum<ProduceRequest>();
   expect_empty_encodes_to_minimum<ListOffsetsRequest>();
+  expect_empty_encodes_to_minimum<FindCoordinatorResponse>();
+  expect_empty_encodes_to_minimum<FindCoordinatorResponse::Coordinator, FindCoordinatorResponse>();
+  expect_empty_encodes_to_minimum<JoinGroupResponse>();
+  expect_empty_encodes_to_minimum<JoinGroupResponse::JoinGroupResponseMember, JoinGroupResponse>();
+  expect_empty_encodes_to_minimum<SyncGroupResponse>();
+  expect_empty_encodes_to_minimum<HeartbeatResponse>();
+  expect_empty_encodes_to_minimum<LeaveGroupResponse>();
+  expect_empty_encodes_to_minimum<LeaveGroupResponse::MemberResponse, LeaveGroupResponse>();
+  expect_empty_encodes_to_minimum<OffsetCommitResponse>();
+  expect_empty_encodes_to_minimum<OffsetCommitResponse::OffsetCommitResponseTopic, OffsetCommitResponse>();
+  expect_empty_encodes_to_minimum<OffsetFetchResponse>();
+  expect_empty_encodes_to_minimum<OffsetFetchResponse::OffsetFetchResponseTopic, OffsetFetchResponse>();
+  expect_empty_encodes_to_minimum<OffsetFetchResponse::OffsetFetchResponseGroup, OffsetFetchResponse>();
+  expect_empty_encodes_to_minimum<InitProducerIdResponse>();
+  expect_empty_encodes_to_minimum<ConsumerProtocolSubscription>();
+  expect_empty_encodes_to_minimum<ConsumerProtocolAssignment>();
+  expect_empty_encodes_to_minimum<JoinGroupRequest>();
+  expect_empty_encodes_to_minimum<SyncGroupRequest>();
+  expect_empty_encodes_to_minimum<OffsetCommitRequest>();
+  expect_empty_encodes_to_minimum<OffsetFetchRequest>();
 }
 
 // Metadata v0 with `topics` empty topics (8 bytes each).

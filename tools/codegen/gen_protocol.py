@@ -26,6 +26,16 @@ APIS = {
     "list_offsets": ["ListOffsetsRequest", "ListOffsetsResponse"],
     "sasl_handshake": ["SaslHandshakeRequest", "SaslHandshakeResponse"],
     "sasl_authenticate": ["SaslAuthenticateRequest", "SaslAuthenticateResponse"],
+    "find_coordinator": ["FindCoordinatorRequest", "FindCoordinatorResponse"],
+    "join_group": ["JoinGroupRequest", "JoinGroupResponse"],
+    "sync_group": ["SyncGroupRequest", "SyncGroupResponse"],
+    "heartbeat": ["HeartbeatRequest", "HeartbeatResponse"],
+    "leave_group": ["LeaveGroupRequest", "LeaveGroupResponse"],
+    "offset_commit": ["OffsetCommitRequest", "OffsetCommitResponse"],
+    "offset_fetch": ["OffsetFetchRequest", "OffsetFetchResponse"],
+    "init_producer_id": ["InitProducerIdRequest", "InitProducerIdResponse"],
+    # The consumer protocol's bytes inside JoinGroup/SyncGroup (protocol/consumer_protocol.h).
+    "consumer_protocol_messages": ["ConsumerProtocolSubscription", "ConsumerProtocolAssignment"],
     "header": ["RequestHeader", "ResponseHeader"],
 }
 
@@ -97,6 +107,10 @@ class Field:
         self.tag = spec.get("tag")
         self.flexible_override = spec.get("flexibleVersions")  # e.g. "none" for header ClientId
         self.default = spec.get("default")
+        if isinstance(self.default, bool):  # a few specs write JSON literals, not strings
+            self.default = "true" if self.default else "false"
+        elif isinstance(self.default, (int, float)):
+            self.default = str(self.default)
         self.message = message
         self.is_array = self.type.startswith("[]")
         self.elem = self.type[2:] if self.is_array else self.type
