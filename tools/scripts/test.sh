@@ -15,11 +15,11 @@ cmake --build build -j "$jobs"
 # background at the lowest CPU priority while the broker tests run: those spend most of their time
 # waiting on brokers, and nice 19 leaves them the CPU whenever they want it. It runs the unit tests
 # of the code that meets a broker's bytes (protocol, net, driver), each binary once, then every
-# fuzz target for a short smoke (tools/scripts/fuzz.sh runs them longer).
+# fuzz target for a 5 s smoke (tools/scripts/fuzz.sh runs them longer).
 sanitized_log=build/sanitized-tree.log
 (
   renice -n 19 -p "$BASHPID" >/dev/null
-  CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DWS_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DWS_FUZZ=ON -DWS_FUZZ_SECONDS=5 -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
   cmake --build build-fuzz -j "$jobs"
   for binary in ws_protocol_tests ws_net_tests ws_driver_tests; do
     echo "== $binary under ASan+UBSan"
