@@ -16,9 +16,6 @@
 
 namespace ws::driver {
 
-// The client-side TLS options of security settings (ssl.* properties), for every runner.
-net::TlsOptions client_tls_options(const TlsSettings& settings);
-
 class ShardedRunner {
  public:
   // `config` must have passed validate(); derive() is applied here.

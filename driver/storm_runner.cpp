@@ -3,29 +3,16 @@
 #include <chrono>
 #include <thread>
 
+#include "driver/loop_choice.h"
 #include "driver/reporting.h"
-#include "driver/runner.h"
 #include "driver/storm_worker.h"
-#include "net/asio_loop.h"
-#include "net/tls_loop.h"
-#include "net/uring_loop.h"
 
 namespace ws::driver {
 
 struct StormRunner::Impl {
   struct Slot {
     StormMailbox mailbox;
-    std::unique_ptr<StormWorker<net::UringLoop>> uring;
-    std::unique_ptr<StormWorker<net::AsioLoop>> asio;
-    std::unique_ptr<StormWorker<net::TlsLoop<net::UringLoop>>> tls_uring;
-    std::unique_ptr<StormWorker<net::TlsLoop<net::AsioLoop>>> tls_asio;
-    std::thread thread;
-    void run() {
-      if (uring) return uring->run();
-      if (asio) return asio->run();
-      if (tls_uring) return tls_uring->run();
-      tls_asio->run();
-    }
+    LoopWorker<StormWorker> worker;
   };
 
   explicit Impl(StormConfig c)
@@ -44,11 +31,7 @@ struct StormRunner::Impl {
 
 StormRunner::StormRunner(StormConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {}
 
-StormRunner::~StormRunner() {
-  for (auto& s : impl_->slots) {
-    if (s->thread.joinable()) s->thread.join();
-  }
-}
+StormRunner::~StormRunner() = default;  // each LoopWorker joins its thread
 
 void StormRunner::request_stop() { impl_->control.stop_requested.store(true, std::memory_order_relaxed); }
 
@@ -57,24 +40,8 @@ bool StormRunner::prepare(std::string& error, std::string& notice) {
   if (!m.control.brokers.add_bootstrap(m.config.connection.bootstrap, error)) return false;
   // Sockets in TIME_WAIT hold no descriptor: the attempts in progress are what count.
   if (!net::ensure_fd_limit(uint64_t{m.config.max_pending} + 64ULL * m.workers + 64, error)) return false;
-  bool use_uring = m.config.connection.io == IoBackend::kUring;
-  if (use_uring) {
-    std::string why;
-    if (!net::UringLoop::create(net::LoopOptions{}, why)) {
-      notice = "io_uring unavailable (" + why + "): using asio";
-      use_uring = false;
-    }
-  }
-  const bool tls = m.config.connection.security.uses_tls();
-  if (tls) {
-    const net::TlsOptions options = client_tls_options(m.config.connection.security.tls);
-    std::string why;
-    if (!net::TlsEngine::create(options, 1, why)) {
-      error = why;
-      return false;
-    }
-    net::set_default_tls_options(options);
-  }
+  LoopChoice loops;
+  if (!choose_loop(m.config.connection.io, m.config.connection.security, loops, notice, error)) return false;
   const double rate = m.config.rate / m.workers;
   const int64_t interval = static_cast<int64_t>(1e9 / rate);
   for (uint32_t t = 0; t < m.workers; ++t) {
@@ -83,22 +50,10 @@ bool StormRunner::prepare(std::string& error, std::string& notice) {
     net::LoopOptions options;
     options.max_connections = pending + 1;
     auto slot = std::make_unique<Impl::Slot>();
-    auto make = [&](auto& ptr) {
-      using W = typename std::remove_reference_t<decltype(ptr)>::element_type;
-      ptr = std::make_unique<W>(m.config, m.table_config, m.control, slot->mailbox, options, rate, pending, offset, t);
-    };
-    if (tls && use_uring) {
-      make(slot->tls_uring);
-    } else if (tls) {
-      make(slot->tls_asio);
-    } else if (use_uring) {
-      make(slot->uring);
-    } else {
-      make(slot->asio);
-    }
+    slot->worker.emplace(loops, m.config, m.table_config, m.control, slot->mailbox, options, rate, pending, offset, t);
     m.slots.push_back(std::move(slot));
   }
-  m.backend = std::string(tls ? "tls+" : "") + (use_uring ? "io_uring" : "asio");
+  m.backend = loops.name();
   return true;
 }
 
@@ -113,10 +68,7 @@ StormResult StormRunner::run(const std::function<void(const StormProgress&)>& on
   result.start_time_unix_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                   std::chrono::system_clock::now().time_since_epoch())
                                   .count();
-  for (auto& s : m.slots) {
-    Impl::Slot* slot = s.get();
-    slot->thread = std::thread([slot] { slot->run(); });
-  }
+  for (auto& s : m.slots) s->worker.start();
   m.control.start_barrier.arrive_and_wait();
   const int64_t start = steady_clock_ns();
   int64_t next_tick = start + 1'000'000'000;
@@ -137,7 +89,7 @@ StormResult StormRunner::run(const std::function<void(const StormProgress&)>& on
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  for (auto& s : m.slots) s->thread.join();
+  for (auto& s : m.slots) s->worker.join();
   int64_t first = INT64_MAX, last = 0;
   for (auto& s : m.slots) {
     StormMailbox& box = s->mailbox;
