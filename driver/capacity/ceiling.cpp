@@ -6,6 +6,7 @@
 #include <iostream>
 #include <map>
 
+#include "driver/capacity/progress.h"
 #include "stats/report/run_text.h"
 
 namespace ws::capacity {
@@ -92,6 +93,9 @@ int run_ceiling(const CeilingPlan& plan, const ScenarioBase& base, std::atomic<b
 
   std::map<double, size_t> step_at_load;  // which step ran each load (for the limiting step's reasons)
   std::vector<std::vector<Violation>> step_violations;
+  // A ceiling's steps are decided as it goes: no count, no ETA.
+  CapacityProgress progress("ceiling", std::nullopt, seconds(plan.warmup) + seconds(plan.step_duration),
+                            seconds(plan.pause));
   while (!interrupted) {
     const auto load = search.next();
     if (!load) break;
@@ -106,9 +110,17 @@ int run_ceiling(const CeilingPlan& plan, const ScenarioBase& base, std::atomic<b
     const std::string command = command_line(base, step_flags(step_config));
     const char* phase = search.bisecting() ? "bisect" : "ramp";
     const double started_s = since_start();
+    progress.begin_cell(index, std::string(phase) + ", " + std::to_string(step_config.clients) +
+                                   (step_config.clients == 1 ? " client at " : " clients at ") +
+                                   number_text(step_config.rate) + " msg/s");
     ScenarioRun run = run_scenario(step_config, base, command, [&](const driver::IntervalReport& r) {
-      if (plan.progress) std::cout << report::interval_line(r, step_config) << std::endl;
+      if (plan.progress) {
+        std::cout << report::interval_line(r, step_config) << std::endl;
+      } else {
+        progress.on_interval(r, step_config);
+      }
     });
+    progress.end_cell();
     if (!run.ok) {
       std::cerr << "wirestress ceiling: step " << index << ": " << run.error << "\n";
       return 1;

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "driver/capacity/figures.h"
+#include "driver/capacity/progress.h"
 #include "stats/report/run_text.h"
 
 namespace ws::capacity {
@@ -71,14 +72,21 @@ int run_sweep(const SweepPlan& plan, const ScenarioBase& base, std::atomic<bool>
   std::printf("%4s %8s %10s %12s %12s %8s %8s %9s %9s %9s %6s\n", "cell", "clients", "rate/cl", "offered/s",
               "achieved/s", "loss%", "failing", "p50 ms", "p99 ms", "max ms", "busy");
   std::fflush(stdout);
+  CapacityProgress progress("sweep", cells.size(), seconds(plan.warmup) + seconds(plan.step_duration), seconds(plan.pause));
   for (size_t i = 0; i < cells.size() && !interrupted; ++i) {
     const driver::RunConfig& cell = cells[i];
     if (i > 0 && !pause_unless_interrupted(seconds(plan.pause), interrupted)) break;
     const double started_s = since_start();
     const std::string command = command_line(base, cell_flags(cell));
+    progress.begin_cell(i, std::to_string(cell.clients) + (cell.clients == 1 ? " client at " : " clients at ") + number_text(cell.rate) + " msg/s");
     ScenarioRun run = run_scenario(cell, base, command, [&](const driver::IntervalReport& r) {
-      if (plan.progress) std::cout << report::interval_line(r, cell) << std::endl;
+      if (plan.progress) {
+        std::cout << report::interval_line(r, cell) << std::endl;
+      } else {
+        progress.on_interval(r, cell);
+      }
     });
+    progress.end_cell();
     if (!run.ok) {
       std::cerr << "wirestress sweep: cell " << i << ": " << run.error << "\n";
       return 1;

@@ -1,6 +1,7 @@
 // What sweep and ceiling conclude from a run: its figures (read from the result JSON), the limit it
 // broke first, and where the search goes next.
 #include "driver/capacity/figures.h"
+#include "driver/capacity/progress.h"
 
 #include <gtest/gtest.h>
 
@@ -250,6 +251,24 @@ TEST(ParseNumberList, AcceptsPositiveListsOnly) {
   for (const char* bad : {"", ",", "10,", ",10", "10,,20", "-5", "0", "abc", "10x", "1e400", "nan", " 5"}) {
     EXPECT_FALSE(parse_number_list(bad, v)) << bad;
   }
+}
+
+TEST(CapacityProgress, ASweepLineSaysWhichCellHowFarAndWhenTheWholeEnds) {
+  std::FILE* sink = std::tmpfile();
+  ASSERT_NE(sink, nullptr);
+  CapacityProgress progress("sweep", 4, 5.0, 2.0, sink);
+  progress.begin_cell(1, "10 clients at 1000 msg/s");
+  const std::string line = progress.line(2.0, 998, 1.5);
+  EXPECT_NE(line.find("sweep: cell 2/4 10 clients at 1000 msg/s, 0:02 of 0:05, 998 msg/s, p99 1.50 ms"),
+            std::string::npos) << line;
+  // 3 s left of this cell, then two more cells of 5 s, each after a 2 s pause.
+  EXPECT_NE(line.find("ETA 0:17"), std::string::npos) << line;
+  CapacityProgress ceiling("ceiling", std::nullopt, 12.0, 1.0, sink);
+  ceiling.begin_cell(6, "bisect");
+  const std::string step = ceiling.line(3.0, 20000, 4.0);
+  EXPECT_NE(step.find("ceiling: step 7 bisect, 0:03 of 0:12"), std::string::npos) << step;
+  EXPECT_EQ(step.find("ETA"), std::string::npos) << "a ceiling's steps are not known ahead";
+  std::fclose(sink);
 }
 
 }  // namespace
