@@ -125,6 +125,9 @@ int run_and_report(const RunOptions& options, RunEngine& engine, const RunIdenti
   context.version = WS_VERSION;
   context.verdict = driver::judge(result, config);
   std::cout << report::summary(result, config, context, process) << std::flush;
+  if (context.verdict.status == driver::ExitStatus::kUsage && !result.fatal.empty()) {
+    std::cerr << tool << ": " << result.fatal << "\n";  // the one line a script sees for exit 2
+  }
   if (!options.json_path.empty()) {
     std::ofstream out(options.json_path);
     out << report::result_json(result, config, context, process, std::move(intervals)).dump(2) << "\n";

@@ -281,6 +281,9 @@ std::string summary(const driver::RunResult& result, const driver::RunConfig& co
   if (context.verdict.status == driver::ExitStatus::kDegraded) {
     for (const auto& reason : context.verdict.reasons) out << "  DEGRADED           " << reason << "\n";
     out << "  exit code          3 (the run finished, but not as asked)\n";
+  } else if (context.verdict.status == driver::ExitStatus::kUsage) {
+    for (const auto& reason : context.verdict.reasons) out << "  STOPPED            " << reason << "\n";
+    out << "  exit code          2 (a flag's value does not fit this broker)\n";
   }
   return out.str();
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Produce with wirestress for every acks setting and codec, then read the topic back with kcat
-and check count, keys and values; then the lines of a --payload-file, read back exactly.
+and check count, keys and values; then the lines of a --payload-file, read back exactly; and (Kafka
+0.9) records above the broker's message.max.bytes: the run stops at once, naming the flags, exit 2.
 Usage: produce_test.py WIRESTRESS BOOTSTRAP BROKER CODECS BROKER_VERSION"""
 import os
 import sys
@@ -96,6 +97,27 @@ def check_payload_file(wirestress, bootstrap, broker, broker_version):
     return problems
 
 
+def check_too_large(wirestress, bootstrap, broker, broker_version):
+    """2 MB records against Kafka 0.9's default message.max.bytes (1,000,012): MESSAGE_TOO_LARGE
+    cannot be retried away, so the run must stop at the first refusal with exit 2 and say which
+    flags to change, not run out its --duration counting failures."""
+    topic = f"ws-{broker}-too-large-{os.getpid()}"
+    code, result, output = run_wirestress(wirestress, [
+        f"--bootstrap={bootstrap}", f"--topic={topic}", "--clients=2", "--acks=1", "--message-size=2000000",
+        "--duration=30s", f"--broker-version={broker_version}"])
+    problems = []
+    if code != 2:
+        problems.append(f"exit {code}, expected 2:\n{output}")
+    if result is None:
+        return problems + ["no JSON"]
+    run = result["run"]
+    if "--message-size=2000000" not in run.get("fatal", "") or "MESSAGE_TOO_LARGE" not in run.get("fatal", ""):
+        problems.append(f"run.fatal does not name the flag and the error: {run.get('fatal')!r}")
+    if run.get("elapsed_s", 99) > 10:
+        problems.append(f"ran {run.get('elapsed_s')} s: it should stop at the first refusal")
+    return problems
+
+
 def main():
     wirestress, bootstrap, broker, codecs, broker_version = sys.argv[1:6]
     failed = 0
@@ -115,6 +137,12 @@ def main():
     for p in problems:
         print(f"    {p}")
     failed += bool(problems)
+    if broker == "kafka09":  # the mock does not enforce message.max.bytes
+        problems = check_too_large(wirestress, bootstrap, broker, broker_version)
+        print(f"{broker} records too large: {'ok' if not problems else 'FAILED'}")
+        for p in problems:
+            print(f"    {p}")
+        failed += bool(problems)
     print(f"{failed} scenarios failed")
     sys.exit(1 if failed else 0)
 
