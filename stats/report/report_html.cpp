@@ -42,6 +42,7 @@ struct RunView {
   double offered = 0;       // msg/s
   double x = 0;             // where it sits on the x axis of the load charts
   bool ok = true;           // ceiling steps: within every limit
+  bool cut_short = false;   // Ctrl-C ended it: its figures say nothing about its load
   std::string verdict;      // ceiling steps: the reasons it failed
   const Json* result = nullptr;
   LoadFigures f;
@@ -68,6 +69,7 @@ std::vector<RunView> runs_of(const Json& j, ResultKind kind) {
     r.f = load_figures(*r.result);
     r.offered = json_number(item, "offered_msgs_per_s", r.f.offered_msgs_per_s);
     r.x = by_connections ? json_number(item, "clients", r.f.clients) : r.offered;
+    r.cut_short = json_section(*r.result, "run").value("interrupted", false);
     if (!sweep) {
       r.ok = item.value("ok", true);
       for (const auto& v : json_section(item, "violations")) r.verdict += (r.verdict.empty() ? "" : ", ") + json_string(v, "reason");
@@ -112,6 +114,9 @@ std::vector<Chart> sweep_charts(const std::vector<RunView>& runs) {
   };
   const std::string rate_name = consumers ? "receive rate per consumer" : "acknowledged rate";
   Chart achieved = chart("achieved", "Achieved " + rate_name + " vs offered load", "msg/s");
+  // Achieved against offered: the same kind of axis on both, so the ideal line stays a diagonal.
+  achieved.log_y = log_x;
+  ChartSeries cut("cut short by Ctrl-C (not a failure)", "#999999", false, false, true);
   Chart loss = chart("loss", consumers ? "Loss vs offered load (records consumers missed)"
                                        : "Loss vs offered load (records failed)",
                      "loss (%)");
@@ -129,6 +134,10 @@ std::vector<Chart> sweep_charts(const std::vector<RunView>& runs) {
     const std::string c = kColors[color++ % std::size(kColors)];
     ChartSeries a(name, c), l(name, c), fc(name, c), p99(name + " p99", c), p50(name + " p50", c, true);
     for (const RunView* r : list) {
+      if (r->cut_short) {
+        cut.points.push_back({r->offered, r->f.achieved_msgs_per_s, point_label(*r, "interrupted: not measured to its end")});
+        continue;
+      }
       a.points.push_back({r->offered, r->f.achieved_msgs_per_s,
                           point_label(*r, "achieved " + grouped(r->f.achieved_msgs_per_s) + " msg/s")});
       l.points.push_back({r->offered, 100 * r->f.loss, point_label(*r, "loss " + fixed(100 * r->f.loss, 4) + "%")});
@@ -146,6 +155,7 @@ std::vector<Chart> sweep_charts(const std::vector<RunView>& runs) {
     latency.series.push_back(std::move(p50));
   }
   achieved.series.push_back(std::move(ideal));
+  if (!cut.points.empty()) achieved.series.push_back(std::move(cut));
   latency.log_y = spans(latencies, 30);
   return {achieved, loss, failing, latency};
 }
@@ -166,6 +176,7 @@ std::vector<Chart> ceiling_charts(const Json& j, const std::vector<RunView>& run
   auto chart = [&](const char* id, std::string title, std::string y_label) {
     Chart c(id, std::move(title), x_label, std::move(y_label));
     c.log_x = log_x;
+    c.x_from_zero = false;  // a ceiling's steps sit around the limit, far from 0
     if (best > 0) c.rules.push_back({true, best, best_label, "#2ca02c"});
     return c;
   };
@@ -174,6 +185,7 @@ std::vector<Chart> ceiling_charts(const Json& j, const std::vector<RunView>& run
   Chart achieved = chart("achieved", std::string("Achieved ") + (consumers ? "receive" : "acknowledged") +
                                          " rate per step",
                          "msg/s");
+  achieved.log_y = log_x;  // the same kind of axis on both: the offered line stays a diagonal
   ChartSeries a("achieved", "#1f77b4"), ideal("offered", "#999999", true, true, false);
   ChartSeries failed("failed steps", "#d62728", false, false, true);
   for (const RunView* r : sorted) {

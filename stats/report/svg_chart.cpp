@@ -97,7 +97,12 @@ std::string compact_number(double v) {
 }
 
 std::string render_svg(const Chart& chart, int width, int height) {
-  constexpr double kLeft = 72, kTop = 44, kBottom = 58, kLegendWidth = 200;
+  constexpr double kLeft = 72, kTop = 44, kBottom = 58;
+  // The legend is as wide as its longest name needs (about 7 px a character at 12 px, plus the
+  // sample line), so no name is cut at the edge; the plot gives up the room, to half the width.
+  size_t longest = 0;
+  for (const auto& s : chart.series) longest = std::max(longest, s.name.size());
+  const double kLegendWidth = std::clamp(40.0 + 7.0 * static_cast<double>(longest), 160.0, width / 2.0);
   Axis x, y;
   x.log = chart.log_x;
   y.log = chart.log_y;
@@ -120,7 +125,7 @@ std::string render_svg(const Chart& chart, int width, int height) {
   }
   const bool empty = !(x_lo <= x_hi);
   if (empty) x_lo = y_lo = x.log ? 1 : 0, x_hi = y_hi = x.log ? 10 : 1;
-  x.fit(x_lo, x_hi, !x.log);
+  x.fit(x_lo, x_hi, !x.log && chart.x_from_zero);
   y.fit(y_lo, y_hi, !y.log);
 
   std::string svg;

@@ -48,6 +48,7 @@ struct Chart {
   std::string y_label;
   bool log_x = false;
   bool log_y = false;
+  bool x_from_zero = true;  // a linear x axis starts at 0; false: near the data (a ceiling's steps)
   std::vector<ChartSeries> series;
   std::vector<ChartRule> rules;
 };

@@ -108,6 +108,62 @@ TEST(ReportHtml, PageIsSelfContainedAndCarriesThePlottedValues) {
   EXPECT_EQ(html.find("inf\""), std::string::npos);
 }
 
+// The cell a Ctrl-C cut short ran part of its time: drawn apart, not as a cell that failed.
+TEST(ReportHtml, ACellCutShortIsMarkedApartNotPlottedAsAFailure) {
+  Json j = sweep_result();
+  Json& last = j["cells"].back()["result"];
+  last["run"]["interrupted"] = true;
+  last["produce"]["messages_acked"] = 100;  // what it did before Ctrl-C
+  const auto charts = report_charts(j);
+  const Chart* achieved = find_chart(charts, "achieved");
+  ASSERT_NE(achieved, nullptr);
+  const ChartSeries* cut = nullptr;
+  for (const auto& series : achieved->series) {
+    if (series.name.find("cut short") != std::string::npos) cut = &series;
+    if (series.name == "50 clients") {
+      EXPECT_EQ(series.points.size(), 1u) << "the cut cell is not one of its points";
+    }
+  }
+  ASSERT_NE(cut, nullptr);
+  ASSERT_EQ(cut->points.size(), 1u);
+  EXPECT_DOUBLE_EQ(cut->points[0].x, 10000);
+}
+
+// Ceiling steps sit around the limit: the x axis starts near them, not at 0. Achieved vs offered
+// uses one kind of axis on both sides.
+TEST(ReportHtml, AxesFitTheData) {
+  Json j = sweep_result();
+  j["cells"][0]["offered_msgs_per_s"] = 10;  // offered now spans 10 to 10,000 msg/s
+  const auto charts = report_charts(j);
+  const Chart* achieved = find_chart(charts, "achieved");
+  ASSERT_NE(achieved, nullptr);
+  EXPECT_TRUE(achieved->log_x);
+  EXPECT_EQ(achieved->log_y, achieved->log_x);
+  Chart near("c", "ceiling", "offered", "msg/s");
+  near.x_from_zero = false;
+  ChartSeries s("achieved");
+  s.points = {{18000, 18000}, {20000, 19500}, {22000, 19800}};
+  near.series.push_back(s);
+  const std::string svg = render_svg(near);
+  EXPECT_EQ(svg.find("text-anchor=\"middle\">0</text>"), std::string::npos) << "no 0 tick on the x axis";
+  EXPECT_NE(svg.find("text-anchor=\"middle\">18k</text>"), std::string::npos) << "the axis starts near 18k";
+}
+
+// A long series name fits in the picture: the legend grows, the plot gives up the room.
+TEST(SvgChart, TheLegendIsWideEnoughForItsLongestName) {
+  Chart chart("t", "title", "x", "y");
+  ChartSeries s("received msg/s per consumer (mean of 300 consumers)");
+  s.points = {{1, 1}, {2, 2}};
+  chart.series.push_back(s);
+  const int width = 820;
+  const std::string svg = render_svg(chart, width);
+  const std::regex legend_text("<text x=\"([0-9.]+)\"[^>]*>received msg/s per consumer");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(svg, m, legend_text));
+  const double x = std::stod(m[1].str());
+  EXPECT_LE(x + 7.0 * static_cast<double>(s.name.size()), width) << "the name runs past the right edge";
+}
+
 TEST(SvgChart, BreaksLinesAtNaNAndDrawsNothingOutsideALogScale) {
   Chart chart("t", "title", "x", "y");
   chart.log_y = true;
