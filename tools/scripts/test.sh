@@ -21,11 +21,14 @@ sanitized_log=build/sanitized-tree.log
   renice -n 19 -p "$BASHPID" >/dev/null
   CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DWS_FUZZ=ON -DWS_FUZZ_SECONDS=5 -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
   cmake --build build-fuzz -j "$jobs"
+  failed=0
   for binary in ws_protocol_tests ws_net_tests ws_driver_tests; do
     echo "== $binary under ASan+UBSan"
-    "build-fuzz/tests/$binary" --gtest_brief=1
+    # The memory-footprint tests measure the heap, which ASan's redzones and quarantine change.
+    "build-fuzz/tests/$binary" --gtest_brief=1 --gtest_filter='-*IdleConnectionsKeepLittleMemory*' || failed=1
   done
-  ctest --test-dir build-fuzz -L fuzz --output-on-failure -j "$jobs" --timeout 300
+  ctest --test-dir build-fuzz -L fuzz --output-on-failure -j "$jobs" --timeout 300 || failed=1
+  exit $failed
 ) >"$sanitized_log" 2>&1 &
 sanitized=$!
 
