@@ -1,5 +1,6 @@
 #include "driver/produce_encoder.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 
@@ -37,41 +38,70 @@ std::span<const uint8_t> ProduceEncoder::next_value(const VerifyStamp& stamp) {
   return value_;
 }
 
+void ProduceEncoder::write_set(std::vector<uint8_t>& out, std::span<const PendingRecord> records,
+                               uint32_t producer, int8_t magic, int64_t timestamp_ms) {
+  writer_.begin(out, {.magic = magic, .codec = config_.compression});
+  for (const PendingRecord& r : records) {
+    protocol::RecordToWrite record;
+    // The writer copies the value at add(): one stamped buffer serves every record.
+    record.value = next_value(VerifyStamp{.run = run_id_,
+                                          .producer = producer,
+                                          .sequence = r.sequence,
+                                          .send_time_us = (r.intended_ns + wall_minus_steady_ns_) / 1000});
+    record.timestamp_ms = timestamp_ms;
+    if (config_.key_size > 0) record.key = record_key(key_, producer, r.sequence, config_.key_size);
+    writer_.add(record);
+  }
+  writer_.finish();
+}
+
+protocol::Bytes ProduceEncoder::repeated_set(std::span<const PendingRecord> records, uint32_t producer,
+                                             int64_t timestamp_ms) {
+  if (repeat_records_ == records.size() && repeat_first_payload_ == next_payload_) {
+    // The same values as encoding would take, in the same order: the pool moves on past them.
+    next_payload_ = (next_payload_ + records.size()) % payloads_->size();
+    protocol::restamp_record_batch_v2(repeat_set_, timestamp_ms);
+    return protocol::Bytes(repeat_set_.data(), repeat_set_.size());
+  }
+  repeat_first_payload_ = next_payload_;
+  repeat_set_.clear();
+  write_set(repeat_set_, records, producer, 2, timestamp_ms);
+  repeat_records_ = records.size();
+  return protocol::Bytes(repeat_set_.data(), repeat_set_.size());
+}
+
 size_t ProduceEncoder::append(ConnectionTable& links, LinkId link, const std::string& topic,
                               std::span<const PendingRecord> records, uint32_t producer, int8_t magic,
                               int16_t version, InFlight meta) {
   const int64_t timestamp_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
           .count();
-  // One record set per run of equal partitions, all in one buffer (views are taken once it no
-  // longer grows).
-  sets_.clear();
-  ranges_.clear();
   auto& partitions = request_.topic_data[0].partition_data;
   partitions.clear();
-  for (size_t i = 0; i < records.size();) {
-    const int32_t partition = records[i].partition;
-    const size_t start = sets_.size();
-    writer_.begin(sets_, {.magic = magic, .codec = config_.compression});
-    for (; i < records.size() && records[i].partition == partition; ++i) {
-      const PendingRecord& r = records[i];
-      protocol::RecordToWrite record;
-      // The writer copies the value at add(): one stamped buffer serves every record.
-      record.value = next_value(VerifyStamp{.run = run_id_,
-                                            .producer = producer,
-                                            .sequence = r.sequence,
-                                            .send_time_us = (r.intended_ns + wall_minus_steady_ns_) / 1000});
-      record.timestamp_ms = timestamp_ms;
-      if (config_.key_size > 0) record.key = record_key(key_, producer, r.sequence, config_.key_size);
-      writer_.add(record);
-    }
-    writer_.finish();
-    ranges_.emplace_back(start, sets_.size() - start);
+  // Records come grouped by partition: equal ends mean one partition.
+  if (!records.empty() && records.front().partition == records.back().partition && can_repeat_sets(magic)) {
     partitions.emplace_back();
-    partitions.back().index = partition;
-  }
-  for (size_t p = 0; p < partitions.size(); ++p) {
-    partitions[p].records = protocol::Bytes(sets_.data() + ranges_[p].first, ranges_[p].second);
+    partitions.back().index = records.front().partition;
+    partitions.back().records = repeated_set(records, producer, timestamp_ms);
+  } else {
+    // One record set per run of equal partitions, all in one buffer (views are taken once it no
+    // longer grows).
+    sets_.clear();
+    ranges_.clear();
+    for (size_t i = 0; i < records.size();) {
+      const int32_t partition = records[i].partition;
+      size_t end = i;
+      while (end < records.size() && records[end].partition == partition) ++end;
+      const size_t start = sets_.size();
+      write_set(sets_, records.subspan(i, end - i), producer, magic, timestamp_ms);
+      ranges_.emplace_back(start, sets_.size() - start);
+      partitions.emplace_back();
+      partitions.back().index = partition;
+      i = end;
+    }
+    for (size_t p = 0; p < partitions.size(); ++p) {
+      partitions[p].records = protocol::Bytes(sets_.data() + ranges_[p].first, ranges_[p].second);
+    }
   }
   request_.topic_data[0].name = topic;
   request_.acks = config_.acks;
@@ -80,6 +110,24 @@ size_t ProduceEncoder::append(ConnectionTable& links, LinkId link, const std::st
   meta.records = static_cast<uint32_t>(records.size());
   meta.expects_response = config_.acks != 0;
   return links.append(link, request_, version, meta);
+}
+
+std::span<const PendingRecord> PartitionGrouper::group(std::span<const PendingRecord> records) {
+  const auto by_partition = [](const PendingRecord& a, const PendingRecord& b) { return a.partition < b.partition; };
+  if (std::is_sorted(records.begin(), records.end(), by_partition)) return records;
+  const auto [lowest, highest] = std::minmax_element(records.begin(), records.end(), by_partition);
+  grouped_.assign(records.begin(), records.end());
+  constexpr int32_t kMaxCountedPartition = 1 << 16;  // partition ids beyond: a stable sort instead
+  if (lowest->partition < 0 || highest->partition >= kMaxCountedPartition) {
+    std::stable_sort(grouped_.begin(), grouped_.end(), by_partition);
+    return grouped_;
+  }
+  // Count each partition's records, turn the counts into start positions, then place each record.
+  starts_.assign(static_cast<size_t>(highest->partition) + 2, 0);
+  for (const PendingRecord& r : records) ++starts_[static_cast<size_t>(r.partition) + 1];
+  for (size_t p = 1; p < starts_.size(); ++p) starts_[p] += starts_[p - 1];
+  for (const PendingRecord& r : records) grouped_[starts_[static_cast<size_t>(r.partition)]++] = r;
+  return grouped_;
 }
 
 }  // namespace ws::driver

@@ -26,6 +26,21 @@ struct PendingRecord {
   int64_t intended_ns = 0;
 };
 
+// Orders records by partition, each partition's records kept in their order (a stable sort by
+// partition), without allocating once its buffers have grown: records already in order (a sticky
+// batch is one run of one partition) are used where they are, others are counted into place
+// (Kafka numbers partitions 0..n-1).
+class PartitionGrouper {
+ public:
+  // The records in order: `records` itself, or a view of this grouper's buffer (valid until the
+  // next call).
+  std::span<const PendingRecord> group(std::span<const PendingRecord> records);
+
+ private:
+  std::vector<PendingRecord> grouped_;
+  std::vector<uint32_t> starts_;  // per partition id: where its records go in grouped_
+};
+
 // The key of a producer's record: "<producer>-<sequence>", padded with '.' or cut to --key-size.
 // Also what the murmur2 partitioner hashes.
 std::span<const uint8_t> record_key(std::string& scratch, uint32_t producer, uint64_t sequence, uint32_t key_size);
@@ -46,6 +61,15 @@ class ProduceEncoder {
   // The next record's value: the pool's values in turn, so a record set repeats none while it
   // holds no more records than the pool has values. With --verify, a stamped copy.
   std::span<const uint8_t> next_value(const VerifyStamp& stamp);
+  // Appends one record set of `records` (one partition's) to `out`.
+  void write_set(std::vector<uint8_t>& out, std::span<const PendingRecord> records, uint32_t producer, int8_t magic,
+                 int64_t timestamp_ms);
+  // Without keys and --verify stamps, a RecordBatch v2 differs from an earlier one of as many
+  // records that started at the same pool value only in its timestamp (all its records share
+  // one): that batch is restamped instead of encoded again. A sticky producer's full batches all
+  // hit (the pool holds one value, or --batch values).
+  bool can_repeat_sets(int8_t magic) const { return magic == 2 && !config_.verify && config_.key_size == 0; }
+  protocol::Bytes repeated_set(std::span<const PendingRecord> records, uint32_t producer, int64_t timestamp_ms);
 
   const RunConfig& config_;
   uint32_t run_id_;
@@ -59,6 +83,9 @@ class ProduceEncoder {
   size_t value_from_ = SIZE_MAX;           // the pool value value_ holds past its stamp
   std::string key_;
   protocol::ProduceRequest request_;
+  std::vector<uint8_t> repeat_set_;     // the last one-partition RecordBatch v2 (see repeated_set)
+  size_t repeat_first_payload_ = 0;     // the pool value its first record holds
+  size_t repeat_records_ = 0;           // its record count; 0: none kept
 };
 
 }  // namespace ws::driver

@@ -361,20 +361,47 @@ bool Producer::make_due(ClientContext& ctx, int64_t now) {
   }
   // Each record's partition, from the partitioner: sticky and round-robin only among partitions
   // whose leader can take a request now; murmur2 and fixed wherever the key or client says.
+  // No link changes while records are made due, so the answer for a partition holds for the whole
+  // call: one leader lookup per partition asked about in a row (sticky asks about its partition
+  // for every record of a batch), not one per record.
   std::string key;
+  int32_t asked = -1;
+  bool asked_available = false;
   const auto available = [&](int32_t index) {
-    const LeaderLink* l = leader_of(ctx, partitions[static_cast<size_t>(index)].id);
-    return l && can_send(ctx, *l);
+    if (index != asked) {
+      const LeaderLink* l = leader_of(ctx, partitions[static_cast<size_t>(index)].id);
+      asked = index;
+      asked_available = l && can_send(ctx, *l);
+    }
+    return asked_available;
   };
-  for (uint32_t j = 0; j < count; ++j) {
-    const std::span<const uint8_t> k = ctx.config.key_size > 0
-                                           ? record_key(key, global_index_, next_sequence_, ctx.config.key_size)
-                                           : std::span<const uint8_t>();
-    const int32_t index = partitioner_.next(static_cast<int32_t>(partitions.size()), k, available);
-    if (index < 0) break;  // no partition can take records now: the rest stays due
-    pending_.push_back(PendingRecord{.partition = partitions[static_cast<size_t>(index)].id,
-                                     .sequence = next_sequence_++,
-                                     .intended_ns = first + static_cast<int64_t>(j) * interval});
+  const PartitionerKind kind = partitioner_.kind();
+  if (kind == PartitionerKind::kSticky || kind == PartitionerKind::kFixed) {
+    // These pick one partition for every record made due at once (sticky keeps its choice while
+    // the partition stays available, which it does during this call): asked once, not per record.
+    const int32_t index = partitioner_.next(static_cast<int32_t>(partitions.size()), {}, available);
+    if (index >= 0) {
+      const int32_t partition = partitions[static_cast<size_t>(index)].id;
+      pending_.resize(before + count);  // filled through a pointer: a loop the compiler keeps in registers
+      PendingRecord* made = pending_.data() + before;
+      for (uint32_t j = 0; j < count; ++j) {
+        made[j] = PendingRecord{.partition = partition,
+                                .sequence = next_sequence_ + j,
+                                .intended_ns = first + static_cast<int64_t>(j) * interval};
+      }
+      next_sequence_ += count;
+    }
+  } else {
+    for (uint32_t j = 0; j < count; ++j) {
+      const std::span<const uint8_t> k = ctx.config.key_size > 0
+                                             ? record_key(key, global_index_, next_sequence_, ctx.config.key_size)
+                                             : std::span<const uint8_t>();
+      const int32_t index = partitioner_.next(static_cast<int32_t>(partitions.size()), k, available);
+      if (index < 0) break;  // no partition can take records now: the rest stays due
+      pending_.push_back(PendingRecord{.partition = partitions[static_cast<size_t>(index)].id,
+                                       .sequence = next_sequence_++,
+                                       .intended_ns = first + static_cast<int64_t>(j) * interval});
+    }
   }
   partitioner_.batch_done();
   if (pending_.size() == before) return false;
@@ -420,18 +447,41 @@ void Producer::arm_record_timer(ClientContext& ctx, int64_t at_ns) {
 bool Producer::dispatch(ClientContext& ctx, int64_t now) {
   (void)now;
   bool sent = false;
+  if (pending_.empty()) return false;
   const std::string& topic = ctx.metadata.topic(topic_).name;
   for (auto& l : links_) {
     if (!can_send(ctx, l)) continue;
-    // This leader's records, grouped by partition (stable: each partition's stay in order).
-    auto mine = std::stable_partition(pending_.begin(), pending_.end(), [&](const PendingRecord& r) {
-      const LeaderLink* leader = leader_of(ctx, r.partition);
-      return leader != &l;
-    });
-    if (mine == pending_.end()) continue;
-    std::stable_sort(mine, pending_.end(),
-                     [](const PendingRecord& a, const PendingRecord& b) { return a.partition < b.partition; });
-    const std::span<const PendingRecord> records(&*mine, static_cast<size_t>(pending_.end() - mine));
+    // This leader's records: one leader lookup per run of equal partitions (a sticky batch is
+    // one run), not one per record.
+    int32_t run_partition = 0;
+    bool run_known = false;
+    bool run_mine = false;
+    const auto is_mine = [&](const PendingRecord& r) {
+      if (!run_known || r.partition != run_partition) {
+        run_partition = r.partition;
+        run_known = true;
+        run_mine = leader_of(ctx, r.partition) == &l;
+      }
+      return run_mine;
+    };
+    // Mostly all pending records are this leader's (one broker, or a batch on one partition):
+    // they are sent from where they are. Otherwise this leader's move to outgoing_ and the others
+    // stay in pending_, in order.
+    std::span<const PendingRecord> mine(pending_);
+    size_t kept = 0;
+    if (!std::all_of(pending_.begin(), pending_.end(), is_mine)) {
+      outgoing_.clear();
+      for (size_t i = 0; i < pending_.size(); ++i) {
+        if (is_mine(pending_[i])) {
+          outgoing_.push_back(pending_[i]);
+        } else {
+          pending_[kept++] = pending_[i];
+        }
+      }
+      if (outgoing_.empty()) continue;
+      mine = outgoing_;
+    }
+    const std::span<const PendingRecord> records = grouper_.group(mine);
     InFlight meta;
     meta.intended_ns = records.front().intended_ns;
     for (size_t i = 0; i < records.size();) {
@@ -451,7 +501,7 @@ bool Producer::dispatch(ClientContext& ctx, int64_t now) {
     counters.bytes_sent += bytes;
     ++counters.broker(l.broker).produce_requests;
     l.unflushed = ctx.config.acks == 0;
-    pending_.erase(mine, pending_.end());
+    pending_.resize(kept);
     sent = true;
     if (pending_.empty()) break;
   }

@@ -129,6 +129,8 @@ class Producer {
   Partitioner partitioner_;
   std::vector<LeaderLink> links_;
   std::vector<PendingRecord> pending_;  // due, partition chosen, not sent yet (their leaders were busy)
+  std::vector<PendingRecord> outgoing_;  // dispatch: one leader's share of pending_ (reused)
+  PartitionGrouper grouper_;               // dispatch: orders a request's records by partition
   int64_t next_record_ns_ = 0;  // paced runs: intended time of the next record not yet made due
   int64_t record_timer_ns_ = INT64_MAX;  // paced runs: the record wake-up in the timer queue
   int64_t churn_at_ns_ = 0;     // --churn: when the next reconnect starts (0: none scheduled)

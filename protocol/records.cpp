@@ -29,6 +29,24 @@ size_t varint_size(uint64_t zigzagged) {
 uint64_t zigzag(int64_t v) { return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63); }
 size_t svarint_size(int64_t v) { return varint_size(zigzag(v)); }
 
+// The most bytes a headerless record's fields before its key or value take: length (5),
+// attributes (1), timestamp delta (10), offset delta (5), key or value length (5).
+constexpr size_t kMaxRecordFieldsSize = 26;
+
+// Writes `v` as an unsigned LEB128 varint at `p`; returns the byte after it.
+uint8_t* put_uvarint(uint8_t* p, uint64_t v) {
+  while (v >= 0x80) {
+    *p++ = static_cast<uint8_t>(v | 0x80);
+    v >>= 7;
+  }
+  *p++ = static_cast<uint8_t>(v);
+  return p;
+}
+
+void put_big_endian(uint8_t* p, uint64_t v, size_t bytes) {
+  for (size_t i = 0; i < bytes; ++i) p[i] = static_cast<uint8_t>(v >> (8 * (bytes - 1 - i)));
+}
+
 size_t optional_bytes_v2_size(const std::optional<Bytes>& b) {
   return b ? svarint_size(static_cast<int64_t>(b->size())) + b->size() : svarint_size(-1);
 }
@@ -111,6 +129,36 @@ void RecordSetWriter::add(const RecordToWrite& record) {
 
 void RecordSetWriter::add_v2(const RecordToWrite& record, std::vector<uint8_t>& dst) {
   const int64_t timestamp_delta = record.timestamp_ms - first_timestamp_;
+  if (!record.headers.empty()) return add_v2_headers(record, dst, timestamp_delta);
+  // A producer's records have no headers. Their fields before the value are varints of at most
+  // 5 + 1 + 10 + 5 + 5 bytes: they go through a small buffer, and the key and value are copied
+  // once each, instead of one vector append per varint byte.
+  const size_t body_size = 1 + svarint_size(timestamp_delta) + svarint_size(count_) +
+                           optional_bytes_v2_size(record.key) + optional_bytes_v2_size(record.value) +
+                           1;  // the header count, 0
+  uint8_t fields[kMaxRecordFieldsSize];
+  uint8_t* p = put_uvarint(fields, zigzag(static_cast<int64_t>(body_size)));
+  *p++ = 0;  // record attributes: unused
+  p = put_uvarint(p, zigzag(timestamp_delta));
+  p = put_uvarint(p, zigzag(count_));
+  p = put_uvarint(p, zigzag(record.key ? static_cast<int64_t>(record.key->size()) : -1));
+  const size_t value_size = record.value ? record.value->size() : 0;
+  const size_t key_size = record.key ? record.key->size() : 0;
+  const size_t total = static_cast<size_t>(p - fields) + key_size + body_size;  // >= what follows
+  if (dst.capacity() - dst.size() < total) dst.reserve(std::max(dst.size() + total, dst.capacity() * 2));
+  if (key_size > 0) {
+    dst.insert(dst.end(), fields, p);
+    dst.insert(dst.end(), record.key->data(), record.key->data() + key_size);
+    p = fields;
+  }
+  p = put_uvarint(p, zigzag(record.value ? static_cast<int64_t>(value_size) : -1));
+  dst.insert(dst.end(), fields, p);
+  if (value_size > 0) dst.insert(dst.end(), record.value->data(), record.value->data() + value_size);
+  dst.push_back(0);  // no headers
+}
+
+void RecordSetWriter::add_v2_headers(const RecordToWrite& record, std::vector<uint8_t>& dst,
+                                     int64_t timestamp_delta) {
   size_t headers_size = svarint_size(static_cast<int64_t>(record.headers.size()));
   for (const auto& h : record.headers) {
     headers_size += svarint_size(static_cast<int64_t>(h.key.size())) + h.key.size() +
@@ -183,6 +231,16 @@ bool RecordSetWriter::finish_v2() {
                               out.size() - start_ - kBatchCrcCoverStart);
   Writer(out).patch_u32(start_ + kBatchCrcOffset, crc);
   return true;
+}
+
+void restamp_record_batch_v2(std::span<uint8_t> batch, int64_t timestamp_ms) {
+  constexpr size_t kBaseTimestampOffset = 27;  // after attributes and lastOffsetDelta
+  constexpr size_t kMaxTimestampOffset = 35;
+  if (batch.size() < kBatchHeaderSize) return;
+  put_big_endian(batch.data() + kBaseTimestampOffset, static_cast<uint64_t>(timestamp_ms), 8);
+  put_big_endian(batch.data() + kMaxTimestampOffset, static_cast<uint64_t>(timestamp_ms), 8);
+  const uint32_t crc = crc32c(batch.data() + kBatchCrcCoverStart, batch.size() - kBatchCrcCoverStart);
+  put_big_endian(batch.data() + kBatchCrcOffset, crc, 4);
 }
 
 bool RecordSetWriter::finish_legacy() {

@@ -57,6 +57,7 @@ class RecordSetWriter {
   void add_v2(const RecordToWrite& record, std::vector<uint8_t>& dst);
   void add_legacy(const RecordToWrite& record, std::vector<uint8_t>& dst, int64_t offset,
                   int8_t attributes);
+  void add_v2_headers(const RecordToWrite& record, std::vector<uint8_t>& dst, int64_t timestamp_delta);
   bool finish_v2();
   bool finish_legacy();
 
@@ -70,6 +71,12 @@ class RecordSetWriter {
   std::vector<uint8_t> uncompressed_;  // records waiting to be compressed
   std::vector<uint8_t> record_scratch_;
 };
+
+// Gives a finished, uncompressed or compressed RecordBatch v2 (from its base offset on) whose
+// records all carry the batch's base timestamp (every timestamp delta 0: a producer's records
+// stamped at once) a new timestamp: its base and max timestamps and its CRC. The result is the
+// bytes RecordSetWriter writes for the same records at `timestamp_ms`, for the cost of one CRC.
+void restamp_record_batch_v2(std::span<uint8_t> batch, int64_t timestamp_ms);
 
 // One decoded record. Views into the Fetch response or into the reader's decompression buffer:
 // valid until the next call to RecordSetReader::next().
