@@ -31,6 +31,7 @@ RunResult ReportCollector::collect(const std::function<void(const IntervalReport
   result.threads = threads_;
   result.clients = config_.clients;
   result.consumer_count = config_.consumers;
+  result.run_id = control_.run_id;
   const RunTimeline& timeline = control_.timeline;
   const int64_t start = timeline.start_ns();
   result.start_time_unix_ms =
@@ -43,6 +44,7 @@ RunResult ReportCollector::collect(const std::function<void(const IntervalReport
   RunCounters previous;
   Metrics tick;           // this interval line's histograms
   Metrics measured_tick;  // the part of them recorded in the measured time
+  Metrics before_measured_tick;  // the rest: recorded while connecting and in the warm-up
   int64_t previous_tick = start;
   Phase interval_phase = timeline.phase(start);
   const int64_t interval = config_.report_interval.count();
@@ -69,6 +71,7 @@ RunResult ReportCollector::collect(const std::function<void(const IntervalReport
         tick.add_histograms(m->interval);
         tick.add_histograms(m->measured_interval);
         measured_tick.add_histograms(m->measured_interval);
+        before_measured_tick.add_histograms(m->interval);
         m->interval.reset_histograms();
         m->measured_interval.reset_histograms();
       }
@@ -96,8 +99,15 @@ RunResult ReportCollector::collect(const std::function<void(const IntervalReport
     r.total = total;
     r.delta = counters_since(total, previous);
     r.interval = &tick;
-    // The last, usually shorter, interval is reported too (its rates use its real length).
-    if (on_interval && (report || r.interval_s >= 0.05)) on_interval(r);
+    r.measured = &measured_tick;
+    r.before_measured = &before_measured_tick;
+    r.start_unix_ms = result.start_time_unix_ms + (previous_tick - start) / 1'000'000;
+    // The last, usually shorter, interval is reported too (its rates use its real length), and
+    // always when it holds samples: the .hlog and the series must add up to the result.
+    const bool holds_samples = tick.latency_us.total_count() + tick.service_latency_us.total_count() +
+                                   tick.e2e_latency_us.total_count() > 0 ||
+                               progress_of(r.delta) > 0;
+    if (on_interval && (report || r.interval_s >= 0.05 || holds_samples)) on_interval(r);
     result.metrics.add_histograms(measured_tick);
     result.counters = measured_total;
     result.totals = total;
@@ -108,6 +118,7 @@ RunResult ReportCollector::collect(const std::function<void(const IntervalReport
     }
     tick.reset_histograms();
     measured_tick.reset_histograms();
+    before_measured_tick.reset_histograms();
     previous = total;
     previous_tick = now;
     interval_phase = phase;

@@ -31,6 +31,11 @@ struct IntervalReport {
   RunCounters total;      // cumulative
   RunCounters delta;      // this interval only (gauges are current values)
   const Metrics* interval = nullptr;  // this interval's histograms
+  // `interval` split where the result splits it: the part recorded in the measured time (and its
+  // drain), which is what the result counts, and the rest (connecting and warm-up).
+  const Metrics* measured = nullptr;
+  const Metrics* before_measured = nullptr;
+  int64_t start_unix_ms = 0;  // wall-clock time the interval began (merge lines hosts up by it)
   bool warmup() const { return phase == Phase::kConnecting || phase == Phase::kWarmUp; }
 };
 
@@ -65,6 +70,7 @@ struct RunResult {
   uint32_t threads = 0;
   uint32_t clients = 0;    // configured producers
   uint32_t consumer_count = 0;
+  uint32_t run_id = 0;  // random per run (stamped into --verify records): merge tells runs apart by it
   // Phases.
   int64_t start_time_unix_ms = 0;
   double connect_duration_s = 0;  // from the start to the end of Connecting (or of the run)

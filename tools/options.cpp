@@ -135,6 +135,12 @@ void RunFlags::add_to(CLI::App& app) {
   app.add_option("--hlog", o_.hlog_path,
                  "Write an HdrHistogram interval log (tags latency_us, service_latency_us) to FILE");
   app.add_option("--csv", o_.csv_path, "Write one row per report interval to FILE (for plotting)");
+  app.add_option("--workload", workload_path_,
+                 "Run an OpenMessaging Benchmark workload FILE.yaml (topics, partitionsPerTopic, producersPerTopic, "
+                 "subscriptionsPerTopic x consumerPerSubscription, producerRate, messageSize, payloads, keys, "
+                 "durations); flags given beside it override it");
+  app.add_option("--omb-result", o_.omb_result_path,
+                 "Write the result as OpenMessaging Benchmark's TestResult JSON to FILE (for OMB's charts)");
   app.add_option("--prometheus", o_.prometheus_port,
                  "Serve /metrics in the Prometheus text format on this port while the run lasts (0 = any free port)");
   app.add_option("--prometheus-bind", o_.prometheus_bind,
@@ -265,6 +271,17 @@ std::optional<RunOptions> RunFlags::finish(const CLI::App& app, std::string& err
                                        : driver::PayloadKind::kPattern;
   } else {
     return bad("--payload", payload_, "use pattern, zeros or random");
+  }
+  // Before the checks below: the workload fills what no flag gave, then everything is checked
+  // alike. The payload flags are parsed just above, so a workload's payload is not overwritten.
+  if (!workload_path_.empty()) {
+    OmbWorkload workload;
+    if (!load_omb_workload(workload_path_, workload, error)) {
+      error = tool_ + ": " + error;
+      return std::nullopt;
+    }
+    apply_omb_workload(workload, [&](const char* flag) { return app.count(flag) > 0; }, r, o.embedded_partitions);
+    o.workload = std::move(workload);
   }
   if (!payload_compressibility_.empty()) {
     char* end = nullptr;
@@ -401,7 +418,7 @@ std::optional<RunOptions> RunFlags::finish(const CLI::App& app, std::string& err
     }
   }
   for (const auto& [flag, path] : {std::pair{"--json", &o.json_path}, std::pair{"--csv", &o.csv_path},
-                                   std::pair{"--hlog", &o.hlog_path}}) {
+                                   std::pair{"--hlog", &o.hlog_path}, std::pair{"--omb-result", &o.omb_result_path}}) {
     if (app.count(flag) && path->empty()) return bad(flag, "", "give a file name, e.g. " + std::string(flag) + "=out");
   }
   return o;

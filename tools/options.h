@@ -12,6 +12,7 @@
 
 #include "driver/config.h"
 #include "tools/client_properties.h"
+#include "tools/omb_workload.h"
 
 namespace ws::tools {
 
@@ -21,6 +22,8 @@ struct RunOptions {
   std::string json_path;        // --json=FILE
   std::string csv_path;         // --csv=FILE
   std::string hlog_path;        // --hlog=FILE
+  std::string omb_result_path;  // --omb-result=FILE: the result as OpenMessaging Benchmark writes it
+  std::optional<OmbWorkload> workload;  // --workload=FILE.yaml, as read (the run holds its mapping)
   int prometheus_port = -1;     // --prometheus=PORT; -1 = off
   std::string prometheus_bind = "127.0.0.1";
   int embedded_partitions = 8;  // --partitions: topic size when wirestress starts its own broker
@@ -49,6 +52,7 @@ class RunFlags {
   MappedProperties properties_;
   std::vector<std::string> x_properties_;  // -X key=value (read by expand_client_properties)
   std::string config_file_;                // --config=FILE (likewise)
+  std::string workload_path_;              // --workload=FILE.yaml
   std::string bootstrap_, duration_ = "10s", warmup_ = "0", linger_ = "0", compression_ = "none", io_ = "uring",
               broker_version_ = "auto", request_timeout_ = "30s", connect_timeout_ = "10s",
               connect_deadline_ = "60s", reconnect_backoff_ = "100ms", reconnect_backoff_max_ = "5s",

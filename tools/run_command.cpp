@@ -9,8 +9,10 @@
 #include <iostream>
 #include <memory>
 #include <mutex>
+#include <optional>
 
 #include "stats/hlog.h"
+#include "stats/report/omb_result.h"
 #include "stats/report/prometheus_text.h"
 #include "stats/report/result_json.h"
 #include "stats/report/run_text.h"
@@ -36,7 +38,8 @@ int run_and_report(const RunOptions& options, RunEngine& engine, const RunIdenti
   const std::string& tool = identity.tool;
   // Result files are checked before the run, so a typo does not cost the run.
   for (const auto& [flag, path] : {std::pair{"--json", &options.json_path}, std::pair{"--csv", &options.csv_path},
-                                   std::pair{"--hlog", &options.hlog_path}}) {
+                                   std::pair{"--hlog", &options.hlog_path},
+                                   std::pair{"--omb-result", &options.omb_result_path}}) {
     if (const std::string problem = check_output_path(flag, *path); !problem.empty()) {
       std::cerr << tool << ": " << problem << "\n";
       return 2;
@@ -93,6 +96,15 @@ int run_and_report(const RunOptions& options, RunEngine& engine, const RunIdenti
   sigaction(SIGTERM, &sa, nullptr);
 
   report::Json intervals = report::Json::array();
+  // --omb-result: OMB names a run by its workload; without one, by its shape as OMB's names go.
+  std::optional<report::OmbResultRecorder> omb;
+  if (!options.omb_result_path.empty()) {
+    const std::string name = options.workload && !options.workload->name.empty()
+                                 ? options.workload->name
+                                 : std::to_string(config.clients) + " producers / " + std::to_string(config.consumers) +
+                                       " consumers on " + std::to_string(config.topics) + " topics";
+    omb.emplace(config, report::OmbRunShape{name, static_cast<uint32_t>(options.embedded_partitions)});
+  }
   long peak_threads = 0;
   driver::RunResult result = engine.run([&](const driver::IntervalReport& r) {
     peak_threads = std::max(peak_threads, report::current_thread_count());
@@ -104,13 +116,20 @@ int run_and_report(const RunOptions& options, RunEngine& engine, const RunIdenti
     }
     if (!options.quiet) std::cout << report::interval_line(r, config) << std::endl;
     if (!options.json_path.empty()) intervals.push_back(report::interval_json(r, config));
+    if (omb) omb->add_interval(r);
     if (csv.is_open()) csv << report::csv_row(r, config) << std::flush;
-    if (hlog && r.phase != driver::Phase::kConnecting) {
+    if (hlog) {
+      // Split as the result splits samples (by each worker, at the instant the measured time
+      // began), not by the interval's phase: the untagged lines add up to the JSON's counts.
       const double start_s = std::max(0.0, r.elapsed_s - r.interval_s);
-      const std::string phase = r.warmup() ? "warmup_" : "";
-      hlog->write_interval(phase + "latency_us", start_s, r.elapsed_s - start_s, r.interval->latency_us, 1000.0);
-      hlog->write_interval(phase + "service_latency_us", start_s, r.elapsed_s - start_s,
-                           r.interval->service_latency_us, 1000.0);
+      auto write = [&](const std::string& prefix, const driver::Metrics& part) {
+        hlog->write_interval(prefix + "latency_us", start_s, r.elapsed_s - start_s, part.latency_us, 1000.0);
+        hlog->write_interval(prefix + "service_latency_us", start_s, r.elapsed_s - start_s, part.service_latency_us,
+                             1000.0);
+      };
+      const auto holds_samples = [](const driver::Metrics& m) { return m.latency_us.total_count() > 0; };
+      if (r.phase == driver::Phase::kWarmUp || holds_samples(*r.before_measured)) write("warmup_", *r.before_measured);
+      if (!r.warmup() || holds_samples(*r.measured)) write("", *r.measured);
       hlog_file.flush();
     }
   });
@@ -133,6 +152,14 @@ int run_and_report(const RunOptions& options, RunEngine& engine, const RunIdenti
     out << report::result_json(result, config, context, process, std::move(intervals)).dump(2) << "\n";
     if (!out) {
       std::cerr << tool << ": --json: cannot write " << options.json_path << "\n";
+      return 1;
+    }
+  }
+  if (omb) {
+    std::ofstream out(options.omb_result_path);
+    out << omb->result(result).dump(2) << "\n";
+    if (!out) {
+      std::cerr << tool << ": --omb-result: cannot write " << options.omb_result_path << "\n";
       return 1;
     }
   }

@@ -44,30 +44,152 @@ void add_numbers(Json& into, const Json& from) {
   }
 }
 
-}  // namespace
+// One result file as read: its path for messages, its JSON.
+struct LoadedInput {
+  std::string path;
+  Json json;
+};
 
-int merge_json(const std::vector<std::string>& inputs, const std::string& json_out) {
+// What merging a set of run results gave: the merged JSON, or the exit code (1 bad input, 2
+// refused) with the one line that says why.
+struct MergeOutcome {
+  Json merged;
+  int exit_code = 0;
+  std::string message;
+};
+
+MergeOutcome failed(int exit_code, std::string message) { return {Json(), exit_code, std::move(message)}; }
+
+// What a run's records looked like: runs that differ in any of these measured different things,
+// so adding them up would describe a workload nobody ran.
+constexpr const char* kShapeFields[] = {"message_size", "key_size", "acks", "compression", "batch",
+                                        "payload", "payload_compressibility", "payload_file"};
+
+std::string value_text(const Json& v) { return v.is_null() ? "(absent)" : v.dump(); }
+
+// Sums a config's load figure over the inputs. 0 means unbounded (an unpaced --rate, no
+// --messages limit), and unbounded plus anything stays unbounded.
+Json sum_unless_unbounded(const std::vector<const Json*>& configs, const char* key) {
+  double total = 0;
+  for (const Json* c : configs) {
+    const double v = c->value(key, 0.0);
+    if (v <= 0) return 0;
+    total += v;
+  }
+  return total;
+}
+
+// The per-interval series of several hosts by wall-clock second: intervals that began in the same
+// second are added up. Each interval carries percentiles, not its histogram, so a merged
+// interval's percentiles are the highest of its parts: an upper bound (`percentiles`), never an
+// invention; its count, max and mean are exact.
+Json merge_interval_series(const std::vector<const Json*>& results, int64_t start_unix_ms) {
+  std::map<int64_t, std::vector<const Json*>> by_second;
+  for (const Json* r : results) {
+    if (!r->contains("intervals") || !r->at("intervals").is_array()) continue;
+    for (const Json& iv : r->at("intervals")) {  // by reference: the groups point into the inputs
+      if (iv.contains("time_unix_ms")) by_second[iv["time_unix_ms"].get<int64_t>() / 1000].push_back(&iv);
+    }
+  }
+  Json series = Json::array();
+  for (const auto& [second, parts] : by_second) {
+    Json merged;
+    merged["time_unix_ms"] = second * 1000;
+    double end_ms = 0, busy = 0;
+    std::string phase = parts.front()->value("phase", "");
+    Json counts;
+    for (const Json* iv : parts) {
+      end_ms = std::max(end_ms, iv->value("time_unix_ms", 0.0) + 1000 * iv->value("interval_s", 0.0));
+      busy += iv->value("client_busy", 0.0);
+      if (iv->value("phase", "") != phase) phase = "mixed";
+      Json numbers;
+      for (const char* key : {"messages_sent", "messages_acked", "messages_failed", "bytes_sent", "requests_sent",
+                              "errors", "throughput_msgs_per_s", "connections_open", "consume_received",
+                              "consume_msgs_per_s", "consumers_fetching"}) {
+        if (iv->contains(key)) numbers[key] = (*iv)[key];
+      }
+      add_numbers(counts, numbers);
+    }
+    merged["elapsed_s"] = (end_ms - static_cast<double>(start_unix_ms)) / 1000.0;
+    merged["phase"] = phase;
+    merged["inputs"] = parts.size();
+    for (auto it = counts.begin(); it != counts.end(); ++it) merged[it.key()] = *it;
+    for (const char* view : {"latency_ms", "service_latency_ms", "e2e_latency_ms"}) {
+      Json latency;
+      double count = 0, weighted_mean = 0, max = 0;
+      for (const Json* iv : parts) {
+        if (!iv->contains(view)) continue;
+        const Json& l = (*iv)[view];
+        const double n = l.value("count", 0.0);
+        count += n;
+        weighted_mean += n * l.value("mean", 0.0);
+        max = std::max(max, l.value("max", 0.0));
+        for (const char* p : {"p50", "p75", "p90", "p95", "p99", "p999", "p9999"}) {
+          if (!l.contains(p)) continue;
+          const double highest = latency.contains(p) ? latency[p].get<double>() : 0.0;
+          latency[p] = std::max(highest, l[p].get<double>());
+        }
+      }
+      if (latency.is_null()) continue;
+      latency["max"] = max;
+      latency["mean"] = count > 0 ? weighted_mean / count : 0.0;
+      latency["count"] = static_cast<int64_t>(count);
+      latency["percentiles"] = "upper_bound";
+      merged[view] = latency;
+    }
+    // A share of each host's own workers: their average, not their sum.
+    merged["client_busy"] = busy / static_cast<double>(parts.size());
+    series.push_back(std::move(merged));
+  }
+  return series;
+}
+
+// Run results made at the same time into one: counters summed, histograms merged, the config
+// telling the combined load, every input's config kept.
+MergeOutcome merge_runs(const std::vector<LoadedInput>& inputs, bool force) {
+  std::vector<const Json*> configs, results;
+  for (const auto& in : inputs) {
+    results.push_back(&in.json);
+    configs.push_back(in.json.contains("config") ? &in.json["config"] : nullptr);
+  }
+  static const Json kNoConfig = Json::object();
+  for (auto& c : configs) {
+    if (!c) c = &kNoConfig;
+  }
+  Json shape_differences = Json::array();
+  for (const char* field : kShapeFields) {
+    const Json first = configs[0]->value(field, Json());
+    for (size_t i = 1; i < inputs.size(); ++i) {
+      const Json other = configs[i]->value(field, Json());
+      if (other == first) continue;
+      if (!force) {
+        return failed(2, "workload shapes differ: config." + std::string(field) + " is " + value_text(first) +
+                             " in " + inputs[0].path + " but " + value_text(other) + " in " + inputs[i].path +
+                             " (--force merges anyway and records the difference)");
+      }
+      Json values = Json::array();
+      for (size_t k = 0; k < inputs.size(); ++k) {
+        values.push_back({{"file", inputs[k].path}, {"value", configs[k]->value(field, Json())}});
+      }
+      shape_differences.push_back({{"field", field}, {"values", values}});
+      break;
+    }
+  }
+
   stats::HdrHistogram latency = driver::make_latency_histogram();
   stats::HdrHistogram service = driver::make_latency_histogram();
   stats::HdrHistogram e2e = driver::make_latency_histogram();
-  Json produce, connections, failures, process, consume, per_consumer = Json::array();
-  double elapsed = 0;
-  Json first_config;
-  for (const auto& path : inputs) {
-    std::ifstream in(path);
-    Json j;
-    try {
-      j = Json::parse(in);
-    } catch (const std::exception& e) {
-      std::cerr << "wirestress merge: " << path << ": not JSON: " << e.what() << "\n";
-      return 1;
-    }
+  Json produce, connections, failures, process, consume, clients, consumers, metadata, unanswered,
+      per_consumer = Json::array(), input_list = Json::array();
+  double elapsed = 0, busy = 0;
+  int64_t start_unix_ms = 0;
+  bool interrupted = false;
+  for (const auto& [path, j] : inputs) {
     std::string error;
     stats::HdrHistogram l = driver::make_latency_histogram(), s = driver::make_latency_histogram();
     if (!j.contains("produce") || !decode_histogram(j["produce"], "latency_histogram", l, error) ||
         !decode_histogram(j["produce"], "service_latency_histogram", s, error)) {
-      std::cerr << "wirestress merge: " << path << ": " << (error.empty() ? "no produce section" : error) << "\n";
-      return 1;
+      return failed(1, path + ": " + (error.empty() ? "no produce section" : error));
     }
     latency.add(l);
     service.add(s);
@@ -82,10 +204,7 @@ int merge_json(const std::vector<std::string>& inputs, const std::string& json_o
     if (j.contains("consume")) {
       const Json& c = j["consume"];
       stats::HdrHistogram h = driver::make_latency_histogram();
-      if (!decode_histogram(c, "e2e_latency_histogram", h, error)) {
-        std::cerr << "wirestress merge: " << path << ": consume: " << error << "\n";
-        return 1;
-      }
+      if (!decode_histogram(c, "e2e_latency_histogram", h, error)) return failed(1, path + ": consume: " + error);
       e2e.add(h);
       Json counts;
       for (const char* key : {"consumers", "messages_received", "messages_measured", "bytes_received", "fetches", "throughput_msgs_per_s",
@@ -98,15 +217,38 @@ int merge_json(const std::vector<std::string>& inputs, const std::string& json_o
         per_consumer.push_back(std::move(p));
       }
     }
-    if (j.contains("connections")) add_numbers(connections, j["connections"]);
-    if (j.contains("failures")) add_numbers(failures, j["failures"]);
-    if (j.contains("process")) add_numbers(process, j["process"]);
-    elapsed = std::max(elapsed, j.contains("run") ? j["run"].value("elapsed_s", 0.0) : 0.0);
-    if (first_config.is_null() && j.contains("config")) first_config = j["config"];
+    for (auto [key, into] : {std::pair{"connections", &connections}, std::pair{"failures", &failures},
+                             std::pair{"process", &process}, std::pair{"clients", &clients},
+                             std::pair{"consumers", &consumers}, std::pair{"metadata", &metadata},
+                             std::pair{"unanswered", &unanswered}}) {
+      if (j.contains(key)) add_numbers(*into, j[key]);
+    }
+    const Json run = j.value("run", Json::object());
+    elapsed = std::max(elapsed, run.value("elapsed_s", 0.0));
+    busy += run.value("client_busy_fraction", 0.0);
+    interrupted = interrupted || run.value("interrupted", false);
+    const int64_t started = run.value("start_time_unix_ms", int64_t{0});
+    if (started > 0 && (start_unix_ms == 0 || started < start_unix_ms)) start_unix_ms = started;
+    input_list.push_back({{"file", path}, {"run_id", run.value("run_id", Json())}, {"config", j.value("config", Json())}});
   }
   Json out;
-  out["merged_from"] = inputs;
-  out["config"] = first_config;
+  out["merged_from"] = Json::array();
+  for (const auto& in : inputs) out["merged_from"].push_back(in.path);
+  // The combined load, not the first host's: every other field is the same shape on every input
+  // (or listed in shape_differences with --force).
+  Json config = *configs[0];
+  double clients_total = 0, consumers_total = 0;
+  for (const Json* c : configs) {
+    clients_total += c->value("clients", 0.0);
+    consumers_total += c->value("consumers", 0.0);
+  }
+  config["clients"] = static_cast<int64_t>(clients_total);
+  config["consumers"] = static_cast<int64_t>(consumers_total);
+  config["rate"] = sum_unless_unbounded(configs, "rate");
+  config["messages"] = sum_unless_unbounded(configs, "messages");
+  out["config"] = config;
+  out["inputs"] = input_list;
+  if (!shape_differences.empty()) out["shape_differences"] = shape_differences;
   out["produce"] = produce;
   out["produce"]["latency_ms"] = latency_json(latency);
   out["produce"]["service_latency_ms"] = latency_json(service);
@@ -124,14 +266,178 @@ int merge_json(const std::vector<std::string>& inputs, const std::string& json_o
     consume["per_consumer"] = per_consumer;
     out["consume"] = consume;
   }
+  if (!clients.is_null()) out["clients"] = clients;
+  if (!consumers.is_null()) out["consumers"] = consumers;
   out["connections"] = connections;
   out["failures"] = failures;
-  out["run"] = {{"elapsed_s", elapsed}, {"inputs", inputs.size()}};
+  if (!metadata.is_null()) out["metadata"] = metadata;
+  if (!unanswered.is_null()) out["unanswered"] = unanswered;
+  out["run"] = {{"elapsed_s", elapsed},
+                {"inputs", inputs.size()},
+                {"start_time_unix_ms", start_unix_ms},
+                {"client_busy_fraction", busy / static_cast<double>(inputs.size())},  // each host's own share
+                {"interrupted", interrupted}};
   out["process"] = process;  // summed over the inputs (hosts)
-  std::cout << "merged " << inputs.size() << " results: " << produce.value("messages_acked", 0.0)
-            << " acked, " << produce.value("throughput_msgs_per_s", 0.0) << " msg/s, latency p50 "
-            << out["produce"]["latency_ms"]["p50"] << " ms, p99 " << out["produce"]["latency_ms"]["p99"]
-            << " ms, max " << out["produce"]["latency_ms"]["max"] << " ms\n";
+  out["intervals"] = merge_interval_series(results, start_unix_ms);
+  return {out, 0, ""};
+}
+
+enum class ResultKind { kRun, kSweep, kCeiling };
+
+ResultKind kind_of(const Json& j) {
+  const std::string kind = j.value("kind", "");
+  if (kind == "sweep") return ResultKind::kSweep;
+  if (kind == "ceiling") return ResultKind::kCeiling;
+  return ResultKind::kRun;
+}
+
+const char* kind_name(ResultKind k) {
+  return k == ResultKind::kSweep ? "sweep" : k == ResultKind::kCeiling ? "ceiling" : "run";
+}
+
+// The run ids a result holds: its own, or one per sweep cell or ceiling step.
+std::vector<std::string> run_ids(const Json& j, ResultKind kind) {
+  std::vector<std::string> ids;
+  auto add = [&](const Json& result) {
+    const Json run = result.value("run", Json::object());
+    if (run.contains("run_id") && run["run_id"].is_string()) ids.push_back(run["run_id"].get<std::string>());
+  };
+  if (kind == ResultKind::kRun) {
+    add(j);
+  } else {
+    for (const Json& cell : j.value(kind == ResultKind::kSweep ? "cells" : "steps", Json::array())) {
+      add(cell.value("result", Json::object()));
+    }
+  }
+  return ids;
+}
+
+// Sweeps or ceilings cell by cell: cells at the same coordinates (clients and offered rate per
+// host) are merged as runs are; a cell not run by every input cannot be summed and is listed in
+// `unmatched` instead.
+MergeOutcome merge_cells(const std::vector<LoadedInput>& inputs, ResultKind kind, bool force) {
+  const char* list = kind == ResultKind::kSweep ? "cells" : "steps";
+  using Coordinates = std::pair<int64_t, double>;
+  auto coordinates = [](const Json& cell) {
+    return Coordinates{cell.value("clients", int64_t{0}), cell.value("offered_msgs_per_s", 0.0)};
+  };
+  std::map<Coordinates, std::vector<const Json*>> cells;
+  std::vector<Coordinates> order;  // the first input's order
+  for (const auto& in : inputs) {
+    if (!in.json.contains(list) || !in.json.at(list).is_array()) continue;
+    for (const Json& cell : in.json.at(list)) {  // by reference: the groups point into the inputs
+      auto& found = cells[coordinates(cell)];
+      if (found.empty() && &in == &inputs.front()) order.push_back(coordinates(cell));
+      found.push_back(&cell);
+    }
+  }
+  Json out;
+  out["kind"] = kind_name(kind);
+  const char* header = kind == ResultKind::kSweep ? "sweep" : "ceiling";
+  out[header] = inputs[0].json.value(header, Json::object());
+  out[header]["merged"] = true;
+  if (kind == ResultKind::kCeiling) {
+    // Each host searched on its own: the per-host verdicts are kept in `inputs`, the merged steps
+    // keep their verdicts (a step is ok only where every host's was).
+    for (const char* key : {"limits", "search"}) {
+      if (inputs[0].json.contains(key)) out[key] = inputs[0].json[key];
+    }
+  }
+  out["merged_from"] = Json::array();
+  out["inputs"] = Json::array();
+  for (const auto& in : inputs) {
+    out["merged_from"].push_back(in.path);
+    Json entry = {{"file", in.path}, {header, in.json.value(header, Json::object())}};
+    out["inputs"].push_back(std::move(entry));
+  }
+  out[list] = Json::array();
+  out["unmatched"] = Json::array();
+  for (const auto& at : order) {
+    const auto& parts = cells[at];
+    if (parts.size() != inputs.size()) continue;
+    std::vector<LoadedInput> runs;
+    for (size_t i = 0; i < parts.size(); ++i) {
+      runs.push_back({inputs[i].path + " " + list + "[" + std::to_string(parts[i]->value("index", 0)) + "]",
+                      parts[i]->value("result", Json::object())});
+    }
+    MergeOutcome merged = merge_runs(runs, force);
+    if (merged.exit_code != 0) return merged;
+    Json cell = *parts[0];
+    cell["index"] = out[list].size();
+    cell["clients"] = merged.merged["config"]["clients"];
+    cell["offered_msgs_per_s"] = merged.merged["config"]["rate"];
+    if (kind == ResultKind::kCeiling) {
+      bool ok = true;
+      Json violations = Json::array();
+      for (const Json* p : parts) {
+        ok = ok && p->value("ok", true);
+        for (const Json& v : p->value("violations", Json::array())) violations.push_back(v);
+      }
+      cell["ok"] = ok;
+      cell["violations"] = violations;
+    }
+    cell.erase("figures");  // the report computes a cell's figures from its (merged) result
+    cell.erase("command");
+    cell["result"] = std::move(merged.merged);
+    out[list].push_back(std::move(cell));
+  }
+  for (const auto& [at, parts] : cells) {
+    if (parts.size() == inputs.size()) continue;
+    out["unmatched"].push_back({{"clients", at.first}, {"offered_msgs_per_s", at.second}, {"inputs", parts.size()}});
+  }
+  return {out, 0, ""};
+}
+
+}  // namespace
+
+int merge_json(const std::vector<std::string>& paths, const std::string& json_out, bool force) {
+  std::vector<LoadedInput> inputs;
+  for (const auto& path : paths) {
+    std::ifstream in(path);
+    if (!in) {
+      std::cerr << "wirestress merge: " << path << ": cannot read\n";
+      return 1;
+    }
+    try {
+      inputs.push_back({path, Json::parse(in)});
+    } catch (const std::exception& e) {
+      std::cerr << "wirestress merge: " << path << ": not JSON: " << e.what() << "\n";
+      return 1;
+    }
+  }
+  const ResultKind kind = kind_of(inputs[0].json);
+  std::map<std::string, std::string> seen_run_ids;  // run id -> the input that had it
+  for (const auto& in : inputs) {
+    if (kind_of(in.json) != kind) {
+      std::cerr << "wirestress merge: " << in.path << " is a " << kind_name(kind_of(in.json)) << " result but "
+                << inputs[0].path << " is a " << kind_name(kind) << " result: merge only one kind\n";
+      return 2;
+    }
+    for (const auto& id : run_ids(in.json, kind)) {
+      const auto [it, fresh] = seen_run_ids.emplace(id, in.path);
+      if (!fresh) {
+        std::cerr << "wirestress merge: " << in.path << " and " << it->second << " hold the same run (run id " << id
+                  << "): each run may be merged once\n";
+        return 2;
+      }
+    }
+  }
+  MergeOutcome outcome = kind == ResultKind::kRun ? merge_runs(inputs, force) : merge_cells(inputs, kind, force);
+  if (outcome.exit_code != 0) {
+    std::cerr << "wirestress merge: " << outcome.message << "\n";
+    return outcome.exit_code;
+  }
+  const Json& out = outcome.merged;
+  if (kind == ResultKind::kRun) {
+    std::cout << "merged " << inputs.size() << " results: " << out["produce"].value("messages_acked", 0.0)
+              << " acked, " << out["produce"].value("throughput_msgs_per_s", 0.0) << " msg/s, latency p50 "
+              << out["produce"]["latency_ms"]["p50"] << " ms, p99 " << out["produce"]["latency_ms"]["p99"]
+              << " ms, max " << out["produce"]["latency_ms"]["max"] << " ms\n";
+  } else {
+    const char* list = kind == ResultKind::kSweep ? "cells" : "steps";
+    std::cout << "merged " << inputs.size() << " " << kind_name(kind) << " results: " << out[list].size() << " "
+              << list << " merged, " << out["unmatched"].size() << " not run by every input (left out)\n";
+  }
   if (!json_out.empty()) {
     std::ofstream f(json_out);
     f << out.dump(2) << "\n";

@@ -26,34 +26,76 @@ Json latency_json(const stats::HdrHistogram& h) {
   return j;
 }
 
+namespace {
+
+// The CSV's columns, named as the interval's JSON keys (nested keys joined by '.'), in row order.
+constexpr const char* kCsvColumns[] = {
+    "time_unix_ms", "elapsed_s", "interval_s", "phase", "messages_sent", "messages_acked", "messages_failed",
+    "bytes_sent", "requests_sent", "errors", "throughput_msgs_per_s", "latency_ms.p50", "latency_ms.p90",
+    "latency_ms.p95", "latency_ms.p99", "latency_ms.p999", "latency_ms.max", "latency_ms.mean",
+    "service_latency_ms.p50", "service_latency_ms.p95", "service_latency_ms.p99", "service_latency_ms.max",
+    "service_latency_ms.mean", "connections_open", "consume_received", "consume_msgs_per_s", "consumers_fetching",
+    "e2e_latency_ms.p50", "e2e_latency_ms.p95", "e2e_latency_ms.p99", "e2e_latency_ms.max", "e2e_latency_ms.mean",
+    "client_busy"};
+
+uint64_t interval_errors(const driver::RunCounters& d) {
+  uint64_t errors = 0;
+  for (const auto& [code, n] : d.errors_by_code) errors += n;
+  for (uint64_t f : d.failures) errors += f;
+  return errors;
+}
+
+// Share of the workers' time spent working, not waiting: near 1 the client is the bottleneck.
+double client_busy(const driver::IntervalReport& r) {
+  return static_cast<double>(r.delta.loop_busy_ns) / 1e9 / std::max(r.interval_s, 1e-9) / std::max(1U, r.workers);
+}
+
+}  // namespace
+
 std::string csv_header() {
-  return "elapsed_s,phase,messages_sent,messages_acked,messages_failed,bytes_sent,requests_sent,errors,"
-         "throughput_msgs_per_s,latency_p50_ms,latency_p90_ms,latency_p95_ms,latency_p99_ms,latency_p999_ms,"
-         "latency_max_ms,latency_mean_ms,service_p50_ms,service_p95_ms,service_p99_ms,service_max_ms,service_mean_ms,"
-         "connections_open\n";
+  std::string header;
+  for (const char* name : kCsvColumns) header += std::string(header.empty() ? "" : ",") + name;
+  return header + "\n";
 }
 
 std::string csv_row(const driver::IntervalReport& r, const driver::RunConfig& config) {
   const auto& d = r.delta;
-  const auto& h = r.interval->latency_us;
-  const auto& s = r.interval->service_latency_us;
   const double seconds = std::max(r.interval_s, 1e-9);
-  uint64_t errors = 0;
-  for (const auto& [code, n] : d.errors_by_code) errors += n;
-  for (uint64_t f : d.failures) errors += f;
-  char row[640];
-  std::snprintf(row, sizeof row,
-                "%.3f,%s,%llu,%llu,%llu,%llu,%llu,%llu,%.1f,"
-                "%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%.3f,%llu\n",
-                r.elapsed_s, driver::phase_name(r.phase), static_cast<unsigned long long>(d.messages_sent),
-                static_cast<unsigned long long>(d.messages_acked), static_cast<unsigned long long>(d.messages_failed),
-                static_cast<unsigned long long>(d.bytes_sent), static_cast<unsigned long long>(d.requests_sent),
-                static_cast<unsigned long long>(errors), static_cast<double>(delivered(d, config)) / seconds,
-                ms(h.value_at_percentile(50)), ms(h.value_at_percentile(90)), ms(h.value_at_percentile(95)),
-                ms(h.value_at_percentile(99)), ms(h.value_at_percentile(99.9)), ms(h.max()), h.mean() / 1000.0,
-                ms(s.value_at_percentile(50)), ms(s.value_at_percentile(95)), ms(s.value_at_percentile(99)), ms(s.max()),
-                s.mean() / 1000.0, static_cast<unsigned long long>(r.total.connections_open));
-  return row;
+  std::string row;
+  auto add = [&row](const std::string& field) { row += (row.empty() ? "" : ",") + field; };
+  auto number = [](double v, int decimals) {
+    char text[64];
+    std::snprintf(text, sizeof text, "%.*f", decimals, v);
+    return std::string(text);
+  };
+  auto count = [](uint64_t v) { return std::to_string(v); };
+  auto latency = [&](const stats::HdrHistogram& h, std::initializer_list<double> percentiles) {
+    for (double p : percentiles) add(number(ms(h.value_at_percentile(p)), 3));
+    add(number(ms(h.max()), 3));
+    add(number(h.mean() / 1000.0, 3));
+  };
+  add(std::to_string(r.start_unix_ms));
+  add(number(r.elapsed_s, 3));
+  add(number(r.interval_s, 3));
+  add(driver::phase_name(r.phase));
+  for (uint64_t v : {d.messages_sent, d.messages_acked, d.messages_failed, d.bytes_sent, d.requests_sent,
+                     interval_errors(d)}) {
+    add(count(v));
+  }
+  add(number(static_cast<double>(delivered(d, config)) / seconds, 1));
+  latency(r.interval->latency_us, {50, 90, 95, 99, 99.9});
+  latency(r.interval->service_latency_us, {50, 95, 99});
+  add(count(r.total.connections_open));
+  if (config.consumers > 0) {
+    add(count(d.consume_received));
+    add(number(static_cast<double>(d.consume_received) / seconds, 1));
+    add(count(r.total.consumers_fetching));
+    latency(r.interval->e2e_latency_us, {50, 95, 99});
+  } else {
+    row += std::string(8, ',');  // no consumers: the consumer columns stay empty, not zero
+  }
+  add(number(client_busy(r), 4));
+  return row + "\n";
 }
 
 Json consume_json(const driver::RunResult& result, const driver::RunConfig& config) {
@@ -98,12 +140,16 @@ Json consume_json(const driver::RunResult& result, const driver::RunConfig& conf
 Json interval_json(const driver::IntervalReport& r, const driver::RunConfig& config) {
   Json j;
   const double seconds = std::max(r.interval_s, 1e-9);
+  j["time_unix_ms"] = r.start_unix_ms;  // wall-clock start: merge lines up hosts' series by it
   j["elapsed_s"] = r.elapsed_s;
+  j["interval_s"] = r.interval_s;
   j["phase"] = driver::phase_name(r.phase);
   j["messages_sent"] = r.delta.messages_sent;
   j["messages_acked"] = r.delta.messages_acked;
   j["messages_failed"] = r.delta.messages_failed;
   j["bytes_sent"] = r.delta.bytes_sent;
+  j["requests_sent"] = r.delta.requests_sent;
+  j["errors"] = interval_errors(r.delta);
   j["throughput_msgs_per_s"] = static_cast<double>(delivered(r.delta, config)) / seconds;
   j["latency_ms"] = latency_json(r.interval->latency_us);
   j["service_latency_ms"] = latency_json(r.interval->service_latency_us);
@@ -114,8 +160,7 @@ Json interval_json(const driver::IntervalReport& r, const driver::RunConfig& con
     j["consumers_fetching"] = r.total.consumers_fetching;
     j["e2e_latency_ms"] = latency_json(r.interval->e2e_latency_us);
   }
-  // Share of the workers' time spent working, not waiting: near 1 the client is the bottleneck.
-  j["client_busy"] = static_cast<double>(r.delta.loop_busy_ns) / 1e9 / seconds / std::max(1U, r.workers);
+  j["client_busy"] = client_busy(r);
   return j;
 }
 
@@ -238,8 +283,11 @@ Json result_json(const driver::RunResult& result, const driver::RunConfig& confi
   }
   Json reasons = Json::array();
   for (const auto& r : context.verdict.reasons) reasons.push_back(r);
+  char run_id[16];
+  std::snprintf(run_id, sizeof run_id, "%08x", result.run_id);
   j["run"] = {{"tool", context.tool},
               {"version", context.version},
+              {"run_id", result.run_id != 0 ? Json(run_id) : Json(nullptr)},
               {"command_line", context.command_line},
               {"start_time_unix_ms", result.start_time_unix_ms},
               {"elapsed_s", result.elapsed_s},

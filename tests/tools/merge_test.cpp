@@ -8,7 +8,9 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <string>
 #include <tuple>
+#include <vector>
 
 #include "driver/metrics.h"
 #include "stats/hlog.h"
@@ -98,6 +100,251 @@ TEST(Merge, BadInputsAreRefusedWithExitCodes) {
   EXPECT_EQ(run_merge(3, unknown), 2);
   const char* missing[] = {"merge", "/nonexistent/x.json"};
   EXPECT_EQ(run_merge(2, missing), 1);
+}
+
+// A directory of its own per test, removed at the end.
+class MergeFiles : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("ws_merge_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::string write(const std::string& name, const Json& j) {
+    const std::string path = (dir_ / name).string();
+    std::ofstream(path) << j.dump();
+    return path;
+  }
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+
+  // Runs `wirestress merge ARGS...`; keeps stderr for the refusal line.
+  int merge(const std::vector<std::string>& args) {
+    std::vector<const char*> argv{"merge"};
+    for (const auto& a : args) argv.push_back(a.c_str());
+    ::testing::internal::CaptureStderr();
+    const int code = run_merge(static_cast<int>(argv.size()), argv.data());
+    stderr_ = ::testing::internal::GetCapturedStderr();
+    return code;
+  }
+
+  std::filesystem::path dir_;
+  std::string stderr_;
+};
+
+// One host's run: `clients` producers at `rate` msg/s in total, 1000 samples around `latency_us`.
+Json host_run(const std::string& run_id, int clients, double rate, int64_t latency_us = 2000) {
+  auto h = driver::make_latency_histogram();
+  for (int i = 0; i < 1000; ++i) h.record(latency_us + i);
+  Json j = result_with(h, 1000, "NONE");
+  j["config"] = {{"topic", "t"},    {"clients", clients}, {"rate", rate},        {"acks", 1},
+                 {"batch", 1},      {"compression", "none"}, {"message_size", 100}, {"key_size", 0},
+                 {"payload", "random"}, {"consumers", 0}};
+  j["run"]["run_id"] = run_id;
+  j["run"]["start_time_unix_ms"] = 1'700'000'000'000;
+  return j;
+}
+
+bool one_line(const std::string& text) { return !text.empty() && text.find('\n') == text.size() - 1; }
+
+TEST_F(MergeFiles, ConfigSaysTheCombinedLoadAndKeepsEveryInputsConfig) {
+  const auto a = write("a.json", host_run("0000000a", 10, 2000)), b = write("b.json", host_run("0000000b", 10, 3000));
+  ASSERT_EQ(merge({a, b, "--json=" + path("m.json")}), 0) << stderr_;
+  const Json m = Json::parse(std::ifstream(path("m.json")));
+  // 10+10 clients at 2000+3000 msg/s is 20 clients at 5000 msg/s, not the first host's figures.
+  EXPECT_EQ(m["config"]["clients"].get<int64_t>(), 20);
+  EXPECT_DOUBLE_EQ(m["config"]["rate"].get<double>(), 5000);
+  EXPECT_EQ(m["config"]["consumers"].get<int64_t>(), 0);
+  EXPECT_EQ(m["config"]["acks"].get<int>(), 1);
+  ASSERT_EQ(m["inputs"].size(), 2u);
+  EXPECT_EQ(m["inputs"][0]["file"], a);
+  EXPECT_EQ(m["inputs"][0]["run_id"], "0000000a");
+  EXPECT_EQ(m["inputs"][0]["config"]["rate"].get<double>(), 2000);
+  EXPECT_EQ(m["inputs"][1]["file"], b);
+  EXPECT_EQ(m["inputs"][1]["run_id"], "0000000b");
+  EXPECT_EQ(m["inputs"][1]["config"]["rate"].get<double>(), 3000);
+  EXPECT_EQ(m["produce"]["messages_acked"].get<int64_t>(), 2000);
+  EXPECT_EQ(m["produce"]["latency_ms"]["count"].get<int64_t>(), 2000);
+}
+
+TEST_F(MergeFiles, AnUnpacedInputMakesTheCombinedRateUnpaced) {
+  const auto a = write("a.json", host_run("0000000a", 10, 2000)), b = write("b.json", host_run("0000000b", 5, 0));
+  ASSERT_EQ(merge({a, b, "--json=" + path("m.json")}), 0) << stderr_;
+  const Json m = Json::parse(std::ifstream(path("m.json")));
+  EXPECT_EQ(m["config"]["clients"].get<int64_t>(), 15);
+  EXPECT_DOUBLE_EQ(m["config"]["rate"].get<double>(), 0);  // 0 = unpaced: 2000 + unbounded is unbounded
+}
+
+TEST_F(MergeFiles, DifferentWorkloadShapesAreRefusedNamingTheField) {
+  const std::pair<const char*, Json> changes[] = {{"message_size", 1000}, {"acks", -1},   {"compression", "lz4"},
+                                                  {"batch", 10},          {"payload", "pattern"}};
+  for (const auto& [field, value] : changes) {
+    Json other = host_run("0000000b", 10, 3000);
+    other["config"][field] = value;
+    const auto a = write("a.json", host_run("0000000a", 10, 2000)), b = write("b.json", other);
+    EXPECT_EQ(merge({a, b, "--json=" + path("m.json")}), 2) << field;
+    EXPECT_TRUE(one_line(stderr_)) << stderr_;
+    EXPECT_NE(stderr_.find(std::string("config.") + field), std::string::npos) << stderr_;
+    EXPECT_NE(stderr_.find(host_run("a", 1, 1)["config"][field].dump()), std::string::npos) << stderr_;
+    EXPECT_NE(stderr_.find(value.dump()), std::string::npos) << stderr_;
+    EXPECT_FALSE(std::filesystem::exists(path("m.json")));
+  }
+}
+
+TEST_F(MergeFiles, ForceMergesDifferentShapesAndRecordsTheDifference) {
+  Json other = host_run("0000000b", 10, 3000);
+  other["config"]["acks"] = -1;
+  const auto a = write("a.json", host_run("0000000a", 10, 2000)), b = write("b.json", other);
+  ASSERT_EQ(merge({a, b, "--force", "--json=" + path("m.json")}), 0) << stderr_;
+  const Json m = Json::parse(std::ifstream(path("m.json")));
+  ASSERT_EQ(m["shape_differences"].size(), 1u);
+  const Json& d = m["shape_differences"][0];
+  EXPECT_EQ(d["field"], "acks");
+  EXPECT_EQ(d["values"][0]["file"], a);
+  EXPECT_EQ(d["values"][0]["value"].get<int>(), 1);
+  EXPECT_EQ(d["values"][1]["file"], b);
+  EXPECT_EQ(d["values"][1]["value"].get<int>(), -1);
+}
+
+TEST_F(MergeFiles, TheSameRunTwiceIsRefused) {
+  const auto a = write("a.json", host_run("0000000a", 10, 2000));
+  const auto copy = write("copy_of_a.json", host_run("0000000a", 10, 2000));  // same run id, other file
+  EXPECT_EQ(merge({a, copy, "--json=" + path("m.json")}), 2);
+  EXPECT_TRUE(one_line(stderr_)) << stderr_;
+  EXPECT_NE(stderr_.find("0000000a"), std::string::npos) << stderr_;
+  EXPECT_FALSE(std::filesystem::exists(path("m.json")));
+}
+
+TEST_F(MergeFiles, TheSameFileTwiceIsRefused) {
+  const auto a = write("a.json", host_run("0000000a", 10, 2000));
+  const std::string same_via_dot = (dir_ / "." / "a.json").string();
+  EXPECT_EQ(merge({a, same_via_dot}), 2);
+  EXPECT_TRUE(one_line(stderr_)) << stderr_;
+  EXPECT_NE(stderr_.find("twice"), std::string::npos) << stderr_;
+}
+
+TEST_F(MergeFiles, AnOutputThatIsAnInputIsRefusedAndLeftAlone) {
+  const auto a = write("a.json", host_run("0000000a", 10, 2000)), b = write("b.json", host_run("0000000b", 10, 3000));
+  const auto before = std::filesystem::file_size(a);
+  EXPECT_EQ(merge({a, b, "--json=" + a}), 2);
+  EXPECT_TRUE(one_line(stderr_)) << stderr_;
+  EXPECT_NE(stderr_.find("--json"), std::string::npos) << stderr_;
+  EXPECT_EQ(std::filesystem::file_size(a), before);
+  // .hlog merges: --hlog and --json outputs are checked alike.
+  std::ofstream(path("x.hlog")) << "";
+  std::ofstream(path("y.hlog")) << "";
+  EXPECT_EQ(merge({path("x.hlog"), path("y.hlog"), "--hlog=" + path("y.hlog")}), 2);
+  EXPECT_NE(stderr_.find("--hlog"), std::string::npos) << stderr_;
+}
+
+// An interval as a run's --json writes it.
+Json interval_at(int64_t time_unix_ms, int64_t acked, double p99_ms, int64_t count, double busy) {
+  return {{"time_unix_ms", time_unix_ms},
+          {"elapsed_s", 1.0},
+          {"interval_s", 1.0},
+          {"phase", "measure"},
+          {"messages_sent", acked},
+          {"messages_acked", acked},
+          {"throughput_msgs_per_s", static_cast<double>(acked)},
+          {"latency_ms", {{"p50", p99_ms / 2}, {"p99", p99_ms}, {"max", p99_ms * 2}, {"mean", p99_ms / 2}, {"count", count}}},
+          {"connections_open", 10},
+          {"client_busy", busy}};
+}
+
+TEST_F(MergeFiles, IntervalSeriesAddUpByWallClockSecond) {
+  constexpr int64_t t0 = 1'700'000'000'000;
+  Json ja = host_run("0000000a", 10, 2000), jb = host_run("0000000b", 10, 3000);
+  // Host A's ticks fall at .2 s, host B's at .9 s: each second's intervals add up, whatever the offset.
+  ja["intervals"] = {interval_at(t0 + 200, 100, 4, 100, 0.2), interval_at(t0 + 1200, 110, 6, 110, 0.4)};
+  jb["intervals"] = {interval_at(t0 + 900, 300, 8, 300, 0.6), interval_at(t0 + 1900, 310, 2, 310, 0.8),
+                     interval_at(t0 + 2900, 50, 1, 50, 0.5)};
+  ASSERT_EQ(merge({write("a.json", ja), write("b.json", jb), "--json=" + path("m.json")}), 0) << stderr_;
+  const Json m = Json::parse(std::ifstream(path("m.json")));
+  const Json& series = m["intervals"];
+  ASSERT_EQ(series.size(), 3u) << series.dump(1);
+  EXPECT_EQ(series[0]["time_unix_ms"].get<int64_t>(), t0);
+  EXPECT_EQ(series[0]["messages_acked"].get<int64_t>(), 400);
+  EXPECT_DOUBLE_EQ(series[0]["throughput_msgs_per_s"].get<double>(), 400);
+  EXPECT_EQ(series[0]["connections_open"].get<int64_t>(), 20);
+  EXPECT_EQ(series[0]["inputs"].get<int>(), 2);
+  EXPECT_NEAR(series[0]["client_busy"].get<double>(), 0.4, 1e-9);  // each host's own share: averaged
+  EXPECT_EQ(series[0]["latency_ms"]["count"].get<int64_t>(), 400);
+  EXPECT_DOUBLE_EQ(series[0]["latency_ms"]["max"].get<double>(), 16);
+  EXPECT_DOUBLE_EQ(series[0]["latency_ms"]["mean"].get<double>(), (100 * 2.0 + 300 * 4.0) / 400);
+  EXPECT_DOUBLE_EQ(series[0]["latency_ms"]["p99"].get<double>(), 8);  // bounded by the highest part
+  EXPECT_EQ(series[0]["latency_ms"]["percentiles"], "upper_bound");
+  EXPECT_EQ(series[1]["time_unix_ms"].get<int64_t>(), t0 + 1000);
+  EXPECT_EQ(series[1]["messages_acked"].get<int64_t>(), 420);
+  EXPECT_EQ(series[2]["time_unix_ms"].get<int64_t>(), t0 + 2000);
+  EXPECT_EQ(series[2]["messages_acked"].get<int64_t>(), 50);
+  EXPECT_EQ(series[2]["inputs"].get<int>(), 1);
+  EXPECT_NEAR(series[2]["elapsed_s"].get<double>(), 3.9, 1e-9);  // the end of B's last interval
+}
+
+// A sweep result of one host: one cell per (clients, offered rate).
+Json host_sweep(const std::string& host, const std::vector<std::pair<int, double>>& cells) {
+  Json j;
+  j["kind"] = "sweep";
+  j["sweep"] = {{"clients", Json::array()}, {"interrupted", false}};
+  j["cells"] = Json::array();
+  for (size_t i = 0; i < cells.size(); ++i) {
+    const auto [clients, rate] = cells[i];
+    j["cells"].push_back({{"index", i},
+                          {"clients", clients},
+                          {"offered_msgs_per_s", rate},
+                          {"figures", {{"achieved_msgs_per_s", 1}}},
+                          {"result", host_run(host + std::to_string(i), clients, rate, 1000 * (i + 1))}});
+  }
+  return j;
+}
+
+TEST_F(MergeFiles, SweepsMergeCellByCell) {
+  const auto a = write("a.json", host_sweep("a", {{10, 2000}, {10, 4000}, {10, 8000}}));
+  const auto b = write("b.json", host_sweep("b", {{10, 2000}, {10, 4000}}));  // B stopped a cell early
+  ASSERT_EQ(merge({a, b, "--json=" + path("m.json")}), 0) << stderr_;
+  const Json m = Json::parse(std::ifstream(path("m.json")));
+  EXPECT_EQ(m["kind"], "sweep");
+  ASSERT_EQ(m["cells"].size(), 2u);
+  for (int i = 0; i < 2; ++i) {
+    const Json& cell = m["cells"][i];
+    EXPECT_EQ(cell["clients"].get<int64_t>(), 20);
+    EXPECT_DOUBLE_EQ(cell["offered_msgs_per_s"].get<double>(), 2 * (i == 0 ? 2000 : 4000));
+    EXPECT_EQ(cell["result"]["config"]["clients"].get<int64_t>(), 20);
+    EXPECT_EQ(cell["result"]["produce"]["messages_acked"].get<int64_t>(), 2000);
+    // Both hosts' samples in one histogram: 1000 + 1000 at this cell's latency.
+    EXPECT_EQ(cell["result"]["produce"]["latency_ms"]["count"].get<int64_t>(), 2000);
+    EXPECT_NEAR(cell["result"]["produce"]["latency_ms"]["p50"].get<double>(), 1.0 * (i + 1) + 0.5, 0.01);
+    EXPECT_FALSE(cell.contains("figures"));  // the report recomputes them from the merged result
+  }
+  ASSERT_EQ(m["unmatched"].size(), 1u);
+  EXPECT_DOUBLE_EQ(m["unmatched"][0]["offered_msgs_per_s"].get<double>(), 8000);
+}
+
+TEST_F(MergeFiles, CeilingStepsMergeAndAreOkOnlyWhereEveryHostWas) {
+  Json a = host_sweep("a", {{10, 2000}}), b = host_sweep("b", {{10, 2000}});
+  for (Json* j : {&a, &b}) {
+    (*j)["kind"] = "ceiling";
+    (*j)["ceiling"] = {{"ramp", "rate"}};
+    (*j)["steps"] = (*j)["cells"];
+    j->erase("cells");
+    j->erase("sweep");
+  }
+  a["steps"][0]["ok"] = true;
+  b["steps"][0]["ok"] = false;
+  b["steps"][0]["violations"] = {{{"reason", "latency"}, {"detail", "p99 73 ms > 50 ms"}}};
+  ASSERT_EQ(merge({write("a.json", a), write("b.json", b), "--json=" + path("m.json")}), 0) << stderr_;
+  const Json m = Json::parse(std::ifstream(path("m.json")));
+  ASSERT_EQ(m["steps"].size(), 1u);
+  EXPECT_EQ(m["steps"][0]["clients"].get<int64_t>(), 20);
+  EXPECT_FALSE(m["steps"][0]["ok"].get<bool>());
+  EXPECT_EQ(m["steps"][0]["violations"].size(), 1u);
+}
+
+TEST_F(MergeFiles, ARunAndASweepAreRefused) {
+  EXPECT_EQ(merge({write("a.json", host_run("0000000a", 10, 2000)), write("b.json", host_sweep("b", {{10, 2000}}))}), 2);
+  EXPECT_TRUE(one_line(stderr_)) << stderr_;
 }
 
 }  // namespace

@@ -8,7 +8,7 @@ PACKAGES=(
   liburing-dev libboost-dev libzstd-dev liblz4-dev libxxhash-dev libsnappy-dev zlib1g-dev libisal-dev libdeflate-dev
   libssl-dev openssl
   libgtest-dev libgmock-dev libbenchmark-dev librdkafka-dev libcli11-dev nlohmann-json3-dev libfmt-dev
-  libcpp-httplib-dev
+  libcpp-httplib-dev libyaml-cpp-dev
   clang libclang-rt-14-dev
   kcat openjdk-17-jre-headless curl
   openjdk-17-jdk-headless libhdrhistogram-java

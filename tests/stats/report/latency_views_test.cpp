@@ -2,6 +2,7 @@
 // and they agree with the recorded values: p95 between p90 and p99, the mean the arithmetic mean.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -54,28 +55,69 @@ TEST(LatencyViews, JsonHasP95BetweenP90AndP99AndTheMean) {
   EXPECT_EQ(keys, (std::vector<std::string>{"p50", "p75", "p90", "p95", "p99", "p999", "p9999", "max", "mean", "count"}));
 }
 
+// The CSV row of one interval as a column name -> text map (names as the interval JSON's keys).
+std::map<std::string, std::string> csv_columns(const driver::IntervalReport& r, const driver::RunConfig& config) {
+  std::string header = report::csv_header(), row = report::csv_row(r, config);
+  header.pop_back();  // the newline
+  row.pop_back();
+  const auto names = split(header, ','), values = split(row, ',');
+  EXPECT_EQ(names.size(), values.size()) << header << "\n" << row;
+  std::map<std::string, std::string> columns;
+  for (size_t i = 0; i < names.size() && i < values.size(); ++i) columns[names[i]] = values[i];
+  return columns;
+}
+
 TEST(LatencyViews, CsvColumnsMatchTheHeaderAndCarryP95AndMean) {
   driver::Metrics m;
   record_known(m);
   const driver::RunConfig config;
-  std::string header = report::csv_header(), row = report::csv_row(report_of(m), config);
-  header.pop_back();  // the newline
-  row.pop_back();
-  const auto names = split(header, ','), values = split(row, ',');
-  ASSERT_EQ(names.size(), values.size()) << header << "\n" << row;
+  auto columns = csv_columns(report_of(m), config);
   auto column = [&](const std::string& name) {
-    for (size_t i = 0; i < names.size(); ++i) {
-      if (names[i] == name) return std::stod(values[i]);
+    if (!columns.contains(name)) {
+      ADD_FAILURE() << "no column " << name;
+      return 0.0;
     }
-    ADD_FAILURE() << "no column " << name;
-    return 0.0;
+    return std::stod(columns[name]);
   };
-  EXPECT_NEAR(column("latency_p95_ms"), 9.5, 9.5e-3);
-  EXPECT_GT(column("latency_p95_ms"), column("latency_p90_ms"));
-  EXPECT_LT(column("latency_p95_ms"), column("latency_p99_ms"));
-  EXPECT_NEAR(column("latency_mean_ms"), 5.005, 0.006);
-  EXPECT_NEAR(column("service_p95_ms"), 0.95, 0.001);
-  EXPECT_NEAR(column("service_mean_ms"), 0.5005, 0.001);
+  EXPECT_NEAR(column("latency_ms.p95"), 9.5, 9.5e-3);
+  EXPECT_GT(column("latency_ms.p95"), column("latency_ms.p90"));
+  EXPECT_LT(column("latency_ms.p95"), column("latency_ms.p99"));
+  EXPECT_NEAR(column("latency_ms.mean"), 5.005, 0.006);
+  EXPECT_NEAR(column("service_latency_ms.p95"), 0.95, 0.001);
+  EXPECT_NEAR(column("service_latency_ms.mean"), 0.5005, 0.001);
+  // No consumers: their columns are empty, not a measured zero.
+  EXPECT_EQ(columns.at("consume_msgs_per_s"), "");
+  EXPECT_EQ(columns.at("e2e_latency_ms.p95"), "");
+}
+
+TEST(LatencyViews, CsvHasConsumerEndToEndClientBusyAndWallClockColumns) {
+  driver::Metrics m;
+  record_known(m);
+  for (int64_t us = 1; us <= 1000; ++us) m.e2e_latency_us.record(us * 100);  // 0.1 .. 100 ms: p95 95 ms
+  driver::RunConfig config;
+  config.consumers = 2;
+  driver::IntervalReport r = report_of(m);
+  r.delta.consume_received = 1800;
+  r.delta.loop_busy_ns = 250'000'000;  // a quarter of the one worker's second
+  r.start_unix_ms = 1'700'000'000'123;
+  auto columns = csv_columns(r, config);
+  EXPECT_EQ(columns.at("time_unix_ms"), "1700000000123");
+  EXPECT_EQ(columns.at("consume_received"), "1800");
+  EXPECT_NEAR(std::stod(columns.at("consume_msgs_per_s")), 1800, 0.1);
+  EXPECT_NEAR(std::stod(columns.at("e2e_latency_ms.p50")), 50, 0.1);
+  EXPECT_NEAR(std::stod(columns.at("e2e_latency_ms.p95")), 95, 0.1);
+  EXPECT_NEAR(std::stod(columns.at("e2e_latency_ms.p99")), 99, 0.1);
+  EXPECT_NEAR(std::stod(columns.at("client_busy")), 0.25, 1e-4);
+  // Every column is a key (nested ones joined by '.') of the interval's JSON record.
+  const auto j = report::interval_json(r, config);
+  for (const auto& [name, value] : columns) {
+    const size_t dot = name.find('.');
+    const bool found = dot == std::string::npos
+                           ? j.contains(name)
+                           : j.contains(name.substr(0, dot)) && j[name.substr(0, dot)].contains(name.substr(dot + 1));
+    EXPECT_TRUE(found) << name;
+  }
+  EXPECT_EQ(j["time_unix_ms"].get<int64_t>(), 1'700'000'000'123);
 }
 
 // The number printed after `label` in `text`.
