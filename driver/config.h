@@ -3,6 +3,7 @@
 // settings that follow from the others; driver/ runs it.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -71,6 +72,22 @@ struct SecuritySettings {
   bool uses_sasl() const {
     return protocol == SecurityProtocol::kSaslPlaintext || protocol == SecurityProtocol::kSaslSsl;
   }
+};
+
+// --shards/--shard: this process is shard `index` of `count` load hosts running one test. The
+// run's totals are kept here; RunConfig's own clients, consumers, rate and messages are this
+// shard's share (driver/shard.h splits them). first_client and first_consumer place this shard's
+// clients among all: client ids, keys, topics and send phases follow that index, so that N
+// shards behave on the wire as one process with every client would.
+struct ShardPlan {
+  uint32_t count = 1;
+  uint32_t index = 0;
+  uint32_t first_client = 0;
+  uint32_t first_consumer = 0;
+  uint32_t clients_total = 0;
+  uint32_t consumers_total = 0;
+  double rate_total = 0;
+  uint64_t messages_total = 0;
 };
 
 struct RunConfig {
@@ -156,6 +173,11 @@ struct RunConfig {
   // it and count lost, duplicated, reordered and corrupt records, and end-to-end latency.
   bool verify = false;
 
+  ShardPlan shard;
+  // --start-at: the wall-clock instant (Unix ms) the load begins, once every client is connected;
+  // shards given the same instant line up their measured windows. 0: as soon as all are connected.
+  int64_t start_at_unix_ms = 0;
+
   SecuritySettings security;
   // The command that asked for this run, for the JSON (run.command_line), secrets masked.
   std::string command_line;
@@ -173,6 +195,13 @@ struct RunConfig {
   // Helpers the workers share.
   uint64_t record_interval_ns() const;  // paced runs: time between two records of one client; 0 unpaced
   std::string topic_name(uint32_t index) const;  // index < topics
+  // Producer or consumer `global` of this process, numbered among every shard's (see ShardPlan).
+  uint32_t client_number(uint32_t global) const { return shard.first_client + global; }
+  uint32_t consumer_number(uint32_t global) const { return shard.first_consumer + global; }
+  uint32_t clients_in_run() const { return shard.count > 1 ? shard.clients_total : clients; }
+  // Client i writes topic i % topics and consumer j reads topic j % topics, counted over all shards.
+  uint32_t producer_topic(uint32_t global) const { return client_number(global) % std::max(1u, topics); }
+  uint32_t consumer_topic(uint32_t global) const { return consumer_number(global) % std::max(1u, topics); }
   double random_share() const { return payload == PayloadKind::kRandom ? 1.0 : payload_random_share; }
   PartitionerKind partitioner_kind() const {
     return partitioner ? *partitioner : (key_size > 0 ? PartitionerKind::kMurmur2 : PartitionerKind::kSticky);

@@ -18,9 +18,9 @@ bool is_leader_error(int16_t code) {
 
 Consumer::Consumer(const RunConfig& config, uint32_t index, uint32_t global_index, std::optional<uint64_t> quota)
     : index_(index),
-      topic_(global_index % std::max(1u, config.topics)),
-      client_id_(config.client_id_prefix + "-consumer-" + std::to_string(global_index)) {
-  intake_.tally.id = global_index;
+      topic_(config.consumer_topic(global_index)),
+      client_id_(config.client_id_prefix + "-consumer-" + std::to_string(config.consumer_number(global_index))) {
+  intake_.tally.id = config.consumer_number(global_index);
   intake_.quota_left = quota;
 }
 
@@ -264,6 +264,8 @@ void Consumer::handle_fetch(ClientContext& ctx, FetchLink& l, const LinkEvent& e
   const IntakeContext intake{
       .verify = ctx.config.verify,
       .run_id = ctx.control.run_id,
+      .shard = ctx.config.shard.index,
+      .shard_count = ctx.config.shard.count,
       .now_unix_us = (now + ctx.wall_minus_steady_ns) / 1000,
       .measuring = now >= ctx.measure_start_ns,
       .measured_from = ctx.control.producer_measured_from
@@ -360,7 +362,8 @@ bool Consumer::has_everything(const ClientContext& ctx) const {
   // acknowledged record is still to come. Then only the high watermark ends it.
   if (!ctx.in_doubt_by_topic.empty() && ctx.in_doubt_by_topic[topic_] > 0) return false;
   if (ctx.config.verify) return intake_.this_run_distinct >= acked;
-  return !ctx.config.consume_from_earliest && intake_.tally.received >= acked;
+  // Other shards write the topic too (--shards): there, only the high watermark ends it.
+  return !ctx.config.consume_from_earliest && ctx.config.shard.count == 1 && intake_.tally.received >= acked;
 }
 
 void Consumer::on_producers_done(ClientContext& ctx, int64_t now) {

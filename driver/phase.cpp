@@ -1,5 +1,7 @@
 #include "driver/phase.h"
 
+#include <algorithm>
+
 namespace ws::driver {
 namespace {
 
@@ -22,8 +24,10 @@ const char* phase_name(Phase p) {
   return "unknown";
 }
 
-void RunTimeline::begin(int64_t start_ns, int64_t warmup_ns, int64_t duration_ns, int64_t connect_deadline_ns) {
+void RunTimeline::begin(int64_t start_ns, int64_t warmup_ns, int64_t duration_ns, int64_t connect_deadline_ns,
+                        int64_t not_before_ns) {
   start_ns_ = start_ns;
+  not_before_ns_ = not_before_ns;
   warmup_ns_ = warmup_ns;
   duration_ns_ = duration_ns;
   connect_deadline_ns_ = start_ns + connect_deadline_ns;
@@ -41,9 +45,14 @@ bool RunTimeline::stop(int64_t at_ns) { return set_once(stopped_ns_, at_ns); }
 
 void RunTimeline::finish(int64_t at_ns) { set_once(done_ns_, at_ns); }
 
-int64_t RunTimeline::measure_start_ns() const {
+int64_t RunTimeline::load_start_ns() const {
   const int64_t connected = connected_ns();
-  return connected == kNever ? kNever : connected + warmup_ns_;
+  return connected == kNever ? kNever : std::max(connected, not_before_ns_);
+}
+
+int64_t RunTimeline::measure_start_ns() const {
+  const int64_t load = load_start_ns();
+  return load == kNever ? kNever : load + warmup_ns_;
 }
 
 int64_t RunTimeline::measure_end_ns() const {
@@ -61,9 +70,9 @@ bool RunTimeline::stopped_during_connecting() const {
 Phase RunTimeline::phase(int64_t now_ns) const {
   if (now_ns >= done_ns_.load(std::memory_order_acquire)) return Phase::kDone;
   if (now_ns >= measure_end_ns()) return Phase::kDraining;
-  const int64_t connected = connected_ns();
-  if (now_ns < connected) return Phase::kConnecting;
-  return now_ns < connected + warmup_ns_ ? Phase::kWarmUp : Phase::kMeasuring;
+  const int64_t load = load_start_ns();
+  if (now_ns < load) return Phase::kConnecting;
+  return now_ns < load + warmup_ns_ ? Phase::kWarmUp : Phase::kMeasuring;
 }
 
 }  // namespace ws::driver

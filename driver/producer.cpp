@@ -40,11 +40,12 @@ const char* producer_state_name(Producer::State s) {
 Producer::Producer(const RunConfig& config, uint32_t index, uint32_t global_index, uint64_t quota)
     : index_(index),
       global_index_(global_index),
-      topic_(global_index % std::max(1u, config.topics)),
-      partitioner_(config.partitioner_kind(), global_index, 0x5DEECE66DULL),
-      churn_rng_(0x9E3779B97F4A7C15ULL * (global_index + 1)),
+      number_(config.client_number(global_index)),
+      topic_(config.producer_topic(global_index)),
+      partitioner_(config.partitioner_kind(), number_, 0x5DEECE66DULL),
+      churn_rng_(0x9E3779B97F4A7C15ULL * (number_ + 1)),
       quota_left_(quota),
-      client_id_(config.client_id_prefix + "-" + std::to_string(global_index)) {}
+      client_id_(config.client_id_prefix + "-" + std::to_string(number_)) {}
 
 LinkId Producer::link_to(uint32_t broker) const {
   for (const auto& l : links_) {
@@ -126,7 +127,7 @@ void Producer::connect_to_leaders(ClientContext& ctx, int64_t now) {
   // The brokers this producer writes to: every leader of its topic, or its one partition's.
   std::vector<uint32_t> wanted;
   if (partitioner_.kind() == PartitionerKind::kFixed) {
-    wanted.push_back(partitions[global_index_ % partitions.size()].leader);
+    wanted.push_back(partitions[number_ % partitions.size()].leader);
   } else {
     for (const auto& p : partitions) wanted.push_back(p.leader);
   }
@@ -347,7 +348,8 @@ bool Producer::make_due(ClientContext& ctx, int64_t now) {
     if (next_record_ns_ == 0) {
       // Each client's schedule starts at its own phase within one interval, so 10,000 clients at
       // one record per 100 s spread their records evenly instead of all sending at the start.
-      const uint64_t offset = static_cast<uint64_t>(interval) * (global_index_ % ctx.config.clients) / ctx.config.clients;
+      const uint32_t clients = ctx.config.clients_in_run();
+      const uint64_t offset = static_cast<uint64_t>(interval) * (number_ % clients) / clients;
       next_record_ns_ = now + static_cast<int64_t>(offset);
     }
     first = next_record_ns_;
@@ -394,7 +396,7 @@ bool Producer::make_due(ClientContext& ctx, int64_t now) {
   } else {
     for (uint32_t j = 0; j < count; ++j) {
       const std::span<const uint8_t> k = ctx.config.key_size > 0
-                                             ? record_key(key, global_index_, next_sequence_, ctx.config.key_size)
+                                             ? record_key(key, number_, next_sequence_, ctx.config.key_size)
                                              : std::span<const uint8_t>();
       const int32_t index = partitioner_.next(static_cast<int32_t>(partitions.size()), k, available);
       if (index < 0) break;  // no partition can take records now: the rest stays due

@@ -122,6 +122,7 @@ class Producer {
 
   uint32_t index_;
   uint32_t global_index_;
+  uint32_t number_;  // among every shard's producers (--shards): its client id, key and send phase
   uint32_t topic_;
   State state_ = State::kWaitingMetadata;
   bool ever_ready_ = false;

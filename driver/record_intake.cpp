@@ -72,7 +72,7 @@ RecordIntake::Intake RecordIntake::take_records(PartitionCursor& cursor, protoco
         continue;
       }
       sent_us = stamp.send_time_us;
-      if (stamp.run != ctx.run_id) ++counters.consume_other_runs;
+      if (!ctx.same_run(stamp.run)) ++counters.consume_other_runs;
       if (stamp.run == ctx.run_id && stamp.producer < ctx.measured_from.size()) {
         measured = stamp.sequence >= ctx.measured_from[stamp.producer].load(std::memory_order_acquire);
       }
@@ -89,7 +89,7 @@ RecordIntake::Intake RecordIntake::take_records(PartitionCursor& cursor, protoco
         ++counters.consume_out_of_order;
       }
       // Only this run's records: older ones would measure how old the topic is, not the broker.
-      if (stamp.run != ctx.run_id) sent_us = -1;
+      if (!ctx.same_run(stamp.run)) sent_us = -1;
     } else if (record.timestamp_ms >= 0) {
       sent_us = record.timestamp_ms * 1000;  // CreateTime, millisecond resolution (magic 1 and 2)
     }

@@ -42,6 +42,12 @@ struct ConsumerTally {
 struct IntakeContext {
   bool verify = false;
   uint32_t run_id = 0;
+  // --shards: the shards of one run stamp run_id - shard + 0 .. shard_count - 1; a record of
+  // another shard is the run's own (end-to-end latency, not "other runs"), though only this
+  // shard's producers say how many records there must be.
+  uint32_t shard = 0;
+  uint32_t shard_count = 1;
+  bool same_run(uint32_t stamped) const { return stamped - (run_id - shard) < shard_count; }
   int64_t now_unix_us = 0;
   bool measuring = true;            // past the warm-up
   // Per producer of this run, the first sequence it sent after the warm-up (UINT64_MAX: none

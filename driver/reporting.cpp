@@ -1,7 +1,10 @@
 #include "driver/reporting.h"
 
+#include <sys/timex.h>
+
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <thread>
 
 #include "protocol/errors.h"
@@ -11,6 +14,23 @@ namespace ws::driver {
 int64_t steady_clock_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
       .count();
+}
+
+int64_t steady_ns_of_unix_ms(int64_t unix_ms, int64_t now_steady_ns) {
+  if (unix_ms == 0) return 0;
+  const int64_t now_unix_ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return now_steady_ns + (unix_ms * 1'000'000 - now_unix_ns);
+}
+
+ClockReport clock_report() {
+  ClockReport report;
+  timex tx{};  // modes 0: read only
+  const int state = ::adjtimex(&tx);
+  if (state == -1) return report;
+  report.synchronized = state != TIME_ERROR && (tx.status & STA_UNSYNC) == 0;
+  report.max_error_ms = static_cast<double>(tx.maxerror) / 1000.0;  // microseconds
+  return report;
 }
 
 namespace {
@@ -136,6 +156,16 @@ RunResult ReportCollector::collect(const std::function<void(const IntervalReport
   result.connecting_completed = connected != RunTimeline::kNever && connected < timeline.connect_deadline_ns() &&
                                 !timeline.stopped_during_connecting();
   const int64_t connect_end = std::min({connected, timeline.stopped_ns(), end});
+  const auto unix_ms_of = [&](int64_t steady_ns) { return result.start_time_unix_ms + (steady_ns - start) / 1'000'000; };
+  if (const int64_t measure_start = timeline.measure_start_ns(); measure_start <= end &&
+                                                                 measure_start < timeline.measure_end_ns()) {
+    result.measure_start_unix_ms = unix_ms_of(measure_start);
+    result.measure_end_unix_ms = unix_ms_of(std::min(end, timeline.measure_end_ns()));
+  }
+  if (const int64_t load = timeline.load_start_ns(); timeline.not_before_ns() > 0 && load != RunTimeline::kNever) {
+    result.start_late_s = static_cast<double>(std::max<int64_t>(0, load - timeline.not_before_ns())) / 1e9;
+  }
+  result.clock = clock_report();
   result.connect_duration_s = static_cast<double>(connect_end - start) / 1e9;
   result.interrupted = control_.stop_requested.load();
   result.stalled = control_.stalled.load();
@@ -208,6 +238,14 @@ Verdict judge(const RunResult& result, const RunConfig& config) {
       codes += (codes.empty() ? "" : ", ") + protocol::error_name(code) + " x" + std::to_string(n);
     }
     degraded("every record sent failed" + (codes.empty() ? std::string() : " (" + codes + ")"));
+  }
+  // Shards lined up by --start-at: one that began late measured another window than the others.
+  const double late_allowed_s = std::max(0.1, 0.01 * std::chrono::duration<double>(config.duration).count());
+  if (config.start_at_unix_ms > 0 && result.start_late_s > late_allowed_s) {
+    char why[160];
+    std::snprintf(why, sizeof why, "the load began %.2f s after --start-at (allowed: %.2f s, 1%% of --duration)",
+                  result.start_late_s, late_allowed_s);
+    degraded(why);
   }
   if (result.stalled) {
     degraded("nothing moved for " + format_duration(config.stall_timeout) + " (--stall-timeout): the run was ended");

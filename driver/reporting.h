@@ -39,6 +39,15 @@ struct IntervalReport {
   bool warmup() const { return phase == Phase::kConnecting || phase == Phase::kWarmUp; }
 };
 
+// What the wall clock of this host is worth for lining up hosts: CLOCK_REALTIME, and whether the
+// kernel holds it synchronised (NTP or chrony) with its estimated maximum error.
+struct ClockReport {
+  std::string source = "CLOCK_REALTIME";
+  bool synchronized = false;
+  double max_error_ms = -1;  // -1: unknown
+};
+ClockReport clock_report();
+
 // A broker as the run met it.
 struct BrokerReport {
   uint32_t index = 0;
@@ -73,6 +82,14 @@ struct RunResult {
   uint32_t run_id = 0;  // random per run (stamped into --verify records): merge tells runs apart by it
   // Phases.
   int64_t start_time_unix_ms = 0;
+  // Wall-clock bounds of the measured time (0: it never began): shards of one test are lined up
+  // and checked by them.
+  int64_t measure_start_unix_ms = 0;
+  int64_t measure_end_unix_ms = 0;
+  // --start-at: how long after it the load began (clients still connecting, or the process started
+  // late); 0 when on time or not asked.
+  double start_late_s = 0;
+  ClockReport clock;
   double connect_duration_s = 0;  // from the start to the end of Connecting (or of the run)
   bool connecting_completed = false;  // every client got ready before --connect-deadline
   bool interrupted = false;   // Ctrl-C
@@ -115,5 +132,9 @@ class ReportCollector {
 std::vector<BrokerReport> broker_reports(BrokerRegistry& registry, const RunCounters& totals);
 
 int64_t steady_clock_ns();
+// The steady-clock instant (as steady_clock_ns(), `now_steady_ns` being now) of a wall-clock time in
+// Unix ms; 0 stays 0.
+int64_t steady_ns_of_unix_ms(int64_t unix_ms, int64_t now_steady_ns);
+
 
 }  // namespace ws::driver

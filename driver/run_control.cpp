@@ -2,12 +2,18 @@
 
 #include <random>
 
+#include "driver/shard.h"
+
 namespace ws::driver {
 
 RunControl::RunControl(const RunConfig& config, uint32_t workers)
     : start_barrier(static_cast<std::ptrdiff_t>(workers) + 1),
       brokers(config.broker_version),
-      run_id(static_cast<uint32_t>(std::random_device{}())),
+      // Shards given one absolute --start-at share a base, so their consumers know each other's
+      // records; each shard's own id stays unique (merge tells inputs apart by it).
+      run_id((config.shard.count > 1 && config.start_at_unix_ms > 0 ? shared_run_id_base(config.start_at_unix_ms)
+                                                                    : static_cast<uint32_t>(std::random_device{}())) +
+             config.shard.index),
       producer_count(config.clients),
       consumer_count(config.consumers),
       clients_not_ready(config.clients + config.consumers),

@@ -65,8 +65,9 @@ bool ShardedRunner::prepare(std::string& error, std::string& notice, uint64_t ex
 
 RunResult ShardedRunner::run(const std::function<void(const IntervalReport&)>& on_interval) {
   for (auto& w : workers_) w->worker.start();
-  control_.timeline.begin(steady_clock_ns(), config_.warmup.count(), config_.duration.count(),
-                          config_.connect_deadline.count());
+  const int64_t now = steady_clock_ns();
+  control_.timeline.begin(now, config_.warmup.count(), config_.duration.count(), config_.connect_deadline.count(),
+                          steady_ns_of_unix_ms(config_.start_at_unix_ms, now));
   control_.start_barrier.arrive_and_wait();
   std::vector<Mailbox*> mailboxes;
   for (auto& w : workers_) mailboxes.push_back(&w->mailbox);

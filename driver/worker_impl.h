@@ -201,8 +201,9 @@ void Worker<Loop>::end_consumers_if_due(int64_t now) {
     ctx_.in_doubt_by_topic.assign(config_.topics, 0);
     if (control_.producer_acked) {
       for (uint32_t p = 0; p < control_.producer_count; ++p) {
-        ctx_.acked_by_topic[p % config_.topics] += control_.producer_acked[p].load(std::memory_order_relaxed);
-        ctx_.in_doubt_by_topic[p % config_.topics] += control_.producer_in_doubt[p].load(std::memory_order_relaxed);
+        const uint32_t topic = config_.producer_topic(p);
+        ctx_.acked_by_topic[topic] += control_.producer_acked[p].load(std::memory_order_relaxed);
+        ctx_.in_doubt_by_topic[topic] += control_.producer_in_doubt[p].load(std::memory_order_relaxed);
       }
     }
     for (auto& c : consumers_) c.on_producers_done(ctx_, now);
@@ -224,7 +225,9 @@ int64_t Worker<Loop>::next_wake() const {
   const RunTimeline& timeline = control_.timeline;
   int64_t next = std::min({next_publish_ns_, next_sweep_ns_, timers_.next_ns(), drain_deadline_ns_,
                            consumer_deadline_ns_});
-  if (phase_ == Phase::kConnecting) next = std::min(next, timeline.connect_deadline_ns());
+  if (phase_ == Phase::kConnecting) {
+    next = std::min({next, timeline.connect_deadline_ns(), timeline.load_start_ns()});
+  }
   if (!ctx_.past_warmup) next = std::min(next, timeline.measure_start_ns());
   if (phase_ < Phase::kDraining) next = std::min(next, timeline.measure_end_ns());
   return next;
@@ -373,7 +376,7 @@ void Worker<Loop>::publish_consumer_tallies() {
   std::vector<uint64_t> acked_here(acked.size());
   for (auto& c : consumers_) {
     // Only the producers of the consumer's topic count (producer p writes topic p % topics).
-    for (size_t p = 0; p < acked.size(); ++p) acked_here[p] = p % config_.topics == c.topic() ? acked[p] : 0;
+    for (size_t p = 0; p < acked.size(); ++p) acked_here[p] = config_.producer_topic(static_cast<uint32_t>(p)) == c.topic() ? acked[p] : 0;
     RecordIntake& intake = c.intake();
     intake.tally.lost = intake.count_lost(config_.verify, control_.run_id, acked_here);
     tallies.push_back(intake.tally);

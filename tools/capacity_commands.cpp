@@ -31,7 +31,8 @@ void on_signal(int) {
 class CommandOwnedRunFlags {
  public:
   void add_to(CLI::App& app) {
-    for (const char* flag : {"--rate", "--duration", "--messages", "--csv", "--hlog", "--prometheus"}) {
+    for (const char* flag : {"--rate", "--duration", "--messages", "--csv", "--hlog", "--prometheus", "--shards",
+                             "--shard", "--start-at"}) {
       app.add_option(flag, value_)->group("");  // hidden from --help
     }
   }
@@ -43,7 +44,10 @@ class CommandOwnedRunFlags {
         {"--messages", "every run lasts its --step-duration"},
         {"--csv", "not available here; --json holds every run with its per-interval series"},
         {"--hlog", "not available here; --json holds every run with its latency histograms"},
-        {"--prometheus", "not available here"}};
+        {"--prometheus", "not available here"},
+        {"--shards", "a sweep or ceiling runs on one load host; shard single runs (wirestress --shards) and merge them"},
+        {"--shard", "a sweep or ceiling runs on one load host; shard single runs (wirestress --shards) and merge them"},
+        {"--start-at", "cells start one after another; use it with single runs"}};
     for (const auto& [flag, reason] : reasons) {
       if (app.count(flag)) {
         std::cerr << "wirestress " << command << ": " << flag << ": '" << value_ << "' is not valid; " << reason

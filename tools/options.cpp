@@ -7,12 +7,15 @@
 
 #include <cctype>
 #include <cerrno>
+#include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 #include <thread>
 
 #include "driver/payload.h"
+#include "driver/shard.h"
 #include "net/event_loop.h"
 #include "net/uring_loop.h"
 #include "ws_version.h"
@@ -131,7 +134,23 @@ void RunFlags::add_to(CLI::App& app) {
       ->capture_default_str();
   app.add_option("--partitions", o_.embedded_partitions, "Partitions of the topic on the embedded broker")
       ->capture_default_str();
-  app.add_option("--json", o_.json_path, "Write the result (config, per-interval series, totals, histograms) to FILE");
+  app.add_option("--json", o_.json_path,
+                 "Write the result (config, per-interval series, totals, histograms) to FILE; '-' prints it on "
+                 "stdout after the summary, between '----- BEGIN WIRESTRESS RESULT -----' and '----- END "
+                 "WIRESTRESS RESULT -----' lines (for kubectl logs)");
+  app.add_option("--shards", shards_,
+                 "Load hosts running this one test together (e.g. a Kubernetes Indexed Job; README: Many load "
+                 "hosts): --clients, --consumers, --rate and --messages are the totals, split exactly over the "
+                 "shards, and this process runs the part of --shard")
+      ->capture_default_str();
+  app.add_option("--shard", shard_,
+                 "Which of the --shards this process is, 0 to N-1 (default: $JOB_COMPLETION_INDEX, which "
+                 "Kubernetes sets in Indexed Jobs)");
+  app.add_option("--start-at", start_at_,
+                 "Begin the load at this wall-clock time, once every client is connected: Unix milliseconds "
+                 "(date +%s%3N) or +DURATION from now (+30s). Shards given the same milliseconds line up their "
+                 "measured windows and check each other's --verify records; a load that begins late is reported "
+                 "(exit 3)");
   app.add_option("--hlog", o_.hlog_path,
                  "Write an HdrHistogram interval log (tags latency_us, service_latency_us) to FILE");
   app.add_option("--csv", o_.csv_path, "Write one row per report interval to FILE (for plotting)");
@@ -188,6 +207,66 @@ void RunFlags::add_to(CLI::App& app) {
   app.add_flag("--verify", r.verify,
                "Producers stamp every record (run, producer, sequence, send time, xxHash); consumers count "
                "lost, duplicated, out-of-order and corrupt records and end-to-end latency");
+}
+
+bool RunFlags::apply_sharding(const CLI::App& app, driver::RunConfig& r, std::string& error) const {
+  auto bad = [&](const std::string& flag, const std::string& value, const std::string& accepted) {
+    error = tool_ + ": " + flag + ": '" + value + "' is not valid; " + accepted;
+    return false;
+  };
+  auto count_of = [](const std::string& text, uint32_t& out) {
+    if (text.empty() || text.size() > 9 || text.find_first_not_of("0123456789") != std::string::npos) return false;
+    out = static_cast<uint32_t>(std::stoul(text));
+    return true;
+  };
+  uint32_t shards = 0, shard = 0;
+  if (!count_of(shards_, shards)) return bad("--shards", shards_, "use 1 to 100000");
+  // Kubernetes gives every pod of an Indexed Job the same arguments and its index in this variable.
+  std::string shard_text = shard_, shard_source = "--shard";
+  const char* job_index = std::getenv("JOB_COMPLETION_INDEX");
+  if (app.count("--shard") == 0 && shards > 1) {
+    if (!job_index) {
+      return bad("--shard", "", "give --shard=I (0 to " + std::to_string(shards - 1) +
+                                    ") with --shards, or run in a Kubernetes Indexed Job, which sets "
+                                    "JOB_COMPLETION_INDEX");
+    }
+    shard_text = job_index;
+    shard_source = "JOB_COMPLETION_INDEX";
+  }
+  if (!shard_text.empty() && !count_of(shard_text, shard)) {
+    return bad(shard_source, shard_text, "use 0 to " + std::to_string(std::max(1u, shards) - 1));
+  }
+  if (auto e = driver::validate_shard(r, shards, shard)) {
+    if (shard_source != "--shard" && e->flag == "--shard") e->flag = shard_source;
+    error = tool_ + ": " + e->message();
+    return false;
+  }
+  if (shards > 1) driver::apply_shard(r, shards, shard);
+
+  if (start_at_.empty()) return true;
+  const int64_t now_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  constexpr int64_t kDayMs = 24 * 3600 * 1000;
+  const std::string accepted = "use Unix milliseconds within the next 24 hours (date +%s%3N) or +DURATION (+30s)";
+  if (start_at_[0] == '+') {
+    std::chrono::nanoseconds after{};
+    if (!driver::parse_duration(start_at_.substr(1), after) || after > std::chrono::hours(24)) {
+      return bad("--start-at", start_at_, accepted);
+    }
+    r.start_at_unix_ms = now_ms + std::chrono::duration_cast<std::chrono::milliseconds>(after).count();
+    return true;
+  }
+  if (start_at_.size() > 18 || start_at_.find_first_not_of("0123456789") != std::string::npos) {
+    return bad("--start-at", start_at_, accepted);
+  }
+  const int64_t at = std::stoll(start_at_);
+  if (at < 100'000'000'000) {  // before 1973 in ms, but 5138 in s: seconds were given
+    return bad("--start-at", start_at_, "that looks like seconds; " + accepted);
+  }
+  // A pod scheduled late still runs (and reports how late it began); an hour is a mistake.
+  if (at < now_ms - 3600 * 1000 || at > now_ms + kDayMs) return bad("--start-at", start_at_, accepted);
+  r.start_at_unix_ms = at;
+  return true;
 }
 
 std::optional<RunOptions> RunFlags::finish(const CLI::App& app, std::string& error) const {
@@ -401,6 +480,7 @@ std::optional<RunOptions> RunFlags::finish(const CLI::App& app, std::string& err
     error = tool_ + ": " + e->message();
     return std::nullopt;
   }
+  if (!apply_sharding(app, r, error)) return std::nullopt;
   // An address this host does not have would fail every connection bound to it: say so now.
   for (const auto& address : r.source_addresses) {
     const bool v6 = address.find(':') != std::string::npos;

@@ -47,6 +47,9 @@ class RunFlags {
   void set_properties(MappedProperties mapped) { properties_ = std::move(mapped); }
 
  private:
+  // --shards, --shard (or JOB_COMPLETION_INDEX) and --start-at, once the totals are checked.
+  bool apply_sharding(const CLI::App& app, driver::RunConfig& r, std::string& error) const;
+
   std::string tool_;
   RunOptions o_;
   MappedProperties properties_;
@@ -58,7 +61,7 @@ class RunFlags {
               connect_deadline_ = "60s", reconnect_backoff_ = "100ms", reconnect_backoff_max_ = "5s",
               drain_timeout_ = "5s", stall_timeout_ = "30s", report_interval_ = "1s", acks_ = "1",
               latency_max_ = "1h", consume_from_ = "latest", fetch_max_wait_ = "500ms", partitioner_,
-              source_addresses_, payload_ = "pattern", payload_compressibility_;
+              source_addresses_, payload_ = "pattern", payload_compressibility_, shards_ = "1", shard_, start_at_;
 };
 
 // Client properties (-X key=value, --config=FILE) turned into flags placed before the command

@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string_view>
 
 #include "stats/hlog.h"
 #include "stats/report/omb_result.h"
@@ -40,6 +41,7 @@ int run_and_report(const RunOptions& options, RunEngine& engine, const RunIdenti
   for (const auto& [flag, path] : {std::pair{"--json", &options.json_path}, std::pair{"--csv", &options.csv_path},
                                    std::pair{"--hlog", &options.hlog_path},
                                    std::pair{"--omb-result", &options.omb_result_path}}) {
+    if (*path == "-" && std::string_view(flag) == "--json") continue;  // stdout
     if (const std::string problem = check_output_path(flag, *path); !problem.empty()) {
       std::cerr << tool << ": " << problem << "\n";
       return 2;
@@ -147,7 +149,13 @@ int run_and_report(const RunOptions& options, RunEngine& engine, const RunIdenti
   if (context.verdict.status == driver::ExitStatus::kUsage && !result.fatal.empty()) {
     std::cerr << tool << ": " << result.fatal << "\n";  // the one line a script sees for exit 2
   }
-  if (!options.json_path.empty()) {
+  if (options.json_path == "-") {
+    // Between markers, so that a collector can cut it out of a log (kubectl logs) with other lines.
+    std::cout << kResultBeginMarker << "\n"
+              << report::result_json(result, config, context, process, std::move(intervals)).dump(2) << "\n"
+              << kResultEndMarker << "\n"
+              << std::flush;
+  } else if (!options.json_path.empty()) {
     std::ofstream out(options.json_path);
     out << report::result_json(result, config, context, process, std::move(intervals)).dump(2) << "\n";
     if (!out) {

@@ -23,6 +23,10 @@ class RunEngine {
   virtual void request_stop() = 0;
 };
 
+// --json=-: the result on stdout, between these lines (tools/kubernetes/ collects it from pod logs).
+inline constexpr const char* kResultBeginMarker = "----- BEGIN WIRESTRESS RESULT -----";
+inline constexpr const char* kResultEndMarker = "----- END WIRESTRESS RESULT -----";
+
 struct RunIdentity {
   std::string tool = "wirestress";
   std::string broker;        // as the JSON's config.bootstrap shows it

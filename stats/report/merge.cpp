@@ -1,6 +1,8 @@
 #include "stats/report/merge.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -144,6 +146,63 @@ Json merge_interval_series(const std::vector<const Json*>& results, int64_t star
   return series;
 }
 
+// Shards of one test (--shards): each exactly once. A shard given twice (a retried pod) would
+// count its load twice: refused. A missing one is a warning (its load is simply not there).
+MergeOutcome check_shards(const std::vector<LoadedInput>& inputs, Json& warnings) {
+  std::map<uint32_t, const std::string*> seen;
+  uint32_t count = 0;
+  for (const auto& in : inputs) {
+    const Json shard = in.json.value("run", Json::object()).value("shard", Json());
+    if (!shard.is_object()) continue;
+    const uint32_t index = shard.value("index", 0u);
+    count = std::max(count, shard.value("count", 0u));
+    const auto [it, fresh] = seen.emplace(index, &in.path);
+    if (!fresh) {
+      return failed(2, in.path + " and " + *it->second + " are both shard " + std::to_string(index) +
+                           ": merge one result per shard (was a shard run twice?)");
+    }
+  }
+  if (count > 0 && seen.size() < count) {
+    std::string missing;
+    for (uint32_t i = 0; i < count && missing.size() < 200; ++i) {
+      if (!seen.contains(i)) missing += (missing.empty() ? "" : ", ") + std::to_string(i);
+    }
+    warnings.push_back("only " + std::to_string(seen.size()) + " of " + std::to_string(count) +
+                       " shards were merged (missing: " + missing + "): the figures are those shards' load only");
+  }
+  return {};
+}
+
+// Runs merged as one test must have measured the same window: more than 1% of its length apart,
+// the sum describes load that never ran at one time.
+void check_windows(const std::vector<LoadedInput>& inputs, Json& warnings) {
+  int64_t first_start = INT64_MAX, last_start = 0, first_end = INT64_MAX, last_end = 0;
+  double length_sum = 0;
+  int windows = 0;
+  for (const auto& in : inputs) {
+    const Json run = in.json.value("run", Json::object());
+    const int64_t start = run.value("measure_start_unix_ms", int64_t{0}), end = run.value("measure_end_unix_ms", int64_t{0});
+    if (start <= 0 || end < start) continue;
+    first_start = std::min(first_start, start);
+    last_start = std::max(last_start, start);
+    first_end = std::min(first_end, end);
+    last_end = std::max(last_end, end);
+    length_sum += static_cast<double>(end - start);
+    ++windows;
+  }
+  if (windows < 2) return;
+  const double length_ms = length_sum / windows;
+  const double apart_ms = static_cast<double>(std::max(last_start - first_start, last_end - first_end));
+  if (apart_ms > 0.01 * length_ms) {
+    char text[300];
+    std::snprintf(text, sizeof text,
+                  "the measured windows differ by %.3f s, more than 1%% of the %.3f s measured: the inputs did not "
+                  "run at the same time (give every shard the same --start-at)",
+                  apart_ms / 1000, length_ms / 1000);
+    warnings.push_back(text);
+  }
+}
+
 // Run results made at the same time into one: counters summed, histograms merged, the config
 // telling the combined load, every input's config kept.
 MergeOutcome merge_runs(const std::vector<LoadedInput>& inputs, bool force) {
@@ -156,6 +215,9 @@ MergeOutcome merge_runs(const std::vector<LoadedInput>& inputs, bool force) {
   for (auto& c : configs) {
     if (!c) c = &kNoConfig;
   }
+  Json warnings = Json::array();
+  if (MergeOutcome refused = check_shards(inputs, warnings); refused.exit_code != 0) return refused;
+  check_windows(inputs, warnings);
   Json shape_differences = Json::array();
   for (const char* field : kShapeFields) {
     const Json first = configs[0]->value(field, Json());
@@ -182,7 +244,7 @@ MergeOutcome merge_runs(const std::vector<LoadedInput>& inputs, bool force) {
   Json produce, connections, failures, process, consume, clients, consumers, metadata, unanswered,
       per_consumer = Json::array(), input_list = Json::array();
   double elapsed = 0, busy = 0;
-  int64_t start_unix_ms = 0;
+  int64_t start_unix_ms = 0, measure_start_unix_ms = 0, measure_end_unix_ms = 0;
   bool interrupted = false;
   for (const auto& [path, j] : inputs) {
     std::string error;
@@ -229,7 +291,18 @@ MergeOutcome merge_runs(const std::vector<LoadedInput>& inputs, bool force) {
     interrupted = interrupted || run.value("interrupted", false);
     const int64_t started = run.value("start_time_unix_ms", int64_t{0});
     if (started > 0 && (start_unix_ms == 0 || started < start_unix_ms)) start_unix_ms = started;
-    input_list.push_back({{"file", path}, {"run_id", run.value("run_id", Json())}, {"config", j.value("config", Json())}});
+    const int64_t measured_from = run.value("measure_start_unix_ms", int64_t{0});
+    if (measured_from > 0 && (measure_start_unix_ms == 0 || measured_from < measure_start_unix_ms)) {
+      measure_start_unix_ms = measured_from;
+    }
+    measure_end_unix_ms = std::max(measure_end_unix_ms, run.value("measure_end_unix_ms", int64_t{0}));
+    input_list.push_back({{"file", path},
+                          {"run_id", run.value("run_id", Json())},
+                          {"shard", run.value("shard", Json())},
+                          {"measure_start_unix_ms", run.value("measure_start_unix_ms", Json())},
+                          {"measure_end_unix_ms", run.value("measure_end_unix_ms", Json())},
+                          {"clock", run.value("clock", Json())},
+                          {"config", j.value("config", Json())}});
   }
   Json out;
   out["merged_from"] = Json::array();
@@ -249,6 +322,7 @@ MergeOutcome merge_runs(const std::vector<LoadedInput>& inputs, bool force) {
   out["config"] = config;
   out["inputs"] = input_list;
   if (!shape_differences.empty()) out["shape_differences"] = shape_differences;
+  out["warnings"] = warnings;
   out["produce"] = produce;
   out["produce"]["latency_ms"] = latency_json(latency);
   out["produce"]["service_latency_ms"] = latency_json(service);
@@ -275,6 +349,8 @@ MergeOutcome merge_runs(const std::vector<LoadedInput>& inputs, bool force) {
   out["run"] = {{"elapsed_s", elapsed},
                 {"inputs", inputs.size()},
                 {"start_time_unix_ms", start_unix_ms},
+                {"measure_start_unix_ms", measure_start_unix_ms},
+                {"measure_end_unix_ms", measure_end_unix_ms},
                 {"client_busy_fraction", busy / static_cast<double>(inputs.size())},  // each host's own share
                 {"interrupted", interrupted}};
   out["process"] = process;  // summed over the inputs (hosts)
@@ -428,6 +504,9 @@ int merge_json(const std::vector<std::string>& paths, const std::string& json_ou
     return outcome.exit_code;
   }
   const Json& out = outcome.merged;
+  for (const auto& warning : out.value("warnings", Json::array())) {
+    std::cerr << "wirestress merge: warning: " << warning.get<std::string>() << "\n";
+  }
   if (kind == ResultKind::kRun) {
     std::cout << "merged " << inputs.size() << " results: " << out["produce"].value("messages_acked", 0.0)
               << " acked, " << out["produce"].value("throughput_msgs_per_s", 0.0) << " msg/s, latency p50 "

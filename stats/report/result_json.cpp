@@ -164,6 +164,23 @@ Json interval_json(const driver::IntervalReport& r, const driver::RunConfig& con
   return j;
 }
 
+namespace {
+
+// --shards: which part of the whole test this result is (merge checks every shard is there once).
+Json shard_json(const driver::ShardPlan& plan) {
+  if (plan.count <= 1) return nullptr;
+  return {{"index", plan.index},
+          {"count", plan.count},
+          {"first_client", plan.first_client},
+          {"first_consumer", plan.first_consumer},
+          {"clients_total", plan.clients_total},
+          {"consumers_total", plan.consumers_total},
+          {"rate_total", plan.rate_total},
+          {"messages_total", plan.messages_total}};
+}
+
+}  // namespace
+
 Json result_json(const driver::RunResult& result, const driver::RunConfig& config, const RunContext& context,
                  const ProcessFigures& process, Json intervals) {
   const auto& c = result.counters;
@@ -290,6 +307,14 @@ Json result_json(const driver::RunResult& result, const driver::RunConfig& confi
               {"run_id", result.run_id != 0 ? Json(run_id) : Json(nullptr)},
               {"command_line", context.command_line},
               {"start_time_unix_ms", result.start_time_unix_ms},
+              {"start_at_unix_ms", config.start_at_unix_ms > 0 ? Json(config.start_at_unix_ms) : Json(nullptr)},
+              {"start_late_s", result.start_late_s},
+              {"measure_start_unix_ms", result.measure_start_unix_ms},
+              {"measure_end_unix_ms", result.measure_end_unix_ms},
+              {"clock", {{"source", result.clock.source},
+                         {"synchronized", result.clock.synchronized},
+                         {"max_error_ms", result.clock.max_error_ms}}},
+              {"shard", shard_json(config.shard)},
               {"elapsed_s", result.elapsed_s},
               {"io_backend", result.io_backend},
               {"threads", result.threads},

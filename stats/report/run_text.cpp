@@ -94,6 +94,16 @@ long proc_status_value(const char* field) {
 
 long current_thread_count() { return proc_status_value("Threads:"); }
 
+namespace {
+
+std::string fixed(double v, int decimals) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
+
+}  // namespace
+
 std::string interval_line(const driver::IntervalReport& r, const driver::RunConfig& config) {
   const auto& d = r.delta;
   const double seconds = std::max(r.interval_s, 1e-9);
@@ -106,7 +116,15 @@ std::string interval_line(const driver::IntervalReport& r, const driver::RunConf
                   r.elapsed_s, with_commas(ready).c_str(), with_commas(r.clients).c_str(),
                   with_commas(static_cast<uint64_t>(static_cast<double>(delta) / seconds)).c_str(),
                   with_commas(r.total.connections_open).c_str(), with_commas(d.connections_failed).c_str());
-    return line;
+    std::string text = line;
+    if (config.start_at_unix_ms > 0 && ready >= r.clients) {
+      // Every client is ready and waits for --start-at with the other shards.
+      const double left_s =
+          static_cast<double>(config.start_at_unix_ms - r.start_unix_ms) / 1000.0 - r.interval_s;
+      std::snprintf(line, sizeof line, " | waiting for --start-at: %.1f s", std::max(0.0, left_s));
+      text += line;
+    }
+    return text;
   }
   const auto& h = r.interval->latency_us;
   const char* phase = r.phase == driver::Phase::kWarmUp ? " warm-up" : (r.phase == driver::Phase::kDraining ? " drain" : "");
@@ -147,6 +165,24 @@ std::string summary(const driver::RunResult& result, const driver::RunConfig& co
                 with_commas(configured).c_str(), with_commas(static_cast<uint64_t>(connect_rate)).c_str(),
                 result.connecting_completed ? "" : ", not all by --connect-deadline");
   out << buf;
+  if (config.shard.count > 1) {
+    const driver::ShardPlan& s = config.shard;
+    std::snprintf(buf, sizeof buf, "  shard              %u of %u (0-based): clients %s of %s, consumers %s of %s", s.index,
+                  s.count, with_commas(config.clients).c_str(), with_commas(s.clients_total).c_str(),
+                  with_commas(config.consumers).c_str(), with_commas(s.consumers_total).c_str());
+    out << buf << (s.rate_total > 0 ? ", " + with_commas(static_cast<uint64_t>(config.rate)) + " of " +
+                                          with_commas(static_cast<uint64_t>(s.rate_total)) + " msg/s"
+                                    : std::string())
+        << "\n";
+  }
+  if (config.start_at_unix_ms > 0) {
+    const std::string clock = result.clock.synchronized
+                                  ? "clock synchronised, max error " + fixed(result.clock.max_error_ms, 1) + " ms"
+                                  : "clock NOT synchronised (no NTP/chrony): hosts may not line up";
+    out << "  start              "
+        << (result.start_late_s > 0.0005 ? fixed(result.start_late_s, 3) + " s after --start-at" : "at --start-at")
+        << ", measured from Unix ms " << result.measure_start_unix_ms << "; " << clock << "\n";
+  }
   if (const uint64_t n = result.producers_never_connected()) {
     out << "  never connected    " << with_commas(n) << " of " << with_commas(result.clients)
         << " clients (no connection to their partition's leader was ever ready)\n";

@@ -217,6 +217,51 @@ TEST_F(MergeFiles, TheSameRunTwiceIsRefused) {
   EXPECT_FALSE(std::filesystem::exists(path("m.json")));
 }
 
+// Shard `index` of `count`, measured from `start_ms` for 60 s.
+Json shard_run(uint32_t index, uint32_t count, int64_t start_ms) {
+  Json j = host_run("0000010" + std::to_string(index), 10, 1000);
+  j["run"]["shard"] = {{"index", index}, {"count", count}};
+  j["run"]["measure_start_unix_ms"] = start_ms;
+  j["run"]["measure_end_unix_ms"] = start_ms + 60'000;
+  return j;
+}
+
+TEST_F(MergeFiles, ShardsLinedUpMergeWithoutWarningAndRecordTheirWindows) {
+  const auto a = write("a.json", shard_run(0, 2, 1'800'000'000'000)),
+             b = write("b.json", shard_run(1, 2, 1'800'000'000'040));  // 40 ms apart
+  ASSERT_EQ(merge({a, b, "--json=" + path("m.json")}), 0) << stderr_;
+  EXPECT_EQ(stderr_, "");
+  const Json m = Json::parse(std::ifstream(path("m.json")));
+  EXPECT_TRUE(m["warnings"].empty());
+  EXPECT_EQ(m["run"]["measure_start_unix_ms"].get<int64_t>(), 1'800'000'000'000);
+  EXPECT_EQ(m["run"]["measure_end_unix_ms"].get<int64_t>(), 1'800'000'060'040);
+  EXPECT_EQ(m["inputs"][1]["shard"]["index"].get<int>(), 1);
+}
+
+TEST_F(MergeFiles, WindowsMoreThanOnePercentApartAreWarnedAbout) {
+  const auto a = write("a.json", shard_run(0, 2, 1'800'000'000'000)),
+             b = write("b.json", shard_run(1, 2, 1'800'000'000'700));  // 0.7 s of 60 s
+  ASSERT_EQ(merge({a, b, "--json=" + path("m.json")}), 0) << stderr_;
+  EXPECT_NE(stderr_.find("warning: the measured windows differ by 0.700 s"), std::string::npos) << stderr_;
+  const Json m = Json::parse(std::ifstream(path("m.json")));
+  ASSERT_EQ(m["warnings"].size(), 1u);
+  EXPECT_NE(m["warnings"][0].get<std::string>().find("--start-at"), std::string::npos);
+}
+
+TEST_F(MergeFiles, AMissingShardIsWarnedAboutAndAShardTwiceIsRefused) {
+  const auto a = write("a.json", shard_run(0, 3, 1'800'000'000'000)),
+             c = write("c.json", shard_run(2, 3, 1'800'000'000'000));
+  ASSERT_EQ(merge({a, c, "--json=" + path("m.json")}), 0) << stderr_;
+  EXPECT_NE(stderr_.find("only 2 of 3 shards were merged (missing: 1)"), std::string::npos) << stderr_;
+  Json again = shard_run(2, 3, 1'800'000'000'000);
+  again["run"]["run_id"] = "0000ffff";  // shard 2 run a second time
+  const auto c2 = write("c2.json", again);
+  EXPECT_EQ(merge({a, c, c2, "--json=" + path("m2.json")}), 2);
+  EXPECT_TRUE(one_line(stderr_)) << stderr_;
+  EXPECT_NE(stderr_.find("both shard 2"), std::string::npos) << stderr_;
+  EXPECT_FALSE(std::filesystem::exists(path("m2.json")));
+}
+
 TEST_F(MergeFiles, TheSameFileTwiceIsRefused) {
   const auto a = write("a.json", host_run("0000000a", 10, 2000));
   const std::string same_via_dot = (dir_ / "." / "a.json").string();

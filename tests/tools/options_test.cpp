@@ -5,6 +5,8 @@
 
 #include <unistd.h>
 
+#include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <initializer_list>
 #include <string>
@@ -138,6 +140,16 @@ TEST(Options, BadValuesNameTheFlagOnOneLine) {
       {{"--payload-delimiter=,"}, "--payload-delimiter"},  // without --payload-file
       {{"--payload-pool-size=2000000"}, "--payload-pool-size"},
       {{"--payload-pool-size=100000", "--message-size=1000000"}, "--payload-pool-size"},  // 100 GB of values
+      {{"--shards=0"}, "--shards"},
+      {{"--shards=two"}, "--shards"},
+      {{"--shards=3", "--shard=3"}, "--shard"},
+      {{"--shards=3", "--shard=-1"}, "--shard"},
+      {{"--shards=4", "--clients=3", "--shard=0"}, "--shards"},  // a shard would have no producer
+      {{"--start-at=soon"}, "--start-at"},
+      {{"--start-at=1800000000"}, "--start-at"},  // seconds, not milliseconds
+      {{"--start-at=1000000000000"}, "--start-at"},  // 2001: long past
+      {{"--start-at=+2d"}, "--start-at"},
+      {{"--start-at=+25h"}, "--start-at"},
   };
   for (const auto& [args, flag] : cases) {
     std::vector<const char*> argv{"wirestress"};
@@ -172,9 +184,55 @@ TEST(Options, HelpDocumentsEveryFlagAndExitsZero) {
                            "--consume-from", "--fetch-max-wait", "--fetch-min-bytes", "--fetch-max-bytes",
                            "--verify", "--partitioner", "--topics", "--source-addresses", "--brokers",
                            "--prometheus-bind", "--payload", "--payload-file", "--payload-delimiter",
-                           "--payload-compressibility", "--payload-pool-size"}) {
+                           "--payload-compressibility", "--payload-pool-size", "--shards", "--shard",
+                           "--start-at"}) {
     EXPECT_NE(out.output.find(flag), std::string::npos) << flag;
   }
+}
+
+TEST(Options, ShardsTakeTheirPartOfTheTotalsAndTheIndexFromKubernetes) {
+  auto out = parse({"--shards=3", "--shard=1", "--clients=10", "--consumers=4", "--rate=1000", "--messages=100"});
+  ASSERT_TRUE(out.options) << out.output;
+  const auto& r = out.options->run;
+  EXPECT_EQ(r.clients, 3u);  // 4, 3, 3
+  EXPECT_EQ(r.shard.first_client, 4u);
+  EXPECT_EQ(r.consumers, 1u);  // 2, 1, 1
+  EXPECT_EQ(r.shard.first_consumer, 2u);
+  EXPECT_DOUBLE_EQ(r.rate, 300);
+  EXPECT_EQ(r.messages, 30u);
+  EXPECT_EQ(r.shard.clients_total, 10u);
+
+  ::setenv("JOB_COMPLETION_INDEX", "2", 1);
+  auto job = parse({"--shards=3", "--clients=10"});
+  auto explicit_index = parse({"--shards=3", "--shard=0", "--clients=10"});
+  auto bad_index = parse({"--shards=2", "--clients=10"});
+  ::unsetenv("JOB_COMPLETION_INDEX");
+  ASSERT_TRUE(job.options) << job.output;
+  EXPECT_EQ(job.options->run.shard.index, 2u);
+  EXPECT_EQ(job.options->run.shard.first_client, 7u);
+  ASSERT_TRUE(explicit_index.options);
+  EXPECT_EQ(explicit_index.options->run.shard.index, 0u) << "--shard wins over the environment";
+  EXPECT_EQ(bad_index.exit_code, 2);
+  EXPECT_NE(bad_index.output.find("JOB_COMPLETION_INDEX"), std::string::npos) << bad_index.output;
+
+  auto missing = parse({"--shards=2", "--clients=10"});
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.output.find("--shard"), std::string::npos) << missing.output;
+}
+
+TEST(Options, StartAtTakesUnixMillisecondsOrAnOffset) {
+  const int64_t now_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const std::string at = "--start-at=" + std::to_string(now_ms + 60'000);
+  auto absolute = parse({at.c_str()});
+  ASSERT_TRUE(absolute.options) << absolute.output;
+  EXPECT_EQ(absolute.options->run.start_at_unix_ms, now_ms + 60'000);
+  auto relative = parse({"--start-at=+30s"});
+  ASSERT_TRUE(relative.options) << relative.output;
+  EXPECT_NEAR(static_cast<double>(relative.options->run.start_at_unix_ms), static_cast<double>(now_ms + 30'000), 5'000);
+  // A pod scheduled a little late still runs, and reports how late it began.
+  const std::string past = "--start-at=" + std::to_string(now_ms - 10'000);
+  EXPECT_TRUE(parse({past.c_str()}).options);
 }
 
 TEST(Options, PayloadFlags) {
