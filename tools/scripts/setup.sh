@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PACKAGES=(
-  build-essential cmake ninja-build pkg-config python3
+  build-essential cmake ninja-build pkg-config python3 python3-yaml
   liburing-dev libboost-dev libzstd-dev liblz4-dev libxxhash-dev libsnappy-dev zlib1g-dev libisal-dev libdeflate-dev
   libssl-dev openssl
   libgtest-dev libgmock-dev libbenchmark-dev librdkafka-dev libcli11-dev nlohmann-json3-dev libfmt-dev
