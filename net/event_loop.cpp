@@ -83,11 +83,20 @@ bool ensure_fd_limit(uint64_t needed, std::string& error) {
   }
   // Headroom for the process's own files (logs, ring fds, listening sockets in tests).
   const rlim_t want = static_cast<rlim_t>(needed) + 64;
-  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur >= want) return true;
   if (limit.rlim_cur == RLIM_INFINITY) return true;
+  if (limit.rlim_cur >= want) {
+    // Enough for one connection per client; more for clients writing to several leaders, if the
+    // hard limit allows (failing that, `needed` is still met).
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max == RLIM_INFINITY ? std::max<rlim_t>(want, 1u << 20) : limit.rlim_max;
+    if (raised.rlim_cur > limit.rlim_cur) ::setrlimit(RLIMIT_NOFILE, &raised);
+    return true;
+  }
 
   rlimit raised = limit;
-  raised.rlim_cur = want;
+  // As high as the hard limit allows, not just `want`: a client connects to every leader its
+  // records go to, which only the metadata says, so `needed` (one per client) is a floor.
+  raised.rlim_cur = limit.rlim_max == RLIM_INFINITY ? std::max<rlim_t>(want, 1u << 20) : std::max(want, limit.rlim_max);
   if (limit.rlim_max != RLIM_INFINITY && limit.rlim_max < want) {
     raised.rlim_max = want;  // only root (CAP_SYS_RESOURCE) may raise the hard limit
   }

@@ -3,9 +3,11 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <cctype>
+#include <cmath>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -25,11 +27,29 @@ namespace {
 
 const char* const kDurationHint = "use a duration such as 500ms, 10s, 2m or 1h";
 
+// The CPUs this process may use: its affinity mask and, in a container, the cgroup v2 quota
+// (cpu.max "200000 100000" is 2 CPUs). hardware_concurrency() counts the node's cores: 64 worker
+// threads in a pod limited to 2 CPUs would be throttled, not faster.
+uint32_t usable_cpus() {
+  uint32_t n = std::max(1u, std::thread::hardware_concurrency());
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (::sched_getaffinity(0, sizeof set, &set) == 0) n = std::max(1, CPU_COUNT(&set));
+  std::ifstream cpu_max("/sys/fs/cgroup/cpu.max");
+  std::string quota;
+  double period = 0;
+  if (cpu_max >> quota >> period && quota != "max" && period > 0) {
+    const double cpus = std::ceil(std::strtod(quota.c_str(), nullptr) / period);
+    if (cpus >= 1 && cpus < n) n = static_cast<uint32_t>(cpus);
+  }
+  return n;
+}
+
 }  // namespace
 
 void RunFlags::add_to(CLI::App& app) {
   driver::RunConfig& r = o_.run;
-  r.threads = std::max(1u, std::thread::hardware_concurrency());
+  r.threads = usable_cpus();
   app.get_formatter()->column_width(36);
   // Client properties come first on the (expanded) command line and the user's own flags after
   // them: the last value of a flag wins.
@@ -96,7 +116,9 @@ void RunFlags::add_to(CLI::App& app) {
                  "intervals): each closes its connections once its requests are answered and connects again "
                  "through the full handshake, as restarted clients do; 0 = never")
       ->capture_default_str();
-  app.add_option("--threads", r.threads, "Worker threads (default: number of cores)")->capture_default_str();
+  app.add_option("--threads", r.threads,
+                 "Worker threads (default: the CPUs this process may use, by its affinity and cgroup quota)")
+      ->capture_default_str();
   app.add_option("--io", io_, "I/O backend: uring (falls back to asio if unavailable) or asio")->capture_default_str();
   app.add_option("--broker-version", broker_version_,
                  "auto (ask with ApiVersions once per broker; fall back to 0.9 if it does not answer within "

@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+
+#include <sys/resource.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -686,6 +688,23 @@ TEST(Resolve, UnknownHostFailsWithAMessage) {
 TEST(FdLimit, RaisesTheSoftLimitWhenTheHardLimitAllows) {
   std::string error;
   EXPECT_TRUE(ensure_fd_limit(2000, error)) << error;
+}
+
+TEST(FdLimit, TheSoftLimitGoesToTheHardOneEvenWhenTheFloorIsMet) {
+  // One connection per client is a floor: clients writing to several leaders need more, and only
+  // the metadata says how many, so the soft limit (1,024 in many containers) is raised anyway.
+  rlimit before{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &before), 0);
+  if (before.rlim_max == RLIM_INFINITY || before.rlim_max <= 1024) GTEST_SKIP() << "no finite hard limit above 1024";
+  rlimit low = before;
+  low.rlim_cur = 1024;
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+  std::string error;
+  EXPECT_TRUE(ensure_fd_limit(100, error)) << error;
+  rlimit after{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &after), 0);
+  EXPECT_EQ(after.rlim_cur, before.rlim_max);
+  ::setrlimit(RLIMIT_NOFILE, &before);
 }
 
 TEST(FdLimit, ImpossibleRequestFailsWithAMessage) {
