@@ -73,7 +73,7 @@ def check_job(problems):
             want(resources.get(kind, {}).get(resource), f"no resources.{kind}.{resource}")
     threads = [a.split("=", 1)[1] for a in args if a.startswith("--threads=")]
     want(threads == [str(resources.get("limits", {}).get("cpu"))],
-         f"--threads {threads} is not the CPU limit: wirestress would count the node's CPUs")
+         f"--threads {threads} is not the CPU limit: one worker per CPU the pod may use")
     anti = pod.get("affinity", {}).get("podAntiAffinity", {})
     terms = anti.get("requiredDuringSchedulingIgnoredDuringExecution", []) + [
         t.get("podAffinityTerm", {}) for t in anti.get("preferredDuringSchedulingIgnoredDuringExecution", [])]
