@@ -398,6 +398,11 @@ std::string headline(const Json& j, ResultKind kind, const std::vector<RunView>&
       << "% failed.</p>\n";
   }
   if (!runs.empty()) h << "<p>Scenario: " << scenario_text(json_section(*runs.front().result, "config")) << ".</p>\n";
+  // A merge's warnings (shards missing, measured windows apart): the sum may describe load that
+  // never ran at one time, so they stand above every chart.
+  for (const auto& w : j.value("warnings", Json::array())) {
+    if (w.is_string()) h << "<p class=\"warning\">Warning: " << xml_escape(w.get<std::string>()) << "</p>\n";
+  }
   return h.str();
 }
 
@@ -449,6 +454,7 @@ std::string report_html(const Json& j, const std::string& source_name) {
        << ".charts{display:flex;flex-wrap:wrap;gap:12px}figure{margin:0;border:1px solid #ddd}\n"
        << "table{border-collapse:collapse;font-size:13px}th,td{border:1px solid #ccc;padding:3px 7px;text-align:right}\n"
        << "th{background:#f2f2f2}tr.bad td{background:#fdecea}td:first-child{text-align:left}\n"
+       << ".warning{background:#fdecea;border-left:4px solid #c0392b;padding:6px 10px}\n"
        << "</style></head>\n<body data-kind=\"" << what << "\">\n"
        << "<h1>wirestress " << what << ": " << xml_escape(source_name) << "</h1>\n"
        << headline(j, kind, runs);

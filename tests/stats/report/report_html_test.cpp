@@ -131,6 +131,16 @@ TEST(ReportHtml, ACellCutShortIsMarkedApartNotPlottedAsAFailure) {
 
 // Ceiling steps sit around the limit: the x axis starts near them, not at 0. Achieved vs offered
 // uses one kind of axis on both sides.
+TEST(ReportHtml, AMergesWarningsStandAboveTheCharts) {
+  Json merged = run_result(30, 3000, 1.0, 5);
+  merged["warnings"] = Json::array({"the measured windows differ by 0.700 s, more than 1% of the 60.000 s measured"});
+  const std::string html = report_html(merged, "merged.json");
+  const size_t warning = html.find("<p class=\"warning\">Warning: the measured windows differ by 0.700 s");
+  ASSERT_NE(warning, std::string::npos);
+  EXPECT_LT(warning, html.find("<svg")) << "above the first chart";
+  EXPECT_EQ(report_html(run_result(30, 3000, 1.0, 5), "one.json").find("class=\"warning\""), std::string::npos);
+}
+
 TEST(ReportHtml, AxesFitTheData) {
   Json j = sweep_result();
   j["cells"][0]["offered_msgs_per_s"] = 10;  // offered now spans 10 to 10,000 msg/s
