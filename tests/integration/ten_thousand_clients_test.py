@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The headline command, as a user types it: `wirestress --clients=10000 --acks=0 --duration=15s`
+"""The headline command, as a user types it: `wirestress --clients=10000 --acks=0 --duration=6s`
 connects all 10,000 clients and exits 0, against
   - Kafka 0.9 (its own instance: 10,000 unpaced acks=0 clients overload it for minutes after),
     with the default --broker-version=auto (the 3 s ApiVersions probe happens while connecting);
@@ -21,7 +21,7 @@ CLIENTS = 10000
 def run(wirestress, extra, workdir, name):
     out_json = os.path.join(workdir, f"{name}.json")
     began = time.time()
-    proc = subprocess.run([wirestress, f"--clients={CLIENTS}", "--acks=0", "--duration=15s", "--quiet",
+    proc = subprocess.run([wirestress, f"--clients={CLIENTS}", "--acks=0", "--duration=6s", "--quiet",
                            f"--json={out_json}", *extra], capture_output=True, text=True, timeout=400)
     took = time.time() - began
     problems = []
