@@ -19,19 +19,6 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-bool decode_histogram(const Json& j, const char* key, stats::HdrHistogram& out, std::string& error) {
-  if (!j.contains(key) || !j[key].is_string()) {
-    error = std::string("no ") + key + " (made by an older wirestress?)";
-    return false;
-  }
-  std::vector<uint8_t> bytes;
-  if (!stats::from_base64(j[key].get<std::string>(), bytes)) {
-    error = std::string(key) + " is not base64";
-    return false;
-  }
-  return stats::decode_v2(bytes, out, error);
-}
-
 // Adds every number of `from` into `into`, recursively (for counter maps such as errors_by_code).
 void add_numbers(Json& into, const Json& from) {
   if (!into.is_object()) into = Json::object();

@@ -6,13 +6,18 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include "driver/capacity/figures.h"
+#include "driver/metrics.h"
+#include "stats/report/result_json.h"
 
 extern char** environ;
 
@@ -41,22 +46,41 @@ struct RunView {
   double started_s = 0;     // when it began, since the command started
   double offered = 0;       // msg/s
   double x = 0;             // where it sits on the x axis of the load charts
-  bool ok = true;           // ceiling steps: within every limit
+  bool ok = true;           // ceiling steps: within every limit; overlaid runs: exit code 0
   bool cut_short = false;   // Ctrl-C ended it: its figures say nothing about its load
-  std::string verdict;      // ceiling steps: the reasons it failed
+  std::string verdict;      // ceiling steps: the reasons it failed; overlaid runs: exit code and why
+  int exit_code = 0;        // the run's (0: all went well)
+  double mb_per_s = 0;      // data sent
   const Json* result = nullptr;
   LoadFigures f;
 };
 
+// A single run's result as a RunView named `name`.
+RunView run_view(const Json& j, std::string name) {
+  RunView r;
+  r.name = std::move(name);
+  r.result = &j;
+  r.f = load_figures(j);
+  r.offered = r.x = r.f.offered_msgs_per_s;
+  const Json& produce = json_section(j, "produce");
+  const Json& run = json_section(j, "run");
+  r.mb_per_s = json_number(produce, "throughput_mb_per_s",
+                           json_number(produce, "bytes_sent") / std::max(json_number(run, "elapsed_s"), 1e-9) / 1e6);
+  r.cut_short = run.value("interrupted", false);
+  r.exit_code = static_cast<int>(json_number(run, "exit_code"));
+  r.verdict = std::to_string(r.exit_code);
+  std::string reasons;
+  for (const auto& reason : json_section(run, "degraded_reasons")) {
+    if (reason.is_string()) reasons += (reasons.empty() ? "" : "; ") + reason.get<std::string>();
+  }
+  if (!reasons.empty()) r.verdict += ": " + reasons;
+  return r;
+}
+
 std::vector<RunView> runs_of(const Json& j, ResultKind kind) {
   std::vector<RunView> runs;
   if (kind == ResultKind::kRun) {
-    RunView r;
-    r.name = "run";
-    r.result = &j;
-    r.f = load_figures(j);
-    r.offered = r.x = r.f.offered_msgs_per_s;
-    runs.push_back(std::move(r));
+    runs.push_back(run_view(j, "run"));
     return runs;
   }
   const bool sweep = kind == ResultKind::kSweep;
@@ -127,11 +151,9 @@ std::vector<Chart> sweep_charts(const std::vector<RunView>& runs) {
   for (double o : offered) ideal.points.push_back({o, o, "offered " + grouped(o) + " msg/s"});
   std::sort(ideal.points.begin(), ideal.points.end(), [](const ChartPoint& a, const ChartPoint& b) { return a.x < b.x; });
   size_t color = 0;
-  constexpr const char* kColors[] = {"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-                                     "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"};
   for (const auto& [n, list] : by_clients) {
     const std::string name = grouped(n) + (n == 1 ? " client" : " clients");
-    const std::string c = kColors[color++ % std::size(kColors)];
+    const std::string c = palette_color(color++);
     ChartSeries a(name, c), l(name, c), fc(name, c), p99(name + " p99", c), p50(name + " p50", c, true);
     for (const RunView* r : list) {
       if (r->cut_short) {
@@ -249,97 +271,266 @@ std::vector<Chart> ceiling_charts(const Json& j, const std::vector<RunView>& run
   return {achieved, latency, loss, failing, client};
 }
 
+// --- Per-interval series: one code path for the timelines of one command and for the overlay of
+// several runs.
+
+bool before_measuring(const Json& iv) {
+  const std::string phase = json_string(iv, "phase");
+  return phase == "connecting" || phase == "warmup";
+}
+
+// Where a run's measured time began, in seconds since the run started (connecting included): the
+// end of its last connecting or warm-up interval. 0 for results without phases.
+double measure_start_s(const Json& result) {
+  double start = 0;
+  for (const auto& iv : json_section(result, "intervals")) {
+    if (!before_measuring(iv)) break;
+    start = json_number(iv, "elapsed_s");
+  }
+  return start;
+}
+
+constexpr const char* kNotMeasured = "connecting and warm-up (not measured)";
+
+// A figure of one interval record and how a tooltip says it; nothing where the record lacks it.
+// `seconds` is the interval's length.
+struct IntervalFigure {
+  std::function<std::optional<double>(const Json& iv, double seconds)> read;
+  std::function<std::string(double)> text;
+};
+
+IntervalFigure rate_figure(const char* key, double per, const std::string& unit) {
+  return {[key, per](const Json& iv, double) -> std::optional<double> {
+            if (!iv.contains(key)) return std::nullopt;
+            return json_number(iv, key) / per;
+          },
+          [unit](double v) { return grouped(v) + " " + unit; }};
+}
+
+// MB/s sent: the interval's bytes over its length.
+IntervalFigure mb_figure() {
+  return {[](const Json& iv, double seconds) -> std::optional<double> {
+            if (!iv.contains("bytes_sent") || !(seconds > 0)) return std::nullopt;
+            return json_number(iv, "bytes_sent") / seconds / 1e6;
+          },
+          [](double v) { return fixed(v, 2) + " MB/s"; }};
+}
+
+// A percentile (or max, mean) of one latency view in ms. An interval without samples, or a result
+// of an older version without the key (p95), has none: the line leaves it out rather than draw 0.
+IntervalFigure latency_figure(const char* view, const std::string& key) {
+  return {[view, key](const Json& iv, double) -> std::optional<double> {
+            const Json& l = json_section(iv, view);
+            if (!(json_number(l, "count") > 0) || !l.contains(key)) return std::nullopt;
+            return json_number(l, key.c_str());
+          },
+          [key](double v) { return key + " " + fixed(v, 2) + " ms"; }};
+}
+
+// One point per interval of `result` that has the figure, at x = shift + the interval's end since
+// the run started, then a break so that the next run's points start a new line.
+void plot(ChartSeries& s, const Json& result, double shift, const std::string& who, const IntervalFigure& f) {
+  double previous = 0;
+  for (const auto& iv : json_section(result, "intervals")) {
+    const double elapsed = json_number(iv, "elapsed_s");
+    // Merged results carry no interval_s: their intervals follow one another.
+    const double seconds = json_number(iv, "interval_s", elapsed - previous);
+    previous = elapsed;
+    const auto v = f.read(iv, seconds);
+    if (!v) continue;
+    const double t = shift + elapsed;
+    const std::string phase = json_string(iv, "phase");
+    const std::string note = phase == "warmup" ? " (warm-up)" : phase == "connecting" ? " (connecting)" : "";
+    s.points.push_back({t, *v, who + fixed(std::abs(t) < 0.05 ? 0 : t, 1) + " s" + note + ": " + f.text(*v)});
+  }
+  s.points.push_back({shift, kBreak});
+}
+
+bool has_points(const ChartSeries& s) {
+  return std::any_of(s.points.begin(), s.points.end(), [](const ChartPoint& p) { return std::isfinite(p.y); });
+}
+
+// Logarithmic y when the plotted values span more than `ratio` (latency with stalls).
+bool log_y_for(const std::vector<ChartSeries>& series, double ratio) {
+  std::vector<double> ys;
+  for (const auto& s : series) {
+    for (const auto& p : s.points) ys.push_back(p.y);
+  }
+  return spans(ys, ratio);
+}
+
 // Per-interval timelines over the whole command: each run's intervals at its start time, with a
-// break in the lines between runs.
+// break in the lines between runs and each run's connecting and warm-up time shaded.
 std::vector<Chart> timeline_charts(const std::vector<RunView>& runs, bool several) {
   Chart tput("timeline-throughput", "Throughput over time", "seconds", "msg/s");
+  Chart mb("timeline-mb", "Data sent over time", "seconds", "MB/s");
   Chart lat("timeline-latency", "Latency over time (per interval, from the intended send time)", "seconds", "ms");
+  Chart e2e("timeline-e2e-latency", "End-to-end latency over time (per interval, send to a consumer's receipt)",
+            "seconds", "ms");
   Chart conn("timeline-connections", "Open connections over time", "seconds", "connections");
   Chart busy("timeline-client-busy", "Client event-loop busy share over time", "seconds", "%");
   ChartSeries acked("acknowledged msg/s", "#1f77b4"), offered("offered msg/s", "#999999", true, true, false),
-      received("received msg/s per consumer", "#2ca02c"), p50("p50", "#2ca02c"), p95("p95", "#bcbd22"),
-      p99("p99", "#ff7f0e"), max("max", "#d62728", true), mean("mean", "#17becf", true), open("connections open", "#9467bd"),
-      wanted("clients + consumers", "#999999", true, true, false), b("client busy", "#8c564b");
-  std::vector<double> latencies;
-  bool consumers = false;
+      received("received msg/s per consumer", "#2ca02c"), sent_mb("MB/s sent", "#1f77b4"),
+      open("connections open", "#9467bd"), wanted("clients + consumers", "#999999", true, true, false),
+      b("client busy", "#8c564b");
+  // The same lines for both latency views (from the intended send, and end to end), named as the
+  // interval record's keys.
+  auto latency_lines = [] {
+    return std::vector<ChartSeries>{ChartSeries("p50", "#2ca02c"), ChartSeries("p95", "#bcbd22"),
+                                    ChartSeries("p99", "#ff7f0e"), ChartSeries("max", "#d62728", true),
+                                    ChartSeries("mean", "#17becf", true)};
+  };
+  std::vector<ChartSeries> produce_latency = latency_lines(), e2e_latency = latency_lines();
   for (const auto& r : runs) {
     const Json& cfg = json_section(*r.result, "config");
     const double n = json_number(cfg, "clients") + json_number(cfg, "consumers");
     const double nconsumers = json_number(cfg, "consumers");
     const double measure_end = json_number(cfg, "warmup_s") + json_number(cfg, "duration_s");
     const std::string who = several ? r.name + ", " : "";
-    for (const auto& iv : json_section(*r.result, "intervals")) {
-      const double t = r.started_s + json_number(iv, "elapsed_s");
-      const std::string at = who + fixed(t, 1) + " s" + (json_string(iv, "phase") == "warmup" ? " (warm-up)" : "");
-      const double rate = json_number(iv, "throughput_msgs_per_s");
-      acked.points.push_back({t, rate, at + ": " + grouped(rate) + " msg/s"});
-      offered.points.push_back({t, r.offered});
-      if (nconsumers > 0 && iv.contains("consume_msgs_per_s")) {
-        consumers = true;
-        const double recv = json_number(iv, "consume_msgs_per_s") / nconsumers;
-        received.points.push_back({t, recv, at + ": " + grouped(recv) + " msg/s per consumer"});
-      }
-      const Json& l = json_section(iv, "latency_ms");
-      if (json_number(l, "count") > 0) {
-        p50.points.push_back({t, json_number(l, "p50"), at + ": p50 " + fixed(json_number(l, "p50"), 2) + " ms"});
-        // Results of older versions have no p95: leave the line out rather than draw zeros.
-        if (l.contains("p95")) {
-          p95.points.push_back({t, json_number(l, "p95"), at + ": p95 " + fixed(json_number(l, "p95"), 2) + " ms"});
-        }
-        mean.points.push_back({t, json_number(l, "mean"), at + ": mean " + fixed(json_number(l, "mean"), 2) + " ms"});
-        p99.points.push_back({t, json_number(l, "p99"), at + ": p99 " + fixed(json_number(l, "p99"), 2) + " ms"});
-        max.points.push_back({t, json_number(l, "max"), at + ": max " + fixed(json_number(l, "max"), 2) + " ms"});
-        latencies.push_back(json_number(l, "p50"));
-        latencies.push_back(json_number(l, "max"));
-      }
-      // At the end of the measured time clients finish and close: not a drop worth drawing (the
-      // same ticks load_figures leaves out of failing clients).
-      if (!(measure_end > 0 && json_number(iv, "elapsed_s") > measure_end - 0.05)) {
-        const double n_open = json_number(iv, "connections_open");
-        open.points.push_back({t, n_open, at + ": " + grouped(n_open) + " open"});
-        wanted.points.push_back({t, n});
-      }
-      b.points.push_back({t, 100 * json_number(iv, "client_busy"), at + ": " + fixed(100 * json_number(iv, "client_busy"), 1) + "% busy"});
+    auto on = [&](ChartSeries& s, const IntervalFigure& f) { plot(s, *r.result, r.started_s, who, f); };
+    on(acked, rate_figure("throughput_msgs_per_s", 1, "msg/s"));
+    on(offered, {[&r](const Json&, double) -> std::optional<double> { return r.offered; },
+                 [](double v) { return "offered " + grouped(v) + " msg/s"; }});
+    if (nconsumers > 0) on(received, rate_figure("consume_msgs_per_s", nconsumers, "msg/s per consumer"));
+    on(sent_mb, mb_figure());
+    for (auto& s : produce_latency) on(s, latency_figure("latency_ms", s.name));
+    if (nconsumers > 0) {
+      for (auto& s : e2e_latency) on(s, latency_figure("e2e_latency_ms", s.name));
     }
-    for (auto* s : {&acked, &offered, &received, &p50, &p95, &p99, &max, &mean, &open, &wanted, &b}) {
-      s->points.push_back({r.started_s, kBreak});
+    // At the end of the measured time clients finish and close: not a drop worth drawing (the
+    // same ticks load_figures leaves out of failing clients).
+    auto connected = [measure_end](const char* key, double fixed_value) {
+      return [=](const Json& iv, double) -> std::optional<double> {
+        if (measure_end > 0 && json_number(iv, "elapsed_s") > measure_end - 0.05) return std::nullopt;
+        return key ? json_number(iv, key) : fixed_value;
+      };
+    };
+    on(open, {connected("connections_open", 0), [](double v) { return grouped(v) + " open"; }});
+    on(wanted, {connected(nullptr, n), [](double v) { return grouped(v) + " clients + consumers"; }});
+    on(b, {[](const Json& iv, double) -> std::optional<double> { return 100 * json_number(iv, "client_busy"); },
+           [](double v) { return fixed(v, 1) + "% busy"; }});
+    const double measured_from = measure_start_s(*r.result);
+    if (measured_from > 0) {
+      for (Chart* c : {&tput, &mb, &lat, &e2e, &conn, &busy}) {
+        c->bands.push_back({r.started_s, r.started_s + measured_from, kNotMeasured});
+      }
     }
-  }
-  if (std::all_of(offered.points.begin(), offered.points.end(), [](const ChartPoint& p) { return !(p.y > 0); })) {
-    offered.points.clear();
   }
   tput.series = {acked};
-  if (consumers) tput.series.push_back(received);
-  if (!offered.points.empty()) tput.series.push_back(offered);
-  lat.series = {p50, p95, p99, max, mean};
-  lat.log_y = spans(latencies, 30);
+  if (has_points(received)) tput.series.push_back(received);
+  if (std::any_of(offered.points.begin(), offered.points.end(), [](const ChartPoint& p) { return p.y > 0; })) {
+    tput.series.push_back(offered);
+  }
+  mb.series = {sent_mb};
+  lat.series = produce_latency;
+  // The scale follows p50 and max (the other lines lie between them).
+  lat.log_y = log_y_for({produce_latency[0], produce_latency[3]}, 30);
   conn.series = {open, wanted};
   busy.series = {b};
+  std::vector<Chart> charts = {tput};
+  if (has_points(sent_mb)) charts.push_back(mb);
+  charts.push_back(lat);
+  if (has_points(e2e_latency[2])) {
+    e2e.series = e2e_latency;
+    e2e.log_y = log_y_for({e2e_latency[0], e2e_latency[3]}, 30);
+    charts.push_back(e2e);
+  }
+  charts.push_back(conn);
+  charts.push_back(busy);
   if (several) {
-    for (Chart* c : {&tput, &lat, &conn, &busy}) {
-      for (const auto& r : runs) c->rules.push_back({true, r.started_s, r.name.substr(0, 1) + r.name.substr(r.name.find(' ') + 1), "#bbbbbb"});
+    for (auto& c : charts) {
+      for (const auto& r : runs) c.rules.push_back({true, r.started_s, r.name.substr(0, 1) + r.name.substr(r.name.find(' ') + 1), "#bbbbbb"});
     }
   }
-  return {tput, lat, conn, busy};
+  return charts;
 }
 
-// The table of cells / steps (or the one run).
-std::string runs_table(const std::vector<RunView>& runs, ResultKind kind) {
+// --- Several runs overlaid: x = seconds into each run's measured time.
+
+// The distribution chart's percentiles, placed as HdrHistogram's plots place them: x = 1/(1-p).
+constexpr double kDistributionPercentiles[] = {50, 75, 90, 95, 99, 99.5, 99.9, 99.95, 99.99, 99.995, 99.999};
+double percentile_x(double percentile) { return 100.0 / (100.0 - percentile); }
+std::string percent_text(double percentile) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g%%", percentile);
+  return buf;
+}
+
+std::vector<Chart> overlay_chart_list(const std::vector<LabelledRun>& runs) {
+  const std::string x_label = "seconds into the measured time";
+  Chart tput("overlay-throughput", "Acknowledged msg/s per interval", x_label, "msg/s");
+  Chart mb("overlay-mb", "Data sent per interval", x_label, "MB/s");
+  Chart lat("overlay-latency", "Latency per interval from the intended send: p99 (solid), p50 (dashed)", x_label, "ms");
+  Chart e2e("overlay-e2e-latency", "End-to-end latency per interval: p99 (solid), p50 (dashed)", x_label, "ms");
+  Chart dist("latency-distribution", "Latency by percentile over the measured time (from the intended send)",
+             "percentile", "ms");
+  dist.log_x = true;
+  for (double p : {50.0, 90.0, 99.0, 99.9, 99.99, 99.999, 99.9999}) {
+    dist.x_ticks.push_back({percentile_x(p), percent_text(p)});
+  }
+  double earliest = 0;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const Json& result = runs[i].result;
+    const std::string& name = runs[i].label;
+    const std::string color = palette_color(i);
+    const double shift = -measure_start_s(result);
+    earliest = std::min(earliest, shift);
+    auto series = [&](ChartSeries s, const IntervalFigure& f) {
+      plot(s, result, shift, "", f);  // the series' name says whose
+      return s;
+    };
+    tput.series.push_back(series(ChartSeries(name, color), rate_figure("throughput_msgs_per_s", 1, "msg/s")));
+    mb.series.push_back(series(ChartSeries(name, color), mb_figure()));
+    for (auto [chart, view] : {std::pair{&lat, "latency_ms"}, std::pair{&e2e, "e2e_latency_ms"}}) {
+      if (chart == &e2e && !(json_number(json_section(result, "config"), "consumers") > 0)) continue;
+      chart->series.push_back(series(ChartSeries(name + " p99", color), latency_figure(view, "p99")));
+      chart->series.push_back(series(ChartSeries(name + " p50", color, true), latency_figure(view, "p50")));
+    }
+    stats::HdrHistogram h = driver::make_latency_histogram();
+    std::string error;
+    if (decode_histogram(json_section(result, "produce"), "latency_histogram", h, error)) {
+      ChartSeries d(name, color);
+      for (double p : kDistributionPercentiles) {
+        if (percentile_x(p) > static_cast<double>(h.total_count()) * 1.0001) break;  // beyond it: the max again
+        const double ms = static_cast<double>(h.value_at_percentile(p)) / 1000.0;
+        d.points.push_back({percentile_x(p), ms, percent_text(p) + ": " + fixed(ms, 2) + " ms"});
+      }
+      dist.series.push_back(std::move(d));
+    }
+  }
+  lat.log_y = log_y_for(lat.series, 30);
+  e2e.log_y = log_y_for(e2e.series, 30);
+  dist.log_y = log_y_for(dist.series, 30);
+  std::vector<Chart> charts = {tput, mb, lat};
+  if (std::any_of(e2e.series.begin(), e2e.series.end(), has_points)) charts.push_back(e2e);
+  for (auto& c : charts) {
+    if (earliest < 0) c.bands.push_back({earliest, 0, kNotMeasured});
+  }
+  charts.push_back(dist);
+  return charts;
+}
+
+// The table of cells / steps (or the one run); `overlay`: the runs compared, with MB/s and exit codes.
+std::string runs_table(const std::vector<RunView>& runs, ResultKind kind, bool overlay = false) {
   const bool ceiling = kind == ResultKind::kCeiling;
   std::ostringstream t;
   t << "<table><thead><tr><th></th><th>clients</th><th>offered msg/s</th><th>achieved msg/s</th>"
-       "<th>sent msg/s</th><th>failed %</th><th>loss %</th><th>failing clients</th><th>p50 ms</th><th>p90 ms</th>"
+    << (overlay ? "<th>MB/s sent</th>" : "")
+    << "<th>sent msg/s</th><th>failed %</th><th>loss %</th><th>failing clients</th><th>p50 ms</th><th>p90 ms</th>"
        "<th>p95 ms</th><th>p99 ms</th><th>p99.9 ms</th><th>max ms</th><th>mean ms</th><th>client busy</th>"
-    << (ceiling ? "<th>verdict</th>" : "") << "</tr></thead><tbody>\n";
+    << (ceiling ? "<th>verdict</th>" : overlay ? "<th>exit code: degraded reasons</th>" : "")
+    << "</tr></thead><tbody>\n";
   for (const auto& r : runs) {
     const auto& f = r.f;
     t << "<tr" << (r.ok ? "" : " class=\"bad\"") << "><td>" << xml_escape(r.name) << "</td><td>" << grouped(f.clients)
       << "</td><td>" << grouped(r.offered) << "</td><td>" << grouped(f.achieved_msgs_per_s) << "</td><td>"
-      << grouped(f.sent_msgs_per_s) << "</td><td>" << fixed(100 * f.error_rate, 3) << "</td><td>"
+      << (overlay ? fixed(r.mb_per_s, 2) + "</td><td>" : "") << grouped(f.sent_msgs_per_s) << "</td><td>"
+      << fixed(100 * f.error_rate, 3) << "</td><td>"
       << fixed(100 * f.loss, 3) << "</td><td>" << f.failing_clients << "</td>";
     for (int i = 0; i < kLatencyFigureCount; ++i) t << "<td>" << fixed(f.latency_ms[i], 2) << "</td>";
     t << "<td>" << fixed(100 * f.client_busy, 0) << "%</td>";
     if (ceiling) t << "<td>" << (r.ok ? "ok" : xml_escape(r.verdict)) << "</td>";
+    if (overlay) t << "<td>" << xml_escape(r.verdict) << "</td>";
     t << "</tr>\n";
   }
   t << "</tbody></table>\n";
@@ -354,6 +545,16 @@ std::string scenario_text(const Json& cfg) {
     << json_number(cfg, "threads") << " threads";
   if (json_number(cfg, "consumers") > 0) s << ", " << json_number(cfg, "consumers") << " consumers";
   return xml_escape(s.str());
+}
+
+// A merge's warnings (shards missing, measured windows apart): the sum may describe load that
+// never ran at one time, so they stand above every chart.
+std::string warnings_html(const Json& j, const std::string& whose) {
+  std::string h;
+  for (const auto& w : j.value("warnings", Json::array())) {
+    if (w.is_string()) h += "<p class=\"warning\">Warning: " + xml_escape(whose + w.get<std::string>()) + "</p>\n";
+  }
+  return h;
 }
 
 std::string headline(const Json& j, ResultKind kind, const std::vector<RunView>& runs) {
@@ -398,15 +599,48 @@ std::string headline(const Json& j, ResultKind kind, const std::vector<RunView>&
       << "% failed.</p>\n";
   }
   if (!runs.empty()) h << "<p>Scenario: " << scenario_text(json_section(*runs.front().result, "config")) << ".</p>\n";
-  // A merge's warnings (shards missing, measured windows apart): the sum may describe load that
-  // never ran at one time, so they stand above every chart.
-  for (const auto& w : j.value("warnings", Json::array())) {
-    if (w.is_string()) h << "<p class=\"warning\">Warning: " << xml_escape(w.get<std::string>()) << "</p>\n";
-  }
+  h << warnings_html(j, "");
   return h.str();
 }
 
-// Runs `argv` (no shell) and waits; true when it exited 0.
+const char* page_kind(ResultKind kind) {
+  return kind == ResultKind::kSweep ? "sweep" : kind == ResultKind::kCeiling ? "ceiling search" : "run";
+}
+
+// From <!DOCTYPE> to the title heading.
+std::string page_start(const std::string& what, const std::string& name) {
+  std::ostringstream html;
+  html << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>wirestress " << what << ": "
+       << xml_escape(name) << "</title>\n<style>\n"
+       << "body{font-family:'DejaVu Sans',Helvetica,Arial,sans-serif;margin:24px;color:#222;max-width:1720px}\n"
+       << "h1{font-size:22px}h2{font-size:18px;margin-top:28px}.headline{font-size:16px}\n"
+       << ".charts{display:flex;flex-wrap:wrap;gap:12px}figure{margin:0;border:1px solid #ddd}\n"
+       << "table{border-collapse:collapse;font-size:13px}th,td{border:1px solid #ccc;padding:3px 7px;text-align:right}\n"
+       << "th{background:#f2f2f2}tr.bad td{background:#fdecea}td:first-child{text-align:left}\n"
+       << ".warning{background:#fdecea;border-left:4px solid #c0392b;padding:6px 10px}\n"
+       << "</style></head>\n<body data-kind=\"" << what << "\">\n"
+       << "<h1>wirestress " << what << ": " << xml_escape(name) << "</h1>\n";
+  return html.str();
+}
+
+// A heading and the charts whose id does (or, `matching` false, does not) start with `prefix`,
+// inline; nothing when there are none.
+std::string chart_section(const std::string& heading, const std::vector<Chart>& charts, const std::string& prefix,
+                          bool matching = true) {
+  std::string body;
+  for (const auto& c : charts) {
+    if (c.id.starts_with(prefix) == matching) body += "<figure id=\"chart-" + c.id + "\">\n" + render_svg(c) + "</figure>\n";
+  }
+  return body.empty() ? "" : "<h2>" + heading + "</h2>\n<div class=\"charts\">\n" + body + "</div>\n";
+}
+
+constexpr const char* kFigureNotes =
+    "<p>Achieved: acknowledged records per second (acks=0: records written), or with consumers the records "
+    "each consumer received per second. Loss: records consumers missed, or without consumers records that "
+    "failed. Failing clients: clients without a connection during the measured time, plus failed consumers. "
+    "Latency is measured from each record's intended send time (corrected for coordinated omission). Client "
+    "busy: share of time wirestress's event loops were working rather than waiting.</p>\n";
+
 }  // namespace
 
 bool run_program(const std::vector<std::string>& args) {
@@ -445,38 +679,43 @@ std::vector<Chart> report_charts(const Json& j) {
 std::string report_html(const Json& j, const std::string& source_name) {
   const ResultKind kind = result_kind(j);
   const auto runs = runs_of(j, kind);
-  const char* what = kind == ResultKind::kSweep ? "sweep" : kind == ResultKind::kCeiling ? "ceiling search" : "run";
-  std::ostringstream html;
-  html << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n<title>wirestress " << what << ": "
-       << xml_escape(source_name) << "</title>\n<style>\n"
-       << "body{font-family:'DejaVu Sans',Helvetica,Arial,sans-serif;margin:24px;color:#222;max-width:1720px}\n"
-       << "h1{font-size:22px}h2{font-size:18px;margin-top:28px}.headline{font-size:16px}\n"
-       << ".charts{display:flex;flex-wrap:wrap;gap:12px}figure{margin:0;border:1px solid #ddd}\n"
-       << "table{border-collapse:collapse;font-size:13px}th,td{border:1px solid #ccc;padding:3px 7px;text-align:right}\n"
-       << "th{background:#f2f2f2}tr.bad td{background:#fdecea}td:first-child{text-align:left}\n"
-       << ".warning{background:#fdecea;border-left:4px solid #c0392b;padding:6px 10px}\n"
-       << "</style></head>\n<body data-kind=\"" << what << "\">\n"
-       << "<h1>wirestress " << what << ": " << xml_escape(source_name) << "</h1>\n"
-       << headline(j, kind, runs);
   const auto charts = report_charts(j);
-  const size_t timelines_from = charts.size() - 4;
-  for (size_t i = 0; i < charts.size(); ++i) {
-    if (i == 0 && timelines_from > 0) html << "<h2>Against the offered load</h2>\n<div class=\"charts\">\n";
-    if (i == timelines_from) {
-      if (i > 0) html << "</div>\n";
-      html << "<h2>Per interval</h2>\n<div class=\"charts\">\n";
-    }
-    html << "<figure id=\"chart-" << charts[i].id << "\">\n" << render_svg(charts[i]) << "</figure>\n";
+  std::ostringstream html;
+  html << page_start(page_kind(kind), source_name) << headline(j, kind, runs);
+  html << chart_section("Against the offered load", charts, "timeline-", false)
+       << chart_section("Per interval", charts, "timeline-")
+       << "<h2>" << (kind == ResultKind::kSweep ? "Cells" : kind == ResultKind::kCeiling ? "Steps" : "Totals") << "</h2>\n"
+       << runs_table(runs, kind) << kFigureNotes << "</body></html>\n";
+  return html.str();
+}
+
+std::vector<Chart> overlay_charts(const std::vector<LabelledRun>& runs) { return overlay_chart_list(runs); }
+
+std::string overlay_html(const std::vector<LabelledRun>& runs) {
+  std::vector<RunView> views;
+  std::string names;
+  for (const auto& r : runs) {
+    views.push_back(run_view(r.result, r.label));
+    views.back().ok = views.back().exit_code == 0;
+    names += (names.empty() ? "" : " vs ") + r.label;
   }
-  html << "</div>\n<h2>" << (kind == ResultKind::kSweep ? "Cells" : kind == ResultKind::kCeiling ? "Steps" : "Totals")
-       << "</h2>\n"
-       << runs_table(runs, kind)
-       << "<p>Achieved: acknowledged records per second (acks=0: records written), or with consumers the records "
-          "each consumer received per second. Loss: records consumers missed, or without consumers records that "
-          "failed. Failing clients: clients without a connection during the measured time, plus failed consumers. "
-          "Latency is measured from each record's intended send time (corrected for coordinated omission). Client "
-          "busy: share of time wirestress's event loops were working rather than waiting.</p>\n"
-       << "</body></html>\n";
+  std::ostringstream html;
+  html << page_start("comparison", names) << "<p class=\"headline\">" << runs.size()
+       << " runs, each drawn from the start of its own measured time (0 s); its connecting and warm-up time is "
+          "shaded.</p>\n"
+       << runs_table(views, ResultKind::kRun, true) << "<ul>\n";
+  for (const auto& v : views) {
+    html << "<li><b>" << xml_escape(v.name) << "</b>: " << scenario_text(json_section(*v.result, "config")) << ".";
+    if (!json_section(*v.result, "produce").contains("latency_histogram")) {
+      html << " No latency histogram in this result (an older wirestress?): not in the percentile chart.";
+    }
+    html << "</li>\n";
+  }
+  html << "</ul>\n";
+  for (const auto& v : views) html << warnings_html(*v.result, v.name + ": ");
+  const auto charts = overlay_charts(runs);
+  html << chart_section("Per interval, from each run's measured start", charts, "overlay-")
+       << chart_section("Latency distribution", charts, "latency-distribution") << kFigureNotes << "</body></html>\n";
   return html.str();
 }
 

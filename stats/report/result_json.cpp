@@ -26,6 +26,19 @@ Json latency_json(const stats::HdrHistogram& h) {
   return j;
 }
 
+bool decode_histogram(const Json& j, const char* key, stats::HdrHistogram& out, std::string& error) {
+  if (!j.contains(key) || !j[key].is_string()) {
+    error = std::string("no ") + key + " (made by an older wirestress?)";
+    return false;
+  }
+  std::vector<uint8_t> bytes;
+  if (!stats::from_base64(j[key].get<std::string>(), bytes)) {
+    error = std::string(key) + " is not base64";
+    return false;
+  }
+  return stats::decode_v2(bytes, out, error);
+}
+
 namespace {
 
 // The CSV's columns, named as the interval's JSON keys (nested keys joined by '.'), in row order.

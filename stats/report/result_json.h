@@ -15,6 +15,9 @@ namespace ws::report {
 using Json = nlohmann::ordered_json;
 
 Json latency_json(const stats::HdrHistogram& h);  // percentiles, max, mean in ms, and the count
+// Reads back a histogram the result holds under `key` of `section` (base64 of compressed V2, as
+// result_json writes them); false with `error` when it is missing or malformed.
+bool decode_histogram(const Json& section, const char* key, stats::HdrHistogram& out, std::string& error);
 
 // --csv: one header line, then one row per interval.
 std::string csv_header();

@@ -28,6 +28,7 @@ struct Axis {
   double lo = 0, hi = 1;
   double pixel_lo = 0, pixel_hi = 1;
   std::vector<double> ticks;
+  std::vector<std::string> labels;  // one per tick
 
   void fit(double data_lo, double data_hi, bool from_zero) {
     if (!(data_lo <= data_hi)) data_lo = 0, data_hi = 1;
@@ -42,6 +43,7 @@ struct Axis {
           if (decade * m <= hi * 1.0001) ticks.push_back(decade * m);
         }
       }
+      label_ticks();
       return;
     }
     if (from_zero) data_lo = std::min(0.0, data_lo);
@@ -54,6 +56,22 @@ struct Axis {
     hi = std::ceil(data_hi / step - 1e-9) * step;
     if (hi <= lo) hi = lo + step;
     for (double t = lo; t <= hi + step * 1e-6; t += step) ticks.push_back(std::abs(t) < step * 1e-9 ? 0 : t);
+    label_ticks();
+  }
+  void label_ticks() {
+    labels.clear();
+    for (double t : ticks) labels.push_back(compact_number(t));
+  }
+  // The chart's own ticks instead of round ones, those within the fitted range.
+  void use_ticks(const std::vector<ChartTick>& chosen) {
+    if (chosen.empty()) return;
+    ticks.clear();
+    labels.clear();
+    for (const auto& t : chosen) {
+      if (t.value < lo * 0.9999 || t.value > hi * 1.0001) continue;
+      ticks.push_back(t.value);
+      labels.push_back(t.label);
+    }
   }
   double map(double v) const {
     double f = log ? (std::log10(std::max(v, lo)) - std::log10(lo)) / (std::log10(hi) - std::log10(lo))
@@ -64,7 +82,11 @@ struct Axis {
   bool shows(double v) const { return std::isfinite(v) && (!log || v > 0); }
 };
 
+constexpr const char* kBandFill = "#8c8c8c";
+
 }  // namespace
+
+const char* palette_color(size_t i) { return kPalette[i % std::size(kPalette)]; }
 
 std::string xml_escape(const std::string& text) {
   std::string out;
@@ -102,6 +124,7 @@ std::string render_svg(const Chart& chart, int width, int height) {
   // sample line), so no name is cut at the edge; the plot gives up the room, to half the width.
   size_t longest = 0;
   for (const auto& s : chart.series) longest = std::max(longest, s.name.size());
+  for (const auto& b : chart.bands) longest = std::max(longest, b.label.size());
   const double kLegendWidth = std::clamp(40.0 + 7.0 * static_cast<double>(longest), 160.0, width / 2.0);
   Axis x, y;
   x.log = chart.log_x;
@@ -123,10 +146,16 @@ std::string render_svg(const Chart& chart, int width, int height) {
     if (r.vertical && x.shows(r.value)) x_lo = std::min(x_lo, r.value), x_hi = std::max(x_hi, r.value);
     if (!r.vertical && y.shows(r.value)) y_lo = std::min(y_lo, r.value), y_hi = std::max(y_hi, r.value);
   }
+  for (const auto& b : chart.bands) {
+    for (double v : {b.from, b.to}) {
+      if (x.shows(v) && x_lo <= x_hi) x_lo = std::min(x_lo, v), x_hi = std::max(x_hi, v);
+    }
+  }
   const bool empty = !(x_lo <= x_hi);
   if (empty) x_lo = y_lo = x.log ? 1 : 0, x_hi = y_hi = x.log ? 10 : 1;
   x.fit(x_lo, x_hi, !x.log && chart.x_from_zero);
   y.fit(y_lo, y_hi, !y.log);
+  x.use_ticks(chart.x_ticks);
 
   std::string svg;
   svg += "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + std::to_string(width) + "\" height=\"" +
@@ -148,15 +177,23 @@ std::string render_svg(const Chart& chart, int width, int height) {
            fmt(y.map(t)) + "\"/>\n";
   }
   svg += "</g>\n<g class=\"ticks\" fill=\"#333333\">\n";
-  for (double t : x.ticks) {
-    svg += "<text x=\"" + fmt(x.map(t)) + "\" y=\"" + fmt(y.pixel_lo + 16) + "\" text-anchor=\"middle\">" +
-           compact_number(t) + "</text>\n";
+  for (size_t i = 0; i < x.ticks.size(); ++i) {
+    svg += "<text x=\"" + fmt(x.map(x.ticks[i])) + "\" y=\"" + fmt(y.pixel_lo + 16) + "\" text-anchor=\"middle\">" +
+           xml_escape(x.labels[i]) + "</text>\n";
   }
-  for (double t : y.ticks) {
-    svg += "<text x=\"" + fmt(x.pixel_lo - 6) + "\" y=\"" + fmt(y.map(t) + 4) + "\" text-anchor=\"end\">" +
-           compact_number(t) + "</text>\n";
+  for (size_t i = 0; i < y.ticks.size(); ++i) {
+    svg += "<text x=\"" + fmt(x.pixel_lo - 6) + "\" y=\"" + fmt(y.map(y.ticks[i]) + 4) + "\" text-anchor=\"end\">" +
+           xml_escape(y.labels[i]) + "</text>\n";
   }
   svg += "</g>\n";
+  // Shaded ranges sit under the frame, the rules and the series.
+  for (const auto& b : chart.bands) {
+    if (!x.shows(b.from) || !x.shows(b.to) || !(b.from < b.to)) continue;
+    svg += "<rect class=\"band\" data-from=\"" + exact(b.from) + "\" data-to=\"" + exact(b.to) + "\" x=\"" +
+           fmt(x.map(b.from)) + "\" y=\"" + fmt(y.pixel_hi) + "\" width=\"" + fmt(x.map(b.to) - x.map(b.from)) +
+           "\" height=\"" + fmt(y.pixel_lo - y.pixel_hi) + "\" fill=\"" + kBandFill + "\" fill-opacity=\"0.18\"><title>" +
+           xml_escape(b.label) + "</title></rect>\n";
+  }
   svg += "<rect x=\"" + fmt(x.pixel_lo) + "\" y=\"" + fmt(y.pixel_hi) + "\" width=\"" + fmt(x.pixel_hi - x.pixel_lo) +
          "\" height=\"" + fmt(y.pixel_lo - y.pixel_hi) + "\" fill=\"none\" stroke=\"#888888\"/>\n";
   svg += "<text x=\"" + fmt((x.pixel_lo + x.pixel_hi) / 2) + "\" y=\"" + fmt(height - 14.0) +
@@ -230,6 +267,16 @@ std::string render_svg(const Chart& chart, int width, int height) {
     }
     if (s.markers) svg += "<circle cx=\"" + fmt(lx + 12) + "\" cy=\"" + fmt(legend_y) + "\" r=\"3.5\" fill=\"" + color + "\"/>";
     svg += "<text x=\"" + fmt(lx + 30) + "\" y=\"" + fmt(legend_y + 4) + "\">" + xml_escape(s.name) + "</text></g>\n";
+    legend_y += 20;
+  }
+  std::vector<std::string> band_labels;
+  for (const auto& b : chart.bands) {
+    if (b.label.empty() || std::find(band_labels.begin(), band_labels.end(), b.label) != band_labels.end()) continue;
+    band_labels.push_back(b.label);
+    const double lx = width - kLegendWidth + 4;
+    svg += "<g class=\"legend\"><rect x=\"" + fmt(lx) + "\" y=\"" + fmt(legend_y - 6) + "\" width=\"24\" height=\"12\" fill=\"" +
+           kBandFill + "\" fill-opacity=\"0.35\"/><text x=\"" + fmt(lx + 30) + "\" y=\"" + fmt(legend_y + 4) + "\">" +
+           xml_escape(b.label) + "</text></g>\n";
     legend_y += 20;
   }
   svg += "</svg>\n";

@@ -4,7 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <regex>
+
+#include "driver/metrics.h"
+#include "stats/hlog.h"
 
 namespace ws::report {
 namespace {
@@ -24,7 +28,9 @@ Json run_result(int clients, double rate, double achieved_fraction, double p99) 
   j["intervals"] = Json::array();
   for (double t : {1.0, 2.0, 3.0}) {
     j["intervals"].push_back({{"elapsed_s", t},
+                              {"interval_s", t == 2 ? 0.8 : t == 3 ? 1.25 : 1.0},  // ticks are never exact
                               {"phase", t <= 1 ? "warmup" : "measure"},
+                              {"bytes_sent", rate * achieved_fraction * 100 * t},
                               {"throughput_msgs_per_s", rate * achieved_fraction},
                               {"latency_ms", {{"p50", p99 / 4}, {"p99", p99}, {"max", p99 * 3}, {"count", 100}}},
                               {"connections_open", clients},
@@ -61,6 +67,46 @@ const Chart* find_chart(const std::vector<Chart>& charts, const std::string& id)
     if (c.id == id) return &c;
   }
   return nullptr;
+}
+
+std::vector<std::string> series_names(const Chart& chart) {
+  std::vector<std::string> names;
+  for (const auto& s : chart.series) names.push_back(s.name);
+  return names;
+}
+
+// The plotted points (data-x, data-y) of one series of one chart, read back from the page.
+std::vector<std::pair<double, double>> plotted(const std::string& html, const std::string& chart, const std::string& series) {
+  std::vector<std::pair<double, double>> points;
+  const size_t svg = html.find("data-chart=\"" + chart + "\"");
+  if (svg == std::string::npos) return points;
+  const size_t svg_end = html.find("</svg>", svg);
+  const size_t group = html.find("data-series=\"" + series + "\"", svg);
+  if (group == std::string::npos || group > svg_end) return points;
+  const std::string body = html.substr(group, html.find("</g>", group) - group);
+  const std::regex point("data-x=\"([^\"]+)\" data-y=\"([^\"]+)\"");
+  for (auto it = std::sregex_iterator(body.begin(), body.end(), point); it != std::sregex_iterator(); ++it) {
+    points.emplace_back(std::stod((*it)[1].str()), std::stod((*it)[2].str()));
+  }
+  return points;
+}
+
+// A run with a real latency histogram (values in µs): 1..n ms, so every percentile differs.
+Json run_with_histogram(double rate, int64_t n) {
+  Json j = run_result(4, rate, 1.0, 5);
+  stats::HdrHistogram h = driver::make_latency_histogram();
+  for (int64_t v = 1; v <= n; ++v) h.record(v * 1000);
+  j["produce"]["latency_histogram"] = stats::to_base64(stats::compress_v2(h));
+  return j;
+}
+
+Json with_consumers(Json j, double e2e_p99) {
+  j["config"]["consumers"] = 2;
+  for (auto& iv : j["intervals"]) {
+    iv["consume_msgs_per_s"] = 2 * iv["throughput_msgs_per_s"].get<double>();
+    iv["e2e_latency_ms"] = {{"p50", e2e_p99 / 2}, {"p99", e2e_p99}, {"max", e2e_p99 * 2}, {"count", 50}};
+  }
+  return j;
 }
 
 TEST(ReportHtml, RecognisesEachKindOfResult) {
@@ -197,6 +243,189 @@ TEST(SvgChart, EscapesTextAndHandlesNoData) {
   EXPECT_EQ(compact_number(20000), "20k");
   EXPECT_EQ(compact_number(1500000), "1.5M");
   EXPECT_EQ(compact_number(0.25), "0.25");
+}
+
+TEST(ReportHtml, TheSingleRunPageKeepsWhatItHadAndGainsMegabytesPerSecond) {
+  const Json run = run_result(30, 3000, 1.0, 5);
+  const auto charts = report_charts(run);
+  std::vector<std::string> ids;
+  for (const auto& c : charts) ids.push_back(c.id);
+  EXPECT_EQ(ids, (std::vector<std::string>{"timeline-throughput", "timeline-mb", "timeline-latency", "timeline-connections",
+                                           "timeline-client-busy"}));
+  const std::string html = report_html(run, "one.json");
+  EXPECT_NE(html.find("<title>wirestress run: one.json</title>"), std::string::npos);
+  EXPECT_NE(html.find("<p class=\"headline\">30 clients, 3,000 msg/s achieved, p99 5.00 ms"), std::string::npos);
+  EXPECT_NE(html.find("<h2>Per interval</h2>"), std::string::npos);
+  EXPECT_NE(html.find("<h2>Totals</h2>"), std::string::npos);
+  EXPECT_EQ(html.find("MB/s sent</th>"), std::string::npos) << "the table's columns are as before";
+  EXPECT_EQ(plotted(html, "timeline-throughput", "acknowledged msg/s"),
+            (std::vector<std::pair<double, double>>{{1, 3000}, {2, 3000}, {3, 3000}}));
+  // MB/s is each interval's bytes over its length.
+  const Chart* mb = find_chart(charts, "timeline-mb");
+  ASSERT_NE(mb, nullptr);
+  ASSERT_FALSE(mb->series.empty());
+  const auto& intervals = run["intervals"];
+  size_t k = 0;
+  for (const auto& p : mb->series[0].points) {
+    if (std::isnan(p.y)) continue;
+    ASSERT_LT(k, intervals.size());
+    EXPECT_DOUBLE_EQ(p.x, intervals[k]["elapsed_s"].get<double>());
+    EXPECT_DOUBLE_EQ(p.y, intervals[k]["bytes_sent"].get<double>() / intervals[k]["interval_s"].get<double>() / 1e6);
+    ++k;
+  }
+  EXPECT_EQ(k, intervals.size());
+  EXPECT_EQ(find_chart(charts, "timeline-e2e-latency"), nullptr) << "no consumers, no end-to-end chart";
+}
+
+TEST(ReportHtml, EndToEndLatencyIsChartedWhenConsumersRan) {
+  const auto charts = report_charts(with_consumers(run_result(3, 1000, 1.0, 5), 40));
+  const Chart* e2e = find_chart(charts, "timeline-e2e-latency");
+  ASSERT_NE(e2e, nullptr);
+  const ChartSeries* p99 = nullptr;
+  for (const auto& s : e2e->series) {
+    if (s.name == "p99") p99 = &s;
+  }
+  ASSERT_NE(p99, nullptr);
+  ASSERT_GE(p99->points.size(), 3u);
+  EXPECT_DOUBLE_EQ(p99->points[0].y, 40);
+  // A sweep with consumers has it too, across its cells.
+  Json sweep = sweep_result();
+  for (auto& cell : sweep["cells"]) cell["result"] = with_consumers(cell["result"], 40);
+  EXPECT_NE(find_chart(report_charts(sweep), "timeline-e2e-latency"), nullptr);
+  EXPECT_NE(find_chart(report_charts(sweep), "timeline-mb"), nullptr);
+}
+
+// Connecting and warm-up intervals lie in a shaded band, so nobody reads them as the result.
+TEST(ReportHtml, WarmUpIntervalsAreShaded) {
+  const auto charts = report_charts(run_result(3, 1000, 1.0, 5));
+  for (const auto& c : charts) {
+    ASSERT_EQ(c.bands.size(), 1u) << c.id;
+    EXPECT_DOUBLE_EQ(c.bands[0].from, 0);
+    EXPECT_DOUBLE_EQ(c.bands[0].to, 1);  // the warm-up interval ends at 1 s; the measured ones at 2 and 3 s
+    EXPECT_NE(c.bands[0].label.find("warm-up"), std::string::npos);
+  }
+  const std::string html = report_html(run_result(3, 1000, 1.0, 5), "r.json");
+  EXPECT_NE(html.find("<rect class=\"band\" data-from=\"0\" data-to=\"1\""), std::string::npos);
+  EXPECT_NE(html.find("1.0 s (warm-up): 1,000 msg/s"), std::string::npos) << "the point's tooltip says so";
+  // In a sweep, each cell's own warm-up, at its start.
+  const auto sweep = report_charts(sweep_result());
+  const Chart* tput = find_chart(sweep, "timeline-throughput");
+  ASSERT_NE(tput, nullptr);
+  ASSERT_EQ(tput->bands.size(), 4u);
+  EXPECT_DOUBLE_EQ(tput->bands[2].from, 8);
+  EXPECT_DOUBLE_EQ(tput->bands[2].to, 9);
+}
+
+TEST(ReportHtml, AnOverlayHasOneSeriesPerRunWithItsOwnValuesInOrder) {
+  const std::vector<LabelledRun> runs = {{"before", run_result(3, 1000, 1.0, 5)},
+                                         {"after", run_result(3, 4000, 0.5, 80)},
+                                         {"baseline", run_result(3, 2000, 1.0, 2)}};
+  const auto charts = overlay_charts(runs);
+  const std::vector<std::string> labels = {"before", "after", "baseline"};
+  for (const char* id : {"overlay-throughput", "overlay-mb"}) {
+    const Chart* c = find_chart(charts, id);
+    ASSERT_NE(c, nullptr) << id;
+    EXPECT_EQ(series_names(*c), labels) << id;
+  }
+  const Chart* lat = find_chart(charts, "overlay-latency");
+  ASSERT_NE(lat, nullptr);
+  EXPECT_EQ(series_names(*lat), (std::vector<std::string>{"before p99", "before p50", "after p99", "after p50",
+                                                          "baseline p99", "baseline p50"}));
+  EXPECT_TRUE(lat->log_y) << "p50 1.25 ms to p99 80 ms";
+  EXPECT_EQ(find_chart(charts, "overlay-e2e-latency"), nullptr) << "no run had consumers";
+  // The page carries each run's values, at seconds into its measured time (warm-up ended at 1 s).
+  const std::string html = overlay_html(runs);
+  EXPECT_EQ(plotted(html, "overlay-throughput", "after"),
+            (std::vector<std::pair<double, double>>{{0, 2000}, {1, 2000}, {2, 2000}}));
+  EXPECT_EQ(plotted(html, "overlay-throughput", "before"),
+            (std::vector<std::pair<double, double>>{{0, 1000}, {1, 1000}, {2, 1000}}));
+  EXPECT_EQ(plotted(html, "overlay-mb", "after"),  // bytes over the interval's length
+            (std::vector<std::pair<double, double>>{{0, 0.2}, {1, 0.5}, {2, 0.48}}));
+  EXPECT_EQ(plotted(html, "overlay-latency", "after p99"),
+            (std::vector<std::pair<double, double>>{{0, 80}, {1, 80}, {2, 80}}));
+  // The warm-up, before 0, is shaded; every run has the same colour in every chart.
+  EXPECT_NE(html.find("<rect class=\"band\" data-from=\"-1\" data-to=\"0\""), std::string::npos);
+  for (const auto& c : charts) {
+    for (const auto& s : c.series) {
+      const size_t run = s.name.starts_with("before") ? 0 : s.name.starts_with("after") ? 1 : 2;
+      EXPECT_EQ(s.color, palette_color(run)) << c.id << " " << s.name;
+    }
+  }
+  // The headline table: a row per run, in order.
+  const size_t before = html.find("<td>before</td>"), after = html.find("<td>after</td>"),
+               baseline = html.find("<td>baseline</td>");
+  ASSERT_NE(before, std::string::npos);
+  EXPECT_LT(before, after);
+  EXPECT_LT(after, baseline);
+  EXPECT_NE(html.find("<title>wirestress comparison: before vs after vs baseline</title>"), std::string::npos);
+  EXPECT_EQ(html.find("<script"), std::string::npos);
+}
+
+TEST(ReportHtml, AnOverlayRowSaysTheExitCodeAndWhyItWasDegraded) {
+  Json degraded = with_consumers(run_result(3, 1000, 1.0, 5), 30);
+  degraded["run"]["exit_code"] = 3;
+  degraded["run"]["degraded_reasons"] = Json::array({"every consumer failed", "no consumer received any"});
+  const std::string html = overlay_html({{"ok", run_result(3, 1000, 1.0, 5)}, {"bad", degraded}});
+  EXPECT_NE(html.find("<td>3: every consumer failed; no consumer received any</td>"), std::string::npos);
+  EXPECT_NE(html.find("<tr class=\"bad\"><td>bad</td>"), std::string::npos);
+  EXPECT_NE(html.find("<tr><td>ok</td>"), std::string::npos);
+  EXPECT_NE(html.find("MB/s sent</th>"), std::string::npos);
+  // One run had consumers: the end-to-end chart has its series, and only its.
+  const auto charts = overlay_charts({{"ok", run_result(3, 1000, 1.0, 5)}, {"bad", degraded}});
+  const Chart* e2e = find_chart(charts, "overlay-e2e-latency");
+  ASSERT_NE(e2e, nullptr);
+  EXPECT_EQ(series_names(*e2e), (std::vector<std::string>{"bad p99", "bad p50"}));
+  EXPECT_EQ(plotted(html, "overlay-e2e-latency", "bad p99"),
+            (std::vector<std::pair<double, double>>{{0, 30}, {1, 30}, {2, 30}}));
+}
+
+// The distribution chart's points are each run's whole histogram, at x = 1/(1-p).
+TEST(ReportHtml, ThePercentileChartIsEachRunsHistogram) {
+  const std::vector<LabelledRun> runs = {{"small", run_with_histogram(1000, 2000)}, {"large", run_with_histogram(1000, 50000)}};
+  const auto charts = overlay_charts(runs);
+  const Chart* dist = find_chart(charts, "latency-distribution");
+  ASSERT_NE(dist, nullptr);
+  EXPECT_TRUE(dist->log_x);
+  EXPECT_EQ(series_names(*dist), (std::vector<std::string>{"small", "large"}));
+  const std::string html = overlay_html(runs);
+  for (size_t i = 0; i < runs.size(); ++i) {
+    stats::HdrHistogram h = driver::make_latency_histogram();
+    for (int64_t v = 1; v <= (i == 0 ? 2000 : 50000); ++v) h.record(v * 1000);
+    const auto points = plotted(html, "latency-distribution", runs[i].label);
+    // Percentiles finer than 1 in the sample count are the max again: left out.
+    const std::vector<double> want = i == 0 ? std::vector<double>{50, 75, 90, 95, 99, 99.5, 99.9, 99.95}
+                                            : std::vector<double>{50, 75, 90, 95, 99, 99.5, 99.9, 99.95, 99.99, 99.995};
+    ASSERT_EQ(points.size(), want.size()) << runs[i].label;
+    for (size_t k = 0; k < want.size(); ++k) {
+      EXPECT_NEAR(points[k].first, 100 / (100 - want[k]), 1e-5 * points[k].first) << want[k];
+      EXPECT_NEAR(points[k].second, static_cast<double>(h.value_at_percentile(want[k])) / 1000, 1e-5 * points[k].second)
+          << runs[i].label << " p" << want[k];
+    }
+  }
+  // The ticks read as percentiles.
+  EXPECT_NE(html.find(">99.9%</text>"), std::string::npos);
+  EXPECT_NE(html.find(">50%</text>"), std::string::npos);
+  // A result without a histogram (an older version) says so, and has no series there.
+  const std::string old = overlay_html({{"old", run_result(3, 1000, 1.0, 5)}, {"new", run_with_histogram(1000, 100)}});
+  EXPECT_NE(old.find("No latency histogram in this result"), std::string::npos);
+  EXPECT_NE(old.find("data-chart=\"latency-distribution\""), std::string::npos);
+  EXPECT_TRUE(plotted(old, "latency-distribution", "old").empty());
+}
+
+TEST(SvgChart, ChosenTicksAndShadedBands) {
+  Chart chart("t", "title", "percentile", "ms");
+  chart.log_x = true;
+  chart.x_ticks = {{2, "50%"}, {10, "90%"}, {100, "99%"}, {1e6, "99.9999%"}};
+  chart.bands.push_back({2, 10, "shaded part"});
+  ChartSeries s("s");
+  s.points = {{2, 1}, {10, 2}, {100, 3}};
+  chart.series.push_back(s);
+  const std::string svg = render_svg(chart);
+  EXPECT_NE(svg.find("text-anchor=\"middle\">90%</text>"), std::string::npos);
+  EXPECT_EQ(svg.find("99.9999%"), std::string::npos) << "a tick off the axis is left out";
+  EXPECT_EQ(svg.find("text-anchor=\"middle\">20</text>"), std::string::npos) << "no round ticks besides";
+  EXPECT_NE(svg.find("<rect class=\"band\" data-from=\"2\" data-to=\"10\""), std::string::npos);
+  EXPECT_NE(svg.find(">shaded part</text>"), std::string::npos) << "the band is in the legend";
 }
 
 }  // namespace
