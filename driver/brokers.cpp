@@ -39,6 +39,13 @@ BrokerVersions kafka_0_9_versions() {
   v.produce = protocol::kafka_0_9_version(protocol::ProduceRequest::kApiKey);
   v.fetch = protocol::kafka_0_9_version(protocol::FetchRequest::kApiKey);
   v.list_offsets = protocol::kafka_0_9_version(protocol::ListOffsetsRequest::kApiKey);
+  v.find_coordinator = protocol::kafka_0_9_version(protocol::FindCoordinatorRequest::kApiKey);
+  v.join_group = protocol::kafka_0_9_version(protocol::JoinGroupRequest::kApiKey);
+  v.sync_group = protocol::kafka_0_9_version(protocol::SyncGroupRequest::kApiKey);
+  v.heartbeat = protocol::kafka_0_9_version(protocol::HeartbeatRequest::kApiKey);
+  v.leave_group = protocol::kafka_0_9_version(protocol::LeaveGroupRequest::kApiKey);
+  v.offset_commit = protocol::kafka_0_9_version(protocol::OffsetCommitRequest::kApiKey);
+  v.offset_fetch = protocol::kafka_0_9_version(protocol::OffsetFetchRequest::kApiKey);
   return v;
 }
 

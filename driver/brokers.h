@@ -30,6 +30,14 @@ struct BrokerVersions {
   int16_t list_offsets = -1;
   int16_t sasl_handshake = -1;
   int16_t sasl_authenticate = -1;  // -1 with a SaslHandshake: Kafka 0.10's bare token frames
+  // Consumer groups (driver/group_member.h).
+  int16_t find_coordinator = -1;
+  int16_t join_group = -1;
+  int16_t sync_group = -1;
+  int16_t heartbeat = -1;
+  int16_t leave_group = -1;
+  int16_t offset_commit = -1;
+  int16_t offset_fetch = -1;
   bool operator==(const BrokerVersions&) const = default;
 };
 // Kafka 0.9's versions (it cannot tell them): Produce v1, Fetch v1, ListOffsets v0, Metadata v0.

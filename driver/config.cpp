@@ -174,6 +174,7 @@ std::optional<ConfigError> RunConfig::validate() const {
     return bad("--payload-pool-size", std::to_string(payload_pool_size),
                "use at most 1 GiB of values (--payload-pool-size x --message-size)");
   }
+  if (auto group_error = validate_group_settings(*this)) return group_error;
   if (verify && payload_file.empty() && message_size < kVerifyHeaderSize) {
     return bad("--message-size", std::to_string(message_size),
                "--verify needs " + std::to_string(kVerifyHeaderSize) + " bytes or more");

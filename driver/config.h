@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "driver/group_config.h"
 #include "driver/partitioner.h"
 #include "protocol/compression.h"
 
@@ -172,6 +173,9 @@ struct RunConfig {
   // Producers write (run, producer, sequence, send time, hash) into every value; consumers check
   // it and count lost, duplicated, reordered and corrupt records, and end-to-end latency.
   bool verify = false;
+  // Consumer groups: --group-mode, --groups, --assignor, --session-timeout, --heartbeat-interval,
+  // --commit-interval, --group-prefix (see driver/group_config.h).
+  GroupSettings group;
 
   ShardPlan shard;
   // --start-at: the wall-clock instant (Unix ms) the load begins, once every client is connected;

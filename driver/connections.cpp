@@ -377,6 +377,13 @@ void ConnectionTable::handle_api_versions(LinkId id, const InFlight& request, pr
       case protocol::ListOffsetsRequest::kApiKey: v.list_offsets = n; break;
       case protocol::SaslHandshakeRequest::kApiKey: v.sasl_handshake = n; break;
       case protocol::SaslAuthenticateRequest::kApiKey: v.sasl_authenticate = n; break;
+      case protocol::FindCoordinatorRequest::kApiKey: v.find_coordinator = n; break;
+      case protocol::JoinGroupRequest::kApiKey: v.join_group = n; break;
+      case protocol::SyncGroupRequest::kApiKey: v.sync_group = n; break;
+      case protocol::HeartbeatRequest::kApiKey: v.heartbeat = n; break;
+      case protocol::LeaveGroupRequest::kApiKey: v.leave_group = n; break;
+      case protocol::OffsetCommitRequest::kApiKey: v.offset_commit = n; break;
+      case protocol::OffsetFetchRequest::kApiKey: v.offset_fetch = n; break;
       default: break;
     }
   }
@@ -740,6 +747,10 @@ void ConnectionTable::retry_waiters(int64_t now) {
 
 void ConnectionTable::sweep(int64_t now) {
   const int64_t request_timeout = config_.request_timeout.count();
+  // The coordinator holds a JoinGroup until every member has joined, up to the rebalance timeout
+  // (the session timeout in v0): like the Java client, wait that long and 5 s more.
+  const int64_t join_timeout =
+      std::max(request_timeout, config_.group.session_timeout.count() + 5000 * kMs);
   const bool auto_mode = config_.broker_version == BrokerVersion::kAuto;
   for (LinkId id = 0; id < links_.size(); ++id) {
     Link& l = links_[id];
@@ -758,7 +769,9 @@ void ConnectionTable::sweep(int64_t now) {
         break;
       case LinkState::kReady:
         if (!l.in_flight.empty() && l.in_flight.front().expects_response &&
-            now - l.in_flight.front().sent_ns > request_timeout) {
+            now - l.in_flight.front().sent_ns >
+                (l.in_flight.front().api_key == protocol::JoinGroupRequest::kApiKey ? join_timeout
+                                                                                    : request_timeout)) {
           reset(id, Failure::kRequestTimeout, now, false);
         }
         break;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "driver/group_report.h"
 #include "protocol/errors.h"
 
 namespace ws::driver {
@@ -22,6 +23,9 @@ Consumer::Consumer(const RunConfig& config, uint32_t index, uint32_t global_inde
       client_id_(config.client_id_prefix + "-consumer-" + std::to_string(config.consumer_number(global_index))) {
   intake_.tally.id = config.consumer_number(global_index);
   intake_.quota_left = quota;
+  if (config.group.enabled()) {
+    group_ = std::make_unique<GroupMember>(config, index, config.consumer_number(global_index), topic_, &client_id_);
+  }
 }
 
 void Consumer::start(ClientContext& ctx, int64_t now) { on_metadata(ctx, now); }
@@ -53,6 +57,7 @@ void Consumer::on_metadata(ClientContext& ctx, int64_t now) {
   }
   const auto& partitions = ctx.metadata.topic(topic_).partitions;
   if (partitions.empty()) return;
+  if (group_) return on_group_metadata(ctx, now);  // its partitions are the group's to assign
   // Keep the offsets of partitions already read (a reconnect or leader move resumes there);
   // partitions new to this consumer start from --consume-from. Sorted once, not per partition.
   auto& cursors = intake_.cursors;
@@ -80,6 +85,7 @@ void Consumer::assign_partitions(ClientContext& ctx, int64_t now) {
   for (auto& l : links_) l.partitions.clear();
   for (const auto& p : ctx.metadata.topic(topic_).partitions) {
     if (p.leader == BrokerRegistry::kNone) continue;  // leaderless for now: waits for an election
+    if (group_ && !intake_.cursor_for(p.id)) continue;  // assigned to another member
     FetchLink* link = nullptr;
     for (auto& l : links_) {
       if (l.broker == p.leader) link = &l;
@@ -93,9 +99,10 @@ void Consumer::assign_partitions(ClientContext& ctx, int64_t now) {
     }
     link->partitions.push_back(p.id);  // in id order: the topic's partitions are sorted
   }
-  // A leader that leads none of this consumer's partitions any more: its connection closes.
+  // A leader that leads none of this consumer's partitions any more: its connection closes (a
+  // group member keeps it, as the Java client does: the next rebalance may need it again).
   for (size_t i = 0; i < links_.size();) {
-    if (!links_[i].partitions.empty()) {
+    if (!links_[i].partitions.empty() || group_) {
       ++i;
       continue;
     }
@@ -105,7 +112,13 @@ void Consumer::assign_partitions(ClientContext& ctx, int64_t now) {
 }
 
 void Consumer::update_state(ClientContext& ctx, int64_t now) {
-  if (settled() || links_.empty()) return;
+  if (settled()) return;
+  if (group_ && !group_->has_assignment()) {
+    state_ = State::kJoiningGroup;
+    return;
+  }
+  // A member assigned no partition (more members than partitions) is ready with nothing to read.
+  if (links_.empty() && !(group_ && intake_.cursors.empty())) return;
   const bool connected = std::all_of(links_.begin(), links_.end(), [](const FetchLink& l) { return l.ready; });
   size_t assigned = 0;
   for (const auto& l : links_) assigned += l.partitions.size();
@@ -118,6 +131,10 @@ void Consumer::update_state(ClientContext& ctx, int64_t now) {
 }
 
 void Consumer::on_link_event(ClientContext& ctx, const LinkEvent& e, int64_t now) {
+  // The coordinator connection outlives the reading: a member stays in its group until the end.
+  if (group_ && group_->owns(e.link)) {
+    return on_group_change(ctx, group_->on_link_event(ctx, e, intake_.cursors, now), now);
+  }
   if (settled()) return;
   FetchLink* l = find(e.link);
   if (!l) return;
@@ -302,6 +319,10 @@ void Consumer::handle_fetch(ClientContext& ctx, FetchLink& l, const LinkEvent& e
       cursor->high_watermark = p.high_watermark;
       if (!p.records) continue;
       const int64_t before = cursor->offset;
+      // Below what this member read before a rebalance moved its position back: what it
+      // receives twice there is the rebalance's doing, counted apart.
+      const bool rereading = group_ && before < read_mark(cursor->partition);
+      const uint64_t duplicates_before = intake_.tally.duplicates;
       switch (intake_.take_records(*cursor, *p.records, intake)) {
         case RecordIntake::Intake::kOk: break;
         case RecordIntake::Intake::kMalformed:
@@ -319,6 +340,12 @@ void Consumer::handle_fetch(ClientContext& ctx, FetchLink& l, const LinkEvent& e
           mark_failing("batch_larger_than_fetch_max_bytes");
           stuck = true;
           break;
+      }
+      if (rereading) {
+        const uint64_t again = intake_.tally.duplicates - duplicates_before;
+        intake_.tally.duplicates -= again;
+        counters.consume_duplicates -= again;
+        intake_.tally.group.rebalance_duplicates += again;
       }
     }
   }
@@ -339,16 +366,22 @@ void Consumer::retry_later(ClientContext& ctx, FetchLink& l, int64_t now) {
 }
 
 void Consumer::on_timer(ClientContext& ctx, int64_t now) {
+  if (group_) on_group_change(ctx, group_->on_timer(ctx, intake_.cursors, now), now);
   for (auto& l : links_) next_request(ctx, l, now);
 }
 
 bool Consumer::finished(const ClientContext& ctx) const {
   if (intake_.quota_reached()) return true;
+  // A group member between assignments has nothing to judge by; one assigned no partition is
+  // done once the producers are.
+  if (group_ && !group_->has_assignment()) return false;
+  if (group_ && intake_.cursors.empty()) return ctx.producers_done;
   if (ctx.producers_done && has_everything(ctx)) return true;
   // Every connection answered a fetch sent after every producer was done, and every partition
   // is at the high watermark those answers reported: the end of what was written.
-  return !links_.empty() && intake_.caught_up() &&
-         std::all_of(links_.begin(), links_.end(), [](const FetchLink& l) { return l.catch_up_answered; });
+  return !links_.empty() && intake_.caught_up() && std::all_of(links_.begin(), links_.end(), [](const FetchLink& l) {
+           return l.partitions.empty() || l.catch_up_answered;  // a group member's idle links do not count
+         });
 }
 
 bool Consumer::has_everything(const ClientContext& ctx) const {
@@ -356,6 +389,8 @@ bool Consumer::has_everything(const ClientContext& ctx) const {
   // (this run's stamps, each counted once); without it, only from --consume-from=latest, where
   // the consumer sees nothing older (unless someone else writes to the topic meanwhile: then the
   // high watermark still ends it, later). With --topics, only the producers of its topic count.
+  // A member of a shared group reads only part of its topic: only the high watermark ends it.
+  if (ctx.config.group.mode == GroupMode::kShared) return false;
   const uint64_t acked = ctx.acked_by_topic.empty() ? 0 : ctx.acked_by_topic[topic_];
   if (acked == 0) return false;
   // Failed records may be in the log too: a count that includes them could reach `acked` while an
@@ -371,26 +406,134 @@ void Consumer::on_producers_done(ClientContext& ctx, int64_t now) {
 }
 
 void Consumer::stop(ClientContext& ctx, int64_t now) {
-  if (settled()) return;
-  if (!ever_ready_) {
-    mark_failing("never_connected");
-  } else if (ctx.config.clients > 0 || (intake_.quota_left && !intake_.quota_reached())) {
-    // Still reading when the run ends: behind the producers, or short of its --messages.
-    mark_failing("behind");
+  if (!settled()) {
+    if (!ever_ready_) {
+      mark_failing("never_connected");
+    } else if (ctx.config.clients > 0 || (intake_.quota_left && !intake_.quota_reached())) {
+      // Still reading when the run ends: behind the producers, or short of its --messages.
+      mark_failing("behind");
+    }
+    settle(ctx, State::kDone, now);
   }
-  settle(ctx, State::kDone, now);
+  // The run is over for consumers: a group member leaves its group now.
+  if (group_ && !released_) {
+    on_group_change(ctx, group_->leave(ctx, intake_.cursors, now), now);
+    if (!released_) intake_.tally.group = group_->tally();  // as it stands, should the worker finish first
+  }
 }
 
 void Consumer::give_up(ClientContext& ctx, const char* why, int64_t now) {
-  if (settled()) return;
-  mark_failing(why);
-  settle(ctx, State::kFailed, now);
+  if (!settled()) {
+    mark_failing(why);
+    settle(ctx, State::kFailed, now);
+  }
+  if (group_ && !released_) {
+    group_->close(ctx, now);  // no broker to say goodbye to
+    release(ctx, now);
+  }
 }
 
 void Consumer::settle(ClientContext& ctx, State final_state, int64_t now) {
   if (settled()) return;
   for (const auto& l : links_) ctx.links.close(l.link, now);
   state_ = final_state;
+  if (group_) {
+    // Done reading, still in its group: settled for the worker once it has left (release()).
+    ctx.control.consumers_done_reading.fetch_add(1, std::memory_order_acq_rel);
+    return on_group_change(ctx, group_->reading_done(ctx, intake_.cursors, now), now);
+  }
+  ctx.client_settled(true, ever_ready_, now);
+}
+
+void Consumer::on_group_metadata(ClientContext& ctx, int64_t now) {
+  if (group_->state() == GroupMember::State::kIdle) group_->start(ctx, now);
+  for (auto& l : links_) l.stale = false;  // a fresher answer lifts a leader error's pause
+  assign_partitions(ctx, now);
+  update_state(ctx, now);
+  for (auto& l : links_) next_request(ctx, l, now);
+}
+
+void Consumer::on_group_change(ClientContext& ctx, GroupMember::Change change, int64_t now) {
+  switch (change) {
+    case GroupMember::Change::kNone:
+    case GroupMember::Change::kLeft: break;
+    case GroupMember::Change::kRevoked:
+      if (!settled()) drop_assignment(ctx, now);
+      break;
+    case GroupMember::Change::kAssigned:
+      // A member that has read all it will takes no new partitions: it leaves soon.
+      if (!settled()) take_assignment(ctx, now);
+      break;
+    case GroupMember::Change::kFailed:
+      if (!settled()) {
+        mark_failing(group_->failure());
+        settle(ctx, State::kFailed, now);
+      }
+      break;
+  }
+  // Out of its group, however that came about: settled for the worker.
+  const GroupMember::State s = group_->state();
+  if (s == GroupMember::State::kLeft || s == GroupMember::State::kFailed) release(ctx, now);
+}
+
+void Consumer::take_assignment(ClientContext& ctx, int64_t now) {
+  // A partition it held in the generation just before goes on from where it stopped; the others
+  // start at the group's committed offset, or per --consume-from (ListOffsets) where there is none.
+  const bool next_generation = previous_generation_ >= 0 && group_->generation() == previous_generation_ + 1;
+  std::vector<PartitionCursor> cursors;
+  for (const auto& a : group_->assignment()) {
+    PartitionCursor c{.partition = a.partition, .offset = a.committed_offset};
+    const auto kept = std::lower_bound(previous_cursors_.begin(), previous_cursors_.end(), a.partition,
+                                       [](const PartitionCursor& p, int32_t v) { return p.partition < v; });
+    if (next_generation && kept != previous_cursors_.end() && kept->partition == a.partition && kept->offset >= 0) {
+      c.offset = kept->offset;
+    }
+    cursors.push_back(c);  // the assignment is sorted, so are the cursors
+  }
+  intake_.cursors = std::move(cursors);
+  previous_cursors_.clear();
+  for (auto& l : links_) {
+    // Fetches in flight were sent for the old assignment: they cannot end this one.
+    l.catch_up_in_flight = l.catch_up_answered = false;
+    l.stale = false;
+  }
+  assign_partitions(ctx, now);
+  update_state(ctx, now);
+  // A member given nothing (or an assignment already read) after every producer was done.
+  if (state_ == State::kFetching && finished(ctx)) return settle(ctx, State::kDone, now);
+  for (auto& l : links_) next_request(ctx, l, now);
+}
+
+void Consumer::drop_assignment(ClientContext& ctx, int64_t now) {
+  for (const auto& c : intake_.cursors) {
+    auto it = std::lower_bound(read_marks_.begin(), read_marks_.end(), c.partition,
+                               [](const auto& mark, int32_t p) { return mark.first < p; });
+    if (it == read_marks_.end() || it->first != c.partition) it = read_marks_.insert(it, {c.partition, -1});
+    it->second = std::max(it->second, c.offset);
+  }
+  // Without cursors, what fetches in flight bring for these partitions is dropped: the next owner
+  // reads it from the offsets committed as the rebalance began.
+  previous_cursors_ = std::move(intake_.cursors);
+  intake_.cursors.clear();
+  previous_generation_ = group_->generation();
+  assign_partitions(ctx, now);
+  update_state(ctx, now);
+}
+
+int64_t Consumer::read_mark(int32_t partition) const {
+  const auto it = std::lower_bound(read_marks_.begin(), read_marks_.end(), partition,
+                                   [](const auto& mark, int32_t p) { return mark.first < p; });
+  return it != read_marks_.end() && it->first == partition ? it->second : -1;
+}
+
+void Consumer::release(ClientContext& ctx, int64_t now) {
+  if (released_) return;
+  released_ = true;
+  intake_.tally.group = group_->tally();
+  if (ctx.config.verify && ctx.config.group.mode == GroupMode::kShared) {
+    // The group is judged as a whole at the end: what this member received goes with its tally.
+    intake_.tally.group.seen = seen_sequences(intake_, ctx.control.run_id);
+  }
   ctx.client_settled(true, ever_ready_, now);
 }
 

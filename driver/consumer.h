@@ -12,15 +12,23 @@
 // missed). Every record set goes to its RecordIntake (offsets, --verify checks, end-to-end
 // latency). It stops when it has read its --messages, or when every producer is done and it holds
 // everything they had acknowledged (or reached the log end on every connection).
+//
+// With --group-mode it is a member of a consumer group (its GroupMember, over a coordinator
+// connection of its own): it reads only the partitions assigned to it, from the group's committed
+// offsets, is ready once assigned and positioned (a member assigned nothing is ready at once), stops
+// reading when a rebalance takes its assignment, and stays in the group after it has read all it
+// will until every consumer of the run has, then leaves (only then is it settled for its worker).
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "driver/client_context.h"
 #include "driver/connections.h"
+#include "driver/group_member.h"
 #include "driver/record_intake.h"
 
 namespace ws::driver {
@@ -29,6 +37,7 @@ class Consumer {
  public:
   enum class State : uint8_t {
     kWaitingMetadata,
+    kJoiningGroup,  // a group member without an assignment (joining, or rebalancing)
     kConnecting,   // a leader's connection is not ready yet
     kPositioning,  // some partition has no start offset yet
     kFetching,
@@ -59,6 +68,7 @@ class Consumer {
   size_t connections() const { return links_.size(); }
   uint32_t topic() const { return topic_; }
   LinkId link() const { return links_.empty() ? UINT32_MAX : links_.front().link; }
+  const GroupMember* group() const { return group_.get(); }  // null without --group-mode
 
  private:
   // The connection to one leader and the partitions (cursors) it leads.
@@ -90,6 +100,13 @@ class Consumer {
   bool has_everything(const ClientContext& ctx) const;
   void mark_failing(const char* why);  // the first failure is the one reported
   void settle(ClientContext& ctx, State final_state, int64_t now);
+  // Group members (see GroupMember): the group's answers turned into what the consumer reads.
+  void on_group_metadata(ClientContext& ctx, int64_t now);
+  void on_group_change(ClientContext& ctx, GroupMember::Change change, int64_t now);
+  void take_assignment(ClientContext& ctx, int64_t now);
+  void drop_assignment(ClientContext& ctx, int64_t now);
+  void release(ClientContext& ctx, int64_t now);  // out of the group: settled for the worker
+  int64_t read_mark(int32_t partition) const;
 
   uint32_t index_;
   uint32_t topic_;
@@ -98,6 +115,15 @@ class Consumer {
   std::vector<FetchLink> links_;
   std::string client_id_;
   RecordIntake intake_;
+  std::unique_ptr<GroupMember> group_;
+  bool released_ = false;
+  // The cursors of its last assignment and that assignment's generation: a partition it keeps
+  // in the very next generation goes on from where it stopped (nobody else read it in between).
+  std::vector<PartitionCursor> previous_cursors_;
+  int32_t previous_generation_ = -1;
+  // Per partition (sorted), the offset up to which it ever read: records below it read again
+  // after a rebalance moved its position back are rebalance duplicates.
+  std::vector<std::pair<int32_t, int64_t>> read_marks_;
 };
 
 }  // namespace ws::driver

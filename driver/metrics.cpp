@@ -56,6 +56,7 @@ void RunCounters::add(const RunCounters& o) {
   for (const auto& [code, n] : o.errors_by_code) errors_by_code[code] += n;
   for (const auto& [api, n] : o.unanswered_by_api) unanswered_by_api[api] += n;
   for (size_t i = 0; i < o.brokers.size(); ++i) broker(i).add(o.brokers[i]);
+  groups.add(o.groups);
 }
 
 // Counters of one interval: cumulative values minus the previous tick's; gauges stay as they are.
@@ -104,6 +105,7 @@ RunCounters counters_since(const RunCounters& now, const RunCounters& before) {
     d.brokers[i].fetch_requests -= before.brokers[i].fetch_requests;
     d.brokers[i].fetch_errors -= before.brokers[i].fetch_errors;
   }
+  d.groups.subtract(before.groups);
   return d;
 }
 

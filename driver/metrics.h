@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "driver/group_metrics.h"
 #include "stats/histogram.h"
 
 namespace ws::driver {
@@ -108,6 +109,7 @@ struct RunCounters {
   // Requests still unanswered when the run ended (the drain deadline), by API key.
   std::map<int16_t, uint64_t> unanswered_by_api;
   std::vector<BrokerCounters> brokers;  // by BrokerRegistry index
+  GroupCounters groups;                 // consumer-group members (--group-mode)
 
   void add(const RunCounters& o);
   BrokerCounters& broker(size_t index) {
@@ -124,6 +126,7 @@ struct Metrics {
   stats::HdrHistogram latency_us = make_latency_histogram();          // from intended send time
   stats::HdrHistogram service_latency_us = make_latency_histogram();  // from actual send time
   stats::HdrHistogram e2e_latency_us = make_latency_histogram();  // send time to a consumer's receipt
+  GroupLatencies group_latency;  // heartbeat and commit round trips of group members
 
   void add(const Metrics& o) {
     counters.add(o.counters);
@@ -133,11 +136,13 @@ struct Metrics {
     latency_us.add(o.latency_us);
     service_latency_us.add(o.service_latency_us);
     e2e_latency_us.add(o.e2e_latency_us);
+    group_latency.add(o.group_latency);
   }
   void reset_histograms() {
     latency_us.reset();
     service_latency_us.reset();
     e2e_latency_us.reset();
+    group_latency.reset();
   }
 };
 

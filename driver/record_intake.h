@@ -11,6 +11,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "driver/group_metrics.h"
 #include "driver/metrics.h"
 #include "driver/verify.h"
 #include "protocol/wire.h"
@@ -36,6 +37,7 @@ struct ConsumerTally {
   uint64_t corrupt = 0;
   uint64_t lost = 0;                // set at the end (see ConsumerState::count_lost)
   std::string failure;              // why it counts as failing ("" = it did not fail)
+  GroupMemberTally group;           // --group-mode: its membership (in_group false otherwise)
 };
 
 // What record intake needs from the worker for one fetch response.
@@ -85,6 +87,8 @@ class RecordIntake {
   // that this consumer never received, plus gaps in other runs' sequences. Without --verify:
   // acknowledged minus received, the best a count can say.
   uint64_t count_lost(bool verify, uint32_t run_id, std::span<const uint64_t> acked) const;
+  // --verify: what it has seen of each producer, by (run << 32 | producer).
+  const std::unordered_map<uint64_t, SequenceTracker>& sequences() const { return sequences_; }
 
  private:
   SequenceTracker& tracker(uint32_t run, uint32_t producer);

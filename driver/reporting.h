@@ -14,6 +14,7 @@
 
 #include "driver/brokers.h"
 #include "driver/config.h"
+#include "driver/group_report.h"
 #include "driver/metrics.h"
 #include "driver/phase.h"
 #include "driver/record_intake.h"
@@ -97,6 +98,7 @@ struct RunResult {
   std::string fatal;          // a condition that ended the whole run ("" = none)
   bool fatal_is_bad_flag = false;  // ... caused by a flag's value: exit 2
   std::vector<BrokerReport> brokers;
+  std::optional<GroupReport> groups;  // --group-mode: the groups judged as groups
 
   uint64_t producers_never_connected() const { return clients - std::min<uint64_t>(clients, totals.producers_connected); }
   uint64_t consumers_never_connected() const {

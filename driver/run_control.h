@@ -52,6 +52,9 @@ class RunControl {
   const uint32_t consumer_count;
   std::atomic<uint32_t> clients_not_ready;    // producers + consumers: Connecting ends at 0
   std::atomic<uint32_t> producers_active;     // not yet done: consumers catch up once it is 0
+  // Consumers that have read all they will (--group-mode: members leave their groups once every
+  // consumer has, so that none is rebalanced while it still reads).
+  std::atomic<uint32_t> consumers_done_reading{0};
   // Records each producer had acknowledged (acks=0: written), for the consumers' loss count.
   std::unique_ptr<std::atomic<uint64_t>[]> producer_acked;
   // Records each producer saw fail (an error, or lost with their connection): written or not,

@@ -82,6 +82,11 @@ RunResult ShardedRunner::run(const std::function<void(const IntervalReport&)>& o
                                   .detail = "TLS in user space, through the event loop; " + ktls_.detail};
   }
   result.brokers = broker_reports(control_.brokers, result.totals);
+  if (config_.group.enabled()) {
+    std::vector<uint64_t> acked(control_.producer_acked ? control_.producer_count : 0);
+    for (size_t p = 0; p < acked.size(); ++p) acked[p] = control_.producer_acked[p].load(std::memory_order_relaxed);
+    result.groups = build_group_report(result.consumers, config_, acked, control_.run_id);
+  }
   return result;
 }
 

@@ -48,6 +48,8 @@ class SequenceTracker {
   uint64_t next() const { return next_; }           // one past the highest number seen
   uint64_t missing() const { return missing_; }     // numbers below next() never seen
   uint64_t distinct() const { return next_ - missing_; }
+  // The numbers below next() never seen, as sorted, disjoint [first, last) ranges.
+  const std::vector<std::pair<uint64_t, uint64_t>>& gaps() const { return gaps_; }
 
  private:
   uint64_t next_ = 0;

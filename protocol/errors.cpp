@@ -13,7 +13,7 @@ struct ErrorInfo {
 };
 
 // From Kafka's org.apache.kafka.common.protocol.Errors (codes are stable across versions).
-constexpr std::array<ErrorInfo, 62> kErrors{{
+constexpr std::array<ErrorInfo, 64> kErrors{{
     {-1, "UNKNOWN_SERVER_ERROR", false},
     {0, "NONE", false},
     {1, "OFFSET_OUT_OF_RANGE", false},
@@ -74,6 +74,8 @@ constexpr std::array<ErrorInfo, 62> kErrors{{
     {72, "LISTENER_NOT_FOUND", true},
     {74, "FENCED_LEADER_EPOCH", true},
     {75, "UNKNOWN_LEADER_EPOCH", true},
+    {79, "MEMBER_ID_REQUIRED", false},
+    {82, "FENCED_INSTANCE_ID", false},
     {87, "INVALID_RECORD", false},
     {89, "THROTTLING_QUOTA_EXCEEDED", true},
 }};

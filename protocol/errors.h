@@ -25,6 +25,19 @@ inline constexpr int16_t kNotLeaderOrFollower = 6;
 inline constexpr int16_t kRequestTimedOut = 7;
 inline constexpr int16_t kMessageTooLarge = 10;
 inline constexpr int16_t kRecordListTooLarge = 18;
+// Consumer groups. Kafka 0.9 called 14-16 GROUP_LOAD_IN_PROGRESS, GROUP_COORDINATOR_NOT_AVAILABLE
+// and NOT_COORDINATOR_FOR_GROUP; the codes are the same.
+inline constexpr int16_t kCoordinatorLoadInProgress = 14;
+inline constexpr int16_t kCoordinatorNotAvailable = 15;
+inline constexpr int16_t kNotCoordinator = 16;
+inline constexpr int16_t kIllegalGeneration = 22;
+inline constexpr int16_t kInconsistentGroupProtocol = 23;
+inline constexpr int16_t kInvalidGroupId = 24;
+inline constexpr int16_t kUnknownMemberId = 25;
+inline constexpr int16_t kInvalidSessionTimeout = 26;
+inline constexpr int16_t kRebalanceInProgress = 27;
+inline constexpr int16_t kGroupAuthorizationFailed = 30;
+inline constexpr int16_t kMemberIdRequired = 79;
 inline constexpr int16_t kUnsupportedVersion = 35;
 }  // namespace error
 

@@ -226,6 +226,7 @@ void RunFlags::add_to(CLI::App& app) {
                  "Flags given on the command line win")
       ->take_all();
   app.add_option("--config", config_file_, "A client.properties file with the same keys as -X (read first)");
+  group_flags_.add_to(app);
   app.add_flag("--verify", r.verify,
                "Producers stamp every record (run, producer, sequence, send time, xxHash); consumers count "
                "lost, duplicated, out-of-order and corrupt records and end-to-end latency");
@@ -492,6 +493,10 @@ std::optional<RunOptions> RunFlags::finish(const CLI::App& app, std::string& err
               "cluster (kafka-topics.sh --create --partitions N --replication-factor R)";
       return std::nullopt;
     }
+  }
+  if (!group_flags_.finish(app, r.group, error)) {
+    error = tool_ + ": " + error;
+    return std::nullopt;
   }
   // The scenario's own rules (ranges and combinations) are RunConfig's: sweep and ceiling, which
   // build configs without flags, get the same checks. The bootstrap may still be empty here (the

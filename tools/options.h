@@ -12,6 +12,7 @@
 
 #include "driver/config.h"
 #include "tools/client_properties.h"
+#include "tools/group_flags.h"
 #include "tools/omb_workload.h"
 
 namespace ws::tools {
@@ -56,6 +57,7 @@ class RunFlags {
   std::vector<std::string> x_properties_;  // -X key=value (read by expand_client_properties)
   std::string config_file_;                // --config=FILE (likewise)
   std::string workload_path_;              // --workload=FILE.yaml
+  GroupFlags group_flags_;                 // --group-mode and the flags around it
   std::string bootstrap_, duration_ = "10s", warmup_ = "0", linger_ = "0", compression_ = "none", io_ = "uring",
               broker_version_ = "auto", request_timeout_ = "30s", connect_timeout_ = "10s",
               connect_deadline_ = "60s", reconnect_backoff_ = "100ms", reconnect_backoff_max_ = "5s",

@@ -5,6 +5,7 @@
 #include "protocol/compression.h"
 #include "protocol/errors.h"
 #include "stats/prometheus.h"
+#include "stats/report/group_output.h"
 #include "ws_version.h"
 
 namespace ws::report {
@@ -135,6 +136,7 @@ std::string render_prometheus(const driver::IntervalReport& latest, const driver
                   "From a record's send time to its receipt by a consumer, since the start.",
                   lifetime != nullptr ? lifetime->e2e_latency_us : kEmpty, kMicrosToSeconds, kLatencyBucketsSeconds);
   }
+  if (config.group.enabled()) append_group_metrics(out, latest, run_so_far);
   return out.text();
 }
 

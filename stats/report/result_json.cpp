@@ -7,6 +7,7 @@
 #include "protocol/errors.h"
 #include "protocol/framing.h"
 #include "stats/hlog.h"
+#include "stats/report/group_output.h"
 
 namespace ws::report {
 namespace {
@@ -269,6 +270,7 @@ Json result_json(const driver::RunResult& result, const driver::RunConfig& confi
   p["messages_unsent_due"] = c.messages_unsent_due;
 
   if (config.consumers > 0) j["consume"] = consume_json(result, config);
+  if (result.groups) j["groups"] = groups_json(result, config);
   // Connections over the whole run: most are opened while connecting.
   auto& conn = j["connections"];
   conn["attempted"] = all.connections_attempted;

@@ -10,6 +10,7 @@
 
 #include "protocol/errors.h"
 #include "protocol/framing.h"
+#include "stats/report/group_output.h"
 
 namespace ws::report {
 namespace {
@@ -267,6 +268,7 @@ std::string summary(const driver::RunResult& result, const driver::RunConfig& co
     }
     if (shown > 10) out << "  failing consumer   ... and " << shown - 10 << " more (see --json)\n";
   }
+  if (result.groups) write_groups_summary(out, result, config);
   if (result.security_protocol != "PLAINTEXT" && !result.security_protocol.empty()) {
     out << "  security           " << result.security_protocol
         << (result.sasl_mechanism.empty() ? "" : " (" + result.sasl_mechanism + ")")

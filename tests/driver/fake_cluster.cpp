@@ -142,6 +142,7 @@ void FakeLoop::queue_data(net::ConnId conn, std::vector<uint8_t> bytes) {
 void FakeLoop::inject(net::ConnId conn, std::vector<uint8_t> bytes) { queue_data(conn, std::move(bytes)); }
 
 size_t FakeLoop::poll(std::span<net::Event> out, int) {
+  if (kafka_ && kafka_->on_poll) kafka_->on_poll(*this);
   size_t n = 0;
   while (n < out.size() && !queue_.empty()) {
     out[n++] = queue_.front();
@@ -234,7 +235,9 @@ void FakeLoop::answer(net::ConnId conn, std::span<const uint8_t> frame) {
         resp.api_keys.push_back(v);
         return queue_data(conn, response_frame(corr, api_key, 0, resp));
       }
-      for (auto [key, max] : ranges) {
+      std::vector<std::pair<int16_t, int16_t>> advertised(std::begin(ranges), std::end(ranges));
+      advertised.insert(advertised.end(), k.other_api_versions.begin(), k.other_api_versions.end());
+      for (auto [key, max] : advertised) {
         if (max < 0 || (!sasl_on && (key == SaslHandshakeRequest::kApiKey || key == SaslAuthenticateRequest::kApiKey))) {
           continue;
         }
@@ -403,6 +406,7 @@ void FakeLoop::answer(net::ConnId conn, std::span<const uint8_t> frame) {
       return queue_data(conn, response_frame(corr, api_key, version, resp));
     }
     default:
+      if (k.other_api) k.other_api(*this, seen, r);
       return;
   }
 }

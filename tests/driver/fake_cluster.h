@@ -29,6 +29,8 @@
 
 namespace ws::testing {
 
+class FakeLoop;
+
 // One request as the fake broker saw it.
 struct SeenRequest {
   net::ConnId conn;
@@ -80,6 +82,12 @@ struct FakeKafka {
     bool close_after = false;                 // then the broker closes the connection
   };
   std::function<AnswerEdit(const SeenRequest& request, std::vector<uint8_t> frame)> answer_filter;
+  // APIs beyond the ones above (a fake group coordinator, tests/driver/fake_group_coordinator.h):
+  // asked for every request this file does not answer itself (true: handled), advertised in
+  // ApiVersions with these (key, max version) ranges, and woken at every poll (to answer later).
+  std::function<bool(FakeLoop& loop, const SeenRequest& request, protocol::Reader& body)> other_api;
+  std::vector<std::pair<int16_t, int16_t>> other_api_versions;
+  std::function<void(FakeLoop& loop)> on_poll;
 
   // What was seen.
   std::vector<SeenRequest> requests;
@@ -120,6 +128,10 @@ class FakeLoop {
   void inject(net::ConnId conn, std::vector<uint8_t> bytes);  // raw bytes from the broker
   size_t pending_events() const { return queue_.size(); }
   int open_connections() const;
+  bool is_open(net::ConnId conn) const {
+    const auto it = conns_.find(conn);
+    return it != conns_.end() && it->second.open;
+  }
   std::vector<net::ConnId> closed;  // close() calls, in order
   std::vector<std::string> sources;  // the source address of each connect() that had one
 

@@ -941,6 +941,12 @@ int main(int argc, char** argv) {
     std::cerr << "rdkafka-baseline: --bootstrap: '' is not valid; give HOST:PORT (no embedded broker here)\n";
     return 2;
   }
+  if (options.run.group.enabled()) {
+    // Its consumers are librdkafka instances reading every partition alone (assign(), no group).
+    std::cerr << "rdkafka-baseline: --group-mode: '" << ws::driver::group_mode_name(options.run.group.mode)
+              << "' is not valid; the baseline's consumers read alone: use none\n";
+    return 2;
+  }
   std::string broker_list;
   for (const auto& b : options.run.bootstrap) broker_list += (broker_list.empty() ? "" : ",") + b;
   options.run.command_line = ws::tools::masked_command_line(argc, argv);

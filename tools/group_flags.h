@@ -1,0 +1,28 @@
+// The consumer-group flags of a run (--group-mode, --groups, --assignor, --session-timeout,
+// --heartbeat-interval, --commit-interval, --group-prefix), parsed as text like the other run flags
+// so that every bad value is one line naming its flag. RunFlags (tools/options.h) holds one.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+#include <string>
+
+#include "driver/group_config.h"
+
+namespace ws::tools {
+
+class GroupFlags {
+ public:
+  void add_to(CLI::App& app);
+  // After app.parse(): fills `settings`, or says why not in `error` ("--flag: 'value' is not
+  // valid; ..."). Ranges and combinations with other flags are RunConfig::validate()'s.
+  bool finish(const CLI::App& app, driver::GroupSettings& settings, std::string& error) const;
+
+ private:
+  std::string mode_ = "none", assignor_ = "range", session_timeout_ = "10s", heartbeat_interval_ = "3s",
+              commit_interval_ = "5s", prefix_;
+  uint32_t groups_ = 1;
+};
+
+}  // namespace ws::tools
