@@ -38,6 +38,7 @@ struct BrokerVersions {
   int16_t leave_group = -1;
   int16_t offset_commit = -1;
   int16_t offset_fetch = -1;
+  int16_t init_producer_id = -1;  // --idempotent (Kafka 0.11+)
   bool operator==(const BrokerVersions&) const = default;
 };
 // Kafka 0.9's versions (it cannot tell them): Produce v1, Fetch v1, ListOffsets v0, Metadata v0.

@@ -125,6 +125,15 @@ std::optional<ConfigError> RunConfig::validate() const {
     return bad("--max-in-flight", std::to_string(max_in_flight), "use 1 to 1024");
   }
   if (threads < 1 || threads > 1024) return bad("--threads", std::to_string(threads), "use 1 to 1024");
+  // The Java client's rules for enable.idempotence: written once needs every replica's word, and
+  // the broker keeps the last 5 batches per producer and partition to spot duplicates.
+  if (idempotent && acks != -1) {
+    return bad("--acks", std::to_string(acks), "--idempotent needs --acks=all (-1), as the Java client does");
+  }
+  if (idempotent && max_in_flight > 5) {
+    return bad("--max-in-flight", std::to_string(max_in_flight),
+               "use 1 to 5 with --idempotent (the broker checks the last 5 batches for duplicates)");
+  }
   if (max_connecting < 1 || max_connecting > 100'000) {
     return bad("--max-connecting", std::to_string(max_connecting), "use 1 to 100000");
   }

@@ -173,6 +173,9 @@ struct RunConfig {
   // Producers write (run, producer, sequence, send time, hash) into every value; consumers check
   // it and count lost, duplicated, reordered and corrupt records, and end-to-end latency.
   bool verify = false;
+  // --idempotent: producers take a producer id (InitProducerId) and number their batches, as the
+  // Java producer does by default since Kafka 3.0 (driver/idempotence.h). Kafka 0.11+, acks=all.
+  bool idempotent = false;
   // Consumer groups: --group-mode, --groups, --assignor, --session-timeout, --heartbeat-interval,
   // --commit-interval, --group-prefix (see driver/group_config.h).
   GroupSettings group;

@@ -384,6 +384,7 @@ void ConnectionTable::handle_api_versions(LinkId id, const InFlight& request, pr
       case protocol::LeaveGroupRequest::kApiKey: v.leave_group = n; break;
       case protocol::OffsetCommitRequest::kApiKey: v.offset_commit = n; break;
       case protocol::OffsetFetchRequest::kApiKey: v.offset_fetch = n; break;
+      case protocol::InitProducerIdRequest::kApiKey: v.init_producer_id = n; break;
       default: break;
     }
   }

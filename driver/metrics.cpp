@@ -52,6 +52,9 @@ void RunCounters::add(const RunCounters& o) {
   consume_corrupt += o.consume_corrupt;
   consume_other_runs += o.consume_other_runs;
   consumers_fetching += o.consumers_fetching;
+  producer_ids_assigned += o.producer_ids_assigned;
+  producer_id_resets += o.producer_id_resets;
+  produce_duplicate_sequences += o.produce_duplicate_sequences;
   for (size_t i = 0; i < failures.size(); ++i) failures[i] += o.failures[i];
   for (const auto& [code, n] : o.errors_by_code) errors_by_code[code] += n;
   for (const auto& [api, n] : o.unanswered_by_api) unanswered_by_api[api] += n;
@@ -88,6 +91,9 @@ RunCounters counters_since(const RunCounters& now, const RunCounters& before) {
   d.consume_out_of_order -= before.consume_out_of_order;
   d.consume_corrupt -= before.consume_corrupt;
   d.consume_other_runs -= before.consume_other_runs;
+  d.producer_ids_assigned -= before.producer_ids_assigned;
+  d.producer_id_resets -= before.producer_id_resets;
+  d.produce_duplicate_sequences -= before.produce_duplicate_sequences;
   for (size_t i = 0; i < d.failures.size(); ++i) d.failures[i] -= before.failures[i];
   for (auto& [code, n] : d.errors_by_code) {
     auto it = before.errors_by_code.find(code);

@@ -104,6 +104,11 @@ struct RunCounters {
   uint64_t consume_corrupt = 0;       // --verify: hash mismatch or no stamp; any: failed batch CRCs
   uint64_t consume_other_runs = 0;    // --verify: stamped by another wirestress run (not checked)
   uint64_t consumers_fetching = 0;    // gauge: consumers positioned and fetching
+  // --idempotent: ids (and new epochs) InitProducerId gave, how many of them replaced one after a
+  // batch was lost or refused, and batches the broker had already written (DUPLICATE_SEQUENCE_NUMBER).
+  uint64_t producer_ids_assigned = 0;
+  uint64_t producer_id_resets = 0;
+  uint64_t produce_duplicate_sequences = 0;
   std::array<uint64_t, static_cast<size_t>(Failure::kCount)> failures{};
   std::map<int16_t, uint64_t> errors_by_code;  // Kafka error code -> failed records (or requests)
   // Requests still unanswered when the run ended (the drain deadline), by API key.
@@ -127,6 +132,7 @@ struct Metrics {
   stats::HdrHistogram service_latency_us = make_latency_histogram();  // from actual send time
   stats::HdrHistogram e2e_latency_us = make_latency_histogram();  // send time to a consumer's receipt
   GroupLatencies group_latency;  // heartbeat and commit round trips of group members
+  stats::HdrHistogram init_producer_id_latency_us = make_latency_histogram();  // --idempotent
 
   void add(const Metrics& o) {
     counters.add(o.counters);
@@ -137,12 +143,14 @@ struct Metrics {
     service_latency_us.add(o.service_latency_us);
     e2e_latency_us.add(o.e2e_latency_us);
     group_latency.add(o.group_latency);
+    init_producer_id_latency_us.add(o.init_producer_id_latency_us);
   }
   void reset_histograms() {
     latency_us.reset();
     service_latency_us.reset();
     e2e_latency_us.reset();
     group_latency.reset();
+    init_producer_id_latency_us.reset();
   }
 };
 

@@ -39,8 +39,13 @@ std::span<const uint8_t> ProduceEncoder::next_value(const VerifyStamp& stamp) {
 }
 
 void ProduceEncoder::write_set(std::vector<uint8_t>& out, std::span<const PendingRecord> records,
-                               uint32_t producer, int8_t magic, int64_t timestamp_ms) {
-  writer_.begin(out, {.magic = magic, .codec = config_.compression});
+                               uint32_t producer, int8_t magic, int64_t timestamp_ms,
+                               const protocol::BatchProducer& batch) {
+  writer_.begin(out, {.magic = magic,
+                      .codec = config_.compression,
+                      .producer_id = batch.id,
+                      .producer_epoch = batch.epoch,
+                      .base_sequence = batch.base_sequence});
   for (const PendingRecord& r : records) {
     protocol::RecordToWrite record;
     // The writer copies the value at add(): one stamped buffer serves every record.
@@ -56,23 +61,28 @@ void ProduceEncoder::write_set(std::vector<uint8_t>& out, std::span<const Pendin
 }
 
 protocol::Bytes ProduceEncoder::repeated_set(std::span<const PendingRecord> records, uint32_t producer,
-                                             int64_t timestamp_ms) {
+                                             int64_t timestamp_ms, const protocol::BatchProducer& batch) {
   if (repeat_records_ == records.size() && repeat_first_payload_ == next_payload_) {
     // The same values as encoding would take, in the same order: the pool moves on past them.
     next_payload_ = (next_payload_ + records.size()) % payloads_->size();
-    protocol::restamp_record_batch_v2(repeat_set_, timestamp_ms);
+    protocol::restamp_record_batch_v2(repeat_set_, timestamp_ms, batch);
     return protocol::Bytes(repeat_set_.data(), repeat_set_.size());
   }
   repeat_first_payload_ = next_payload_;
   repeat_set_.clear();
-  write_set(repeat_set_, records, producer, 2, timestamp_ms);
+  write_set(repeat_set_, records, producer, 2, timestamp_ms, batch);
   repeat_records_ = records.size();
   return protocol::Bytes(repeat_set_.data(), repeat_set_.size());
 }
 
 size_t ProduceEncoder::append(ConnectionTable& links, LinkId link, const std::string& topic,
                               std::span<const PendingRecord> records, uint32_t producer, int8_t magic,
-                              int16_t version, InFlight meta) {
+                              int16_t version, InFlight meta, ProducerIdentity* identity) {
+  // A partition's next batch: its sequences are taken as the request is built, in send order.
+  const auto batch_for = [&](int32_t partition, size_t n) {
+    if (!identity || magic != 2) return protocol::BatchProducer{};
+    return identity->next_batch(partition, static_cast<uint32_t>(n));
+  };
   const int64_t timestamp_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
           .count();
@@ -82,7 +92,8 @@ size_t ProduceEncoder::append(ConnectionTable& links, LinkId link, const std::st
   if (!records.empty() && records.front().partition == records.back().partition && can_repeat_sets(magic)) {
     partitions.emplace_back();
     partitions.back().index = records.front().partition;
-    partitions.back().records = repeated_set(records, producer, timestamp_ms);
+    partitions.back().records =
+        repeated_set(records, producer, timestamp_ms, batch_for(records.front().partition, records.size()));
   } else {
     // One record set per run of equal partitions, all in one buffer (views are taken once it no
     // longer grows).
@@ -93,7 +104,7 @@ size_t ProduceEncoder::append(ConnectionTable& links, LinkId link, const std::st
       size_t end = i;
       while (end < records.size() && records[end].partition == partition) ++end;
       const size_t start = sets_.size();
-      write_set(sets_, records.subspan(i, end - i), producer, magic, timestamp_ms);
+      write_set(sets_, records.subspan(i, end - i), producer, magic, timestamp_ms, batch_for(partition, end - i));
       ranges_.emplace_back(start, sets_.size() - start);
       partitions.emplace_back();
       partitions.back().index = partition;

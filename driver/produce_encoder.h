@@ -11,6 +11,7 @@
 
 #include "driver/config.h"
 #include "driver/connections.h"
+#include "driver/idempotence.h"
 #include "driver/payload.h"
 #include "driver/verify.h"
 #include "protocol/produce.h"
@@ -53,9 +54,10 @@ class ProduceEncoder {
                  std::shared_ptr<const PayloadPool> payloads = nullptr);
 
   // Appends one produce request to `link`: `records` grouped by partition (in runs of equal
-  // partitions), each run a record set of `magic`. Returns the request's size in bytes.
+  // partitions), each run a record set of `magic`. With `identity` (--idempotent, magic 2) each
+  // batch carries its producer id, epoch and next sequence. Returns the request's size in bytes.
   size_t append(ConnectionTable& links, LinkId link, const std::string& topic, std::span<const PendingRecord> records,
-                uint32_t producer, int8_t magic, int16_t version, InFlight meta);
+                uint32_t producer, int8_t magic, int16_t version, InFlight meta, ProducerIdentity* identity = nullptr);
 
  private:
   // The next record's value: the pool's values in turn, so a record set repeats none while it
@@ -63,13 +65,14 @@ class ProduceEncoder {
   std::span<const uint8_t> next_value(const VerifyStamp& stamp);
   // Appends one record set of `records` (one partition's) to `out`.
   void write_set(std::vector<uint8_t>& out, std::span<const PendingRecord> records, uint32_t producer, int8_t magic,
-                 int64_t timestamp_ms);
+                 int64_t timestamp_ms, const protocol::BatchProducer& batch);
   // Without keys and --verify stamps, a RecordBatch v2 differs from an earlier one of as many
   // records that started at the same pool value only in its timestamp (all its records share
   // one): that batch is restamped instead of encoded again. A sticky producer's full batches all
   // hit (the pool holds one value, or --batch values).
   bool can_repeat_sets(int8_t magic) const { return magic == 2 && !config_.verify && config_.key_size == 0; }
-  protocol::Bytes repeated_set(std::span<const PendingRecord> records, uint32_t producer, int64_t timestamp_ms);
+  protocol::Bytes repeated_set(std::span<const PendingRecord> records, uint32_t producer, int64_t timestamp_ms,
+                               const protocol::BatchProducer& batch);
 
   const RunConfig& config_;
   uint32_t run_id_;

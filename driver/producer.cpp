@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "protocol/errors.h"
+#include "protocol/init_producer_id.h"
 
 namespace ws::driver {
 namespace {
@@ -45,7 +46,8 @@ Producer::Producer(const RunConfig& config, uint32_t index, uint32_t global_inde
       partitioner_(config.partitioner_kind(), number_, 0x5DEECE66DULL),
       churn_rng_(0x9E3779B97F4A7C15ULL * (number_ + 1)),
       quota_left_(quota),
-      client_id_(config.client_id_prefix + "-" + std::to_string(number_)) {}
+      client_id_(config.client_id_prefix + "-" + std::to_string(number_)),
+      idempotent_(config.idempotent) {}
 
 LinkId Producer::link_to(uint32_t broker) const {
   for (const auto& l : links_) {
@@ -71,7 +73,8 @@ Producer::LeaderLink* Producer::leader_of(const ClientContext& ctx, int32_t part
 }
 
 bool Producer::all_ready() const {
-  return !links_.empty() && std::all_of(links_.begin(), links_.end(), [](const LeaderLink& l) { return l.ready; });
+  return !links_.empty() && std::all_of(links_.begin(), links_.end(), [](const LeaderLink& l) { return l.ready; }) &&
+         (!idempotent_ || identity_.assigned());
 }
 
 bool Producer::can_send(const ClientContext& ctx, const LeaderLink& l) const {
@@ -189,6 +192,7 @@ void Producer::handle_link_event(ClientContext& ctx, LeaderLink& link, const Lin
     case LinkEvent::kLost: {
       for (const InFlight& r : ctx.links.lost_requests(e)) {
         if (r.api_key == protocol::ProduceRequest::kApiKey) complete(ctx, *l, r, nullptr, kLostWithConnection, now);
+        if (r.api_key == protocol::InitProducerIdRequest::kApiKey) identity_.request_lost();
       }
       l->ready = false;
       l->flushing = false;
@@ -215,7 +219,9 @@ void Producer::link_ready(ClientContext& ctx, LeaderLink& l, int64_t now) {
     return fail(ctx, Failure::kUnsupported, now);
   }
   l.magic = magic_for_produce_version(l.version);
+  if (idempotent_ && (link.versions.init_producer_id < 0 || l.magic != 2)) return refuse_idempotence(ctx, l, now);
   l.ready = true;
+  request_identity_if_needed(ctx, now);
   if (state_ == State::kProducing) return queue_send(ctx);
   become_ready_if_connected(ctx, now);
 }
@@ -256,6 +262,7 @@ void Producer::on_phase(ClientContext& ctx, int64_t now) {
 
 void Producer::on_timer(ClientContext& ctx, int64_t now) {
   if (now >= record_timer_ns_) record_timer_ns_ = INT64_MAX;  // the record wake-up has fired
+  request_identity_if_needed(ctx, now);
   if (state_ != State::kProducing) return;
   if (churn_at_ns_ != 0 && now >= churn_at_ns_) begin_churn(ctx, now);
   send_due(ctx, now);
@@ -326,6 +333,10 @@ void Producer::send_due(ClientContext& ctx, int64_t now) {
   // Records wait in pending_ while their leader cannot take them (murmur2 and fixed cannot pick
   // another partition); up to a window's worth, as the Java client's buffer holds them, while the
   // other leaders go on.
+  if (idempotent_ && !identity_.assigned()) {
+    request_identity_if_needed(ctx, now);  // its answer sends what is due
+    return;
+  }
   const size_t pending_cap = size_t{ctx.config.batch} * ctx.config.max_in_flight;
   for (int round = 0; round < kMaxRoundsPerSend; ++round) {
     if (pending_.size() < pending_cap) make_due(ctx, now);
@@ -496,7 +507,8 @@ bool Producer::dispatch(ClientContext& ctx, int64_t now) {
       push_part(l, p);
       ++meta.parts;
     }
-    const size_t bytes = ctx.encoder.append(ctx.links, l.link, topic, records, global_index_, l.magic, l.version, meta);
+    const size_t bytes = ctx.encoder.append(ctx.links, l.link, topic, records, global_index_, l.magic, l.version, meta,
+                                            idempotent_ ? &identity_ : nullptr);
     auto& counters = ctx.metrics.counters;
     ++counters.requests_sent;
     counters.messages_sent += records.size();
@@ -520,6 +532,7 @@ void Producer::on_response(ClientContext& ctx, LeaderLink& l, const LinkEvent& e
     }
     return;
   }
+  if (e.request.api_key == protocol::InitProducerIdRequest::kApiKey) return on_identity(ctx, e, now);
   if (e.request.api_key != protocol::ProduceRequest::kApiKey) return;
   auto& response = ctx.scratch.produce;
   protocol::Reader r(e.body);
@@ -553,6 +566,13 @@ void Producer::complete(ClientContext& ctx, LeaderLink& l, const InFlight& reque
         }
       }
     }
+    if (idempotent_ && code == protocol::error::kDuplicateSequenceNumber) {
+      // The broker had written this batch already (an earlier copy): written once, as asked.
+      ++counters.produce_duplicate_sequences;
+      code = protocol::error::kNone;
+    }
+    // Not written, or not known to be: the broker's next sequence is not this producer's.
+    if (idempotent_ && code != protocol::error::kNone) identity_.sequences_broken();
     if (code == protocol::error::kNone && ctx.control.producer_acked) {
       // What consumers of this run should find: one relaxed add per partition, only with consumers.
       ctx.control.producer_acked[global_index_].fetch_add(p.records, std::memory_order_relaxed);
@@ -597,6 +617,49 @@ void Producer::complete(ClientContext& ctx, LeaderLink& l, const InFlight& reque
     ctx.metadata_waiters.push_back(index_);
     ctx.metadata.request_refresh(now);
   }
+}
+
+void Producer::request_identity_if_needed(ClientContext& ctx, int64_t now) {
+  if (!idempotent_ || identity_.state() != ProducerIdentity::State::kNeedsId) return;
+  if (settled() || now < identity_retry_at_ns_) return;
+  // After a broken sequence, what is in flight settles first: its answers belong to the old epoch.
+  if (identity_.producer_id() >= 0 && in_flight(ctx)) return;
+  for (auto& l : links_) {
+    if (!l.ready) continue;
+    identity_requested_ns_ = now;
+    identity_.request(ctx.links, l.link, ctx.links.link(l.link).versions.init_producer_id, now);
+    ctx.links.flush(l.link, now);
+    return;
+  }
+}
+
+void Producer::on_identity(ClientContext& ctx, const LinkEvent& e, int64_t now) {
+  int16_t code = 0;
+  const auto outcome = identity_.on_response(e.body, e.request.api_version, code);
+  auto& counters = ctx.metrics.counters;
+  if (outcome == ProducerIdentity::Outcome::kAssigned) {
+    ++counters.producer_ids_assigned;
+    if (identity_.resets() > 0) ++counters.producer_id_resets;
+    if (!ctx.metrics.init_producer_id_latency_us.record((now - identity_requested_ns_) / 1000)) {
+      ++counters.latency_out_of_range;
+    }
+    if (state_ == State::kConnecting) return become_ready_if_connected(ctx, now);
+    return queue_send(ctx);
+  }
+  ++counters.errors_by_code[code];
+  if (outcome == ProducerIdentity::Outcome::kRefused) return fail(ctx, Failure::kUnsupported, now);
+  // A coordinator loading or moving: ask again after the reconnect backoff.
+  identity_retry_at_ns_ = now + ctx.config.reconnect_backoff.count();
+  ctx.timers.arm(identity_retry_at_ns_, TimerTarget{TimerTarget::kProducer, index_});
+}
+
+void Producer::refuse_idempotence(ClientContext& ctx, LeaderLink& l, int64_t now) {
+  // Nothing a retry changes: the broker predates idempotent producers. The run ends, exit 2.
+  ctx.control.set_fatal("--idempotent: broker " + ctx.control.brokers.address_text(l.broker) +
+                            " has no idempotent producers (InitProducerId and RecordBatch v2 came in Kafka 0.11); "
+                            "run without --idempotent",
+                        true);
+  fail(ctx, Failure::kUnsupported, now);
 }
 
 void Producer::record_unsent_backlog(ClientContext& ctx, int64_t now) {

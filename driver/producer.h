@@ -22,6 +22,7 @@
 
 #include "driver/client_context.h"
 #include "driver/connections.h"
+#include "driver/idempotence.h"
 #include "driver/partitioner.h"
 #include "driver/produce_encoder.h"
 
@@ -112,6 +113,9 @@ class Producer {
   void complete(ClientContext& ctx, LeaderLink& l, const InFlight& request, const protocol::ProduceResponse* response,
                 int16_t error_code, int64_t now);
   void record_unsent_backlog(ClientContext& ctx, int64_t now);
+  void request_identity_if_needed(ClientContext& ctx, int64_t now);  // --idempotent
+  void on_identity(ClientContext& ctx, const LinkEvent& e, int64_t now);
+  void refuse_idempotence(ClientContext& ctx, LeaderLink& l, int64_t now);  // an older broker: exit 2
   bool in_flight(const ClientContext& ctx) const;  // any request of any link awaits its response
   void finish(ClientContext& ctx, int64_t now);  // nothing left to send: flush (acks=0), then done
   void settle(ClientContext& ctx, State final_state, int64_t now);
@@ -140,6 +144,11 @@ class Producer {
   uint64_t quota_left_;         // records still to make due (UINT64_MAX: no --messages)
   uint64_t next_sequence_ = 0;  // sequence number of the next record (keys, --verify)
   std::string client_id_;
+  // --idempotent: its producer id, epoch and sequences (driver/idempotence.h).
+  bool idempotent_ = false;
+  ProducerIdentity identity_;
+  int64_t identity_requested_ns_ = 0;
+  int64_t identity_retry_at_ns_ = 0;  // after a retriable InitProducerId error
 };
 
 const char* producer_state_name(Producer::State s);

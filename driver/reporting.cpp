@@ -129,6 +129,7 @@ RunResult ReportCollector::collect(const std::function<void(const IntervalReport
                                progress_of(r.delta) > 0;
     if (on_interval && (report || r.interval_s >= 0.05 || holds_samples)) on_interval(r);
     result.metrics.add_histograms(measured_tick);
+    result.init_producer_id_latency_us.add(tick.init_producer_id_latency_us);
     result.counters = measured_total;
     result.totals = total;
     // The measured time is the sending window (its responses may come in the drain after it).

@@ -91,6 +91,8 @@ struct RunResult {
   // late); 0 when on time or not asked.
   double start_late_s = 0;
   ClockReport clock;
+  // --idempotent: InitProducerId round trips over the whole run (most while connecting).
+  stats::HdrHistogram init_producer_id_latency_us = make_latency_histogram();
   double connect_duration_s = 0;  // from the start to the end of Connecting (or of the run)
   bool connecting_completed = false;  // every client got ready before --connect-deadline
   bool interrupted = false;   // Ctrl-C

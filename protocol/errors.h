@@ -39,6 +39,12 @@ inline constexpr int16_t kRebalanceInProgress = 27;
 inline constexpr int16_t kGroupAuthorizationFailed = 30;
 inline constexpr int16_t kMemberIdRequired = 79;
 inline constexpr int16_t kUnsupportedVersion = 35;
+// Idempotent producers (KIP-98, Kafka 0.11).
+inline constexpr int16_t kOutOfOrderSequenceNumber = 45;
+inline constexpr int16_t kDuplicateSequenceNumber = 46;
+inline constexpr int16_t kInvalidProducerEpoch = 47;
+inline constexpr int16_t kConcurrentTransactions = 51;
+inline constexpr int16_t kUnknownProducerId = 59;
 }  // namespace error
 
 }  // namespace ws::protocol

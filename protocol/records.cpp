@@ -233,9 +233,23 @@ bool RecordSetWriter::finish_v2() {
   return true;
 }
 
+namespace {
+constexpr size_t kBaseTimestampOffset = 27;  // after attributes and lastOffsetDelta
+constexpr size_t kMaxTimestampOffset = 35;
+constexpr size_t kProducerIdOffset = 43;
+constexpr size_t kProducerEpochOffset = 51;
+constexpr size_t kBaseSequenceOffset = 53;
+}  // namespace
+
+void restamp_record_batch_v2(std::span<uint8_t> batch, int64_t timestamp_ms, const BatchProducer& producer) {
+  if (batch.size() < kBatchHeaderSize) return;
+  put_big_endian(batch.data() + kProducerIdOffset, static_cast<uint64_t>(producer.id), 8);
+  put_big_endian(batch.data() + kProducerEpochOffset, static_cast<uint16_t>(producer.epoch), 2);
+  put_big_endian(batch.data() + kBaseSequenceOffset, static_cast<uint32_t>(producer.base_sequence), 4);
+  restamp_record_batch_v2(batch, timestamp_ms);
+}
+
 void restamp_record_batch_v2(std::span<uint8_t> batch, int64_t timestamp_ms) {
-  constexpr size_t kBaseTimestampOffset = 27;  // after attributes and lastOffsetDelta
-  constexpr size_t kMaxTimestampOffset = 35;
   if (batch.size() < kBatchHeaderSize) return;
   put_big_endian(batch.data() + kBaseTimestampOffset, static_cast<uint64_t>(timestamp_ms), 8);
   put_big_endian(batch.data() + kMaxTimestampOffset, static_cast<uint64_t>(timestamp_ms), 8);

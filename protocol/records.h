@@ -78,6 +78,16 @@ class RecordSetWriter {
 // bytes RecordSetWriter writes for the same records at `timestamp_ms`, for the cost of one CRC.
 void restamp_record_batch_v2(std::span<uint8_t> batch, int64_t timestamp_ms);
 
+// An idempotent producer's fields of a RecordBatch v2 header (KIP-98).
+struct BatchProducer {
+  int64_t id = -1;
+  int16_t epoch = -1;
+  int32_t base_sequence = -1;
+};
+// The same, and the batch's producer id, epoch and base sequence set as well (still one CRC): the
+// bytes RecordSetWriter writes for the same records with those options.
+void restamp_record_batch_v2(std::span<uint8_t> batch, int64_t timestamp_ms, const BatchProducer& producer);
+
 // One decoded record. Views into the Fetch response or into the reader's decompression buffer:
 // valid until the next call to RecordSetReader::next().
 struct RecordView {

@@ -181,8 +181,6 @@ bool is_inert_key(const std::string& key) {
 // Keys wirestress knows but does not support (yet): say so rather than call them unknown.
 const char* unsupported_reason(const std::string& key, const std::string& value) {
   if (key == "group.id") return "consumer groups are not supported yet; consumers read every partition alone";
-  if (key == "enable.idempotence" && lower(value) == "true") return "idempotent producers are not supported yet";
-  if (key == "enable.idempotence") return nullptr;
   if (key == "transactional.id") return "transactions are not supported";
   if (key.starts_with("sasl.kerberos.")) return "GSSAPI (Kerberos) is not supported";
   if (key == "sasl.login.callback.handler.class" || key == "sasl.oauthbearer.token.endpoint.url") {
@@ -300,7 +298,12 @@ bool map_properties(const std::vector<Property>& properties, MappedProperties& o
       out.notes.push_back(k + " has no effect on the wire; ignored");
       continue;
     }
-    if (k == "enable.idempotence") continue;  // false: what wirestress does anyway
+    if (k == "enable.idempotence") {
+      const std::string l = lower(v);
+      if (l == "true") out.flag_args.push_back("--idempotent");
+      else if (l != "false") return bad(p, "use true or false");
+      continue;
+    }
     if (k == "auto.offset.reset") {
       const std::string l = lower(v);
       if (l == "earliest" || l == "smallest" || l == "beginning") out.flag_args.push_back("--consume-from=earliest");

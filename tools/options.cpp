@@ -227,6 +227,10 @@ void RunFlags::add_to(CLI::App& app) {
       ->take_all();
   app.add_option("--config", config_file_, "A client.properties file with the same keys as -X (read first)");
   group_flags_.add_to(app);
+  app.add_flag("--idempotent", r.idempotent,
+               "Idempotent producers, as the Java client's default since Kafka 3.0: each takes a producer id "
+               "(InitProducerId) and numbers its batches; Kafka 0.11+, --acks=all (its default here), --max-in-flight "
+               "at most 5 (-X enable.idempotence=true does the same)");
   app.add_flag("--verify", r.verify,
                "Producers stamp every record (run, producer, sequence, send time, xxHash); consumers count "
                "lost, duplicated, out-of-order and corrupt records and end-to-end latency");
@@ -325,6 +329,8 @@ std::optional<RunOptions> RunFlags::finish(const CLI::App& app, std::string& err
   } else {
     return bad("--acks", acks_, "use 0, 1, -1 or all");
   }
+  // As the Java client, where enable.idempotence=true makes acks default to all.
+  if (r.idempotent && app.count("--acks") == 0) r.acks = -1;
   const auto codec = protocol::parse_codec(compression_);
   if (!codec) return bad("--compression", compression_, "use none, gzip, snappy, lz4 or zstd");
   r.compression = *codec;

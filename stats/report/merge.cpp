@@ -51,7 +51,7 @@ MergeOutcome failed(int exit_code, std::string message) { return {Json(), exit_c
 
 // What a run's records looked like: runs that differ in any of these measured different things,
 // so adding them up would describe a workload nobody ran.
-constexpr const char* kShapeFields[] = {"message_size", "key_size", "acks", "compression", "batch",
+constexpr const char* kShapeFields[] = {"message_size", "key_size", "acks", "idempotent", "compression", "batch",
                                         "payload", "payload_compressibility", "payload_file"};
 
 std::string value_text(const Json& v) { return v.is_null() ? "(absent)" : v.dump(); }

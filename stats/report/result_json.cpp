@@ -210,6 +210,7 @@ Json result_json(const driver::RunResult& result, const driver::RunConfig& confi
   cfg["warmup_s"] = std::chrono::duration<double>(config.warmup).count();
   cfg["messages"] = config.messages;
   cfg["acks"] = config.acks;
+  cfg["idempotent"] = config.idempotent;
   cfg["batch"] = config.batch;
   cfg["linger_ms"] = std::chrono::duration<double, std::milli>(config.linger).count();
   cfg["compression"] = protocol::codec_name(config.compression);
@@ -268,6 +269,13 @@ Json result_json(const driver::RunResult& result, const driver::RunConfig& confi
   p["service_latency_histogram"] = stats::to_base64(stats::compress_v2(result.metrics.service_latency_us));
   p["latency_out_of_range"] = c.latency_out_of_range;
   p["messages_unsent_due"] = c.messages_unsent_due;
+  if (config.idempotent) {
+    // Over the whole run: producers take their ids while connecting.
+    p["idempotence"] = {{"producer_ids_assigned", all.producer_ids_assigned},
+                        {"producer_id_resets", all.producer_id_resets},
+                        {"duplicate_sequences", all.produce_duplicate_sequences},
+                        {"init_producer_id_latency_ms", latency_json(result.init_producer_id_latency_us)}};
+  }
 
   if (config.consumers > 0) j["consume"] = consume_json(result, config);
   if (result.groups) j["groups"] = groups_json(result, config);

@@ -207,6 +207,16 @@ std::string summary(const driver::RunResult& result, const driver::RunConfig& co
     out << "  messages not sent  " << with_commas(c.messages_unsent_due)
         << " (due before the end but never sent: the client or broker fell behind the schedule)\n";
   }
+  if (config.idempotent) {
+    const auto& init = result.init_producer_id_latency_us;
+    std::snprintf(buf, sizeof buf,
+                  "  idempotence        %s producer ids (%s new after a lost batch), %s batches already written; "
+                  "InitProducerId p50 %.2f p99 %.2f max %.2f ms\n",
+                  with_commas(all.producer_ids_assigned).c_str(), with_commas(all.producer_id_resets).c_str(),
+                  with_commas(all.produce_duplicate_sequences).c_str(), init.value_at_percentile(50) / 1000.0,
+                  init.value_at_percentile(99) / 1000.0, init.max() / 1000.0);
+    out << buf;
+  }
   std::snprintf(buf, sizeof buf, "  throughput         %.0f msg/s, %.2f MB/s\n",
                 static_cast<double>(delivered(c, config)) / elapsed, static_cast<double>(c.bytes_sent) / elapsed / 1e6);
   out << buf;

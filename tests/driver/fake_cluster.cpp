@@ -226,7 +226,8 @@ void FakeLoop::answer(net::ConnId conn, std::span<const uint8_t> frame) {
                                                     {MetadataRequest::kApiKey, 8},
                                                     {ApiVersionsRequest::kApiKey, 3},
                                                     {SaslHandshakeRequest::kApiKey, k.sasl_v0_only ? 0 : 1},
-                                                    {SaslAuthenticateRequest::kApiKey, k.sasl_v0_only ? -1 : 2}};
+                                                    {SaslAuthenticateRequest::kApiKey, k.sasl_v0_only ? -1 : 2},
+                                                    {InitProducerIdRequest::kApiKey, k.idempotence ? 4 : -1}};
       if (version > 3) {
         resp.error_code = error::kUnsupportedVersion;
         ApiVersionsResponse::ApiVersion v;
@@ -327,7 +328,30 @@ void FakeLoop::answer(net::ConnId conn, std::span<const uint8_t> frame) {
           pr.error_code = partition_code;
           // REQUEST_TIMED_OUT (acks=-1: the replicas did not confirm in time) comes after the
           // leader wrote the records: they are in the log all the same.
-          const bool written = partition_code == 0 || partition_code == error::kRequestTimedOut;
+          bool written = partition_code == 0 || partition_code == error::kRequestTimedOut;
+          if (written && p.records && k.idempotence) {
+            // The batch's producer id and base sequence are its first record's.
+            RecordSetReader first(*p.records);
+            RecordView rec;
+            int32_t count = 0;
+            int64_t producer_id = -1;
+            int32_t base = -1;
+            while (first.next(rec)) {
+              if (count++ == 0) {
+                producer_id = rec.producer_id;
+                base = rec.sequence;
+              }
+            }
+            if (producer_id >= 0) {
+              int32_t& expected = k.next_sequence[{producer_id, p.index}];
+              if (base == expected) {
+                expected += count;
+              } else {
+                pr.error_code = base < expected ? error::kDuplicateSequenceNumber : error::kOutOfOrderSequenceNumber;
+                written = false;
+              }
+            }
+          }
           if (written && p.records) {
             RecordSetReader reader(*p.records);
             RecordView rec;
@@ -341,6 +365,28 @@ void FakeLoop::answer(net::ConnId conn, std::span<const uint8_t> frame) {
         resp.responses.push_back(tr);
       }
       if (req.acks == 0 && !k.answer_acks0) return;
+      return queue_data(conn, response_frame(corr, api_key, version, resp));
+    }
+    case InitProducerIdRequest::kApiKey: {
+      if (!k.idempotence) return;
+      InitProducerIdRequest req;
+      req.decode(r, version);
+      InitProducerIdResponse resp;
+      resp.error_code = k.init_producer_id_error;
+      if (resp.error_code == 0) {
+        const auto known = k.producer_epochs.find(req.producer_id);
+        if (req.producer_id >= 0 && known != k.producer_epochs.end() && known->second == req.producer_epoch) {
+          resp.producer_id = req.producer_id;
+          resp.producer_epoch = ++known->second;
+          for (auto it = k.next_sequence.begin(); it != k.next_sequence.end();) {
+            it = it->first.first == req.producer_id ? k.next_sequence.erase(it) : std::next(it);
+          }
+        } else {
+          resp.producer_id = k.next_producer_id++;
+          resp.producer_epoch = 0;
+          k.producer_epochs[resp.producer_id] = 0;
+        }
+      }
       return queue_data(conn, response_frame(corr, api_key, version, resp));
     }
     case ListOffsetsRequest::kApiKey: {

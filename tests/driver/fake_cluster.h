@@ -88,6 +88,15 @@ struct FakeKafka {
   std::function<bool(FakeLoop& loop, const SeenRequest& request, protocol::Reader& body)> other_api;
   std::vector<std::pair<int16_t, int16_t>> other_api_versions;
   std::function<void(FakeLoop& loop)> on_poll;
+  // Idempotent producers (KIP-98): with `idempotence`, InitProducerId is advertised and answered
+  // (a new id, or with v3+ and a known id the next epoch, which starts its sequences at 0), and a
+  // batch carrying a producer id must start at the next sequence of its (id, partition): one
+  // below is DUPLICATE_SEQUENCE_NUMBER, one above OUT_OF_ORDER_SEQUENCE_NUMBER, neither written.
+  bool idempotence = false;
+  int64_t next_producer_id = 1000;
+  std::map<int64_t, int16_t> producer_epochs;
+  std::map<std::pair<int64_t, int32_t>, int32_t> next_sequence;  // (producer id, partition) -> expected
+  int16_t init_producer_id_error = 0;  // answer InitProducerId with this error (0: none)
 
   // What was seen.
   std::vector<SeenRequest> requests;

@@ -89,6 +89,31 @@ TEST(RestampRecordBatchV2, GivesTheBytesOfABatchWrittenAtTheNewTime) {
   }
 }
 
+TEST(RestampRecordBatchV2, SetsAnIdempotentProducersIdEpochAndSequenceAsTheWriterWould) {
+  const auto written = [](int64_t timestamp_ms, const protocol::BatchProducer& producer) {
+    std::vector<uint8_t> out;
+    protocol::RecordSetWriter writer;
+    writer.begin(out, {.magic = 2,
+                       .codec = protocol::Codec::kLz4,
+                       .producer_id = producer.id,
+                       .producer_epoch = producer.epoch,
+                       .base_sequence = producer.base_sequence});
+    const std::vector<uint8_t> value(100, 'v');
+    for (int i = 0; i < 10; ++i) {
+      protocol::RecordToWrite r;
+      r.value = protocol::Bytes(value.data(), value.size());
+      r.timestamp_ms = timestamp_ms;
+      writer.add(r);
+    }
+    EXPECT_TRUE(writer.finish());
+    return out;
+  };
+  std::vector<uint8_t> batch = written(1'700'000'000'000, {.id = 7, .epoch = 0, .base_sequence = 0});
+  const protocol::BatchProducer later{.id = 4'000'000'001, .epoch = 3, .base_sequence = 2'147'483'640};
+  protocol::restamp_record_batch_v2(batch, 1'800'000'000'123, later);
+  EXPECT_EQ(batch, written(1'800'000'000'123, later));
+}
+
 // The record set of the last request appended to `link`'s queue (one topic, one partition).
 std::vector<uint8_t> last_record_set(const ConnectionTable& table, LinkId link, size_t request_size) {
   const auto& out = table.link(link).out;

@@ -10,7 +10,7 @@
 //
 // Input: [shape: 4 bytes][edits...]. The shape picks the cluster and the run (Kafka 0.9 or a
 // modern broker, 1-3 brokers, 1-8 partitions and their leaders, 1-4 producers, 0-3 consumers,
-// acks, codec, batch, keys, --verify). Then each answer takes the next edit; when the input runs
+// acks, --idempotent, codec, batch, keys, --verify). Then each answer takes the next edit; when the input runs
 // out, answers go through unchanged. Seeds (tests/fuzz/seeds/fuzz_worker): a few shapes, one with edits.
 #include <cstdint>
 #include <cstdio>
@@ -123,8 +123,11 @@ driver::RunConfig run_config(Input& in, FakeKafka& kafka) {
   const uint8_t b0 = in.u8(), b1 = in.u8(), b2 = in.u8(), b3 = in.u8();
   driver::RunConfig c = testing::base_config(9092);
   kafka.kind = (b0 & 1) ? FakeKafka::Kind::kKafka09 : FakeKafka::Kind::kModern;
-  const int16_t acks_choice[] = {0, 1, -1, 1};
+  // The fourth choice: idempotent producers (acks=all), against a broker that has them.
+  const int16_t acks_choice[] = {0, 1, -1, -1};
   c.acks = acks_choice[(b0 >> 1) & 3];
+  c.idempotent = ((b0 >> 1) & 3) == 3;
+  kafka.idempotence = c.idempotent;
   c.verify = (b0 >> 3) & 1;
   c.compression = static_cast<protocol::Codec>(((b0 >> 4) & 7) % 5);
   c.consume_from_earliest = (b0 >> 7) & 1;

@@ -103,7 +103,8 @@ TEST(ClientProperties, BadKeysAndValuesNameThemselvesOnOneLineWithExitCode2) {
   const std::pair<std::vector<const char*>, std::string> cases[] = {
       {{"-X", "no.such.key=1"}, "no.such.key (-X): unknown property"},
       {{"-X", "group.id=g"}, "known but not supported"},
-      {{"-X", "enable.idempotence=true"}, "known but not supported"},
+      {{"-X", "enable.idempotence=maybe"}, "use true or false"},
+      {{"-X", "enable.idempotence=true", "-X", "acks=1"}, "--idempotent needs --acks=all"},
       {{"-X", "sasl.mechanism=GSSAPI"}, "GSSAPI"},
       {{"-X", "ssl.truststore.type=JKS"}, "PKCS12"},
       {{"-X", "security.protocol=TLS"}, "use PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL"},
@@ -127,6 +128,19 @@ TEST(ClientProperties, BadKeysAndValuesNameThemselvesOnOneLineWithExitCode2) {
     EXPECT_NE(out.output.find(expected), std::string::npos) << out.output;
     EXPECT_EQ(out.output.find('\n'), std::string::npos) << out.output;
   }
+}
+
+TEST(ClientProperties, EnableIdempotenceMakesIdempotentProducersWithAcksAll) {
+  const char* argv[] = {"wirestress", "-X", "enable.idempotence=true"};
+  auto out = parse_options(3, argv);
+  ASSERT_TRUE(out.options) << out.output;
+  EXPECT_TRUE(out.options->run.idempotent);
+  EXPECT_EQ(out.options->run.acks, -1) << "acks defaults to all, as in the Java client";
+  const char* off[] = {"wirestress", "-X", "enable.idempotence=false"};
+  auto plain = parse_options(3, off);
+  ASSERT_TRUE(plain.options) << plain.output;
+  EXPECT_FALSE(plain.options->run.idempotent);
+  EXPECT_EQ(plain.options->run.acks, 1);
 }
 
 TEST(ClientProperties, SecretsNeverShowInErrorsOrTheRecordedCommandLine) {
