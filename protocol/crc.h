@@ -16,6 +16,14 @@ namespace ws::protocol {
 uint32_t crc32c(const uint8_t* data, size_t n, uint32_t crc = 0);
 uint32_t crc32_ieee(const uint8_t* data, size_t n, uint32_t crc = 0);
 
+// The CRC-32C of a message after `n` of its bytes changed from `before` to `after`, given the
+// message's CRC-32C `crc` before the change and the number of bytes that follow the changed ones.
+// Costs a few dozen nanoseconds whatever the message's length: a CRC is linear, so the new CRC is
+// the old one plus the CRC of the difference moved past `bytes_following` zero bytes. That is what
+// restamping a 110 KB RecordBatch (16 bytes of timestamps) needs instead of 2 µs of checksumming.
+uint32_t crc32c_patch(uint32_t crc, const uint8_t* before, const uint8_t* after, size_t n,
+                      size_t bytes_following);
+
 // Which code crc32c() and crc32_ieee() run, for reports.
 const char* crc_implementation();
 

@@ -3,6 +3,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 
@@ -156,6 +157,55 @@ uint32_t crc32c_builtin(const uint8_t* data, size_t n, uint32_t crc) {
   static const Implementation implementation =
       crc32c_hardware_available() ? &crc32c_hardware : &crc32c_portable;
   return implementation(data, n, crc);
+}
+
+namespace {
+
+// kPowersOfX[k] = x^(2^k) mod P, reflected: the operator that moves a register past 2^k zero bits.
+using PowerTable = std::array<uint32_t, 64>;
+
+constexpr PowerTable make_powers_of_x() {
+  PowerTable powers{};
+  powers[0] = 1u << 30;  // x^1 (x^0 is bit 31)
+  for (size_t k = 1; k < powers.size(); ++k) powers[k] = multiply_mod_castagnoli(powers[k - 1], powers[k - 1]);
+  return powers;
+}
+
+constexpr PowerTable kPowersOfX = make_powers_of_x();
+
+// x^(8 * zero_bytes) mod P: multiplying a register by it is the same as feeding it that many zeros.
+uint32_t zero_bytes_operator(size_t zero_bytes) {
+  // A sender restamps batches of one size again and again: keep the last operator per thread.
+  thread_local size_t cached_bytes = 0;
+  thread_local uint32_t cached_operator = 1u << 31;
+  if (zero_bytes == cached_bytes) return cached_operator;
+  uint32_t op = 1u << 31;  // x^0
+  uint64_t bits = static_cast<uint64_t>(zero_bytes) * 8;
+  for (size_t k = 0; bits != 0; ++k, bits >>= 1) {
+    if (bits & 1) op = multiply_mod_castagnoli(op, kPowersOfX[k]);
+  }
+  cached_bytes = zero_bytes;
+  cached_operator = op;
+  return op;
+}
+
+}  // namespace
+
+uint32_t crc32c_patch(uint32_t crc, const uint8_t* before, const uint8_t* after, size_t n,
+                      size_t bytes_following) {
+  // For two messages of one length, crc(M) ^ crc(M') is the CRC of M ^ M' computed from a zero
+  // register without the final inversion: the start and end inversions cancel. M ^ M' is zero but
+  // for the n changed bytes, and leading zeros leave a zero register as it is.
+  constexpr size_t kPiece = 64;
+  std::array<uint8_t, kPiece> difference{};
+  uint32_t reg = 0;
+  for (size_t done = 0; done < n; done += kPiece) {
+    const size_t piece = std::min(kPiece, n - done);
+    for (size_t i = 0; i < piece; ++i) difference[i] = before[done + i] ^ after[done + i];
+    // crc32c_builtin inverts on entry and exit; undo both to get the raw register.
+    reg = ~crc32c_builtin(difference.data(), piece, ~reg);
+  }
+  return crc ^ multiply_mod_castagnoli(reg, zero_bytes_operator(bytes_following));
 }
 
 uint32_t crc32_zlib(const uint8_t* data, size_t n, uint32_t crc) {

@@ -86,32 +86,40 @@ TEST(RestampRecordBatchV2, GivesTheBytesOfABatchWrittenAtTheNewTime) {
     std::vector<uint8_t> batch = batch_at(1'700'000'000'000, codec, 130);  // 130: two-byte offset deltas
     protocol::restamp_record_batch_v2(batch, 1'800'000'000'123);
     EXPECT_EQ(batch, batch_at(1'800'000'000'123, codec, 130)) << protocol::codec_name(codec);
+    // Long batches get their CRC patched from the previous one, so restamps in a row must stay exact.
+    for (int64_t t : {int64_t{0}, int64_t{-1}, int64_t{1'800'000'000'124}, int64_t{1'900'000'000'000}}) {
+      protocol::restamp_record_batch_v2(batch, t);
+    }
+    EXPECT_EQ(batch, batch_at(1'900'000'000'000, codec, 130)) << protocol::codec_name(codec);
   }
 }
 
 TEST(RestampRecordBatchV2, SetsAnIdempotentProducersIdEpochAndSequenceAsTheWriterWould) {
-  const auto written = [](int64_t timestamp_ms, const protocol::BatchProducer& producer) {
-    std::vector<uint8_t> out;
-    protocol::RecordSetWriter writer;
-    writer.begin(out, {.magic = 2,
-                       .codec = protocol::Codec::kLz4,
-                       .producer_id = producer.id,
-                       .producer_epoch = producer.epoch,
-                       .base_sequence = producer.base_sequence});
-    const std::vector<uint8_t> value(100, 'v');
-    for (int i = 0; i < 10; ++i) {
-      protocol::RecordToWrite r;
-      r.value = protocol::Bytes(value.data(), value.size());
-      r.timestamp_ms = timestamp_ms;
-      writer.add(r);
-    }
-    EXPECT_TRUE(writer.finish());
-    return out;
-  };
-  std::vector<uint8_t> batch = written(1'700'000'000'000, {.id = 7, .epoch = 0, .base_sequence = 0});
-  const protocol::BatchProducer later{.id = 4'000'000'001, .epoch = 3, .base_sequence = 2'147'483'640};
-  protocol::restamp_record_batch_v2(batch, 1'800'000'000'123, later);
-  EXPECT_EQ(batch, written(1'800'000'000'123, later));
+  // lz4 makes the batch short enough to be checksummed anew; uncompressed, its CRC is patched.
+  for (const auto codec : {protocol::Codec::kNone, protocol::Codec::kLz4}) {
+    const auto written = [codec](int64_t timestamp_ms, const protocol::BatchProducer& producer) {
+      std::vector<uint8_t> out;
+      protocol::RecordSetWriter writer;
+      writer.begin(out, {.magic = 2,
+                         .codec = codec,
+                         .producer_id = producer.id,
+                         .producer_epoch = producer.epoch,
+                         .base_sequence = producer.base_sequence});
+      const std::vector<uint8_t> value(100, 'v');
+      for (int i = 0; i < 10; ++i) {
+        protocol::RecordToWrite r;
+        r.value = protocol::Bytes(value.data(), value.size());
+        r.timestamp_ms = timestamp_ms;
+        writer.add(r);
+      }
+      EXPECT_TRUE(writer.finish());
+      return out;
+    };
+    std::vector<uint8_t> batch = written(1'700'000'000'000, {.id = 7, .epoch = 0, .base_sequence = 0});
+    const protocol::BatchProducer later{.id = 4'000'000'001, .epoch = 3, .base_sequence = 2'147'483'640};
+    protocol::restamp_record_batch_v2(batch, 1'800'000'000'123, later);
+    EXPECT_EQ(batch, written(1'800'000'000'123, later)) << protocol::codec_name(codec);
+  }
 }
 
 // The record set of the last request appended to `link`'s queue (one topic, one partition).

@@ -119,6 +119,34 @@ void expect_all_agree(const std::vector<Implementation>& impls, const char* kind
   }
 }
 
+// Patching the CRC for changed bytes gives what checksumming the changed message gives, wherever the
+// change sits (first byte, middle, last byte), however long it is, and for message lengths on both
+// sides of the thread's cached zero-bytes operator.
+TEST(Crc32c, PatchEqualsChecksumOfChangedMessage) {
+  const auto replacement = random_bytes(200, 7);
+  for (size_t size : {1u, 61u, 110054u, 3000u, 110054u}) {
+    auto message = random_bytes(size, static_cast<uint32_t>(size));
+    for (size_t changed : {1u, 16u, 30u, 64u, 65u, 200u}) {
+      for (size_t at : {size_t{0}, size / 2, size - 1}) {
+        if (at + changed > size) continue;
+        const uint32_t before_crc = crc32c(message.data(), message.size());
+        std::vector<uint8_t> before(message.begin() + at, message.begin() + at + changed);
+        std::copy_n(replacement.begin(), changed, message.begin() + at);
+        const uint32_t patched =
+            crc32c_patch(before_crc, before.data(), message.data() + at, changed, size - at - changed);
+        ASSERT_EQ(patched, crc32c(message.data(), message.size()))
+            << "message " << size << " B, " << changed << " B changed at " << at;
+      }
+    }
+  }
+}
+
+TEST(Crc32c, PatchWithNothingChangedKeepsTheChecksum) {
+  const auto message = random_bytes(5000, 9);
+  const uint32_t crc = crc32c(message.data(), message.size());
+  EXPECT_EQ(crc32c_patch(crc, message.data() + 100, message.data() + 100, 40, 4860), crc);
+}
+
 TEST(Crc32c, EveryImplementationAgrees) { expect_all_agree(crc32c_implementations(), "crc32c"); }
 TEST(Crc32, EveryImplementationAgrees) { expect_all_agree(crc32_implementations(), "crc32"); }
 
