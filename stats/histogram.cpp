@@ -63,7 +63,7 @@ HdrHistogram::HdrHistogram(int64_t lowest_discernible_value, int64_t highest_tra
       buckets_needed_to_cover(highest_trackable_value, sub_bucket_count, unit_magnitude_);
   counts_len_ = (bucket_count_ + 1) * sub_bucket_half_count_;
   bucket_index_offset_ = unit_magnitude_ + sub_bucket_half_count_magnitude_ + 1;
-  counts_.assign(static_cast<size_t>(counts_len_), 0);
+  counts_.resize(static_cast<size_t>(counts_len_));  // zero: see ZeroedAllocator
 }
 
 void HdrHistogram::swap(HdrHistogram& other) noexcept {
