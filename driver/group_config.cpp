@@ -40,10 +40,15 @@ bool parse_assignor(std::string_view text, AssignorKind& out) {
 }
 
 std::string GroupSettings::group_id(uint32_t group, uint32_t run_base) const {
+  if (!exact_group_id.empty()) return exact_group_id;
   if (!prefix.empty()) return prefix + "-" + std::to_string(group);
   char name[32];
   std::snprintf(name, sizeof name, "wirestress-%08x-", run_base);
   return name + std::to_string(group);
+}
+
+std::string GroupSettings::instance_id(uint32_t consumer) const {
+  return instance_prefix.empty() ? std::string() : instance_prefix + "-" + std::to_string(consumer);
 }
 
 std::optional<ConfigError> validate_group_settings(const RunConfig& config) {
@@ -59,6 +64,19 @@ std::optional<ConfigError> validate_group_settings(const RunConfig& config) {
           std::string::npos) {
     return bad("--group-prefix", g.prefix.size() > 60 ? g.prefix.substr(0, 40) + "..." : g.prefix,
                "use 1 to 200 letters, digits, '.', '_' and '-'");
+  }
+  if (g.instance_prefix.size() > GroupSettings::kMaxPrefixLength ||
+      g.instance_prefix.find_first_not_of(
+          "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != std::string::npos) {
+    return bad("--group-instance-id",
+               g.instance_prefix.size() > 60 ? g.instance_prefix.substr(0, 40) + "..." : g.instance_prefix,
+               "use 1 to 200 letters, digits, '.', '_' and '-'");
+  }
+  if (g.exact_group_id.size() > GroupSettings::kMaxGroupIdLength) {
+    return bad("-X group.id", g.exact_group_id.substr(0, 40) + "...", "use at most 249 characters");
+  }
+  if (!(g.churn_rate >= 0 && g.churn_rate <= GroupSettings::kMaxChurnRate)) {
+    return bad("--churn-members", std::to_string(g.churn_rate), "use 0 (none) to 100000 members per second");
   }
   if (!g.enabled()) return std::nullopt;
   const uint32_t consumers = config.shard.count > 1 ? config.shard.consumers_total : config.consumers;

@@ -39,14 +39,28 @@ struct GroupSettings {
   // Group ids are <prefix>-<n>. Empty: "wirestress-<run id in hex>", so that two runs never meet
   // in one group (and the broker's groups of old runs are told apart).
   std::string prefix;
+  // -X group.id=G: one shared group whose id is exactly G (what a librdkafka user means by it);
+  // empty: ids from the prefix.
+  std::string exact_group_id;
+  // --churn-members: members leave and join again as new ones (restarted consumers) at this many
+  // per second in total over the run's measured time, in turn (consumer n at slots n, n + N, ...).
+  double churn_rate = 0;
+  // --group-instance-id: static membership (KIP-345, JoinGroup v5+): member n is <prefix>-<n>. A
+  // churned static member sends no LeaveGroup: it closes and joins again under the same id.
+  std::string instance_prefix;
 
   static constexpr size_t kMaxPrefixLength = 200;
+  static constexpr size_t kMaxGroupIdLength = 249;  // Kafka's limit for topic names; ids have none
+  static constexpr double kMaxChurnRate = 100'000;
 
   bool enabled() const { return mode != GroupMode::kNone; }
   // The group of consumer number `consumer` (counted over every shard of the run).
   uint32_t group_of(uint32_t consumer) const { return mode == GroupMode::kShared ? consumer % groups : consumer; }
   // The group id of group `group`; `run_base` names the run when no prefix was given.
   std::string group_id(uint32_t group, uint32_t run_base) const;
+  bool is_static() const { return !instance_prefix.empty(); }
+  // Consumer number `consumer`'s group.instance.id (empty without --group-instance-id).
+  std::string instance_id(uint32_t consumer) const;
 };
 
 // The first group setting the run cannot use (RunConfig::validate() asks), or nothing.

@@ -1,6 +1,7 @@
 #include "driver/group_member.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "driver/assignor.h"
 #include "protocol/consumer_protocol.h"
@@ -29,6 +30,9 @@ int32_t milliseconds(std::chrono::nanoseconds d) {
   return static_cast<int32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
 }
 
+// Another member holds this member's group.instance.id (KIP-345): nothing a retry changes.
+constexpr int16_t kFencedInstanceId = 82;
+
 bool is_coordinator_error(int16_t code) {
   return code == protocol::error::kCoordinatorNotAvailable || code == protocol::error::kNotCoordinator;
 }
@@ -37,7 +41,12 @@ bool is_coordinator_error(int16_t code) {
 
 GroupMember::GroupMember(const RunConfig& config, uint32_t owner, uint32_t consumer_number, uint32_t topic,
                          const std::string* client_id)
-    : config_(config), owner_(owner), topic_(topic), client_id_(client_id) {
+    : config_(config),
+      owner_(owner),
+      topic_(topic),
+      consumer_number_(consumer_number),
+      client_id_(client_id),
+      instance_id_(config.group.instance_id(consumer_number)) {
   tally_.in_group = true;
   tally_.group = config.group.group_of(consumer_number);
   tally_.topic = topic;
@@ -80,6 +89,12 @@ void GroupMember::wake_at(ClientContext& ctx, int64_t at_ns) {
 void GroupMember::set_assigned(ClientContext& ctx, bool assigned) {
   if (assigned == counted_assigned_) return;
   counted_assigned_ = assigned;
+  if (assigned && churned_) {
+    // A churned member holds an assignment again: its restart is over.
+    churned_ = false;
+    ++ctx.metrics.counters.groups.churn_rejoins;
+    ++tally_.churn_rejoins;
+  }
   uint64_t& gauge = ctx.metrics.counters.groups.members_assigned;
   gauge = assigned ? gauge + 1 : gauge - 1;
 }
@@ -108,11 +123,23 @@ void GroupMember::send(ClientContext& ctx, Request& request, int16_t version, in
 
 GroupMember::Change GroupMember::on_timer(ClientContext& ctx, std::span<const PartitionCursor> positions, int64_t now) {
   if (now >= armed_ns_) armed_ns_ = INT64_MAX;
-  return advance(ctx, positions, now);
+  const Change next = advance(ctx, positions, now);
+  // A churn turn is taken from a timer only: never inside the answer that brought an assignment
+  // (the consumer has not taken it yet, so there would be nothing read to commit).
+  if (next != Change::kNone || config_.group.churn_rate <= 0 || reading_done_) return next;
+  return churn_if_due(ctx, positions, now);
 }
 
 GroupMember::Change GroupMember::advance(ClientContext& ctx, std::span<const PartitionCursor> positions, int64_t now) {
   if (!started_ || state_ == State::kLeft || state_ == State::kFailed) return Change::kNone;
+  if (state_ == State::kRestarting) {
+    // Its commit (and LeaveGroup) unanswered so long: it restarts anyway, as a closed client would.
+    if (now < leave_deadline_ns_) {
+      wake_at(ctx, leave_deadline_ns_);
+      return Change::kNone;
+    }
+    restart(ctx, now);
+  }
   if (state_ == State::kLeaving) {
     if (now >= leave_deadline_ns_) return finish_leaving(ctx, now);
     wake_at(ctx, leave_deadline_ns_);
@@ -135,14 +162,16 @@ GroupMember::Change GroupMember::advance(ClientContext& ctx, std::span<const Par
       send_unless_pending(ctx, kOffsetFetchPending, &GroupMember::send_offset_fetch, now);
       break;
     case State::kLeaving:
-      if (!(pending_ & kLeavePending)) send_leave(ctx, now);
+      if (!(pending_ & kLeavePending)) send_leave(ctx, now, "the wirestress run ended");
       break;
     default: break;  // kSyncing waits for its answer; kStable for its deadlines below
   }
   // Like the Java client, heartbeats run once the member has its assignment, not while joining.
   if (state_ == State::kStable || state_ == State::kFetchingOffsets) {
     if (now >= next_heartbeat_ns_ && !(pending_ & kHeartbeatPending)) send_heartbeat(ctx, now);
-    wake_at(ctx, next_heartbeat_ns_);
+    // One overdue behind a heartbeat still unanswered goes when that answer comes (or its
+    // connection is lost), not from a timer: one armed in the past would fire again and again.
+    if (!(pending_ & kHeartbeatPending) || next_heartbeat_ns_ > now) wake_at(ctx, next_heartbeat_ns_);
   }
   if (state_ == State::kStable && config_.group.commit_interval.count() > 0 && !reading_done_) {
     if (now >= next_commit_ns_) {
@@ -153,7 +182,81 @@ GroupMember::Change GroupMember::advance(ClientContext& ctx, std::span<const Par
     }
     wake_at(ctx, next_commit_ns_);
   }
+  if (config_.group.churn_rate > 0 && !reading_done_ && state_ == State::kStable) {
+    const int64_t start = ctx.control.timeline.measure_start_ns();
+    if (next_churn_ns_ == INT64_MAX && start != RunTimeline::kNever) {
+      next_churn_ns_ = next_churn_after(ctx, std::max(start, now) - 1);
+    }
+    // Only a turn that can still be taken: one past the measured time would fire at once, again
+    // and again, and never be taken.
+    const int64_t end = ctx.control.timeline.measure_end_ns();
+    if (now < end && next_churn_ns_ < end) wake_at(ctx, next_churn_ns_);
+  }
   return Change::kNone;
+}
+
+int64_t GroupMember::next_churn_after(const ClientContext& ctx, int64_t after_ns) const {
+  // Slot k of the run falls at measure start + (k + 1) / rate; member n takes slots n + j * N, so
+  // that every member's turn comes once per N / rate seconds, whichever shard or worker it is on.
+  const int64_t start = ctx.control.timeline.measure_start_ns();
+  const double members = static_cast<double>(std::max<uint32_t>(
+      1, config_.shard.count > 1 ? config_.shard.consumers_total : config_.consumers));
+  const double period_ns = 1e9 / config_.group.churn_rate;
+  const double first = static_cast<double>(consumer_number_) + 1;
+  // The first j whose slot lies after `after_ns`.
+  const double j = std::max(0.0, std::floor((static_cast<double>(after_ns - start) / period_ns - first) / members) + 1);
+  const double at = static_cast<double>(start) + (first + j * members) * period_ns;
+  return at >= 9e18 ? INT64_MAX : static_cast<int64_t>(at);
+}
+
+GroupMember::Change GroupMember::churn_if_due(ClientContext& ctx, std::span<const PartitionCursor> positions,
+                                              int64_t now) {
+  const RunTimeline& timeline = ctx.control.timeline;
+  const int64_t start = timeline.measure_start_ns();
+  // Only in the measured time: the warm-up and the drain see no churn.
+  if (start == RunTimeline::kNever || now >= timeline.measure_end_ns()) return Change::kNone;
+  // A turn that comes while it joins waits until it holds an assignment (what it read to commit);
+  // advance() schedules the turns and arms their timers.
+  if (next_churn_ns_ == INT64_MAX || now < next_churn_ns_ || state_ != State::kStable) return Change::kNone;
+  next_churn_ns_ = next_churn_after(ctx, now);
+  ++ctx.metrics.counters.groups.churn_leaves;
+  ++tally_.churns;
+  const bool can_talk = coordinator_ready_ && ctx.links.ready(link_) && !member_id_.empty();
+  // Where it stopped is where the next owner of its partitions starts: like the Java consumer
+  // closing with auto-commit on, it commits first. The LeaveGroup after it on the same
+  // connection is answered after it, and only then does the group rebalance.
+  if (can_talk && config_.group.commit_interval.count() > 0) send_commit(ctx, positions, now);
+  assignment_.clear();
+  set_assigned(ctx, false);
+  churned_ = true;
+  next_heartbeat_ns_ = next_commit_ns_ = INT64_MAX;
+  state_ = State::kRestarting;
+  leave_deadline_ns_ = now + kLeaveTimeoutNs;
+  // A static member says nothing: the coordinator keeps its place under its instance id.
+  if (can_talk && !config_.group.is_static()) send_leave(ctx, now, "churned by wirestress --churn-members");
+  if (!(pending_ & kLeavePending) && commits_in_flight_ == 0) {
+    restart(ctx, now);
+    advance(ctx, positions, now);
+  } else {
+    wake_at(ctx, leave_deadline_ns_);
+  }
+  return Change::kRevoked;
+}
+
+void GroupMember::restart(ClientContext& ctx, int64_t now) {
+  // As a restarted consumer: a new connection, FindCoordinator, and JoinGroup without a member id
+  // (a static member is known again by its group.instance.id).
+  ctx.links.close(link_, now);
+  link_ = ctx.links.open(owner_, lookup_broker(ctx), client_id_, now, {.window = 4});
+  pending_ = 0;
+  commits_in_flight_ = 0;
+  coordinator_ready_ = false;
+  coordinator_ = BrokerRegistry::kNone;
+  member_id_.clear();
+  retry_at_ns_ = 0;
+  leave_deadline_ns_ = INT64_MAX;
+  state_ = State::kJoining;
+  join_started_ns_ = now;
 }
 
 void GroupMember::send_unless_pending(ClientContext& ctx, PendingRequest request,
@@ -174,6 +277,15 @@ GroupMember::Change GroupMember::on_link_event(ClientContext& ctx, const LinkEve
         ++ctx.metrics.counters.failures[static_cast<size_t>(Failure::kUnsupported)];
         return fail(ctx, "group_apis_unsupported_by_broker", now);
       }
+      if (config_.group.is_static() && v.join_group < 5) {
+        // Nothing a retry changes: the broker predates static membership. The run ends, exit 2.
+        ++ctx.metrics.counters.failures[static_cast<size_t>(Failure::kUnsupported)];
+        ctx.control.set_fatal("--group-instance-id: broker " + ctx.control.brokers.address_text(link.broker) +
+                                  " has no static membership (JoinGroup v5, KIP-345, came in Kafka 2.3); run "
+                                  "without --group-instance-id",
+                              true);
+        return fail(ctx, "static_membership_unsupported_by_broker", now);
+      }
       coordinator_ready_ = coordinator_ != BrokerRegistry::kNone && link.broker == coordinator_;
       return advance(ctx, positions, now);
     }
@@ -181,6 +293,10 @@ GroupMember::Change GroupMember::on_link_event(ClientContext& ctx, const LinkEve
       pending_ = 0;
       commits_in_flight_ = 0;
       if (state_ == State::kLeaving) return finish_leaving(ctx, now);
+      if (state_ == State::kRestarting) {
+        restart(ctx, now);
+        return Change::kNone;
+      }
       if (state_ == State::kSyncing) state_ = State::kJoining;  // its SyncGroup is lost: join again
       // The coordinator may have moved or died: look it up again, from a broker the metadata
       // says is alive (the link reconnects after its backoff either way).
@@ -210,6 +326,10 @@ GroupMember::Change GroupMember::on_link_event(ClientContext& ctx, const LinkEve
       count_answer(ctx, GroupApi::kLeaveGroup);
       if (r.ok() && response.error_code != protocol::error::kNone) {
         count_error(ctx, GroupApi::kLeaveGroup, response.error_code);
+      }
+      if (state_ == State::kRestarting) {  // churned: whatever it says, it joins again anew
+        restart(ctx, now);
+        return advance(ctx, positions, now);
       }
       return finish_leaving(ctx, now);  // whatever it says: the member is done with the group
     }
@@ -274,6 +394,7 @@ void GroupMember::send_join(ClientContext& ctx, int64_t now) {
   // v1+: how long the coordinator waits for members to rejoin; v0 uses the session timeout.
   request.rebalance_timeout_ms = request.session_timeout_ms;
   request.member_id = member_id_;
+  if (!instance_id_.empty()) request.group_instance_id = instance_id_;  // v5+ (refused below v5)
   request.protocol_type = protocol::kConsumerProtocolType;
   request.protocols.push_back({.name = assignor_name(config_.group.assignor), .metadata = subscription_});
   send(ctx, request, version, now);
@@ -311,6 +432,7 @@ GroupMember::Change GroupMember::handle_join(ClientContext& ctx, const LinkEvent
       return fail(ctx, "group_authorization_failed", now);
     case protocol::error::kInconsistentGroupProtocol:
     case protocol::error::kInvalidGroupId: return fail(ctx, "join_group_refused", now);
+    case kFencedInstanceId: return fail(ctx, "fenced_instance_id", now);
     default: retry_at_ns_ = now + kRetryNs; return advance(ctx, positions, now);
   }
   generation_ = response.generation_id;
@@ -361,6 +483,7 @@ void GroupMember::send_sync(ClientContext& ctx,
   request.group_id = group_id_;
   request.generation_id = generation_;
   request.member_id = member_id_;
+  if (!instance_id_.empty()) request.group_instance_id = instance_id_;  // v3+
   request.protocol_type = protocol::kConsumerProtocolType;  // v5+ must name them
   request.protocol_name = assignor_name(config_.group.assignor);
   request.assignments.assign(plan.begin(), plan.end());
@@ -389,6 +512,7 @@ GroupMember::Change GroupMember::handle_sync(ClientContext& ctx, const LinkEvent
   if (state_ != State::kSyncing) return Change::kNone;
   if (const int16_t code = response.error_code; code != protocol::error::kNone) {
     count_error(ctx, GroupApi::kSyncGroup, code);
+    if (code == kFencedInstanceId) return fail(ctx, "fenced_instance_id", now);
     state_ = State::kJoining;  // no assignment this generation: join again
     if (code == protocol::error::kUnknownMemberId) member_id_.clear();
     if (is_coordinator_error(code)) coordinator_lost();
@@ -518,6 +642,7 @@ void GroupMember::send_heartbeat(ClientContext& ctx, int64_t now) {
   request.group_id = group_id_;
   request.generation_id = generation_;
   request.member_id = member_id_;
+  if (!instance_id_.empty()) request.group_instance_id = instance_id_;  // v3+
   send(ctx, request, ctx.links.link(link_).versions.heartbeat, now);
   pending_ |= kHeartbeatPending;
   heartbeat_generation_ = generation_;
@@ -531,7 +656,10 @@ GroupMember::Change GroupMember::handle_heartbeat(ClientContext& ctx, const Link
   if (!decode(ctx, e, response, now)) return Change::kNone;
   count_round_trip(ctx, GroupApi::kHeartbeat, e, now);
   const int16_t code = response.error_code;
-  if (code == protocol::error::kNone) return Change::kNone;
+  if (code == protocol::error::kNone) {
+    // Answered later than the interval: the next one is due already.
+    return now >= next_heartbeat_ns_ ? advance(ctx, positions, now) : Change::kNone;
+  }
   count_error(ctx, GroupApi::kHeartbeat, code);
   // An answer about a generation this member has left already changes nothing.
   if (heartbeat_generation_ != generation_ || (state_ != State::kStable && state_ != State::kFetchingOffsets)) {
@@ -548,6 +676,7 @@ GroupMember::Change GroupMember::follow_group_error(ClientContext& ctx, int16_t 
     case protocol::error::kUnknownMemberId: return rejoin(ctx, positions, true, now);
     case protocol::error::kCoordinatorNotAvailable:
     case protocol::error::kNotCoordinator: coordinator_lost(); return advance(ctx, positions, now);
+    case kFencedInstanceId: return fail(ctx, "fenced_instance_id", now);
     default: return Change::kNone;  // the next heartbeat or commit tries again
   }
 }
@@ -566,6 +695,7 @@ void GroupMember::send_commit(ClientContext& ctx, std::span<const PartitionCurso
   request.group_id = group_id_;
   request.generation_id_or_member_epoch = generation_;
   request.member_id = member_id_;
+  request.group_instance_id = instance_id_.empty() ? std::nullopt : std::optional<std::string_view>(instance_id_);
   request.retention_time_ms = -1;  // v2-4: the broker's offsets.retention.minutes
   request.topics.resize(1);
   auto& topic = request.topics[0];
@@ -590,6 +720,17 @@ GroupMember::Change GroupMember::handle_commit(ClientContext& ctx, const LinkEve
   protocol::OffsetCommitResponse response;
   if (!decode(ctx, e, response, now)) return Change::kNone;
   count_round_trip(ctx, GroupApi::kOffsetCommit, e, now);
+  if (state_ == State::kRestarting && commits_in_flight_ == 0 && !(pending_ & kLeavePending)) {
+    // A churned static member's commit is in: now it closes and joins again. (Its errors, if
+    // any, are counted below; it is out of its generation either way.)
+    for (const auto& t : response.topics) {
+      for (const auto& p : t.partitions) {
+        if (p.error_code != protocol::error::kNone) count_error(ctx, GroupApi::kOffsetCommit, p.error_code);
+      }
+    }
+    restart(ctx, now);
+    return advance(ctx, positions, now);
+  }
   int16_t refused = protocol::error::kNone;
   for (const auto& t : response.topics) {
     for (const auto& p : t.partitions) {
@@ -648,6 +789,7 @@ GroupMember::Change GroupMember::reading_done(ClientContext& ctx, std::span<cons
 
 GroupMember::Change GroupMember::leave(ClientContext& ctx, std::span<const PartitionCursor> positions, int64_t now) {
   if (state_ == State::kLeaving) return Change::kNone;
+  if (state_ == State::kRestarting) return finish_leaving(ctx, now);  // it left already (or closes)
   if (state_ == State::kLeft) return Change::kLeft;
   if (state_ == State::kFailed) return Change::kFailed;
   // A member done reading committed then already; its positions have not moved since.
@@ -664,16 +806,17 @@ GroupMember::Change GroupMember::leave(ClientContext& ctx, std::span<const Parti
   return advance(ctx, positions, now);
 }
 
-void GroupMember::send_leave(ClientContext& ctx, int64_t now) {
+void GroupMember::send_leave(ClientContext& ctx, int64_t now, std::string_view reason) {
   const int16_t version = ctx.links.link(link_).versions.leave_group;
   protocol::LeaveGroupRequest request;
   request.group_id = group_id_;
   request.member_id = member_id_;
   if (version >= 3) {
     // v3+ leaves a batch of members (KIP-345); v5+ says why.
-    request.members.push_back({.member_id = member_id_,
-                               .group_instance_id = std::nullopt,
-                               .reason = std::string_view("the wirestress run ended")});
+    request.members.push_back(
+        {.member_id = member_id_,
+         .group_instance_id = instance_id_.empty() ? std::nullopt : std::optional<std::string_view>(instance_id_),
+         .reason = reason});
   }
   send(ctx, request, version, now);
   pending_ |= kLeavePending;

@@ -9,6 +9,8 @@
 //   REBALANCE_IN_PROGRESS, ILLEGAL_GENERATION -> JoinGroup again (UNKNOWN_MEMBER_ID: as a new member)
 //   COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR, a lost connection -> FindCoordinator again
 //   the end of the run -> OffsetCommit, LeaveGroup
+//   --churn-members, its turn come while Stable -> OffsetCommit, LeaveGroup (a static member:
+//     none) -> Restarting -> a new connection, FindCoordinator, JoinGroup as a new member
 //
 // The leader of a generation (the coordinator says who) assigns every member's partitions with
 // --assignor from the subscriptions the coordinator hands it and the topic's partition counts in
@@ -39,6 +41,7 @@ class GroupMember {
     kFetchingOffsets,  // assignment known; OffsetFetch in flight for the committed offsets
     kStable,           // assigned and positioned: heartbeats and commits
     kLeaving,          // LeaveGroup sent
+    kRestarting,       // churned: its commit (and LeaveGroup) in flight, then it joins again anew
     kLeft,             // out of the group (or never in it)
     kFailed,           // the broker refused the group for good (see failure())
   };
@@ -84,6 +87,7 @@ class GroupMember {
   uint32_t group() const { return tally_.group; }
   const std::string& group_id() const { return group_id_; }
   GroupMemberTally& tally() { return tally_; }
+  const std::string& instance_id() const { return instance_id_; }
 
  private:
   enum PendingRequest : uint8_t {
@@ -104,7 +108,7 @@ class GroupMember {
   void send_offset_fetch(ClientContext& ctx, int64_t now);
   void send_heartbeat(ClientContext& ctx, int64_t now);
   void send_commit(ClientContext& ctx, std::span<const PartitionCursor> positions, int64_t now);
-  void send_leave(ClientContext& ctx, int64_t now);
+  void send_leave(ClientContext& ctx, int64_t now, std::string_view reason);
   void send(ClientContext& ctx, auto& request, int16_t version, int64_t now);
   // Decodes a response; one that does not decode resets the connection (false).
   template <typename Response>
@@ -141,6 +145,11 @@ class GroupMember {
   Change follow_group_error(ClientContext& ctx, int16_t code, std::span<const PartitionCursor> positions, int64_t now);
   Change fail(ClientContext& ctx, const char* why, int64_t now);
   Change finish_leaving(ClientContext& ctx, int64_t now);
+  // --churn-members: the time of this member's next turn (its slots are n, n + N, n + 2N, ... of
+  // the run's churn schedule), a turn come due, and the restart that follows it.
+  int64_t next_churn_after(const ClientContext& ctx, int64_t after_ns) const;
+  Change churn_if_due(ClientContext& ctx, std::span<const PartitionCursor> positions, int64_t now);
+  void restart(ClientContext& ctx, int64_t now);
   void set_assigned(ClientContext& ctx, bool assigned);
   void wake_at(ClientContext& ctx, int64_t at_ns);
   double since_start_s(const ClientContext& ctx, int64_t now) const;
@@ -150,7 +159,9 @@ class GroupMember {
   const RunConfig& config_;
   uint32_t owner_;
   uint32_t topic_;
+  uint32_t consumer_number_;
   const std::string* client_id_;
+  std::string instance_id_;            // --group-instance-id: <prefix>-<consumer number>
   std::string group_id_;
   std::string member_id_;              // "" until the coordinator names it
   std::vector<uint8_t> subscription_;  // ConsumerProtocolSubscription bytes, made once
@@ -174,6 +185,8 @@ class GroupMember {
   int64_t join_started_ns_ = 0;   // this round of joining began
   int64_t join_latency_us_ = 0;   // of the JoinGroup that led to the sync in flight
   bool held_assignment_ = false;  // had an assignment before this round (a rebalance)
+  bool churned_ = false;          // left by --churn-members, not assigned again yet
+  int64_t next_churn_ns_ = INT64_MAX;  // INT64_MAX: not scheduled (yet)
   const char* failure_ = nullptr;
   std::vector<AssignedPartition> assignment_;
   protocol::OffsetCommitRequest commit_request_;          // reused: its vectors keep their capacity

@@ -24,6 +24,8 @@ void GroupCounters::add(const GroupCounters& o) {
   rebalances += o.rebalances;
   coordinator_lookups += o.coordinator_lookups;
   members_assigned += o.members_assigned;
+  churn_leaves += o.churn_leaves;
+  churn_rejoins += o.churn_rejoins;
 }
 
 void GroupCounters::subtract(const GroupCounters& before) {
@@ -34,6 +36,8 @@ void GroupCounters::subtract(const GroupCounters& before) {
   }
   rebalances -= before.rebalances;
   coordinator_lookups -= before.coordinator_lookups;
+  churn_leaves -= before.churn_leaves;
+  churn_rejoins -= before.churn_rejoins;
 }
 
 bool GroupLatencies::record(std::optional<stats::HdrHistogram>& h, int64_t us) {

@@ -39,6 +39,10 @@ struct GroupCounters {
   uint64_t rebalances = 0;           // a member gave up its assignment to join again
   uint64_t coordinator_lookups = 0;  // FindCoordinator answered with a coordinator
   uint64_t members_assigned = 0;     // gauge: members holding an assignment now
+  // --churn-members: members that left to join again as restarted consumers, and those of them
+  // that got an assignment again.
+  uint64_t churn_leaves = 0;
+  uint64_t churn_rejoins = 0;
 
   void add(const GroupCounters& o);
   void subtract(const GroupCounters& before);  // for counters_since(): the gauge stays
@@ -84,6 +88,8 @@ struct GroupMemberTally {
   // --verify: records it received again after a rebalance moved its position back (below what it
   // had read before): rebalance duplicates, not broker duplicates.
   uint64_t rebalance_duplicates = 0;
+  uint32_t churns = 0;         // --churn-members: times it left to join again
+  uint32_t churn_rejoins = 0;  // of which it got an assignment again
   std::vector<SeenSequences> seen;  // shared groups with --verify, filled at the end
 };
 

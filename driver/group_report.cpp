@@ -138,7 +138,12 @@ GroupReport build_group_report(std::vector<ConsumerTally>& consumers, const RunC
     g.name = config.group.group_id(id, run_id - config.shard.index);
     g.members = static_cast<uint32_t>(members.size());
     judge_generations(g, std::vector<const ConsumerTally*>(members.begin(), members.end()), report);
-    for (const ConsumerTally* m : members) g.rebalance_duplicates += m->group.rebalance_duplicates;
+    for (const ConsumerTally* m : members) {
+      g.rebalance_duplicates += m->group.rebalance_duplicates;
+      g.churn_leaves += m->group.churns;
+      g.churn_rejoins += m->group.churn_rejoins;
+      g.members_rejoined += m->group.churn_rejoins > 0;
+    }
     if (shared) {
       // The group as a whole, per producer of its topics: what no member received is lost; what
       // two members received was read again after a rebalance moved its partition.
@@ -179,6 +184,9 @@ GroupReport build_group_report(std::vector<ConsumerTally>& consumers, const RunC
     report.lost += g.lost;
     report.rebalance_duplicates += g.rebalance_duplicates;
     report.assignment_conflicts += g.assignment_conflicts;
+    report.churn_leaves += g.churn_leaves;
+    report.churn_rejoins += g.churn_rejoins;
+    report.members_rejoined += g.members_rejoined;
     report.groups.push_back(std::move(g));
   }
   return report;

@@ -37,6 +37,11 @@ struct GroupSummary {
   uint32_t partitions_unassigned = 0;       // of its topics, in the final generation
   uint64_t lost = 0;                        // shared groups: acknowledged, received by no member
   uint64_t rebalance_duplicates = 0;        // received again because a rebalance moved a partition
+  // --churn-members: its members' leaves to join again, those that got an assignment again, and
+  // the members that did so at least once.
+  uint32_t churn_leaves = 0;
+  uint32_t churn_rejoins = 0;
+  uint32_t members_rejoined = 0;
 };
 
 struct GroupReport {
@@ -52,6 +57,9 @@ struct GroupReport {
   uint64_t lost = 0;
   uint64_t rebalance_duplicates = 0;
   uint32_t assignment_conflicts = 0;
+  uint32_t churn_leaves = 0;
+  uint32_t churn_rejoins = 0;
+  uint32_t members_rejoined = 0;  // churned at least once and assigned again after it
   std::vector<GroupSummary> groups;  // by id
   stats::HdrHistogram join_latency_us;
   stats::HdrHistogram sync_latency_us;

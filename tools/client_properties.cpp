@@ -180,7 +180,6 @@ bool is_inert_key(const std::string& key) {
 
 // Keys wirestress knows but does not support (yet): say so rather than call them unknown.
 const char* unsupported_reason(const std::string& key, const std::string& value) {
-  if (key == "group.id") return "consumer groups are not supported yet; consumers read every partition alone";
   if (key == "transactional.id") return "transactions are not supported";
   if (key.starts_with("sasl.kerberos.")) return "GSSAPI (Kerberos) is not supported";
   if (key == "sasl.login.callback.handler.class" || key == "sasl.oauthbearer.token.endpoint.url") {
@@ -302,6 +301,12 @@ bool map_properties(const std::vector<Property>& properties, MappedProperties& o
       const std::string l = lower(v);
       if (l == "true") out.flag_args.push_back("--idempotent");
       else if (l != "false") return bad(p, "use true or false");
+      continue;
+    }
+    if (k == "group.id") {
+      // What a librdkafka user means: every consumer in the one group named exactly this.
+      if (trim(v).empty()) return bad(p, "give a group id, e.g. -X group.id=my-group");
+      out.group_id = v;
       continue;
     }
     if (k == "auto.offset.reset") {

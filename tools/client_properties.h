@@ -1,8 +1,9 @@
 // Client properties as users write them for the Java client or librdkafka: `-X key=value`
 // (repeatable) and `--config=FILE` (a client.properties file). Each known key maps onto a
 // wirestress flag (acks -> --acks, linger.ms -> --linger, ...) or onto the security settings
-// (security.protocol, sasl.*, ssl.*). An unknown key is an error naming it; a key wirestress knows
-// but does not support (group.id, enable.idempotence, GSSAPI, JKS stores) is an error saying so.
+// (security.protocol, sasl.*, ssl.*); group.id=G puts every consumer in one shared group named G.
+// An unknown key is an error naming it; a key wirestress knows but does not support
+// (transactional.id, GSSAPI, JKS stores) is an error saying so.
 //
 // Precedence: the file, then -X in the order given, then wirestress's own flags, which always win.
 #pragma once
@@ -35,6 +36,7 @@ struct MappedProperties {
   driver::SecuritySettings security;
   bool security_given = false;
   uint64_t batch_bytes = 0;      // batch.size: records per batch = batch_bytes / record size
+  std::string group_id;          // group.id: one shared group of every consumer, named this
   std::vector<std::string> notes;  // keys taken but without effect on the wire (serializers)
 };
 // False with a one-line message naming the key (and where it came from) and what is accepted.

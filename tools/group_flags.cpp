@@ -1,8 +1,22 @@
 #include "tools/group_flags.h"
 
+#include <cmath>
+#include <cstdlib>
+
 #include "driver/config.h"
 
 namespace ws::tools {
+namespace {
+
+// A finite number, 0 or more ("2", "0.5"), the whole text.
+bool parse_rate(const std::string& text, double& out) {
+  if (text.empty() || text.find_first_not_of("0123456789.") != std::string::npos) return false;
+  char* end = nullptr;
+  out = std::strtod(text.c_str(), &end);
+  return end == text.c_str() + text.size() && std::isfinite(out);
+}
+
+}  // namespace
 
 void GroupFlags::add_to(CLI::App& app) {
   app.add_option("--group-mode", mode_,
@@ -30,6 +44,13 @@ void GroupFlags::add_to(CLI::App& app) {
   app.add_option("--group-prefix", prefix_,
                  "Group ids are PREFIX-<n> (letters, digits, '.', '_', '-'); default: wirestress-<run id>, unique "
                  "to the run");
+  app.add_option("--churn-members", churn_,
+                 "Rebalance storm: members leave (committing first, then LeaveGroup) and join again as new members "
+                 "at R per second in total over the measured time, each member in turn; 0 = none")
+      ->capture_default_str();
+  app.add_option("--group-instance-id", instance_prefix_,
+                 "Static membership (KIP-345, JoinGroup v5+, Kafka 2.3+): member n is PREFIX-<n>, numbered over all "
+                 "shards; a churned static member sends no LeaveGroup and joins again under the same id");
 }
 
 bool GroupFlags::finish(const CLI::App& app, driver::GroupSettings& settings, std::string& error) const {
@@ -52,13 +73,42 @@ bool GroupFlags::finish(const CLI::App& app, driver::GroupSettings& settings, st
   }
   settings.groups = groups_;
   settings.prefix = prefix_;
+  settings.instance_prefix = instance_prefix_;
+  if (!parse_rate(churn_, settings.churn_rate)) {
+    return bad("--churn-members", churn_, "use a number of members per second, 0 (none) or more, e.g. 2 or 0.5");
+  }
+  if (app.count("--group-instance-id") && instance_prefix_.empty()) {
+    return bad("--group-instance-id", "", "give a prefix, e.g. --group-instance-id=consumer");
+  }
+  if (!group_id_property_.empty()) {
+    // -X group.id=G: what a librdkafka user means, every consumer in the one group G.
+    const std::string given = "-X group.id=" + group_id_property_;
+    if (app.count("--group-mode") && settings.mode != driver::GroupMode::kShared) {
+      error = given + " and --group-mode=" + mode_ +
+              " conflict: group.id puts every consumer in one shared group; drop one of them";
+      return false;
+    }
+    if (app.count("--groups") && groups_ != 1) {
+      error = given + " and --groups=" + std::to_string(groups_) +
+              " conflict: group.id names one group; drop one of them";
+      return false;
+    }
+    if (app.count("--group-prefix")) {
+      error = given + " and --group-prefix=" + prefix_ + " conflict: group.id names the group; drop one of them";
+      return false;
+    }
+    settings.mode = driver::GroupMode::kShared;
+    settings.groups = 1;
+    settings.exact_group_id = group_id_property_;
+  }
   // A group flag without the mode it belongs to would be ignored without a word.
   if (settings.mode != driver::GroupMode::kShared && app.count("--groups")) {
     return bad("--groups", std::to_string(groups_), "it splits shared groups: give --group-mode=shared too");
   }
   if (!settings.enabled()) {
     for (const char* flag :
-         {"--assignor", "--session-timeout", "--heartbeat-interval", "--commit-interval", "--group-prefix"}) {
+         {"--assignor", "--session-timeout", "--heartbeat-interval", "--commit-interval", "--group-prefix",
+          "--churn-members", "--group-instance-id"}) {
       if (app.count(flag)) {
         return bad(flag, app.get_option(flag)->as<std::string>(),
                    "it sets consumer groups: give --group-mode=own or shared too");

@@ -1,6 +1,8 @@
 // The consumer-group flags of a run (--group-mode, --groups, --assignor, --session-timeout,
-// --heartbeat-interval, --commit-interval, --group-prefix), parsed as text like the other run flags
-// so that every bad value is one line naming its flag. RunFlags (tools/options.h) holds one.
+// --heartbeat-interval, --commit-interval, --group-prefix, --churn-members, --group-instance-id),
+// parsed as text like the other run flags so that every bad value is one line naming its flag, and
+// the client property group.id (-X group.id=G: one shared group named G). RunFlags
+// (tools/options.h) holds one.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -18,10 +20,12 @@ class GroupFlags {
   // After app.parse(): fills `settings`, or says why not in `error` ("--flag: 'value' is not
   // valid; ..."). Ranges and combinations with other flags are RunConfig::validate()'s.
   bool finish(const CLI::App& app, driver::GroupSettings& settings, std::string& error) const;
+  // -X group.id=G (tools/client_properties.h), before finish().
+  void set_group_id_property(std::string group_id) { group_id_property_ = std::move(group_id); }
 
  private:
   std::string mode_ = "none", assignor_ = "range", session_timeout_ = "10s", heartbeat_interval_ = "3s",
-              commit_interval_ = "5s", prefix_;
+              commit_interval_ = "5s", prefix_, churn_ = "0", instance_prefix_, group_id_property_;
   uint32_t groups_ = 1;
 };
 

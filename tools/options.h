@@ -45,7 +45,10 @@ class RunFlags {
   std::optional<RunOptions> finish(const CLI::App& app, std::string& error) const;
   // What -X / --config said beyond flags (security settings, batch.size), from
   // expand_client_properties(); apply before finish().
-  void set_properties(MappedProperties mapped) { properties_ = std::move(mapped); }
+  void set_properties(MappedProperties mapped) {
+    properties_ = std::move(mapped);
+    group_flags_.set_group_id_property(properties_.group_id);  // -X group.id
+  }
 
  private:
   // --shards, --shard (or JOB_COMPLETION_INDEX) and --start-at, once the totals are checked.

@@ -78,6 +78,7 @@ int run_storm_command(int argc, const char* const* argv) {
       std::cerr << "wirestress storm: note: the property behind " << flag << " has no effect on a storm\n";
     }
   }
+  if (!mapped.group_id.empty()) std::cerr << "wirestress storm: note: group.id has no effect on a storm\n";
   for (int i = 1; i < argc; ++i) args.push_back(argv[i]);
   std::vector<const char*> args_argv;
   for (const auto& a : args) args_argv.push_back(a.c_str());

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "protocol/errors.h"
+#include "stats/hlog.h"
 #include "stats/report/result_json.h"
 #include "stats/report/run_text.h"
 
@@ -39,6 +40,7 @@ Json groups_json(const driver::RunResult& result, const driver::RunConfig& confi
   j["session_timeout_ms"] = ms(config.group.session_timeout);
   j["heartbeat_interval_ms"] = ms(config.group.heartbeat_interval);
   j["commit_interval_ms"] = ms(config.group.commit_interval);
+  j["group_instance_id"] = config.group.is_static() ? Json(config.group.instance_prefix) : Json(nullptr);
   j["members_never_assigned"] = g.members_never_assigned;
   j["members_without_assignment"] = g.members_without_assignment;
   j["groups_stable"] = g.groups_stable;
@@ -57,6 +59,17 @@ Json groups_json(const driver::RunResult& result, const driver::RunConfig& confi
   // Heartbeats and commits of the measured time (as every other latency of the result).
   j["heartbeat_latency_ms"] = latency_json(or_empty(result.metrics.group_latency.heartbeat_us));
   j["commit_latency_ms"] = latency_json(or_empty(result.metrics.group_latency.commit_us));
+  // The histograms themselves (HdrHistogram V2, base64, microseconds), so that `wirestress merge`
+  // pools them exactly.
+  auto& histograms = j["histograms"] = Json::object();
+  for (const auto& [name, h] : {std::pair<const char*, const stats::HdrHistogram*>{"time_to_stable", &g.time_to_stable_us},
+                                {"rebalance_duration", &g.rebalance_duration_us},
+                                {"join_latency", &g.join_latency_us},
+                                {"sync_latency", &g.sync_latency_us},
+                                {"heartbeat_latency", &or_empty(result.metrics.group_latency.heartbeat_us)},
+                                {"commit_latency", &or_empty(result.metrics.group_latency.commit_us)}}) {
+    histograms[name] = stats::to_base64(stats::compress_v2(*h));
+  }
   j["coordinator_lookups"] = counters.coordinator_lookups;
   auto& answered = j["responses"] = Json::object();
   auto& errors = j["errors"] = Json::object();
@@ -68,6 +81,13 @@ Json groups_json(const driver::RunResult& result, const driver::RunConfig& confi
   for (const auto& [key, n] : counters.errors)
     errors[driver::group_api_name(key.first)][protocol::error_name(key.second)] = n;
   j["assignment_conflicts"] = g.assignment_conflicts;
+  // --churn-members: leaves to join again (the counters: the whole run, as the members' tallies)
+  // and the members that got an assignment again after one.
+  j["churn"] = {{"rate_per_s", config.group.churn_rate},
+                {"static", config.group.is_static()},
+                {"leaves", counters.churn_leaves},
+                {"rejoins", counters.churn_rejoins},
+                {"members_rejoined", g.members_rejoined}};
   if (config.group.mode == driver::GroupMode::kShared) {
     j["verified"] = g.verified;
     j["lost"] = g.lost;
@@ -87,7 +107,10 @@ Json groups_json(const driver::RunResult& result, const driver::RunConfig& confi
                 {"members_never_assigned", group.members_never_assigned},
                 {"members_without_partitions", group.members_without_partitions},
                 {"partitions_unassigned", group.partitions_unassigned},
-                {"assignment_conflicts", group.assignment_conflicts}};
+                {"assignment_conflicts", group.assignment_conflicts},
+                {"churn_leaves", group.churn_leaves},
+                {"churn_rejoins", group.churn_rejoins},
+                {"members_rejoined", group.members_rejoined}};
     if (config.group.mode == driver::GroupMode::kShared) {
       one["lost"] = group.lost;
       one["rebalance_duplicates"] = group.rebalance_duplicates;
@@ -123,6 +146,14 @@ void write_groups_summary(std::ostream& out, const driver::RunResult& result, co
   if (g.rebalance_duration_us.total_count() > 0) {
     out << "  rebalance time     " << percentiles_text(g.rebalance_duration_us) << "\n";
   }
+  if (config.group.churn_rate > 0 || counters.churn_leaves > 0) {
+    std::snprintf(buf, sizeof buf,
+                  "  group churn        %llu leaves, %llu rejoins at %g/s%s; %u of %u members rejoined\n",
+                  static_cast<unsigned long long>(counters.churn_leaves),
+                  static_cast<unsigned long long>(counters.churn_rejoins), config.group.churn_rate,
+                  config.group.is_static() ? " (static: no LeaveGroup)" : "", g.members_rejoined, g.members);
+    out << buf;
+  }
   if (g.members_never_assigned || g.members_without_assignment) {
     out << "  group members      " << g.members_never_assigned << " never assigned, " << g.members_without_assignment
         << " assigned no partition\n";
@@ -154,6 +185,10 @@ void append_group_metrics(stats::PrometheusText& out, const driver::IntervalRepo
   out.counter("wirestress_group_rebalances_total", "Assignments group members gave up to join again.", t.rebalances);
   out.counter("wirestress_group_coordinator_lookups_total", "FindCoordinator answers naming a coordinator.",
               t.coordinator_lookups);
+  out.counter("wirestress_group_churn_leaves_total", "Group members that left to join again (--churn-members).",
+              t.churn_leaves);
+  out.counter("wirestress_group_churn_rejoins_total",
+              "Churned group members that got an assignment again (--churn-members).", t.churn_rejoins);
   out.gauge("wirestress_group_members_assigned", "Group members holding an assignment.", t.members_assigned);
   const driver::Metrics* recent = latest.interval;
   const driver::Metrics* lifetime = run_so_far != nullptr ? run_so_far : recent;

@@ -14,7 +14,8 @@ namespace ws::report {
 
 // "groups": settings, members never assigned or without partitions, groups stable and the time to
 // a stable group, rebalances and their durations, join/sync/heartbeat/commit latency, requests and
-// errors by API and name, and for shared groups lost and rebalance duplicates; per_group[].
+// errors by API and name, --churn-members' leaves and rejoins, and for shared groups lost and
+// rebalance duplicates; per_group[]; the histograms behind the percentiles (for `wirestress merge`).
 nlohmann::ordered_json groups_json(const driver::RunResult& result, const driver::RunConfig& config);
 // The summary's "groups ..." lines.
 void write_groups_summary(std::ostream& out, const driver::RunResult& result, const driver::RunConfig& config);

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <tuple>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -103,7 +104,7 @@ Json merge_interval_series(const std::vector<const Json*>& results, int64_t star
     merged["phase"] = phase;
     merged["inputs"] = parts.size();
     for (auto it = counts.begin(); it != counts.end(); ++it) merged[it.key()] = *it;
-    for (const char* view : {"latency_ms", "service_latency_ms", "e2e_latency_ms"}) {
+    for (const char* view : {"latency_ms", "service_latency_ms", "publish_delay_ms", "e2e_latency_ms"}) {
       Json latency;
       double count = 0, weighted_mean = 0, max = 0;
       for (const Json* iv : parts) {
@@ -190,6 +191,86 @@ void check_windows(const std::vector<LoadedInput>& inputs, Json& warnings) {
   }
 }
 
+// The "groups" sections of run results (--group-mode, stats/report/group_output.h) into one: the
+// settings of the first, counts summed, the histograms pooled and their percentiles recomputed,
+// every input's per_group entries one after the other (tagged with their input: shards of one
+// run judge their own members of the same groups). Null when no input has groups.
+MergeOutcome merge_groups(const std::vector<LoadedInput>& inputs) {
+  struct Pooled {
+    const char* histogram;  // in "histograms"
+    const char* figure;     // the percentiles' key
+    double unit_us;         // the figure's unit: 1000 for ms, 1e6 for s
+  };
+  static constexpr Pooled kPooled[] = {{"time_to_stable", "time_to_stable_s", 1e6},
+                                       {"rebalance_duration", "rebalance_duration_ms", 1e3},
+                                       {"join_latency", "join_latency_ms", 1e3},
+                                       {"sync_latency", "sync_latency_ms", 1e3},
+                                       {"heartbeat_latency", "heartbeat_latency_ms", 1e3},
+                                       {"commit_latency", "commit_latency_ms", 1e3}};
+  static constexpr const char* kCounts[] = {"groups",           "members",
+                                            "members_never_assigned", "members_without_assignment",
+                                            "groups_stable",    "rebalances",
+                                            "member_rebalances", "coordinator_lookups",
+                                            "assignment_conflicts", "lost",
+                                            "rebalance_duplicates"};
+  Json out, counts, per_group = Json::array();
+  std::vector<stats::HdrHistogram> pooled;
+  for (size_t i = 0; i < std::size(kPooled); ++i) pooled.push_back(driver::make_latency_histogram());
+  bool any = false, verified = true;
+  for (const auto& [path, j] : inputs) {
+    if (!j.contains("groups") || !j["groups"].is_object()) continue;
+    const Json& g = j["groups"];
+    if (!any) {
+      out = g;  // the settings (mode, assignor, timeouts, churn rate): the same run's on every shard
+      any = true;
+    }
+    for (size_t i = 0; i < std::size(kPooled); ++i) {
+      std::string error;
+      stats::HdrHistogram h = driver::make_latency_histogram();
+      if (!decode_histogram(g.value("histograms", Json::object()), kPooled[i].histogram, h, error)) {
+        return failed(1, path + ": groups: " + error);
+      }
+      pooled[i].add(h);
+    }
+    Json these;
+    for (const char* key : kCounts) {
+      if (g.contains(key)) these[key] = g[key];
+    }
+    for (const char* key : {"responses", "errors"}) these[key] = g.value(key, Json::object());
+    Json churn = g.value("churn", Json::object());
+    churn.erase("rate_per_s");  // a setting of the run, not a count
+    churn.erase("static");
+    these["churn"] = churn;
+    add_numbers(counts, these);
+    if (g.contains("verified")) verified = verified && g["verified"].get<bool>();
+    for (Json one : g.value("per_group", Json::array())) {
+      one["input"] = path;
+      per_group.push_back(std::move(one));
+    }
+  }
+  if (!any) return {Json(), 0, ""};
+  for (auto it = counts.begin(); it != counts.end(); ++it) {
+    if (it.key() == "churn") {
+      for (auto c = it->begin(); c != it->end(); ++c) out["churn"][c.key()] = *c;
+    } else {
+      out[it.key()] = *it;
+    }
+  }
+  if (out.contains("verified")) out["verified"] = verified;
+  for (size_t i = 0; i < std::size(kPooled); ++i) {
+    Json figure = latency_json(pooled[i]);
+    if (kPooled[i].unit_us != 1e3) {
+      for (auto& [key, value] : figure.items()) {
+        if (key != "count") value = value.get<double>() * 1e3 / kPooled[i].unit_us;
+      }
+    }
+    out[kPooled[i].figure] = figure;
+    out["histograms"][kPooled[i].histogram] = stats::to_base64(stats::compress_v2(pooled[i]));
+  }
+  out["per_group"] = per_group;
+  return {out, 0, ""};
+}
+
 // Run results made at the same time into one: counters summed, histograms merged, the config
 // telling the combined load, every input's config kept.
 MergeOutcome merge_runs(const std::vector<LoadedInput>& inputs, bool force) {
@@ -227,6 +308,7 @@ MergeOutcome merge_runs(const std::vector<LoadedInput>& inputs, bool force) {
 
   stats::HdrHistogram latency = driver::make_latency_histogram();
   stats::HdrHistogram service = driver::make_latency_histogram();
+  stats::HdrHistogram publish_delay = driver::make_latency_histogram();  // absent from older results
   stats::HdrHistogram e2e = driver::make_latency_histogram();
   Json produce, connections, failures, process, consume, clients, consumers, metadata, unanswered,
       per_consumer = Json::array(), input_list = Json::array();
@@ -242,6 +324,11 @@ MergeOutcome merge_runs(const std::vector<LoadedInput>& inputs, bool force) {
     }
     latency.add(l);
     service.add(s);
+    if (j["produce"].contains("publish_delay_histogram")) {
+      stats::HdrHistogram d = driver::make_latency_histogram();
+      if (!decode_histogram(j["produce"], "publish_delay_histogram", d, error)) return failed(1, path + ": " + error);
+      publish_delay.add(d);
+    }
     Json counters;
     for (const char* key : {"messages_sent", "messages_acked", "messages_failed", "bytes_sent", "requests_sent",
                             "requests_acked", "messages_unsent_due", "latency_out_of_range",
@@ -315,6 +402,8 @@ MergeOutcome merge_runs(const std::vector<LoadedInput>& inputs, bool force) {
   out["produce"]["service_latency_ms"] = latency_json(service);
   out["produce"]["latency_histogram"] = stats::to_base64(stats::compress_v2(latency));
   out["produce"]["service_latency_histogram"] = stats::to_base64(stats::compress_v2(service));
+  out["produce"]["publish_delay_ms"] = latency_json(publish_delay);
+  out["produce"]["publish_delay_histogram"] = stats::to_base64(stats::compress_v2(publish_delay));
   if (!consume.is_null()) {
     // Each input counted loss against its own producers (another host's records carry another
     // run id and are checked for gaps only).
@@ -342,6 +431,9 @@ MergeOutcome merge_runs(const std::vector<LoadedInput>& inputs, bool force) {
                 {"interrupted", interrupted}};
   out["process"] = process;  // summed over the inputs (hosts)
   out["intervals"] = merge_interval_series(results, start_unix_ms);
+  MergeOutcome groups = merge_groups(inputs);
+  if (groups.exit_code != 0) return groups;
+  if (!groups.merged.is_null()) out["groups"] = std::move(groups.merged);
   return {out, 0, ""};
 }
 
@@ -375,14 +467,16 @@ std::vector<std::string> run_ids(const Json& j, ResultKind kind) {
   return ids;
 }
 
-// Sweeps or ceilings cell by cell: cells at the same coordinates (clients and offered rate per
-// host) are merged as runs are; a cell not run by every input cannot be summed and is listed in
+// Sweeps or ceilings cell by cell: cells at the same coordinates (clients, consumers and offered
+// rate per host) are merged as runs are; a cell not run by every input cannot be summed and is listed in
 // `unmatched` instead.
 MergeOutcome merge_cells(const std::vector<LoadedInput>& inputs, ResultKind kind, bool force) {
   const char* list = kind == ResultKind::kSweep ? "cells" : "steps";
-  using Coordinates = std::pair<int64_t, double>;
+  using Coordinates = std::tuple<int64_t, int64_t, double>;
   auto coordinates = [](const Json& cell) {
-    return Coordinates{cell.value("clients", int64_t{0}), cell.value("offered_msgs_per_s", 0.0)};
+    // A seed-study sweep varies consumers at one client count: they tell its cells apart.
+    return Coordinates{cell.value("clients", int64_t{0}), cell.value("consumers", int64_t{0}),
+                       cell.value("offered_msgs_per_s", 0.0)};
   };
   std::map<Coordinates, std::vector<const Json*>> cells;
   std::vector<Coordinates> order;  // the first input's order
@@ -428,6 +522,7 @@ MergeOutcome merge_cells(const std::vector<LoadedInput>& inputs, ResultKind kind
     Json cell = *parts[0];
     cell["index"] = out[list].size();
     cell["clients"] = merged.merged["config"]["clients"];
+    if (cell.contains("consumers")) cell["consumers"] = merged.merged["config"].value("consumers", Json(0));
     cell["offered_msgs_per_s"] = merged.merged["config"]["rate"];
     if (kind == ResultKind::kCeiling) {
       bool ok = true;
@@ -446,7 +541,10 @@ MergeOutcome merge_cells(const std::vector<LoadedInput>& inputs, ResultKind kind
   }
   for (const auto& [at, parts] : cells) {
     if (parts.size() == inputs.size()) continue;
-    out["unmatched"].push_back({{"clients", at.first}, {"offered_msgs_per_s", at.second}, {"inputs", parts.size()}});
+    out["unmatched"].push_back({{"clients", std::get<0>(at)},
+                                {"consumers", std::get<1>(at)},
+                                {"offered_msgs_per_s", std::get<2>(at)},
+                                {"inputs", parts.size()}});
   }
   return {out, 0, ""};
 }

@@ -165,7 +165,8 @@ bool FakeGroupCoordinator::answer(FakeLoop& loop, const SeenRequest& request, Re
       JoinGroupRequest req;
       req.decode(body, version);
       const std::string group_id(req.group_id);
-      joins.push_back({group_id, std::string(req.member_id), request.client_id, request.port});
+      const std::string instance_id(version >= 5 && req.group_instance_id ? *req.group_instance_id : "");
+      joins.push_back({group_id, std::string(req.member_id), request.client_id, request.port, instance_id});
       JoinGroupResponse response;
       response.member_id = req.member_id;
       auto& scripted = join_errors_for[request.client_id];
@@ -177,7 +178,15 @@ bool FakeGroupCoordinator::answer(FakeLoop& loop, const SeenRequest& request, Re
       }
       Group& g = groups_[group_id];
       std::string id(req.member_id);
-      if (id.empty()) {
+      Member* known = nullptr;
+      for (auto& m : g.members) {
+        if (!instance_id.empty() && m.instance_id == instance_id) known = &m;
+      }
+      if (id.empty() && known) {
+        // A static member restarted: the same place under a new member id, no MEMBER_ID_REQUIRED.
+        id = known->id = request.client_id + "-" + std::to_string(next_member_++);
+        if (g.leader.empty() || !g.find(g.leader)) g.leader = id;
+      } else if (id.empty()) {
         id = request.client_id + "-" + std::to_string(next_member_++);
         if (version >= 4) {
           // KIP-394: a new member is named first, and joins again with that name.
@@ -199,6 +208,7 @@ bool FakeGroupCoordinator::answer(FakeLoop& loop, const SeenRequest& request, Re
         return true;
       }
       m->client_id = request.client_id;
+      m->instance_id = instance_id;
       m->protocol = req.protocols.empty() ? "" : std::string(req.protocols[0].name);
       m->metadata.assign(
           req.protocols.empty() ? nullptr : req.protocols[0].metadata.data(),
@@ -305,6 +315,7 @@ bool FakeGroupCoordinator::answer(FakeLoop& loop, const SeenRequest& request, Re
       LeaveGroupResponse response;
       for (const auto& id : leaving) {
         leaves.emplace_back(group_id, id);
+        leave_times.push_back(now());
         std::erase_if(g.members, [&](const Member& m) { return m.id == id; });
         LeaveGroupResponse::MemberResponse r;
         r.member_id = id;

@@ -4,7 +4,8 @@
 // OffsetCommit, OffsetFetch and LeaveGroup, in every version the codecs have, as Kafka's
 // GroupCoordinator answers them. A test scripts errors (heartbeat answers, NOT_COORDINATOR, a member
 // forgotten as if its session expired, a coordinator that moves) and checks what it saw: who was
-// assigned what in which generation, the commits, the leaves.
+// assigned what in which generation, the commits, the leaves. A static member (KIP-345) joining
+// again without a member id under a known group.instance.id takes its old place under a new id.
 #pragma once
 
 #include <cstdint>
@@ -42,6 +43,7 @@ class FakeGroupCoordinator {
     std::string member_id;  // as the request named it ("" for a new member)
     std::string client_id;
     int port = 0;
+    std::string instance_id;  // group.instance.id (JoinGroup v5+), "" for a dynamic member
   };
 
   // Answers the group APIs of `kafka` (call before the rig copies it; this object must outlive it)
@@ -71,6 +73,7 @@ class FakeGroupCoordinator {
   std::vector<Commit> commits;
   std::vector<Join> joins;
   std::vector<std::pair<std::string, std::string>> leaves;  // (group, member)
+  std::vector<int64_t> leave_times;                         // when each of `leaves` came
   std::vector<std::pair<int, int16_t>> heartbeats;          // (broker port, error answered)
   int finds = 0;
 
@@ -87,6 +90,7 @@ class FakeGroupCoordinator {
   struct Member {
     std::string id;
     std::string client_id;
+    std::string instance_id;
     std::string protocol;
     std::vector<uint8_t> metadata;
     std::optional<Pending> join;  // its JoinGroup, held

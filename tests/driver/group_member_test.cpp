@@ -3,6 +3,7 @@
 // forgets them, what they commit and that they leave, and the group judged as a whole.
 #include <gtest/gtest.h>
 
+#include <deque>
 #include <set>
 
 #include "driver/group_report.h"
@@ -351,6 +352,162 @@ TEST(GroupMember, AnAssignmentNamingPartitionsTheMetadataLacksIsReadAsWhatExists
     EXPECT_EQ(g.rig->counters().consumers_connected, 1u);
     EXPECT_FALSE(g.coordinator.leaves.empty());
   }
+}
+
+// --churn-members: how many of the fake coordinator's leaves came before the run's end (the end's
+// own LeaveGroups come after the measured time).
+size_t leaves_before(const FakeGroupCoordinator& c, int64_t until_ns) {
+  size_t n = 0;
+  for (const int64_t at : c.leave_times) n += at < until_ns;
+  return n;
+}
+
+TEST(GroupMember, AChurnedMemberCommitsLeavesWithLeaveGroupAndJoinsAgainAsANewMember) {
+  auto config = group_config(GroupMode::kShared, 2);
+  config.duration = std::chrono::seconds(4);
+  // No periodic commit in the measured time: only the commits before leaving (and before
+  // rejoining) tell the next owner where to start. Without them the next owner would read from
+  // --consume-from again (duplicates) or from the end (loss).
+  config.group.commit_interval = std::chrono::seconds(30);
+  config.group.churn_rate = 1;  // one member a second: each of the two about twice
+  GroupRig g(config);
+  g.coordinator.expected_members = 2;
+  g.rig->run_to_end();
+  const int64_t measure_end = g.rig->control->timeline.measure_end_ns();
+  const auto& counters = g.rig->counters().groups;
+  EXPECT_GE(counters.churn_leaves, 3u);
+  EXPECT_LE(counters.churn_leaves, 5u);
+  EXPECT_EQ(counters.churn_rejoins, counters.churn_leaves) << "every churned member got an assignment again";
+  EXPECT_GE(leaves_before(g.coordinator, measure_end), counters.churn_leaves) << "each churn sent LeaveGroup";
+  for (int i = 0; i < 2; ++i) {
+    SCOPED_TRACE(consumer_id(i));
+    EXPECT_GE(g.tally(i).group.churns, 1u);
+    EXPECT_EQ(g.tally(i).group.churn_rejoins, g.tally(i).group.churns);
+    // It joined again without a member id (a new member), and was assigned under a new one.
+    size_t fresh_joins = 0;
+    for (const auto& j : g.coordinator.joins) fresh_joins += j.client_id == consumer_id(i) && j.member_id.empty();
+    EXPECT_GE(fresh_joins, 1u + g.tally(i).group.churns);
+    const auto assigned = g.coordinator.assignments_of(consumer_id(i));
+    std::set<std::string> member_ids;
+    for (const auto* a : assigned) member_ids.insert(a->member);
+    EXPECT_GE(member_ids.size(), 1u + g.tally(i).group.churns);
+    EXPECT_TRUE(g.tally(i).failure.empty()) << g.tally(i).failure;
+    EXPECT_EQ(g.tally(i).duplicates, 0u);
+  }
+  // Commit before leave: every LeaveGroup of the measured time follows, at the same instant, a
+  // commit by the member leaving.
+  for (size_t l = 0; l < g.coordinator.leaves.size(); ++l) {
+    if (g.coordinator.leave_times[l] >= measure_end) continue;
+    bool committed = false;
+    for (const auto& c : g.coordinator.commits) {
+      committed |= c.member == g.coordinator.leaves[l].second && c.at_ns == g.coordinator.leave_times[l];
+    }
+    EXPECT_TRUE(committed) << "leave " << l << " of " << g.coordinator.leaves[l].second;
+  }
+  const auto report = g.report();
+  ASSERT_EQ(report.groups.size(), 1u);
+  EXPECT_TRUE(report.groups[0].stable);
+  EXPECT_EQ(report.lost, 0u) << "the group as a whole received every acknowledged record";
+  EXPECT_EQ(report.rebalance_duplicates, 0u) << "each next owner started where the last one stopped";
+  EXPECT_EQ(report.assignment_conflicts, 0u);
+  EXPECT_EQ(report.members_rejoined, 2u);
+  EXPECT_EQ(report.churn_leaves, counters.churn_leaves);
+  EXPECT_GE(g.rig->counters().messages_acked, 500u);
+}
+
+TEST(GroupMember, ChurnTurnsGoRoundEveryMemberAtTheGivenRateOnlyInTheMeasuredTime) {
+  auto config = group_config(GroupMode::kShared, 4);
+  config.duration = std::chrono::seconds(4);
+  config.warmup = std::chrono::seconds(1);
+  config.group.churn_rate = 2;  // 8 turns over 4 s: each of the 4 members twice
+  GroupRig g(config);
+  g.coordinator.expected_members = 4;
+  g.rig->run_to_end();
+  const auto& timeline = g.rig->control->timeline;
+  for (size_t l = 0; l < g.coordinator.leaves.size(); ++l) {
+    if (g.coordinator.leave_times[l] < timeline.measure_end_ns()) {
+      EXPECT_GE(g.coordinator.leave_times[l], timeline.measure_start_ns()) << "no churn in the warm-up";
+    }
+  }
+  const uint64_t churns = g.rig->counters().groups.churn_leaves;
+  EXPECT_GE(churns, 6u);
+  EXPECT_LE(churns, 8u);
+  for (int i = 0; i < 4; ++i) EXPECT_GE(g.tally(i).group.churns, 1u) << consumer_id(i);
+  const auto report = g.report();
+  EXPECT_EQ(report.lost, 0u);
+  EXPECT_EQ(report.members_rejoined, 4u);
+}
+
+TEST(GroupMember, AChurnedStaticMemberSendsNoLeaveGroupAndJoinsAgainUnderItsInstanceId) {
+  auto config = group_config(GroupMode::kShared, 2);
+  config.duration = std::chrono::seconds(3);
+  config.group.commit_interval = std::chrono::seconds(30);
+  config.group.churn_rate = 1;
+  config.group.instance_prefix = "inst";
+  GroupRig g(config);
+  g.coordinator.expected_members = 2;
+  g.rig->run_to_end();
+  const int64_t measure_end = g.rig->control->timeline.measure_end_ns();
+  EXPECT_EQ(leaves_before(g.coordinator, measure_end), 0u) << "a static member closes without a word";
+  const uint64_t churns = g.rig->counters().groups.churn_leaves;
+  EXPECT_GE(churns, 2u);
+  EXPECT_EQ(g.rig->counters().groups.churn_rejoins, churns);
+  for (int i = 0; i < 2; ++i) {
+    SCOPED_TRACE(consumer_id(i));
+    EXPECT_EQ(g.member(i).instance_id(), "inst-" + std::to_string(i));
+    size_t joins = 0;
+    for (const auto& j : g.coordinator.joins) {
+      if (j.client_id != consumer_id(i)) continue;
+      ++joins;
+      EXPECT_EQ(j.instance_id, "inst-" + std::to_string(i)) << "every JoinGroup names its instance id";
+    }
+    EXPECT_GE(joins, 1u + g.tally(i).group.churns);
+    EXPECT_TRUE(g.tally(i).failure.empty()) << g.tally(i).failure;
+  }
+  // It committed before closing: the commits of the measured time are all a churn's.
+  EXPECT_GE(g.coordinator.commits.size(), churns);
+  const auto report = g.report();
+  EXPECT_EQ(report.lost, 0u);
+  EXPECT_EQ(report.rebalance_duplicates, 0u);
+  EXPECT_TRUE(report.groups[0].stable);
+}
+
+TEST(GroupMember, AChurnTurnMissedWhileRejoiningIsNotTakenAfterTheMeasuredTime) {
+  auto config = group_config(GroupMode::kOwn, 1);
+  config.duration = std::chrono::seconds(2);
+  config.group.churn_rate = 1.1;  // turns at 0.91 s, 1.82 s (and 2.73 s, past the end)
+  GroupRig g(config);
+  ASSERT_TRUE(g.rig->run_until([&] { return g.rig->counters().groups.churn_leaves == 1; }, 20 * kSec));
+  // Its rejoin takes until after the measured time (12 answers of 100 ms backoff): the turn at
+  // 1.82 s falls while it joins, and once it holds an assignment again the churning is over.
+  g.coordinator.join_errors_for[consumer_id(0)] = std::deque<int16_t>(12, protocol::error::kCoordinatorLoadInProgress);
+  g.rig->run_to_end(60 * kSec);
+  EXPECT_EQ(g.rig->counters().groups.churn_leaves, 1u);
+  EXPECT_EQ(g.rig->counters().groups.churn_rejoins, 1u);
+  EXPECT_EQ(g.tally(0).group.churn_rejoins, 1u);
+  ASSERT_EQ(g.coordinator.assignments_of(consumer_id(0)).size(), 2u);
+  const auto& timeline = g.rig->control->timeline;
+  ASSERT_EQ(g.tally(0).group.generations.size(), 2u);
+  EXPECT_GT(g.tally(0).group.generations[1].assigned_s,
+            static_cast<double>(timeline.measure_end_ns() - timeline.start_ns()) / 1e9)
+      << "assigned again only after the measured time, with a turn missed";
+  EXPECT_TRUE(g.tally(0).failure.empty()) << g.tally(0).failure;
+}
+
+TEST(GroupMember, StaticMembershipOnABrokerWithoutJoinGroupV5EndsTheRunNamingTheFlag) {
+  FakeKafka kafka;
+  kafka.kind = FakeKafka::Kind::kKafka09;
+  auto config = group_config(GroupMode::kOwn, 1);
+  config.broker_version = driver::BrokerVersion::kV0_9;
+  config.group.instance_prefix = "inst";
+  GroupRig g(config, kafka);
+  g.rig->run_to_end(30 * kSec);
+  EXPECT_TRUE(g.coordinator.joins.empty()) << "no JoinGroup v0 pretending to be static";
+  ASSERT_TRUE(g.rig->control->has_fatal());
+  EXPECT_TRUE(g.rig->control->fatal_is_bad_flag()) << "exit 2";
+  EXPECT_NE(g.rig->control->fatal().find("--group-instance-id"), std::string::npos) << g.rig->control->fatal();
+  EXPECT_EQ(g.rig->control->fatal().find('\n'), std::string::npos) << "one line";
+  EXPECT_EQ(g.tally(0).failure, "static_membership_unsupported_by_broker");
 }
 
 }  // namespace

@@ -8,16 +8,21 @@
 //  - records acknowledged + records failed <= records sent, per the worker's own counters;
 //  - no connection left open after the worker finished, and the open-connection gauge at 0.
 //
-// Input: [shape: 4 bytes][edits...]. The shape picks the cluster and the run (Kafka 0.9 or a
+// Input: [shape: 5 bytes][edits...]. The shape picks the cluster and the run (Kafka 0.9 or a
 // modern broker, 1-3 brokers, 1-8 partitions and their leaders, 1-4 producers, 0-3 consumers,
-// acks, --idempotent, codec, batch, keys, --verify). Then each answer takes the next edit; when the input runs
-// out, answers go through unchanged. Seeds (tests/fuzz/seeds/fuzz_worker): a few shapes, one with edits.
+// acks, --idempotent, codec, batch, keys, --verify) and, in its fifth byte, consumer groups
+// (--group-mode own or shared, groups, assignor, --churn-members, --group-instance-id, commits):
+// the cluster then has the fake group coordinator, so that the group member's decoding and state
+// machine meet edited FindCoordinator, JoinGroup, SyncGroup, Heartbeat, OffsetCommit, OffsetFetch
+// and LeaveGroup answers. Then each answer takes the next edit; when the input runs out, answers go
+// through unchanged. Seeds (tests/fuzz/seeds/fuzz_worker): a few shapes, some with edits.
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <span>
 #include <vector>
 
+#include "tests/driver/fake_group_coordinator.h"
 #include "tests/driver/rigs.h"
 
 namespace {
@@ -156,6 +161,22 @@ driver::RunConfig run_config(Input& in, FakeKafka& kafka) {
   c.fetch_max_wait = std::chrono::milliseconds(50);
   c.max_response_bytes = 1 << 20;
   c.max_receive_memory = 4 << 20;
+  // Consumer groups: none (half the shapes), own or shared.
+  const uint8_t b4 = in.u8();
+  const driver::GroupMode modes[] = {driver::GroupMode::kNone, driver::GroupMode::kOwn, driver::GroupMode::kShared,
+                                     driver::GroupMode::kNone};
+  c.group.mode = modes[b4 & 3];
+  if (c.group.enabled()) {
+    c.consumers = std::max<uint32_t>(c.consumers, 1);
+    c.group.prefix = "fuzz";
+    c.group.groups = c.group.mode == driver::GroupMode::kShared ? 1 + ((b4 >> 5) & 3) % c.consumers : 1;
+    c.group.assignor = (b4 >> 4) & 1 ? driver::AssignorKind::kRoundRobin : driver::AssignorKind::kRange;
+    c.group.churn_rate = (b4 >> 2) & 1 ? 8 : 0;  // a few churns in the measured half second
+    if ((b4 >> 3) & 1) c.group.instance_prefix = "fuzz-member";
+    c.group.session_timeout = std::chrono::seconds(1);
+    c.group.heartbeat_interval = std::chrono::milliseconds(100);
+    c.group.commit_interval = (b4 >> 7) & 1 ? std::chrono::nanoseconds(0) : std::chrono::milliseconds(100);
+  }
   return c;
 }
 
@@ -175,7 +196,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   kafka.answer_filter = [&in](const testing::SeenRequest&, std::vector<uint8_t> frame) {
     return edit_answer(in, std::move(frame));
   };
+  testing::FakeGroupCoordinator coordinator;  // outlives the rig, which calls it
+  if (config.group.enabled()) {
+    coordinator.expected_members = 1;
+    coordinator.install(kafka);
+  }
   testing::WorkerRig rig(config, kafka);  // (the rig's copy of the cluster keeps the filter)
+  coordinator.clock = &rig.now;
   rig.run_to_end(60 * testing::kSec, 20 * testing::kMs);
 
   const driver::RunCounters& counters = rig.counters();

@@ -11,8 +11,14 @@ Usage: group_kafka09_test.py WIRESTRESS BOOTSTRAP KAFKA09_SH KAFKA09_DIR
    12 partitions: the broker describes each group with every partition owned by exactly one
    member; every acknowledged record reached each group exactly once (the union of its members),
    and no partition was held by two members of a group in one generation.
+3. A rebalance storm: 6 consumers in one shared group with --churn-members=1.5 and --verify, on a
+   topic of 12 partitions: every member leaves (committing first) and joins again as a new member at
+   least once while records flow, and the counts stay exact: the group received every acknowledged
+   record, lost none, and what it read twice is only rebalance_duplicates.
+4. --group-instance-id (static membership, JoinGroup v5, Kafka 2.3) on Kafka 0.9, which has JoinGroup
+   v0 only: the run stops at once with exit code 2 and one line naming the flag.
 
-About 25 s with the shared kafka09 fixture.
+About 40 s with the shared kafka09 fixture.
 """
 import os
 import subprocess
@@ -105,9 +111,16 @@ def check_own_groups(ws, bootstrap, kafka09, workdir, errors):
     prefix, thread, holder = start_run(ws, bootstrap, kafka09, workdir, "own", 4, [
         "--clients=1", "--consumers=100", "--group-mode=own", "--rate=400", "--batch=10", "--linger=20ms"])
     # While it runs: the broker knows the 100 groups, and a member owns all 4 partitions of its own.
+    # The two ConsumerGroupCommands start together: each JVM takes seconds on a loaded machine, and
+    # one after the other could ask after the run's members had left.
+    described = {}
+    describer = threading.Thread(target=lambda: described.update(rows=wait_for(
+        lambda: describe(kafka09, bootstrap, f"{prefix}-7") if thread.is_alive() else None, 8)))
+    describer.start()
     listed = wait_for(lambda: [g for g in group_command(kafka09, bootstrap, "--list").split()
                                if g.startswith(prefix + "-")] if thread.is_alive() else None, 8) or []
-    owners = describe(kafka09, bootstrap, f"{prefix}-7") if thread.is_alive() else []
+    describer.join()
+    owners = described.get("rows") or []
     thread.join()
     code, result, output = holder["run"]
     problems = []
@@ -169,12 +182,66 @@ def check_shared_groups(ws, bootstrap, kafka09, workdir, errors):
            f"rebalance time p50 {g['rebalance_duration_ms']['p50']:.0f} ms)")
 
 
+def check_churn(ws, bootstrap, kafka09, workdir, errors):
+    members = 6
+    _, thread, holder = start_run(ws, bootstrap, kafka09, workdir, "churn", 12, [
+        "--clients=2", f"--consumers={members}", "--group-mode=shared", "--churn-members=1.5", "--rate=1000",
+        "--batch=10", "--linger=10ms"])
+    thread.join()
+    code, result, output = holder["run"]
+    if code != 0 or not result:
+        return errors.append(f"churn: exit {code}\n{output[-3000:]}")
+    g = result["groups"]
+    churn = g["churn"]
+    acked = result["produce"]["messages_acked"]
+    c = result["consume"]
+    received = sum(p["received"] for p in c["per_consumer"])
+    problems = group_problems(g, 1)
+    if churn["members_rejoined"] != members:
+        problems.append(f"{churn['members_rejoined']} of {members} members left and joined again: {churn}")
+    if churn["rejoins"] != churn["leaves"] or churn["leaves"] < members:
+        problems.append(f"churn {churn}")
+    if not g["verified"] or g["lost"] != 0 or c["lost"] != 0 or c["duplicates"] != 0:
+        problems.append(f"verified {g['verified']}, groups lost {g['lost']}, consume lost {c['lost']}, "
+                        f"duplicates {c['duplicates']}")
+    if received != acked + g["rebalance_duplicates"]:
+        problems.append(f"received {received} of {acked} acked, rebalance duplicates {g['rebalance_duplicates']}")
+    if g["rebalances"] < members:
+        problems.append(f"only {g['rebalances']} rebalances for {churn['leaves']} churns")
+    if acked < 3000:
+        problems.append(f"only {acked} records acknowledged")
+    report(f"churn of {members} members", problems, output, errors, g,
+           f"{churn['leaves']} leaves, {churn['rejoins']} rejoins, {churn['members_rejoined']} of {members} "
+           f"members rejoined, {g['rebalances']} rebalances (time p50 {g['rebalance_duration_ms']['p50']:.0f} ms "
+           f"p99 {g['rebalance_duration_ms']['p99']:.0f} ms); {acked} acked, {received} received, lost {g['lost']}, "
+           f"rebalance duplicates {g['rebalance_duplicates']}")
+
+
+def check_static_refused(ws, bootstrap, errors):
+    code, result, output = run_wirestress(ws, [
+        f"--bootstrap={bootstrap}", "--broker-version=0.9", f"--topic=groups-static-{os.getpid()}", "--clients=1",
+        "--consumers=2", "--group-mode=own", "--group-instance-id=static", "--duration=10s"], timeout=60)
+    line = output.strip().splitlines()[-1] if output.strip() else ""
+    problems = []
+    if code != 2:
+        problems.append(f"exit code {code}, expected 2")
+    if "--group-instance-id" not in line or "JoinGroup v5" not in line:
+        problems.append(f"the last line does not name --group-instance-id and JoinGroup v5: {line!r}")
+    if result and result["run"]["elapsed_s"] > 2:
+        problems.append(f"ran {result['run']['elapsed_s']} s before stopping")
+    if problems:
+        return errors.append("static membership on Kafka 0.9: " + "; ".join(problems) + "\n" + output[-2000:])
+    print(f"ok: static membership refused by Kafka 0.9: exit 2, {line}")
+
+
 def main():
     ws, bootstrap, kafka09, workdir = sys.argv[1:5]
     errors = []
     started = time.time()
     check_own_groups(ws, bootstrap, kafka09, workdir, errors)
     check_shared_groups(ws, bootstrap, kafka09, workdir, errors)
+    check_churn(ws, bootstrap, kafka09, workdir, errors)
+    check_static_refused(ws, bootstrap, errors)
     for e in errors:
         print("FAIL:", e)
     print(f"{time.time() - started:.1f} s")

@@ -102,7 +102,8 @@ TEST(ClientProperties, ConfigFileAndDashXTogetherDashXLater) {
 TEST(ClientProperties, BadKeysAndValuesNameThemselvesOnOneLineWithExitCode2) {
   const std::pair<std::vector<const char*>, std::string> cases[] = {
       {{"-X", "no.such.key=1"}, "no.such.key (-X): unknown property"},
-      {{"-X", "group.id=g"}, "known but not supported"},
+      {{"-X", "transactional.id=t"}, "known but not supported"},
+      {{"-X", "group.id="}, "group.id (-X): '' is not valid"},
       {{"-X", "enable.idempotence=maybe"}, "use true or false"},
       {{"-X", "enable.idempotence=true", "-X", "acks=1"}, "--idempotent needs --acks=all"},
       {{"-X", "sasl.mechanism=GSSAPI"}, "GSSAPI"},

@@ -18,6 +18,18 @@ ParseOutcome parse(std::initializer_list<const char*> args) {
   return parse_options(static_cast<int>(argv.size()), argv.data());
 }
 
+// The command line is refused with exit code 2 and one line holding every one of `needles`.
+void expect_refused(const std::vector<const char*>& args, std::initializer_list<std::string> needles) {
+  std::vector<const char*> argv{"wirestress"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  const auto out = parse_options(static_cast<int>(argv.size()), argv.data());
+  SCOPED_TRACE(args.back());
+  EXPECT_FALSE(out.options);
+  EXPECT_EQ(out.exit_code, 2);
+  for (const auto& needle : needles) EXPECT_NE(out.output.find(needle), std::string::npos) << out.output;
+  EXPECT_EQ(out.output.find('\n'), std::string::npos) << out.output;
+}
+
 TEST(GroupOptions, DefaultsAreNoGroupsAndTheJavaClientsTimings) {
   const auto out = parse({});
   ASSERT_TRUE(out.options) << out.output;
@@ -72,17 +84,16 @@ TEST(GroupOptions, BadValuesNameTheFlagOnOneLine) {
       {{"--consumers=2", "--session-timeout=6s"}, "--session-timeout"},  // without --group-mode
       {{"--consumers=2", "--group-mode=own", "--group-prefix=has space"}, "--group-prefix"},
       {{"--consumers=2", "--group-prefix=p"}, "--group-prefix"},
+      {{"--consumers=2", "--group-mode=shared", "--churn-members=fast"}, "--churn-members"},
+      {{"--consumers=2", "--group-mode=shared", "--churn-members=-1"}, "--churn-members"},
+      {{"--consumers=2", "--group-mode=shared", "--churn-members=1e9"}, "--churn-members"},
+      {{"--consumers=2", "--group-mode=shared", "--churn-members=200000"}, "--churn-members"},
+      {{"--consumers=2", "--churn-members=1"}, "--churn-members"},  // without --group-mode
+      {{"--consumers=2", "--group-mode=own", "--group-instance-id=a b"}, "--group-instance-id"},
+      {{"--consumers=2", "--group-mode=own", "--group-instance-id="}, "--group-instance-id"},
+      {{"--consumers=2", "--group-instance-id=c"}, "--group-instance-id"},  // without --group-mode
   };
-  for (const auto& [args, flag] : cases) {
-    std::vector<const char*> argv{"wirestress"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    const auto out = parse_options(static_cast<int>(argv.size()), argv.data());
-    SCOPED_TRACE(args.back());
-    EXPECT_FALSE(out.options);
-    EXPECT_EQ(out.exit_code, 2);
-    EXPECT_NE(out.output.find(flag), std::string::npos) << out.output;
-    EXPECT_EQ(out.output.find('\n'), std::string::npos) << out.output;
-  }
+  for (const auto& [args, flag] : cases) expect_refused(args, {flag});
   const std::string long_prefix = "--group-prefix=" + std::string(300, 'p');
   const auto out = parse({"--consumers=2", "--group-mode=own", long_prefix.c_str()});
   EXPECT_EQ(out.exit_code, 2);
@@ -93,9 +104,50 @@ TEST(GroupOptions, HelpDocumentsEveryGroupFlag) {
   const auto out = parse({"--help"});
   EXPECT_EQ(out.exit_code, 0);
   for (const char* flag : {"--group-mode", "--groups", "--assignor", "--session-timeout", "--heartbeat-interval",
-                           "--commit-interval", "--group-prefix"}) {
+                           "--commit-interval", "--group-prefix", "--churn-members", "--group-instance-id"}) {
     EXPECT_NE(out.output.find(flag), std::string::npos) << flag;
   }
+}
+
+TEST(GroupOptions, ChurnAndStaticMembership) {
+  const auto out = parse({"--clients=2", "--consumers=10", "--shards=2", "--shard=1", "--group-mode=shared", "--groups=2",
+                          "--churn-members=2.5", "--group-instance-id=svc.a"});
+  ASSERT_TRUE(out.options) << out.output;
+  const auto& g = out.options->run.group;
+  EXPECT_DOUBLE_EQ(g.churn_rate, 2.5);
+  EXPECT_TRUE(g.is_static());
+  EXPECT_EQ(g.instance_id(7), "svc.a-7");  // numbered over the run's consumers, every shard's
+  const auto plain = parse({"--consumers=2", "--group-mode=own"});
+  ASSERT_TRUE(plain.options) << plain.output;
+  EXPECT_EQ(plain.options->run.group.churn_rate, 0);
+  EXPECT_FALSE(plain.options->run.group.is_static());
+  EXPECT_EQ(plain.options->run.group.instance_id(1), "");
+}
+
+TEST(GroupOptions, ClientPropertyGroupIdIsOneSharedGroupNamedExactlySo) {
+  const auto out = parse({"--consumers=4", "-X", "group.id=orders.readers"});
+  ASSERT_TRUE(out.options) << out.output;
+  const auto& g = out.options->run.group;
+  EXPECT_EQ(g.mode, driver::GroupMode::kShared);
+  EXPECT_EQ(g.groups, 1u);
+  EXPECT_EQ(g.group_of(3), 0u);
+  EXPECT_EQ(g.group_id(0, 1234), "orders.readers") << "no prefix, no number";
+  // With the flags that agree with it.
+  const auto agreeing = parse({"--consumers=4", "-X", "group.id=g", "--group-mode=shared", "--groups=1",
+                               "--assignor=roundrobin"});
+  ASSERT_TRUE(agreeing.options) << agreeing.output;
+  EXPECT_EQ(agreeing.options->run.group.assignor, driver::AssignorKind::kRoundRobin);
+  // Conflicts name both sides, on one line, exit 2.
+  const std::pair<std::vector<const char*>, std::string> conflicts[] = {
+      {{"--consumers=4", "-X", "group.id=g", "--group-mode=own"}, "--group-mode=own"},
+      {{"--consumers=4", "-X", "group.id=g", "--group-mode=none"}, "--group-mode=none"},
+      {{"--consumers=4", "-X", "group.id=g", "--group-mode=shared", "--groups=2"}, "--groups=2"},
+      {{"--consumers=4", "-X", "group.id=g", "--group-prefix=p"}, "--group-prefix=p"},
+  };
+  for (const auto& [args, other] : conflicts) expect_refused(args, {"group.id=g", other});
+  // Without consumers, a group has no members: the usual --group-mode message.
+  const auto none = parse({"-X", "group.id=g"});
+  EXPECT_EQ(none.exit_code, 2);
 }
 
 }  // namespace

@@ -169,6 +169,77 @@ TEST_F(MergeFiles, ConfigSaysTheCombinedLoadAndKeepsEveryInputsConfig) {
   EXPECT_EQ(m["produce"]["latency_ms"]["count"].get<int64_t>(), 2000);
 }
 
+// One shard's "groups" section as group_output.cpp writes it: `members` members whose joins took
+// `join_us` (+0..members-1 us) each, one group per shard in the per_group list.
+Json groups_section(int members, int64_t join_us, int lost, const std::string& group_name) {
+  auto join = driver::make_latency_histogram(), empty = driver::make_latency_histogram(),
+       stable = driver::make_latency_histogram();
+  for (int i = 0; i < members; ++i) join.record(join_us + i);
+  stable.record(2'000'000);  // 2 s to a stable group
+  Json g;
+  g["mode"] = "shared";
+  g["assignor"] = "range";
+  g["groups"] = 1;
+  g["members"] = members;
+  g["groups_stable"] = 1;
+  g["rebalances"] = 3;
+  g["lost"] = lost;
+  g["rebalance_duplicates"] = 2;
+  g["verified"] = true;
+  g["responses"] = {{"join", members}, {"heartbeat", 10}};
+  g["errors"] = {{"heartbeat", {{"REBALANCE_IN_PROGRESS", 2}}}, {"join", Json::object()}};
+  g["churn"] = {{"rate_per_s", 2.0}, {"static", false}, {"leaves", members}, {"rejoins", members},
+                {"members_rejoined", members}};
+  for (const char* name : {"rebalance_duration", "sync_latency", "heartbeat_latency", "commit_latency"}) {
+    g["histograms"][name] = stats::to_base64(stats::compress_v2(empty));
+  }
+  g["histograms"]["join_latency"] = stats::to_base64(stats::compress_v2(join));
+  g["histograms"]["time_to_stable"] = stats::to_base64(stats::compress_v2(stable));
+  g["per_group"] = Json::array({{{"id", 0}, {"name", group_name}, {"members", members}}});
+  return g;
+}
+
+TEST_F(MergeFiles, GroupsSumTheirCountsPoolTheirHistogramsAndListEveryInputsGroups) {
+  Json ja = host_run("0000000a", 10, 2000), jb = host_run("0000000b", 10, 2000);
+  ja["groups"] = groups_section(4, 10'000, 0, "g-0");
+  jb["groups"] = groups_section(6, 50'000, 1, "g-0");
+  const auto a = write("a.json", ja), b = write("b.json", jb);
+  ASSERT_EQ(merge({a, b, "--json=" + path("m.json")}), 0) << stderr_;
+  const Json g = Json::parse(std::ifstream(path("m.json")))["groups"];
+  EXPECT_EQ(g["mode"], "shared");
+  EXPECT_EQ(g["members"].get<int64_t>(), 10);
+  EXPECT_EQ(g["groups_stable"].get<int64_t>(), 2);
+  EXPECT_EQ(g["rebalances"].get<int64_t>(), 6);
+  EXPECT_EQ(g["lost"].get<int64_t>(), 1);
+  EXPECT_EQ(g["rebalance_duplicates"].get<int64_t>(), 4);
+  EXPECT_EQ(g["responses"]["join"].get<int64_t>(), 10);
+  EXPECT_EQ(g["errors"]["heartbeat"]["REBALANCE_IN_PROGRESS"].get<int64_t>(), 4);
+  EXPECT_EQ(g["churn"]["leaves"].get<int64_t>(), 10);
+  EXPECT_EQ(g["churn"]["members_rejoined"].get<int64_t>(), 10);
+  EXPECT_DOUBLE_EQ(g["churn"]["rate_per_s"].get<double>(), 2.0) << "the run's rate, not a sum";
+  EXPECT_TRUE(g["verified"].get<bool>());
+  // Pooled: 4 joins near 10 ms and 6 near 50 ms; the median is one of the slow ones.
+  EXPECT_EQ(g["join_latency_ms"]["count"].get<int64_t>(), 10);
+  EXPECT_NEAR(g["join_latency_ms"]["p50"].get<double>(), 50.0, 0.5);
+  EXPECT_NEAR(g["join_latency_ms"]["p999"].get<double>(), 50.0, 0.5);
+  EXPECT_EQ(g["time_to_stable_s"]["count"].get<int64_t>(), 2);
+  EXPECT_NEAR(g["time_to_stable_s"]["p50"].get<double>(), 2.0, 0.01) << "in seconds, as the runs wrote it";
+  ASSERT_EQ(g["per_group"].size(), 2u);
+  EXPECT_EQ(g["per_group"][0]["input"], a);
+  EXPECT_EQ(g["per_group"][1]["input"], b);
+  EXPECT_EQ(g["per_group"][1]["members"].get<int64_t>(), 6);
+  // Without groups in any input there is no section; a section without its histograms is refused.
+  const auto plain = write("p.json", host_run("0000000c", 10, 2000));
+  ASSERT_EQ(merge({plain, write("q.json", host_run("0000000d", 10, 2000)), "--json=" + path("n.json")}), 0);
+  EXPECT_FALSE(Json::parse(std::ifstream(path("n.json"))).contains("groups"));
+  Json old = host_run("0000000e", 10, 2000);
+  old["groups"] = groups_section(2, 1000, 0, "g-0");
+  old["groups"].erase("histograms");
+  EXPECT_EQ(merge({a, write("old.json", old), "--json=" + path("o.json")}), 1);
+  EXPECT_NE(stderr_.find("groups"), std::string::npos) << stderr_;
+  EXPECT_TRUE(one_line(stderr_)) << stderr_;
+}
+
 TEST_F(MergeFiles, AnUnpacedInputMakesTheCombinedRateUnpaced) {
   const auto a = write("a.json", host_run("0000000a", 10, 2000)), b = write("b.json", host_run("0000000b", 5, 0));
   ASSERT_EQ(merge({a, b, "--json=" + path("m.json")}), 0) << stderr_;
@@ -365,6 +436,23 @@ TEST_F(MergeFiles, SweepsMergeCellByCell) {
   }
   ASSERT_EQ(m["unmatched"].size(), 1u);
   EXPECT_DOUBLE_EQ(m["unmatched"][0]["offered_msgs_per_s"].get<double>(), 8000);
+}
+
+// A seed-study sweep varies consumers at one client count and one rate: each consumer count is its
+// own cell, not one cell summed over all of them.
+TEST_F(MergeFiles, SweepCellsThatDifferOnlyInConsumersStayApart) {
+  std::vector<std::string> files;
+  for (const std::string host : {"a", "b"}) {
+    Json j = host_sweep(host, {{1, 1000}, {1, 1000}});
+    j["cells"][0]["consumers"] = 10;
+    j["cells"][1]["consumers"] = 50;
+    files.push_back(write(host + ".json", j));
+  }
+  ASSERT_EQ(merge({files[0], files[1], "--json=" + path("m.json")}), 0) << stderr_;
+  const Json m = Json::parse(std::ifstream(path("m.json")));
+  ASSERT_EQ(m["cells"].size(), 2u);
+  EXPECT_EQ(m["unmatched"].size(), 0u);
+  for (const Json& cell : m["cells"]) EXPECT_EQ(cell["result"]["produce"]["messages_acked"].get<int64_t>(), 2000);
 }
 
 TEST_F(MergeFiles, CeilingStepsMergeAndAreOkOnlyWhereEveryHostWas) {

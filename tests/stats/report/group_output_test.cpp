@@ -33,6 +33,8 @@ TEST(GroupOutput, MetricsCarryTheGroupCountersAndLatencies) {
   g.errors[{driver::GroupApi::kHeartbeat, protocol::error::kRebalanceInProgress}] = 3;
   g.rebalances = 2;
   g.members_assigned = 4;
+  g.churn_leaves = 7;
+  g.churn_rejoins = 6;
   const std::string text = report::render_prometheus(r, shared_config());
   SCOPED_TRACE(text);
   testing::expect_well_formed(text);
@@ -41,13 +43,16 @@ TEST(GroupOutput, MetricsCarryTheGroupCountersAndLatencies) {
   EXPECT_EQ(s.at(R"(wirestress_group_errors_total{api="heartbeat",code="REBALANCE_IN_PROGRESS"})"), "3");
   EXPECT_EQ(s.at("wirestress_group_rebalances_total"), "2");
   EXPECT_EQ(s.at("wirestress_group_members_assigned"), "4");
+  EXPECT_EQ(s.at("wirestress_group_churn_leaves_total"), "7");
+  EXPECT_EQ(s.at("wirestress_group_churn_rejoins_total"), "6");
   EXPECT_NEAR(testing::value_of(s, R"(wirestress_group_heartbeat_latency_seconds{quantile="0.5"})"), 0.0015, 0.0001);
   // Without groups there is no group series at all.
   EXPECT_EQ(report::render_prometheus(r, driver::RunConfig{}).find("wirestress_group_"), std::string::npos);
 }
 
 TEST(GroupOutput, JsonAndSummaryShowTheGroupsAsJudged) {
-  const auto config = shared_config();
+  auto config = shared_config();
+  config.group.churn_rate = 2;
   driver::RunResult result;
   driver::GroupReport& report = result.groups.emplace();
   report.mode = driver::GroupMode::kShared;
@@ -70,7 +75,12 @@ TEST(GroupOutput, JsonAndSummaryShowTheGroupsAsJudged) {
                               .time_to_stable_s = 2.5,
                               .rebalances = 1};
   driver::GroupSummary unsettled{.id = 1, .name = "p-1", .members = 2, .final_generation = 4};
+  stable.churn_leaves = stable.churn_rejoins = 3;
+  stable.members_rejoined = 2;
   report.groups = {stable, unsettled};
+  report.members_rejoined = 2;
+  result.totals.groups.churn_leaves = 4;
+  result.totals.groups.churn_rejoins = 3;
   result.totals.groups.errors[{driver::GroupApi::kOffsetCommit, protocol::error::kIllegalGeneration}] = 2;
 
   const auto j = report::groups_json(result, config);
@@ -88,6 +98,14 @@ TEST(GroupOutput, JsonAndSummaryShowTheGroupsAsJudged) {
   ASSERT_EQ(j["per_group"].size(), 2u);
   EXPECT_EQ(j["per_group"][0]["time_to_stable_s"], 2.5);
   EXPECT_TRUE(j["per_group"][1]["time_to_stable_s"].is_null()) << "a group never stable has no time to it";
+  EXPECT_EQ(j["churn"]["rate_per_s"], 2.0);
+  EXPECT_EQ(j["churn"]["leaves"], 4);
+  EXPECT_EQ(j["churn"]["rejoins"], 3);
+  EXPECT_EQ(j["churn"]["members_rejoined"], 2);
+  EXPECT_EQ(j["churn"]["static"], false);
+  EXPECT_TRUE(j["group_instance_id"].is_null());
+  EXPECT_EQ(j["per_group"][0]["churn_leaves"], 3);
+  EXPECT_EQ(j["per_group"][0]["members_rejoined"], 2);
 
   std::ostringstream summary;
   report::write_groups_summary(summary, result, config);
@@ -96,6 +114,8 @@ TEST(GroupOutput, JsonAndSummaryShowTheGroupsAsJudged) {
       << text;
   EXPECT_NE(text.find("lost 3, rebalance duplicates 5"), std::string::npos) << text;
   EXPECT_NE(text.find("group error        commit ILLEGAL_GENERATION x2"), std::string::npos) << text;
+  EXPECT_NE(text.find("group churn        4 leaves, 3 rejoins at 2/s; 2 of 4 members rejoined"), std::string::npos)
+      << text;
 }
 
 }  // namespace
