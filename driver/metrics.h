@@ -130,6 +130,9 @@ struct Metrics {
   RunCounters counters;
   stats::HdrHistogram latency_us = make_latency_histogram();          // from intended send time
   stats::HdrHistogram service_latency_us = make_latency_histogram();  // from actual send time
+  // How late each acknowledged record's send started against its intended send time (OMB's
+  // publishDelayLatency), per record: latency_us = publish_delay_us + service_latency_us.
+  stats::HdrHistogram publish_delay_us = make_latency_histogram();
   stats::HdrHistogram e2e_latency_us = make_latency_histogram();  // send time to a consumer's receipt
   GroupLatencies group_latency;  // heartbeat and commit round trips of group members
   stats::HdrHistogram init_producer_id_latency_us = make_latency_histogram();  // --idempotent
@@ -141,6 +144,7 @@ struct Metrics {
   void add_histograms(const Metrics& o) {
     latency_us.add(o.latency_us);
     service_latency_us.add(o.service_latency_us);
+    publish_delay_us.add(o.publish_delay_us);
     e2e_latency_us.add(o.e2e_latency_us);
     group_latency.add(o.group_latency);
     init_producer_id_latency_us.add(o.init_producer_id_latency_us);
@@ -148,6 +152,7 @@ struct Metrics {
   void reset_histograms() {
     latency_us.reset();
     service_latency_us.reset();
+    publish_delay_us.reset();
     e2e_latency_us.reset();
     group_latency.reset();
     init_producer_id_latency_us.reset();

@@ -101,10 +101,7 @@ int run_and_report(const RunOptions& options, RunEngine& engine, const RunIdenti
   // --omb-result: OMB names a run by its workload; without one, by its shape as OMB's names go.
   std::optional<report::OmbResultRecorder> omb;
   if (!options.omb_result_path.empty()) {
-    const std::string name = options.workload && !options.workload->name.empty()
-                                 ? options.workload->name
-                                 : std::to_string(config.clients) + " producers / " + std::to_string(config.consumers) +
-                                       " consumers on " + std::to_string(config.topics) + " topics";
+    const std::string name = report::omb_workload_name(config, options.workload ? options.workload->name : "");
     omb.emplace(config, report::OmbRunShape{name, static_cast<uint32_t>(options.embedded_partitions)});
   }
   long peak_threads = 0;

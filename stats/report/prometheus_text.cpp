@@ -98,6 +98,11 @@ std::string render_prometheus(const driver::IntervalReport& latest, const driver
               "Produce latency from the actual send time; quantiles over the last report interval.",
               recent != nullptr ? recent->service_latency_us : kEmpty,
               lifetime != nullptr ? lifetime->service_latency_us : kEmpty, kMicrosToSeconds);
+  out.summary("wirestress_produce_publish_delay_seconds",
+              "How late sends started against their intended send time (OMB's publish delay); quantiles over the "
+              "last report interval.",
+              recent != nullptr ? recent->publish_delay_us : kEmpty,
+              lifetime != nullptr ? lifetime->publish_delay_us : kEmpty, kMicrosToSeconds);
   // The same latencies as cumulative buckets, which (unlike quantiles) add up across load hosts.
   out.histogram("wirestress_produce_latency_histogram_seconds",
                 "Produce latency from the intended send time (corrected for coordinated omission), since the start.",
@@ -105,6 +110,9 @@ std::string render_prometheus(const driver::IntervalReport& latest, const driver
   out.histogram("wirestress_produce_service_latency_histogram_seconds",
                 "Produce latency from the actual send time, since the start.",
                 lifetime != nullptr ? lifetime->service_latency_us : kEmpty, kMicrosToSeconds, kLatencyBucketsSeconds);
+  out.histogram("wirestress_produce_publish_delay_histogram_seconds",
+                "How late sends started against their intended send time, since the start.",
+                lifetime != nullptr ? lifetime->publish_delay_us : kEmpty, kMicrosToSeconds, kLatencyBucketsSeconds);
   // The mean over the last interval, beside its quantiles (over the whole run it is _sum / _count).
   out.gauge("wirestress_produce_latency_mean_seconds",
             "Mean produce latency from the intended send time over the last report interval; NaN before the first.",
@@ -112,6 +120,9 @@ std::string render_prometheus(const driver::IntervalReport& latest, const driver
   out.gauge("wirestress_produce_service_latency_mean_seconds",
             "Mean produce latency from the actual send time over the last report interval; NaN before the first.",
             latency_mean(recent != nullptr ? &recent->service_latency_us : nullptr));
+  out.gauge("wirestress_produce_publish_delay_mean_seconds",
+            "Mean delay of sends against their intended send time over the last report interval; NaN before the first.",
+            latency_mean(recent != nullptr ? &recent->publish_delay_us : nullptr));
   if (config.consumers > 0) {
     out.counter("wirestress_consume_messages_received_total", "Records delivered to consumers (each counts its own).",
                 t.consume_received);

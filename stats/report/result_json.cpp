@@ -48,7 +48,9 @@ constexpr const char* kCsvColumns[] = {
     "bytes_sent", "requests_sent", "errors", "throughput_msgs_per_s", "latency_ms.p50", "latency_ms.p90",
     "latency_ms.p95", "latency_ms.p99", "latency_ms.p999", "latency_ms.max", "latency_ms.mean",
     "service_latency_ms.p50", "service_latency_ms.p95", "service_latency_ms.p99", "service_latency_ms.max",
-    "service_latency_ms.mean", "connections_open", "consume_received", "consume_msgs_per_s", "consumers_fetching",
+    "service_latency_ms.mean", "publish_delay_ms.p50", "publish_delay_ms.p95", "publish_delay_ms.p99",
+    "publish_delay_ms.max", "publish_delay_ms.mean", "connections_open", "consume_received", "consume_msgs_per_s",
+    "consumers_fetching",
     "e2e_latency_ms.p50", "e2e_latency_ms.p95", "e2e_latency_ms.p99", "e2e_latency_ms.max", "e2e_latency_ms.mean",
     "client_busy"};
 
@@ -99,6 +101,7 @@ std::string csv_row(const driver::IntervalReport& r, const driver::RunConfig& co
   add(number(static_cast<double>(delivered(d, config)) / seconds, 1));
   latency(r.interval->latency_us, {50, 90, 95, 99, 99.9});
   latency(r.interval->service_latency_us, {50, 95, 99});
+  latency(r.interval->publish_delay_us, {50, 95, 99});
   add(count(r.total.connections_open));
   if (config.consumers > 0) {
     add(count(d.consume_received));
@@ -167,6 +170,7 @@ Json interval_json(const driver::IntervalReport& r, const driver::RunConfig& con
   j["throughput_msgs_per_s"] = static_cast<double>(delivered(r.delta, config)) / seconds;
   j["latency_ms"] = latency_json(r.interval->latency_us);
   j["service_latency_ms"] = latency_json(r.interval->service_latency_us);
+  j["publish_delay_ms"] = latency_json(r.interval->publish_delay_us);
   j["connections_open"] = r.total.connections_open;
   if (config.consumers > 0) {
     j["consume_received"] = r.delta.consume_received;
@@ -263,10 +267,13 @@ Json result_json(const driver::RunResult& result, const driver::RunConfig& confi
   p["throughput_mb_per_s"] = static_cast<double>(c.bytes_sent) / elapsed / 1e6;
   p["latency_ms"] = latency_json(result.metrics.latency_us);
   p["service_latency_ms"] = latency_json(result.metrics.service_latency_us);
+  // How late sends started against their intended time (OMB's publishDelayLatency).
+  p["publish_delay_ms"] = latency_json(result.metrics.publish_delay_us);
   // The histograms themselves (HdrHistogram V2, compressed, base64; microseconds), so that
   // `wirestress merge` combines runs exactly and any HdrHistogram library can read them.
   p["latency_histogram"] = stats::to_base64(stats::compress_v2(result.metrics.latency_us));
   p["service_latency_histogram"] = stats::to_base64(stats::compress_v2(result.metrics.service_latency_us));
+  p["publish_delay_histogram"] = stats::to_base64(stats::compress_v2(result.metrics.publish_delay_us));
   p["latency_out_of_range"] = c.latency_out_of_range;
   p["messages_unsent_due"] = c.messages_unsent_due;
   if (config.idempotent) {

@@ -222,8 +222,10 @@ std::string summary(const driver::RunResult& result, const driver::RunConfig& co
   out << buf;
   const auto& lat = result.metrics.latency_us;
   const auto& svc = result.metrics.service_latency_us;
+  const auto& delay = result.metrics.publish_delay_us;  // intended send to actual send
   out << "  latency (ms)           p50       p90       p95       p99     p99.9       max      mean\n";
-  for (const auto& [name, h] : {std::pair{"  from intended send", &lat}, std::pair{"  from actual send  ", &svc}}) {
+  for (const auto& [name, h] : {std::pair{"  from intended send", &lat}, std::pair{"  from actual send  ", &svc},
+                                std::pair{"  publish delay     ", &delay}}) {
     std::snprintf(buf, sizeof buf, "%s %9.2f %9.2f %9.2f %9.2f %9.2f %9.2f %9.2f\n", name,
                   ms(h->value_at_percentile(50)), ms(h->value_at_percentile(90)), ms(h->value_at_percentile(95)),
                   ms(h->value_at_percentile(99)), ms(h->value_at_percentile(99.9)), ms(h->max()), h->mean() / 1000.0);

@@ -363,6 +363,16 @@ TEST(Worker, PacedRecordsCarryTheirIntendedTimeSoAStallShowsInTheLatency) {
   // service time of most requests stays at the fake broker's (zero) latency.
   EXPECT_GE(measured.latency_us.value_at_percentile(99), 200'000);
   EXPECT_LT(measured.service_latency_us.value_at_percentile(50), 2'000);
+  // Held back behind the full window (one request in flight), the records due during the stall
+  // were sent late, and with the fake broker's 1 ms answers the producer (one record a request)
+  // never caught up: their publish delay (actual send less intended send, OMB's
+  // publishDelayLatency) is the stall's 300 ms, one sample per acknowledged record, while the
+  // records sent before it show none.
+  const auto& delay = measured.publish_delay_us;
+  EXPECT_EQ(delay.total_count(), measured.service_latency_us.total_count());
+  EXPECT_LT(delay.value_at_percentile(10), 2'000);
+  EXPECT_GE(delay.value_at_percentile(90), 250'000);
+  EXPECT_LE(delay.max(), 310'000);
 }
 
 }  // namespace

@@ -15,12 +15,13 @@
 namespace ws {
 namespace {
 
-// 10 us .. 10 ms in 10 us steps (intended send), 1 us .. 1 ms (actual send): p95 = 9.5 ms and
-// 0.95 ms, means 5.005 ms and 0.5005 ms.
+// 10 us .. 10 ms in 10 us steps (intended send), 1 us .. 1 ms (actual send), and the publish delay
+// between them, 9 us .. 9 ms: p95 = 9.5, 0.95 and 8.55 ms, means 5.005, 0.5005 and 4.5045 ms.
 void record_known(driver::Metrics& m) {
   for (int64_t us = 1; us <= 1000; ++us) {
     m.latency_us.record(us * 10);
     m.service_latency_us.record(us);
+    m.publish_delay_us.record(us * 9);
   }
 }
 
@@ -85,6 +86,8 @@ TEST(LatencyViews, CsvColumnsMatchTheHeaderAndCarryP95AndMean) {
   EXPECT_NEAR(column("latency_ms.mean"), 5.005, 0.006);
   EXPECT_NEAR(column("service_latency_ms.p95"), 0.95, 0.001);
   EXPECT_NEAR(column("service_latency_ms.mean"), 0.5005, 0.001);
+  EXPECT_NEAR(column("publish_delay_ms.p95"), 8.55, 0.01);
+  EXPECT_NEAR(column("publish_delay_ms.mean"), 4.5045, 0.005);
   // No consumers: their columns are empty, not a measured zero.
   EXPECT_EQ(columns.at("consume_msgs_per_s"), "");
   EXPECT_EQ(columns.at("e2e_latency_ms.p95"), "");
@@ -155,6 +158,32 @@ TEST(LatencyViews, ProgressLineAndSummaryShowP95AndMean) {
   EXPECT_LT(p95, p99);
   EXPECT_NEAR(p95, 9.5, 0.02);
   EXPECT_NEAR(mean, 5.005, 0.01);
+  // The publish delay's row (actual send less intended send), the same columns.
+  std::istringstream delay_row(text.substr(text.find("  publish delay") + 15));
+  ASSERT_TRUE(delay_row >> p50 >> p90 >> p95 >> p99 >> p999 >> max >> mean) << text;
+  EXPECT_NEAR(p95, 8.55, 0.02);
+  EXPECT_NEAR(mean, 4.5045, 0.01);
+}
+
+// The JSON result carries the publish delay next to the other latency views, with its histogram
+// (which merge and --omb-result read back), and each interval record its own.
+TEST(LatencyViews, JsonResultAndIntervalsCarryThePublishDelay) {
+  driver::Metrics m;
+  record_known(m);
+  const driver::RunConfig config;
+  driver::RunResult result;
+  result.elapsed_s = 1;
+  record_known(result.metrics);
+  const auto j = report::result_json(result, config, report::RunContext{}, report::ProcessFigures{},
+                                     report::Json::array({report::interval_json(report_of(m), config)}));
+  EXPECT_NEAR(j["produce"]["publish_delay_ms"]["p95"].get<double>(), 8.55, 0.01);
+  EXPECT_NEAR(j["produce"]["publish_delay_ms"]["mean"].get<double>(), 4.5045, 0.005);
+  EXPECT_EQ(j["produce"]["publish_delay_ms"]["count"].get<int64_t>(), 1000);
+  stats::HdrHistogram back = driver::make_latency_histogram();
+  std::string error;
+  ASSERT_TRUE(report::decode_histogram(j["produce"], "publish_delay_histogram", back, error)) << error;
+  EXPECT_EQ(back.total_count(), 1000);
+  EXPECT_NEAR(j["intervals"][0]["publish_delay_ms"]["p99"].get<double>(), 8.91, 0.01);
 }
 
 }  // namespace

@@ -102,6 +102,23 @@ TEST(RenderPrometheus, WirestressMetrics) {
   EXPECT_EQ(s.at("wirestress_produce_service_latency_seconds_count"), "1000");
 }
 
+// The publish delay (actual send less intended send, OMB's publishDelayLatency) is served as the
+// latencies are: a summary over the last interval, its mean, and since-start buckets.
+TEST(RenderPrometheus, PublishDelayBesideTheLatencies) {
+  driver::Metrics interval;
+  const auto report = sample_report(interval);
+  for (int64_t us = 1; us <= 1000; ++us) interval.publish_delay_us.record(us * 9);  // 9 us .. 9 ms
+  const std::string text = report::render_prometheus(report, driver::RunConfig{});
+  SCOPED_TRACE(text);
+  expect_well_formed(text);
+  const auto s = samples_of(text);
+  EXPECT_NE(text.find("# TYPE wirestress_produce_publish_delay_seconds summary\n"), std::string::npos);
+  EXPECT_NEAR(value_of(s, R"(wirestress_produce_publish_delay_seconds{quantile="0.95"})"), 8.55e-3, 8.55e-3 * 1e-3);
+  EXPECT_EQ(s.at("wirestress_produce_publish_delay_seconds_count"), "1000");
+  EXPECT_NEAR(value_of(s, "wirestress_produce_publish_delay_mean_seconds"), 4.5045e-3, 4.5045e-3 * 1e-3);
+  EXPECT_EQ(s.at(R"(wirestress_produce_publish_delay_histogram_seconds_bucket{le="+Inf"})"), "1000");
+}
+
 TEST(RenderPrometheus, SummaryTotalsFromTheWholeRunWhenGiven) {
   driver::Metrics interval;
   const auto report = sample_report(interval);
