@@ -30,10 +30,12 @@ void on_signal(int) {
 // so that giving one gets a reason, not a surprise.
 class CommandOwnedRunFlags {
  public:
-  void add_to(CLI::App& app) {
+  // `own`: flags the command takes itself (sweep's --rate list), not registered here.
+  void add_to(CLI::App& app, std::vector<std::string> own = {}) {
+    own_ = std::move(own);
     for (const char* flag : {"--rate", "--duration", "--messages", "--csv", "--hlog", "--prometheus", "--shards",
                              "--shard", "--start-at"}) {
-      app.add_option(flag, value_)->group("");  // hidden from --help
+      if (std::find(own_.begin(), own_.end(), flag) == own_.end()) app.add_option(flag, value_)->group("");  // hidden
     }
   }
   std::optional<int> reject(const CLI::App& app, const std::string& command, const std::string& rate_reason,
@@ -49,7 +51,7 @@ class CommandOwnedRunFlags {
         {"--shard", "a sweep or ceiling runs on one load host; shard single runs (wirestress --shards) and merge them"},
         {"--start-at", "cells start one after another; use it with single runs"}};
     for (const auto& [flag, reason] : reasons) {
-      if (app.count(flag)) {
+      if (std::find(own_.begin(), own_.end(), flag) == own_.end() && app.count(flag)) {
         std::cerr << "wirestress " << command << ": " << flag << ": '" << value_ << "' is not valid; " << reason
                   << "\n";
         return 2;
@@ -60,6 +62,7 @@ class CommandOwnedRunFlags {
 
  private:
   std::string value_;
+  std::vector<std::string> own_;
 };
 
 std::string scenario_help() {
@@ -69,9 +72,11 @@ std::string scenario_help() {
 
 // Parses the command's own flags with `app`; every other argument is a scenario flag, parsed as a
 // single run's. Returns the exit code when the command should end here (0 after --help, 2 after
-// a one-line error naming the flag).
+// a one-line error naming the flag). `implied()`: run flags the command's own flags stand for
+// (sweep's --consumers list), added when the scenario is checked but not to its flags.
 std::optional<int> parse_command(CLI::App& app, int argc, const char* const* argv, const std::string& command,
-                                 std::vector<std::string>& scenario, RunOptions& base) {
+                                 std::vector<std::string>& scenario, RunOptions& base,
+                                 const std::function<std::vector<std::string>()>& implied = {}) {
   if (const std::string flag = flag_with_empty_value(argc, argv); !flag.empty()) {
     std::cerr << "wirestress " << command << ": " << flag << ": '' is not valid; give a value (" << flag
               << "=VALUE)\n";
@@ -83,7 +88,8 @@ std::optional<int> parse_command(CLI::App& app, int argc, const char* const* arg
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp&) {
     std::cout << app.help() << "\nScenario flags, given to every run as to a single wirestress run (" << command
-              << " sets --clients, --rate, --duration, --warmup and --topic of each run itself):\n\n"
+              << " sets --clients, " << (command == "sweep" ? "--consumers, " : "")
+              << "--rate, --duration, --warmup and --topic of each run itself):\n\n"
               << scenario_help() << "\n";
     return 0;
   } catch (const CLI::ParseError& e) {
@@ -91,8 +97,10 @@ std::optional<int> parse_command(CLI::App& app, int argc, const char* const* arg
     return 2;
   }
   scenario = app.remaining();
+  const std::vector<std::string> implied_flags = implied ? implied() : std::vector<std::string>{};
   std::vector<const char*> args{"wirestress"};
   for (const auto& s : scenario) args.push_back(s.c_str());
+  for (const auto& s : implied_flags) args.push_back(s.c_str());
   ParseOutcome parsed = parse_options(static_cast<int>(args.size()), args.data());
   if (!parsed.options) {
     const std::string prefix = "wirestress: ";
@@ -165,15 +173,28 @@ std::unique_ptr<brokers::MockClusterProcess> start_embedded_broker(RunOptions& o
 int run_sweep_command(int argc, const char* const* argv) {
   const std::string command = "sweep";
   CLI::App app{
-      "wirestress sweep: run every cell of a (client count x rate per client) matrix in order against one\n"
-      "broker, with a pause and a fresh topic between cells, and write every cell's result to one JSON.\n"
-      "A cell offers clients x rate-per-client messages/s. Plot it with: wirestress report OUT.json -o report.html",
+      "wirestress sweep: run every cell of a (client count x consumer count x rate) matrix in order against\n"
+      "one broker, with a pause and a fresh topic between cells, and write every cell's result to one JSON.\n"
+      "Cells go clients, then consumers, then rate, each in the order given. A cell offers clients x\n"
+      "--rate-per-client messages/s, or --rate in total. The seed study (one publisher, N subscribers):\n"
+      "  wirestress sweep --clients=1 --consumers=10,50,300,500 --rate=1000,1500,2000,3000 --verify\n"
+      "Group flags (--group-mode=own ...) go to every cell: --clients=1 --consumers=100,1000,5000\n"
+      "--group-mode=own --rate=1000 sweeps the number of group members.\n"
+      "Plot it with: wirestress report OUT.json -o report.html",
       "wirestress sweep"};
   capacity::SweepPlan plan;
-  std::string clients_text, rates_text, step_duration = "30s", warmup = "2s", pause = "2s";
+  std::string clients_text, consumers_text, rates_text, total_rates_text, step_duration = "30s", warmup = "2s",
+                                                                          pause = "2s";
   CommandOwnedRunFlags owned;
-  app.add_option("--clients", clients_text, "Client counts, in order, e.g. 10,50,300,500")->required();
-  app.add_option("--rate-per-client", rates_text, "Messages/s each client offers, e.g. 1000,1500,2000,3000")->required();
+  app.add_option("--clients", clients_text, "Client (producer) counts, in order, e.g. 10,50,300,500 or 1")->required();
+  app.add_option("--consumers", consumers_text,
+                 "Consumer counts, in order, e.g. 10,50,300,500 (default: no consumers); each cell's consumers read "
+                 "as a single run's --consumers do (with --group-mode, in groups)");
+  app.add_option("--rate-per-client", rates_text,
+                 "Messages/s each client offers, e.g. 1000,1500,2000,3000 (this or --rate)");
+  app.add_option("--rate", total_rates_text,
+                 "Messages/s each cell offers in total, split over its clients, e.g. 1000,1500,2000,3000 (this or "
+                 "--rate-per-client)");
   app.add_option("--step-duration", step_duration, "Measured time per cell (after its warm-up)")->capture_default_str();
   app.add_option("--warmup", warmup, "Warm-up per cell (after its clients are ready), left out of the figures")
       ->capture_default_str();
@@ -181,16 +202,31 @@ int run_sweep_command(int argc, const char* const* argv) {
   app.add_option("--topic", plan.topic, "Topic name; with --topic-per-cell, cell N writes to TOPIC-cN")
       ->capture_default_str();
   app.add_option("--topic-per-cell", plan.topic_per_cell,
-                 "A fresh topic per cell so cells never read each other's records (false: all cells share --topic)")
+                 "A fresh topic per cell so cells never read each other's records, and with --group-prefix=P groups "
+                 "P-cN-<n> (false: all cells share --topic)")
       ->capture_default_str();
   app.add_option("--json", plan.json_path, "Write the sweep (every cell's configuration, figures and full result) to FILE");
+  app.add_option("--omb-result", plan.omb_result.prefix,
+                 "Write each cell as OpenMessaging Benchmark's TestResult JSON: PREFIX-c00.json, PREFIX-c01.json ... "
+                 "(cell N as in the table and the JSON; a .json ending PREFIX is dropped)");
   app.add_flag("--progress", plan.progress, "Print every cell's per-interval lines");
-  owned.add_to(app);
+  owned.add_to(app, {"--rate"});
   std::vector<std::string> scenario;
   RunOptions options;
-  if (auto code = parse_command(app, argc, argv, command, scenario, options)) return *code;
-  if (auto code = owned.reject(app, command, "a cell offers clients x --rate-per-client; give that list",
-                               "use --step-duration (time per cell)")) {
+  std::vector<double> consumer_counts;
+  auto consumers_valid = [&] {
+    return capacity::parse_number_list(consumers_text, consumer_counts) &&
+           std::none_of(consumer_counts.begin(), consumer_counts.end(),
+                        [](double c) { return c != std::floor(c) || c > 1e6; });
+  };
+  // The scenario is checked as a run with consumers (group flags need them); each cell's count is
+  // checked again with the cell.
+  auto implied = [&]() -> std::vector<std::string> {
+    if (consumers_text.empty() || !consumers_valid()) return {};
+    return {"--consumers=" + capacity::number_text(*std::min_element(consumer_counts.begin(), consumer_counts.end()))};
+  };
+  if (auto code = parse_command(app, argc, argv, command, scenario, options, implied)) return *code;
+  if (auto code = owned.reject(app, command, "", "use --step-duration (time per cell)")) {
     return *code;
   }
   auto bad = [&](const std::string& flag, const std::string& value, const std::string& accepted) {
@@ -203,8 +239,27 @@ int run_sweep_command(int argc, const char* const* argv) {
     return bad("--clients", clients_text, "use a comma-separated list of whole numbers from 1 to 1000000, e.g. 10,50,300");
   }
   for (double c : counts) plan.clients.push_back(static_cast<uint32_t>(c));
-  if (!capacity::parse_number_list(rates_text, plan.rates_per_client)) {
-    return bad("--rate-per-client", rates_text, "use a comma-separated list of positive rates, e.g. 1000,1500,2000");
+  if (app.count("--consumers")) {
+    if (!consumers_valid()) {
+      return bad("--consumers", consumers_text,
+                 "use a comma-separated list of whole numbers from 1 to 1000000, e.g. 10,50,300,500");
+    }
+    for (double c : consumer_counts) plan.consumers.push_back(static_cast<uint32_t>(c));
+  }
+  if (app.count("--rate") && app.count("--rate-per-client")) {
+    return bad("--rate", total_rates_text,
+               "give either --rate (each cell's total msg/s) or --rate-per-client (each client's), not both");
+  }
+  if (!app.count("--rate") && !app.count("--rate-per-client")) {
+    std::cerr << "wirestress sweep: --rate-per-client or --rate is required: each client's or each cell's total "
+                 "msg/s, e.g. --rate=1000,1500,2000\n";
+    return 2;
+  }
+  plan.rate_is_total = app.count("--rate") > 0;
+  if (!capacity::parse_number_list(plan.rate_is_total ? total_rates_text : rates_text, plan.rates)) {
+    const char* flag = plan.rate_is_total ? "--rate" : "--rate-per-client";
+    return bad(flag, plan.rate_is_total ? total_rates_text : rates_text,
+               "use a comma-separated list of positive rates, e.g. 1000,1500,2000");
   }
   if (!parse_duration_flag("--step-duration", step_duration, true, plan.step_duration, command) ||
       !parse_duration_flag("--warmup", warmup, false, plan.warmup, command) ||
@@ -213,6 +268,13 @@ int run_sweep_command(int argc, const char* const* argv) {
   }
   if (plan.topic.empty()) return bad("--topic", plan.topic, "use a non-empty topic name");
   if (const std::string problem = check_output_path("--json", plan.json_path); !problem.empty()) {
+    std::cerr << "wirestress sweep: " << problem << "\n";
+    return 2;
+  }
+  plan.omb_result.shape = {options.workload ? options.workload->name : "",
+                           static_cast<uint32_t>(options.embedded_partitions)};
+  if (const std::string problem = check_output_path("--omb-result", plan.omb_result.path("cell", 0));
+      !problem.empty()) {
     std::cerr << "wirestress sweep: " << problem << "\n";
     return 2;
   }
@@ -308,6 +370,9 @@ int run_ceiling_command(int argc, const char* const* argv) {
   app.add_option("--topic", plan.topic, "Topic every step writes to (see --topic-per-step)")->capture_default_str();
   app.add_option("--topic-per-step", plan.topic_per_step, "Step N writes to TOPIC-sN instead")->capture_default_str();
   app.add_option("--json", plan.json_path, "Write every step and the ceiling found to FILE");
+  app.add_option("--omb-result", plan.omb_result.prefix,
+                 "Write each step as OpenMessaging Benchmark's TestResult JSON: PREFIX-s00.json, PREFIX-s01.json ... "
+                 "(step N as in the table and the JSON; a .json ending PREFIX is dropped)");
   app.add_flag("--progress", plan.progress, "Print every step's per-interval lines");
   owned.add_to(app);
   std::vector<std::string> scenario;
@@ -347,6 +412,13 @@ int run_ceiling_command(int argc, const char* const* argv) {
                "use at least the start value (" + capacity::number_text(settings.start) + ")");
   }
   if (const std::string problem = check_output_path("--json", plan.json_path); !problem.empty()) {
+    std::cerr << "wirestress ceiling: " << problem << "\n";
+    return 2;
+  }
+  plan.omb_result.shape = {options.workload ? options.workload->name : "",
+                           static_cast<uint32_t>(options.embedded_partitions)};
+  if (const std::string problem = check_output_path("--omb-result", plan.omb_result.path("step", 0));
+      !problem.empty()) {
     std::cerr << "wirestress ceiling: " << problem << "\n";
     return 2;
   }

@@ -128,6 +128,10 @@ int run_ceiling(const CeilingPlan& plan, const ScenarioBase& base, std::atomic<b
     if (!run.notice.empty() && index == 0) std::cerr << "wirestress ceiling: " << run.notice << "\n";
     if (interrupted) break;  // a step cut short says nothing about its load
     const LoadFigures f = load_figures(run.json);
+    if (std::string omb_error; !plan.omb_result.write("step", index, step_config, run.json, omb_error)) {
+      std::cerr << "wirestress ceiling: --omb-result: " << omb_error << "\n";
+      return 1;
+    }
     const auto violations = check_limits(f, limits);
     const std::string window = f.window_use >= 0 ? number_text(std::round(100 * f.window_use)) + "%" : "-";
     std::printf("%4zu %-6s %8u %12.0f %12.0f %7.3f %7.3f %7llu %9.2f %9.2f %5.0f%% %6s  %s\n", index, phase,

@@ -9,6 +9,7 @@
 
 #include "driver/capacity/figures.h"
 #include "driver/capacity/scenario.h"
+#include "stats/report/omb_result.h"
 
 namespace ws::capacity {
 
@@ -25,6 +26,7 @@ struct CeilingPlan {
   bool topic_per_step = false;
   bool progress = false;
   std::string json_path;
+  report::OmbResultFiles omb_result;  // --omb-result: PREFIX-sNN.json, one per step
 };
 
 // The configuration of the step at `load`; `error` (one line) if it is not a valid run.

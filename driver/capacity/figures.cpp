@@ -32,6 +32,47 @@ uint64_t clients_without_connection(const Json& result, uint32_t expected) {
   return std::max(never, min_open >= expected ? 0 : static_cast<uint64_t>(expected - min_open));
 }
 
+// Each consumer's own figures (consume.per_consumer): the slowest one's rate over the measured
+// time, and the consumers that failed, received nothing or lost records. The per-consumer rates
+// in the JSON are over the whole run (measured time and drain): rescaled to the measured time.
+void consumer_figures(const Json& result, double measured_s, LoadFigures& f) {
+  const Json& consume = json_section(result, "consume");
+  const Json& per = json_section(consume, "per_consumer");
+  if (!per.is_array() || per.empty()) {
+    f.received_min_msgs_per_s = f.received_msgs_per_s;
+    f.failing_consumers = static_cast<uint32_t>(json_number(consume, "failing_clients"));
+    return;
+  }
+  const double scale = std::max(json_number(json_section(result, "run"), "elapsed_s"), 1e-9) / measured_s;
+  double slowest = std::numeric_limits<double>::infinity();
+  uint32_t failing = 0;
+  for (const auto& c : per) {
+    const double rate = json_number(c, "throughput_msgs_per_s") * scale;
+    slowest = std::min(slowest, rate);
+    failing += c.value("failed", false) || rate <= 0 || json_number(c, "lost") > 0;
+  }
+  // Consumers that never got as far as a report are failing too.
+  failing += f.consumers > per.size() ? static_cast<uint32_t>(f.consumers - per.size()) : 0;
+  f.received_min_msgs_per_s = f.consumers > per.size() ? 0 : slowest;
+  f.failing_consumers = failing;
+}
+
+void group_figures(const Json& groups, LoadFigures& f) {
+  if (groups.empty()) return;
+  f.groups = static_cast<uint32_t>(json_number(groups, "groups"));
+  f.group_members = static_cast<uint32_t>(json_number(groups, "members"));
+  f.groups_stable = static_cast<uint32_t>(json_number(groups, "groups_stable"));
+  f.members_never_assigned = static_cast<uint32_t>(json_number(groups, "members_never_assigned"));
+  const Json& stable = json_section(groups, "time_to_stable_s");
+  if (json_number(stable, "count") > 0) {
+    f.time_to_stable_p50_s = json_number(stable, "p50", -1);
+    f.time_to_stable_max_s = json_number(stable, "max", -1);
+  }
+  const Json& join = json_section(groups, "join_latency_ms");
+  f.join_p50_ms = json_number(join, "p50");
+  f.join_p99_ms = json_number(join, "p99");
+}
+
 std::string format(const char* fmt, double a, double b = 0, double c = 0) {
   char buf[200];
   std::snprintf(buf, sizeof buf, fmt, a, b, c);
@@ -91,9 +132,11 @@ LoadFigures load_figures(const Json& result) {
     f.loss_from_consumers = true;
     const Json& e2e = json_section(consume, "e2e_latency_ms");
     if (json_number(e2e, "count") > 0) f.e2e_p99_ms = json_number(e2e, "p99");
+    consumer_figures(result, elapsed, f);
   }
   f.failing_clients = std::max<uint64_t>(clients_without_connection(result, f.clients + f.consumers),
                                          static_cast<uint64_t>(json_number(consume, "failing_clients")));
+  group_figures(json_section(result, "groups"), f);
   const Json& latency = json_section(produce, "latency_ms");
   for (int i = 0; i < kLatencyFigureCount; ++i) f.latency_ms[i] = json_number(latency, kLatencyNames[i]);
   const Json& service = json_section(produce, "service_latency_ms");
@@ -117,7 +160,11 @@ Json figures_json(const LoadFigures& f) {
   j["achieved_msgs_per_s"] = f.achieved_msgs_per_s;
   j["sent_msgs_per_s"] = f.sent_msgs_per_s;
   j["acked_msgs_per_s"] = f.acked_msgs_per_s;
-  if (f.consumers > 0) j["received_msgs_per_s"] = f.received_msgs_per_s;
+  if (f.consumers > 0) {
+    j["received_msgs_per_s"] = f.received_msgs_per_s;
+    j["received_min_msgs_per_s"] = f.received_min_msgs_per_s;
+    j["failing_consumers"] = f.failing_consumers;
+  }
   j["error_rate"] = f.error_rate;
   j["loss_pct"] = 100.0 * f.loss;
   j["loss_from"] = f.loss_from_consumers ? "consumers" : "producer failures";
@@ -129,6 +176,16 @@ Json figures_json(const LoadFigures& f) {
   j["client_busy"] = f.client_busy;
   j["behind_schedule"] = f.behind_schedule;
   if (f.window_use >= 0) j["in_flight_window_use"] = f.window_use;
+  if (f.groups > 0) {
+    j["groups"] = {{"groups", f.groups},
+                   {"members", f.group_members},
+                   {"groups_stable", f.groups_stable},
+                   {"members_never_assigned", f.members_never_assigned},
+                   {"time_to_stable_p50_s", f.time_to_stable_p50_s >= 0 ? Json(f.time_to_stable_p50_s) : Json(nullptr)},
+                   {"time_to_stable_max_s", f.time_to_stable_max_s >= 0 ? Json(f.time_to_stable_max_s) : Json(nullptr)},
+                   {"join_latency_p50_ms", f.join_p50_ms},
+                   {"join_latency_p99_ms", f.join_p99_ms}};
+  }
   return j;
 }
 

@@ -27,6 +27,9 @@ struct LoadFigures {
   double sent_msgs_per_s = 0;
   double acked_msgs_per_s = 0;     // acknowledged records (acks=0: written ones)
   double received_msgs_per_s = 0;  // per consumer (each consumer reads every partition); 0 without consumers
+  double received_min_msgs_per_s = 0;  // the slowest consumer's (the seed study's worst subscriber)
+  // Consumers that failed, received nothing in the measured time, or lost records (with --verify).
+  uint32_t failing_consumers = 0;
   double achieved_msgs_per_s = 0;  // received with consumers, acked without
   double error_rate = 0;           // records failed / records sent
   double loss = 0;                 // fraction: consumers' loss, or failed / sent without consumers
@@ -38,6 +41,17 @@ struct LoadFigures {
   double client_busy = 0;          // workers' event-loop busy share (run.client_busy_fraction)
   double behind_schedule = 0;      // share of the scheduled records the client did not send in time
   double window_use = -1;          // average in-flight requests / --max-in-flight (Little's law); <0: acks=0
+  // Consumer groups (--group-mode; groups == 0 without): members, groups whose final generation
+  // every member held, seconds from the run's start until the median and the last of them was
+  // stable (<0: none was), and JoinGroup round trips.
+  uint32_t groups = 0;
+  uint32_t group_members = 0;
+  uint32_t groups_stable = 0;
+  uint32_t members_never_assigned = 0;
+  double time_to_stable_p50_s = -1;
+  double time_to_stable_max_s = -1;
+  double join_p50_ms = 0;
+  double join_p99_ms = 0;
 };
 // LoadFigures::latency_ms in the order tables show them; the names are the result JSON's keys.
 enum LatencyFigure : int { kP50, kP90, kP95, kP99, kP999, kMax, kMean, kLatencyFigureCount };

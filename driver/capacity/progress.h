@@ -23,10 +23,16 @@ class CapacityProgress {
 
   void begin_cell(size_t index, std::string label);
   void on_interval(const driver::IntervalReport& r, const driver::RunConfig& cell);
-  void end_cell();  // clears the line on a terminal
+  void end_cell();  // clears the line on a terminal; remembers how long the cell really took
 
-  // The text of one progress line (tested alone).
-  std::string line(double cell_elapsed_s, double achieved_per_s, double p99_ms) const;
+  // A cell took `seconds` from begin to end: connecting (hundreds of consumers, thousands of
+  // group members) and draining come on top of warm-up + step, so later ETAs add the mean excess.
+  void record_cell_time(double seconds);
+
+  // The text of one progress line (tested alone). `received_per_consumer` < 0: no consumers;
+  // `phase`: shown when not empty (e.g. "connecting").
+  std::string line(double cell_elapsed_s, double achieved_per_s, double p99_ms, double received_per_consumer = -1,
+                   const std::string& phase = {}) const;
 
  private:
   std::string what_;
@@ -40,6 +46,8 @@ class CapacityProgress {
   std::chrono::steady_clock::time_point cell_started_ = started_;
   std::chrono::steady_clock::time_point last_print_{};
   bool shown_ = false;
+  double excess_s_ = 0;   // over the cells done: time beyond warm-up + step
+  size_t cells_done_ = 0;
 };
 
 }  // namespace ws::capacity

@@ -13,7 +13,9 @@
 #include <iostream>
 #include <map>
 #include <optional>
+#include <set>
 #include <sstream>
+#include <tuple>
 
 #include "driver/capacity/figures.h"
 #include "driver/metrics.h"
@@ -120,57 +122,114 @@ std::string point_label(const RunView& r, const std::string& what) {
   return r.name + " (" + grouped(r.f.clients) + " clients, " + grouped(r.offered) + " msg/s offered): " + what;
 }
 
-// Sweep: one series per client count, against the offered rate.
-std::vector<Chart> sweep_charts(const std::vector<RunView>& runs) {
-  std::map<uint32_t, std::vector<const RunView*>> by_clients;
-  for (const auto& r : runs) by_clients[r.f.clients].push_back(&r);
-  for (auto& [n, list] : by_clients) {
+// A sweep's series: one per (client count, consumer count), named by what the sweep varies.
+struct SweepLine {
+  uint32_t clients = 0;
+  uint32_t consumers = 0;
+  bool operator<(const SweepLine& o) const { return std::tie(clients, consumers) < std::tie(o.clients, o.consumers); }
+};
+
+std::map<SweepLine, std::vector<const RunView*>> sweep_lines(const std::vector<RunView>& runs) {
+  std::map<SweepLine, std::vector<const RunView*>> lines;
+  for (const auto& r : runs) lines[{r.f.clients, r.f.consumers}].push_back(&r);
+  for (auto& [key, list] : lines) {
     std::stable_sort(list.begin(), list.end(), [](const RunView* a, const RunView* b) { return a->offered < b->offered; });
   }
+  return lines;
+}
+
+template <typename Key>
+size_t distinct(const std::vector<RunView>& runs, Key key) {
+  std::set<uint32_t> values;
+  for (const auto& r : runs) values.insert(key(r));
+  return values.size();
+}
+
+// "10 clients", "50 consumers", "10 clients, 50 consumers": what tells the lines apart.
+std::string line_name(const SweepLine& l, bool clients_vary, bool consumers_vary) {
+  auto count = [](uint32_t n, const char* one, const char* many) { return grouped(n) + " " + (n == 1 ? one : many); };
+  if (consumers_vary && !clients_vary) return count(l.consumers, "consumer", "consumers");
+  if (consumers_vary) return count(l.clients, "client", "clients") + ", " + count(l.consumers, "consumer", "consumers");
+  return count(l.clients, "client", "clients");
+}
+
+// A sweep of consumer counts: its cells have several, or its plan had several (a sweep
+// interrupted in its first consumer count still draws the per-consumer plots).
+bool varies_consumers(const Json& j, const std::vector<RunView>& runs) {
+  return distinct(runs, [](const RunView& r) { return r.f.consumers; }) > 1 ||
+         json_section(json_section(j, "sweep"), "consumers").size() > 1;
+}
+
+// Sweep: one series per client count (or consumer count: the seed study's plots), against the
+// offered load.
+std::vector<Chart> sweep_charts(const Json& j, const std::vector<RunView>& runs) {
+  const auto lines = sweep_lines(runs);
   const bool consumers = any_consumers(runs);
+  const bool consumers_vary = varies_consumers(j, runs);
+  const bool clients_vary = distinct(runs, [](const RunView& r) { return r.f.clients; }) > 1;
   std::vector<double> offered;
   for (const auto& r : runs) offered.push_back(r.offered);
   const bool log_x = spans(offered, 50);
   auto chart = [&](const char* id, std::string title, std::string y_label) {
-    Chart c(id, std::move(title), "offered load (msg/s, clients x rate per client)", std::move(y_label));
+    Chart c(id, std::move(title),
+            consumers_vary ? "offered load (msg/s, the producers' total)" : "offered load (msg/s, clients x rate per client)",
+            std::move(y_label));
     c.log_x = log_x;
+    // The consumer sweep's few rates sit close together (1000 to 3000): the axis starts near them.
+    c.x_from_zero = !consumers_vary;
     return c;
   };
   const std::string rate_name = consumers ? "receive rate per consumer" : "acknowledged rate";
-  Chart achieved = chart("achieved", "Achieved " + rate_name + " vs offered load", "msg/s");
+  Chart achieved = consumers_vary
+                       ? chart("consumer-receive-rate", "Each consumer's receive rate: mean (solid), slowest consumer (dashed)",
+                               "msg/s received per consumer")
+                       : chart("achieved", "Achieved " + rate_name + " vs offered load", "msg/s");
   // Achieved against offered: the same kind of axis on both, so the ideal line stays a diagonal.
   achieved.log_y = log_x;
   ChartSeries cut("cut short by Ctrl-C (not a failure)", "#999999", false, false, true);
-  Chart loss = chart("loss", consumers ? "Loss vs offered load (records consumers missed)"
-                                       : "Loss vs offered load (records failed)",
-                     "loss (%)");
-  Chart failing = chart("failing-clients", "Failing clients vs offered load", "clients");
+  Chart loss = consumers_vary ? chart("consumer-loss", "Loss per consumer count (records consumers missed)", "loss (%)")
+                              : chart("loss", consumers ? "Loss vs offered load (records consumers missed)"
+                                                        : "Loss vs offered load (records failed)",
+                                      "loss (%)");
+  Chart failing = consumers_vary
+                      ? chart("failing-consumers", "Failing consumers (failed, received nothing or lost records)",
+                              "consumers")
+                      : chart("failing-clients", "Failing clients vs offered load", "clients");
   Chart latency = chart("latency", "Latency vs offered load: p99 (solid), p50 (dashed)", "ms from intended send");
   std::vector<double> latencies;
   ChartSeries ideal("offered (ideal)", "#999999", true, true, false);
   for (double o : offered) ideal.points.push_back({o, o, "offered " + grouped(o) + " msg/s"});
   std::sort(ideal.points.begin(), ideal.points.end(), [](const ChartPoint& a, const ChartPoint& b) { return a.x < b.x; });
   size_t color = 0;
-  for (const auto& [n, list] : by_clients) {
-    const std::string name = grouped(n) + (n == 1 ? " client" : " clients");
+  for (const auto& [key, list] : lines) {
+    const std::string name = line_name(key, clients_vary, consumers_vary);
     const std::string c = palette_color(color++);
-    ChartSeries a(name, c), l(name, c), fc(name, c), p99(name + " p99", c), p50(name + " p50", c, true);
+    ChartSeries a(consumers_vary ? name + " mean" : name, c), slowest(name + " slowest", c, true), l(name, c),
+        fc(name, c), p99(name + " p99", c), p50(name + " p50", c, true);
     for (const RunView* r : list) {
       if (r->cut_short) {
         cut.points.push_back({r->offered, r->f.achieved_msgs_per_s, point_label(*r, "interrupted: not measured to its end")});
         continue;
       }
       a.points.push_back({r->offered, r->f.achieved_msgs_per_s,
-                          point_label(*r, "achieved " + grouped(r->f.achieved_msgs_per_s) + " msg/s")});
+                          point_label(*r, (consumers_vary ? "mean " : "achieved ") + grouped(r->f.achieved_msgs_per_s) +
+                                              " msg/s")});
+      slowest.points.push_back({r->offered, r->f.received_min_msgs_per_s,
+                                point_label(*r, "slowest consumer " + grouped(r->f.received_min_msgs_per_s) + " msg/s")});
       l.points.push_back({r->offered, 100 * r->f.loss, point_label(*r, "loss " + fixed(100 * r->f.loss, 4) + "%")});
-      fc.points.push_back({r->offered, static_cast<double>(r->f.failing_clients),
-                           point_label(*r, grouped(static_cast<double>(r->f.failing_clients)) + " failing clients")});
+      const double failing_count =
+          consumers_vary ? static_cast<double>(r->f.failing_consumers) : static_cast<double>(r->f.failing_clients);
+      fc.points.push_back(
+          {r->offered, failing_count,
+           point_label(*r, grouped(failing_count) +
+                               (consumers_vary ? " of " + grouped(r->f.consumers) + " consumers failing" : " failing clients"))});
       p99.points.push_back({r->offered, r->f.latency_ms[kP99], point_label(*r, "p99 " + fixed(r->f.latency_ms[kP99], 2) + " ms")});
       p50.points.push_back({r->offered, r->f.latency_ms[kP50], point_label(*r, "p50 " + fixed(r->f.latency_ms[kP50], 2) + " ms")});
       latencies.push_back(r->f.latency_ms[kP99]);
       latencies.push_back(r->f.latency_ms[kP50]);
     }
     achieved.series.push_back(std::move(a));
+    if (consumers_vary) achieved.series.push_back(std::move(slowest));
     loss.series.push_back(std::move(l));
     failing.series.push_back(std::move(fc));
     latency.series.push_back(std::move(p99));
@@ -180,6 +239,68 @@ std::vector<Chart> sweep_charts(const std::vector<RunView>& runs) {
   if (!cut.points.empty()) achieved.series.push_back(std::move(cut));
   latency.log_y = spans(latencies, 30);
   return {achieved, loss, failing, latency};
+}
+
+// Consumer groups (--group-mode), against the number of members: the time until the groups were
+// stable (the last one, and the median one) and JoinGroup latency; a line per offered rate when
+// the sweep has several. Cells cut short by Ctrl-C are left out.
+std::vector<Chart> group_charts(const std::vector<RunView>& runs) {
+  std::map<double, std::vector<const RunView*>> by_rate;
+  std::vector<double> members, stable_s, join_ms;
+  for (const auto& r : runs) {
+    if (r.f.groups == 0 || r.cut_short) continue;
+    by_rate[r.offered].push_back(&r);
+    members.push_back(r.f.group_members);
+  }
+  if (by_rate.empty()) return {};
+  const bool several_rates = by_rate.size() > 1;
+  const char* x_label = "group members (all groups together)";
+  Chart stable("group-stable", "Time to a stable group: last group (solid), median group (dashed)", x_label,
+               "seconds from the run's start");
+  Chart join("group-join-latency", "JoinGroup latency: p99 (solid), p50 (dashed)", x_label, "ms");
+  ChartSeries unstable("not every group stable", "#d62728", false, false, true);
+  for (Chart* c : {&stable, &join}) {
+    c->log_x = spans(members, 20);
+    c->x_from_zero = false;
+  }
+  size_t color = 0;
+  for (auto& [rate, list] : by_rate) {
+    std::stable_sort(list.begin(), list.end(),
+                     [](const RunView* a, const RunView* b) { return a->f.group_members < b->f.group_members; });
+    const std::string prefix = several_rates ? compact_number(rate) + " msg/s: " : "";
+    const std::string c = palette_color(color++);
+    ChartSeries last(prefix + "last group", c), median(prefix + "median group", c, true), p99(prefix + "join p99", c),
+        p50(prefix + "join p50", c, true);
+    for (const RunView* r : list) {
+      const double x = r->f.group_members;
+      const std::string who = r->name + " (" + grouped(x) + " members in " + grouped(r->f.groups) + " groups, " +
+                              grouped(r->offered) + " msg/s): ";
+      const std::string stable_text = grouped(r->f.groups_stable) + " of " + grouped(r->f.groups) + " groups stable";
+      if (r->f.time_to_stable_max_s >= 0) {
+        last.points.push_back(
+            {x, r->f.time_to_stable_max_s, who + "last stable after " + fixed(r->f.time_to_stable_max_s, 2) + " s, " + stable_text});
+        median.points.push_back({x, r->f.time_to_stable_p50_s, who + "median " + fixed(r->f.time_to_stable_p50_s, 2) + " s"});
+        stable_s.push_back(r->f.time_to_stable_max_s);
+        stable_s.push_back(r->f.time_to_stable_p50_s);
+      }
+      if (r->f.groups_stable < r->f.groups) {
+        unstable.points.push_back({x, std::max(r->f.time_to_stable_max_s, 0.0), who + stable_text});
+      }
+      p99.points.push_back({x, r->f.join_p99_ms, who + "join p99 " + fixed(r->f.join_p99_ms, 1) + " ms"});
+      p50.points.push_back({x, r->f.join_p50_ms, who + "join p50 " + fixed(r->f.join_p50_ms, 1) + " ms"});
+      join_ms.push_back(r->f.join_p99_ms);
+      join_ms.push_back(r->f.join_p50_ms);
+    }
+    stable.series.push_back(std::move(last));
+    stable.series.push_back(std::move(median));
+    join.series.push_back(std::move(p99));
+    join.series.push_back(std::move(p50));
+  }
+  if (!unstable.points.empty()) stable.series.push_back(std::move(unstable));
+  // Log-log or linear-linear: members spanning decades put both axes on a log scale.
+  stable.log_y = stable.log_x || spans(stable_s, 30);
+  join.log_y = join.log_x || spans(join_ms, 30);
+  return {stable, join};
 }
 
 // Ceiling: one series per figure, steps sorted by load, failed steps marked, ceiling and SLO drawn.
@@ -511,10 +632,17 @@ std::vector<Chart> overlay_chart_list(const std::vector<LabelledRun>& runs) {
 }
 
 // The table of cells / steps (or the one run); `overlay`: the runs compared, with MB/s and exit codes.
-std::string runs_table(const std::vector<RunView>& runs, ResultKind kind, bool overlay = false) {
+std::string runs_table(const std::vector<RunView>& runs, ResultKind kind, bool overlay = false,
+                       bool consumer_sweep = false) {
   const bool ceiling = kind == ResultKind::kCeiling;
+  // A sweep of consumer counts or of group members: each consumer's figures, the groups' times.
+  const bool consumers = !overlay && consumer_sweep;
+  const bool groups = !overlay && std::any_of(runs.begin(), runs.end(), [](const RunView& r) { return r.f.groups > 0; });
   std::ostringstream t;
-  t << "<table><thead><tr><th></th><th>clients</th><th>offered msg/s</th><th>achieved msg/s</th>"
+  t << "<table><thead><tr><th></th><th>clients</th>" << (consumers ? "<th>consumers</th>" : "")
+    << "<th>offered msg/s</th><th>achieved msg/s</th>"
+    << (consumers ? "<th>slowest consumer msg/s</th><th>failing consumers</th>" : "")
+    << (groups ? "<th>members</th><th>groups stable</th><th>last stable s</th><th>join p99 ms</th>" : "")
     << (overlay ? "<th>MB/s sent</th>" : "")
     << "<th>sent msg/s</th><th>failed %</th><th>loss %</th><th>failing clients</th><th>p50 ms</th><th>p90 ms</th>"
        "<th>p95 ms</th><th>p99 ms</th><th>p99.9 ms</th><th>max ms</th><th>mean ms</th><th>client busy</th>"
@@ -523,7 +651,15 @@ std::string runs_table(const std::vector<RunView>& runs, ResultKind kind, bool o
   for (const auto& r : runs) {
     const auto& f = r.f;
     t << "<tr" << (r.ok ? "" : " class=\"bad\"") << "><td>" << xml_escape(r.name) << "</td><td>" << grouped(f.clients)
-      << "</td><td>" << grouped(r.offered) << "</td><td>" << grouped(f.achieved_msgs_per_s) << "</td><td>"
+      << "</td><td>" << (consumers ? grouped(f.consumers) + "</td><td>" : "") << grouped(r.offered) << "</td><td>"
+      << grouped(f.achieved_msgs_per_s) << "</td><td>";
+    if (consumers) t << grouped(f.received_min_msgs_per_s) << "</td><td>" << f.failing_consumers << "</td><td>";
+    if (groups) {
+      t << grouped(f.group_members) << "</td><td>" << f.groups_stable << " of " << f.groups << "</td><td>"
+        << (f.time_to_stable_max_s >= 0 ? fixed(f.time_to_stable_max_s, 2) : "-") << "</td><td>" << fixed(f.join_p99_ms, 1)
+        << "</td><td>";
+    }
+    t
       << (overlay ? fixed(r.mb_per_s, 2) + "</td><td>" : "") << grouped(f.sent_msgs_per_s) << "</td><td>"
       << fixed(100 * f.error_rate, 3) << "</td><td>"
       << fixed(100 * f.loss, 3) << "</td><td>" << f.failing_clients << "</td>";
@@ -588,8 +724,16 @@ std::string headline(const Json& j, ResultKind kind, const std::vector<RunView>&
       for (const auto& v : values) text += (text.empty() ? "" : ", ") + (v.is_number() ? compact_number(v.get<double>()) : "?");
       return text;
     };
-    h << "<p class=\"headline\">Sweep of " << runs.size() << " cells: clients " << list(json_section(s, "clients"))
-      << " x rate per client " << list(json_section(s, "rate_per_client")) << " msg/s, "
+    h << "<p class=\"headline\">Sweep of " << runs.size() << " cells: clients " << list(json_section(s, "clients"));
+    if (!json_section(s, "consumers").empty()) h << " x consumers " << list(json_section(s, "consumers"));
+    if (!json_section(s, "rate").empty()) {
+      h << " x total rate " << list(json_section(s, "rate"));
+    } else {
+      h << " x rate per client " << list(json_section(s, "rate_per_client"));
+    }
+    h << " msg/s";
+    if (!json_string(s, "group_mode").empty()) h << ", consumer groups: " << xml_escape(json_string(s, "group_mode"));
+    h << ", "
       << compact_number(json_number(s, "step_duration_s")) << " s per cell after a " << compact_number(json_number(s, "warmup_s"))
       << " s warm-up" << (s.value("interrupted", false) ? " (interrupted)" : "") << ".</p>\n";
   } else if (!runs.empty()) {
@@ -638,6 +782,9 @@ constexpr const char* kFigureNotes =
     "<p>Achieved: acknowledged records per second (acks=0: records written), or with consumers the records "
     "each consumer received per second. Loss: records consumers missed, or without consumers records that "
     "failed. Failing clients: clients without a connection during the measured time, plus failed consumers. "
+    "Failing consumers (a sweep of consumer counts): consumers that failed, received nothing in the measured "
+    "time or lost records (loss needs --verify). Time to a stable group: seconds from the run's start until "
+    "every member of the group held its assignment of the group's final generation. "
     "Latency is measured from each record's intended send time (corrected for coordinated omission). Client "
     "busy: share of time wirestress's event loops were working rather than waiting.</p>\n";
 
@@ -670,7 +817,10 @@ std::vector<Chart> report_charts(const Json& j) {
   const ResultKind kind = result_kind(j);
   const auto runs = runs_of(j, kind);
   std::vector<Chart> charts;
-  if (kind == ResultKind::kSweep) charts = sweep_charts(runs);
+  if (kind == ResultKind::kSweep) charts = sweep_charts(j, runs);
+  if (kind == ResultKind::kSweep) {
+    for (auto& c : group_charts(runs)) charts.push_back(std::move(c));
+  }
   if (kind == ResultKind::kCeiling) charts = ceiling_charts(j, runs);
   for (auto& c : timeline_charts(runs, kind != ResultKind::kRun)) charts.push_back(std::move(c));
   return charts;
@@ -682,10 +832,17 @@ std::string report_html(const Json& j, const std::string& source_name) {
   const auto charts = report_charts(j);
   std::ostringstream html;
   html << page_start(page_kind(kind), source_name) << headline(j, kind, runs);
-  html << chart_section("Against the offered load", charts, "timeline-", false)
+  std::vector<Chart> load_charts, group_list;
+  for (const auto& c : charts) {
+    if (c.id.starts_with("group-")) group_list.push_back(c);
+    if (!c.id.starts_with("group-") && !c.id.starts_with("timeline-")) load_charts.push_back(c);
+  }
+  html << chart_section("Against the offered load", load_charts, "")
+       << chart_section("Consumer groups against the number of members", group_list, "")
        << chart_section("Per interval", charts, "timeline-")
        << "<h2>" << (kind == ResultKind::kSweep ? "Cells" : kind == ResultKind::kCeiling ? "Steps" : "Totals") << "</h2>\n"
-       << runs_table(runs, kind) << kFigureNotes << "</body></html>\n";
+       << runs_table(runs, kind, false, kind == ResultKind::kSweep && varies_consumers(j, runs)) << kFigureNotes
+       << "</body></html>\n";
   return html.str();
 }
 

@@ -2,12 +2,15 @@
 """wirestress report, checked the way a person would: the page is opened in headless Chromium
 (Debian's chromium package), and the DOM it rendered must hold every chart with the series and
 values of the result JSON; a screenshot must show the series' colours; the PNG and SVG files for
-slides must exist and be pictures of the charts. For a sweep, a ceiling search, a single run, and
-two runs at different rates compared on one page.
+slides must exist and be pictures of the charts. For a sweep, a sweep of consumer counts at total
+rates (the seed study's plots, embedded broker), a ceiling search, a single run, and two runs at
+different rates compared on one page.
 Usage: report_test.py WIRESTRESS SINK_BINARY   (exit 77 = skipped: no chromium)"""
+import html
 import html.parser
 import json
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -139,6 +142,29 @@ def make_report(wirestress, result_json, tmp, name):
     return page, svg_dir, png_dir
 
 
+def report_of(wirestress, result, tmp, name):
+    """Writes `result` to NAME.json, makes its report and renders it: (page, svg_dir, png_dir, reader, dom)."""
+    path = os.path.join(tmp, f"{name}.json")
+    with open(path, "w") as f:
+        f.write(json.dumps(result))
+    page, svg_dir, png_dir = make_report(wirestress, path, tmp, name)
+    reader, dom = rendered_charts(page, tmp)
+    return page, svg_dir, png_dir, reader, dom
+
+
+def screenshot_problems(name, page, tmp, size):
+    """A screenshot of the page shows the first two series' colours; WS_KEEP_SCREENSHOT=DIR keeps it."""
+    shot = os.path.join(tmp, f"{name}.png")
+    browser([f"--screenshot={shot}", f"--window-size={size}", f"file://{page}"], tmp)
+    if os.environ.get("WS_KEEP_SCREENSHOT"):
+        shutil.copy(shot, os.path.join(os.environ["WS_KEEP_SCREENSHOT"], f"{name}.png"))
+    _, _, rows = read_png(shot)
+    if pixels_of(rows, BLUE) < 100 or pixels_of(rows, ORANGE) < 100:
+        return [f"{name}: screenshot shows {pixels_of(rows, BLUE)} blue and {pixels_of(rows, ORANGE)} "
+                "orange pixels: the series are not drawn"]
+    return []
+
+
 def check_files(name, reader, svg_dir, png_dir, problems):
     for chart in reader.charts:
         svg = os.path.join(svg_dir, f"{chart}.svg")
@@ -161,11 +187,7 @@ def check_sweep(wirestress, sink_binary, tmp):
             f"--bootstrap={sink.bootstrap}", "--clients=2,6", "--rate-per-client=500,3000", *QUICK])
     if code != 0:
         return [f"sweep: exit {code}: {err}"]
-    path = os.path.join(tmp, "sweep.json")
-    with open(path, "w") as f:
-        f.write(json.dumps(result))
-    page, svg_dir, png_dir = make_report(wirestress, path, tmp, "sweep")
-    reader, dom = rendered_charts(page, tmp)
+    page, svg_dir, png_dir, reader, dom = report_of(wirestress, result, tmp, "sweep")
     if reader.external:
         problems.append(f"sweep: the page loads things: {reader.external}")
     want_charts = {"achieved", "loss", "failing-clients", "latency", "timeline-throughput", "timeline-mb",
@@ -192,14 +214,60 @@ def check_sweep(wirestress, sink_binary, tmp):
     if len(tput["points"]) != intervals or tput["lines"] != len(result["cells"]):
         problems.append(f"sweep: throughput timeline has {len(tput['points'])} points on {tput['lines']} lines, "
                         f"want {intervals} on {len(result['cells'])}")
-    # The screenshot: the first two series' colours are on screen.
-    shot = os.path.join(tmp, "sweep.png")
-    browser([f"--screenshot={shot}", "--window-size=900,520", f"file://{page}"], tmp)
-    _, _, rows = read_png(shot)
-    if pixels_of(rows, BLUE) < 100 or pixels_of(rows, ORANGE) < 100:
-        problems.append(f"sweep: screenshot shows {pixels_of(rows, BLUE)} blue and {pixels_of(rows, ORANGE)} "
-                        "orange pixels: the series are not drawn")
+    problems += screenshot_problems("sweep", page, tmp, "900,520")
     check_files("sweep", reader, svg_dir, png_dir, problems)
+    return problems
+
+
+def legend_fits(svg_text):
+    """The legend's names end inside the picture (about 7 px a character at 12 px)."""
+    width = float(svg_text.split('width="', 1)[1].split('"', 1)[0])
+    cut = []
+    for part in svg_text.split('<g class="legend">')[1:]:
+        text = re.search(r'<text x="([0-9.]+)"[^>]*>([^<]*)</text>', part)
+        if text and float(text.group(1)) + 7 * len(html.unescape(text.group(2))) > width:
+            cut.append(text.group(2))
+    return cut
+
+
+def check_seed(wirestress, tmp):
+    """One producer, 1 and 3 consumers, 200 and 400 msg/s in total: per consumer count the mean and
+    slowest receive rate, loss and failing consumers against the offered rate."""
+    code, result, out, err = run_command(wirestress, "sweep", [
+        "--clients=1", "--consumers=1,3", "--rate=200,400", "--verify", "--step-duration=1s", "--warmup=500ms",
+        "--pause=200ms"], timeout=90)
+    if code != 0:
+        return [f"seed: exit {code}: {err}"]
+    page, svg_dir, png_dir, reader, dom = report_of(wirestress, result, tmp, "seed")
+    problems = []
+    want_charts = {"consumer-receive-rate", "consumer-loss", "failing-consumers", "latency", "timeline-throughput",
+                   "timeline-mb", "timeline-latency", "timeline-e2e-latency", "timeline-connections",
+                   "timeline-client-busy"}
+    if set(reader.charts) != want_charts:
+        return [f"seed: Chromium rendered charts {sorted(reader.charts)}, want {sorted(want_charts)}"]
+    for consumers in (1, 3):
+        cells = [c for c in result["cells"] if c["consumers"] == consumers]
+        name = f"{consumers} consumer" + ("s" if consumers > 1 else "")
+        expect = {
+            ("consumer-receive-rate", name + " mean"): [(c["offered_msgs_per_s"], c["figures"]["received_msgs_per_s"])
+                                                       for c in cells],
+            ("consumer-receive-rate", name + " slowest"): [(c["offered_msgs_per_s"],
+                                                            c["figures"]["received_min_msgs_per_s"]) for c in cells],
+            ("consumer-loss", name): [(c["offered_msgs_per_s"], c["figures"]["loss_pct"]) for c in cells],
+            ("failing-consumers", name): [(c["offered_msgs_per_s"], c["figures"]["failing_consumers"]) for c in cells],
+        }
+        for (chart, series), want in expect.items():
+            got = reader.charts[chart]["series"].get(series, {"points": [], "lines": 0})
+            if not same_points(got["points"], want) or got["lines"] != 1:
+                problems.append(f"seed: chart {chart} series {series!r}: {got}, want points {want} on one line")
+    for chart in ("consumer-receive-rate", "consumer-loss", "failing-consumers"):
+        cut = legend_fits(open(os.path.join(svg_dir, f"{chart}.svg")).read())
+        if cut:
+            problems.append(f"seed: {chart}: legend names run past the picture's edge: {cut}")
+    if "<th>failing consumers</th>" not in dom:
+        problems.append("seed: the table has no failing consumers column")
+    problems += screenshot_problems("seed", page, tmp, "1720,1000")
+    check_files("seed", reader, svg_dir, png_dir, problems)
     return problems
 
 
@@ -210,11 +278,7 @@ def check_ceiling(wirestress, sink_binary, tmp):
             f"--bootstrap={sink.bootstrap}", "--clients=4", "--start-rate=2500", "--precision=0.2", *QUICK])
     if code != 0:
         return [f"ceiling: exit {code}: {err}"]
-    path = os.path.join(tmp, "ceiling.json")
-    with open(path, "w") as f:
-        f.write(json.dumps(result))
-    page, svg_dir, png_dir = make_report(wirestress, path, tmp, "ceiling")
-    reader, dom = rendered_charts(page, tmp)
+    page, svg_dir, png_dir, reader, dom = report_of(wirestress, result, tmp, "ceiling")
     steps = sorted(result["steps"], key=lambda s: s["offered_msgs_per_s"])
     achieved = reader.charts.get("achieved", {}).get("series", {})
     want = [(s["offered_msgs_per_s"], s["figures"]["achieved_msgs_per_s"]) for s in steps]
@@ -332,12 +396,13 @@ def main():
         sys.exit(77)
     with tempfile.TemporaryDirectory() as tmp:
         problems = check_sweep(wirestress, sink_binary, tmp)
+        problems += check_seed(wirestress, tmp)
         problems += check_ceiling(wirestress, sink_binary, tmp)
         problems += check_run(wirestress, sink_binary, tmp)
         problems += check_overlay(wirestress, sink_binary, tmp)
     for p in problems:
         print("FAIL:", p)
-    print("report: sweep, ceiling, run and comparison pages rendered" if not problems else "")
+    print("report: sweep, seed study, ceiling, run and comparison pages rendered" if not problems else "")
     sys.exit(1 if problems else 0)
 
 

@@ -4,6 +4,9 @@
   scenario flags given, cells below the sink's capacity achieve their offered rate, the cell above it
   is held to about 10,000 msg/s with a higher latency;
 - with consumers (embedded broker): the cells report the consumers' receive rate and loss;
+- the seed study's axes (embedded broker; ws_kafka_sink serves no Fetch): --clients=1
+  --consumers=1,3 --rate=200,400 runs consumers x total rate in order, with each consumer's figures
+  and a progress line per cell that says which of how many it is;
 - Ctrl-C: the cell running ends, the JSON keeps the cells done and says it was interrupted;
 - bad flags: exit code 2, one line naming the flag.
 Usage: sweep_test.py WIRESTRESS SINK_BINARY"""
@@ -85,6 +88,45 @@ def with_consumers(wirestress):
     return problems
 
 
+def consumers_by_total_rate(wirestress):
+    """One producer, 1 then 3 verifying consumers, 200 then 400 msg/s in total."""
+    code, result, out, err = run_command(wirestress, "sweep", [
+        "--clients=1", "--consumers=1,3", "--rate=200,400", "--verify", "--topic=seed", *QUICK], timeout=90)
+    print(out)
+    if code != 0 or result is None:
+        return [f"seed: exit {code}: {err}"]
+    problems = []
+    sweep, cells = result["sweep"], result.get("cells", [])
+    if (sweep.get("axes"), sweep.get("consumers"), sweep.get("rate"), "rate_per_client" in sweep) != \
+            (["clients", "consumers", "rate"], [1, 3], [200, 400], False):
+        problems.append(f"seed: sweep section {sweep}")
+    want = [(1, 1, 200), (1, 1, 400), (1, 3, 200), (1, 3, 400)]
+    got = [(c["clients"], c["consumers"], c["offered_msgs_per_s"]) for c in cells]
+    if got != want:
+        return problems + [f"seed: cells {got}, want {want} in that order"]
+    for c in cells:
+        cfg, fig, consume = c["result"]["config"], c["figures"], c["result"].get("consume", {})
+        offered = c["offered_msgs_per_s"]
+        where = f"seed: cell {c['index']} ({c['consumers']} consumers at {offered} msg/s)"
+        if (cfg["clients"], cfg["consumers"], cfg["rate"], cfg["verify"]) != (1, c["consumers"], offered, True):
+            problems.append(f"{where} ran {cfg}")
+        if f"--consumers={c['consumers']}" not in c["command"] or f"--rate={offered:g}" not in c["command"]:
+            problems.append(f"{where}: command {c['command']!r}")
+        per = consume.get("per_consumer", [])
+        if len(per) != c["consumers"]:
+            problems.append(f"{where}: {len(per)} per-consumer entries")
+        if not 0.9 * offered <= fig.get("received_min_msgs_per_s", 0) <= fig.get("received_msgs_per_s", 0) <= 1.1 * offered:
+            problems.append(f"{where}: each consumer received {fig.get('received_msgs_per_s')} msg/s, the slowest "
+                            f"{fig.get('received_min_msgs_per_s')}, want about {offered}")
+        if (fig.get("failing_consumers"), fig["loss_pct"]) != (0, 0):
+            problems.append(f"{where}: {fig.get('failing_consumers')} failing consumers, loss {fig['loss_pct']}%")
+    for i, c in enumerate(cells):
+        label = f"sweep: cell {i + 1}/4 1 client, {c['consumers']} consumer"
+        if label not in err:
+            problems.append(f"seed: no progress line {label!r} on stderr:\n{err}")
+    return problems
+
+
 def interrupted(wirestress, sink_binary):
     problems = []
     with Sink(sink_binary) as sink, tempfile.TemporaryDirectory() as tmp:
@@ -122,9 +164,16 @@ def main():
         (["--clients=10", "--rate-per-client=1", "--step-duration=soon"], "--step-duration"),
         (["--clients=10", "--rate-per-client=1", "--acks=7"], "--acks"),
         (["--rate-per-client=1"], "--clients"),
+        (["--clients=1", "--consumers=10,abc", "--rate=1000"], "--consumers"),
+        (["--clients=1", "--consumers=10,1.5", "--rate=1000"], "--consumers"),
+        (["--clients=1", "--consumers=10,50", "--rate=1000", "--rate-per-client=10"], "--rate"),
+        (["--clients=1", "--consumers=10"], "--rate-per-client or --rate"),
+        (["--clients=1", "--consumers=10", "--rate=1000,x"], "--rate"),
+        (["--clients=1", "--rate=1000", "--group-mode=own"], "--group-mode"),
     ])
     problems += matrix_against_known_capacity(wirestress, sink_binary)
     problems += with_consumers(wirestress)
+    problems += consumers_by_total_rate(wirestress)
     problems += interrupted(wirestress, sink_binary)
     for p in problems:
         print("FAIL:", p)

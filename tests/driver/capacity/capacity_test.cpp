@@ -2,10 +2,13 @@
 // broke first, and where the search goes next.
 #include "driver/capacity/figures.h"
 #include "driver/capacity/progress.h"
+#include "driver/capacity/sweep.h"
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
+#include <tuple>
 
 namespace ws::capacity {
 namespace {
@@ -89,6 +92,60 @@ TEST(LoadFigures, TheReceiveRateLeavesOutWarmUpRecordsStillInTransit) {
   j["consume"] = {{"messages_received", 54000}, {"messages_measured", 48000}, {"loss_pct", 0.0}};
   for (auto& iv : j["intervals"]) iv["connections_open"] = 12;
   EXPECT_DOUBLE_EQ(load_figures(j).received_msgs_per_s, 8000);  // 48,000 over 3 s over 2 consumers
+}
+
+// The seed study's per-subscriber figures: each consumer's rate (per_consumer is over the run
+// including its drain, 3.05 s here), the slowest one, and those that failed, got nothing or lost.
+TEST(LoadFigures, EachConsumersRateTheSlowestAndTheFailingConsumers) {
+  Json j = run_result(1000, 3000, 3000);
+  j["config"]["consumers"] = 4;
+  j["run"]["elapsed_s"] = 3.05;
+  j["consume"] = {{"messages_received", 9000}, {"messages_measured", 9000}, {"loss_pct", 2.0}, {"failing_clients", 1}};
+  auto consumer = [](int id, double measured, double lost, bool failed) {
+    return Json{{"id", id}, {"received", measured}, {"throughput_msgs_per_s", measured / 3.05}, {"lost", lost},
+                {"failed", failed}};
+  };
+  j["consume"]["per_consumer"] = {consumer(0, 3000, 0, false), consumer(1, 3000, 0, false),
+                                  consumer(2, 2400, 600, false), consumer(3, 600, 0, true)};
+  for (auto& iv : j["intervals"]) iv["connections_open"] = 5;
+  const LoadFigures f = load_figures(j);
+  EXPECT_DOUBLE_EQ(f.received_msgs_per_s, 750);      // 9,000 over 3 s over 4 consumers
+  EXPECT_NEAR(f.received_min_msgs_per_s, 200, 1e-9);  // consumer 3: 600 over the 3 s measured
+  EXPECT_EQ(f.failing_consumers, 2u);                 // 2 lost records, 3 failed
+  const Json out = figures_json(f);
+  EXPECT_NEAR(out["received_min_msgs_per_s"].get<double>(), 200, 1e-9);
+  EXPECT_EQ(out["failing_consumers"], 2);
+  // One consumer never reported at all: it is failing, and the slowest received nothing.
+  j["config"]["consumers"] = 5;
+  EXPECT_EQ(load_figures(j).failing_consumers, 3u);
+  EXPECT_DOUBLE_EQ(load_figures(j).received_min_msgs_per_s, 0);
+  // A consumer that received nothing in the measured time fails as well.
+  j["config"]["consumers"] = 4;
+  j["consume"]["per_consumer"][0]["throughput_msgs_per_s"] = 0;
+  EXPECT_EQ(load_figures(j).failing_consumers, 3u);
+}
+
+TEST(LoadFigures, GroupsGiveMembersStabilityAndJoinLatency) {
+  Json j = run_result(1000, 3000, 3000);
+  EXPECT_EQ(load_figures(j).groups, 0u);
+  EXPECT_FALSE(figures_json(load_figures(j)).contains("groups"));
+  j["config"]["consumers"] = 100;
+  j["groups"] = {{"mode", "own"}, {"groups", 100}, {"members", 100}, {"groups_stable", 99},
+                 {"members_never_assigned", 1},
+                 {"time_to_stable_s", {{"p50", 1.5}, {"max", 4.25}, {"count", 99}}},
+                 {"join_latency_ms", {{"p50", 12.0}, {"p99", 80.0}}}};
+  const LoadFigures f = load_figures(j);
+  EXPECT_EQ(f.groups, 100u);
+  EXPECT_EQ(f.group_members, 100u);
+  EXPECT_EQ(f.groups_stable, 99u);
+  EXPECT_EQ(f.members_never_assigned, 1u);
+  EXPECT_DOUBLE_EQ(f.time_to_stable_p50_s, 1.5);
+  EXPECT_DOUBLE_EQ(f.time_to_stable_max_s, 4.25);
+  EXPECT_DOUBLE_EQ(f.join_p99_ms, 80);
+  EXPECT_DOUBLE_EQ(figures_json(f)["groups"]["time_to_stable_max_s"].get<double>(), 4.25);
+  j["groups"]["time_to_stable_s"]["count"] = 0;  // no group became stable
+  EXPECT_LT(load_figures(j).time_to_stable_max_s, 0);
+  EXPECT_TRUE(figures_json(load_figures(j))["groups"]["time_to_stable_max_s"].is_null());
 }
 
 TEST(LoadFigures, AMissingOrForeignJsonReadsAsZeros) {
@@ -269,6 +326,109 @@ TEST(CapacityProgress, ASweepLineSaysWhichCellHowFarAndWhenTheWholeEnds) {
   EXPECT_NE(step.find("ceiling: step 7 bisect, 0:03 of 0:12"), std::string::npos) << step;
   EXPECT_EQ(step.find("ETA"), std::string::npos) << "a ceiling's steps are not known ahead";
   std::fclose(sink);
+}
+
+TEST(CapacityProgress, LaterCellsTakeAsLongAsTheCellsDoneTook) {
+  std::FILE* sink = std::tmpfile();
+  ASSERT_NE(sink, nullptr);
+  CapacityProgress progress("sweep", 4, 5.0, 2.0, sink);
+  // The first cell took 9 s, 4 s more than its warm-up and step (500 consumers connecting).
+  progress.record_cell_time(9.0);
+  progress.begin_cell(1, "1 client, 500 consumers at 1000 msg/s");
+  const std::string line = progress.line(2.0, 1000, 1.5, 998);
+  EXPECT_NE(line.find("sweep: cell 2/4 1 client, 500 consumers at 1000 msg/s, 0:02 of 0:05, 1000 msg/s, "
+                      "received 998 msg/s per consumer, p99 1.50 ms"),
+            std::string::npos) << line;
+  // 7 s left of this cell (9 - 2), then two more of 9 s, each after a 2 s pause.
+  EXPECT_NE(line.find("ETA 0:29"), std::string::npos) << line;
+  EXPECT_NE(progress.line(1.0, 0, 0, -1, "connecting").find(", connecting 0:01 of 0:05, 0 msg/s, p99"),
+            std::string::npos);
+  std::fclose(sink);
+}
+
+// A sweep over consumers at total rates: one producer, the consumer counts outer, the rates inner.
+ScenarioBase sweep_base() {
+  ScenarioBase base;
+  base.config.bootstrap = {"127.0.0.1:9092"};
+  base.flags = {"--bootstrap=127.0.0.1:9092", "--verify"};
+  return base;
+}
+
+// One publisher, these consumer counts, these total rates.
+SweepPlan seed_plan(std::vector<uint32_t> consumers, std::vector<double> rates) {
+  SweepPlan plan;
+  plan.clients = {1};
+  plan.consumers = std::move(consumers);
+  plan.rates = std::move(rates);
+  plan.rate_is_total = true;
+  return plan;
+}
+
+TEST(SweepCells, ConsumerCountsTimesTotalRatesInOrder) {
+  SweepPlan plan = seed_plan({10, 50}, {1000, 1500});
+  plan.step_duration = std::chrono::seconds(10);
+  plan.topic = "seed";
+  std::string error;
+  const auto cells = sweep_cells(plan, sweep_base(), error);
+  ASSERT_EQ(cells.size(), 4u) << error;
+  const std::vector<std::tuple<uint32_t, uint32_t, double, std::string>> want = {
+      {1, 10, 1000, "seed-c0"}, {1, 10, 1500, "seed-c1"}, {1, 50, 1000, "seed-c2"}, {1, 50, 1500, "seed-c3"}};
+  for (size_t i = 0; i < cells.size(); ++i) {
+    EXPECT_EQ(std::tuple(cells[i].clients, cells[i].consumers, cells[i].rate, cells[i].topic), want[i]) << i;
+    EXPECT_EQ(cells[i].duration, std::chrono::seconds(10));
+    EXPECT_EQ(cells[i].messages, 0u);
+  }
+  EXPECT_EQ(cell_label(cells[2]), "1 client, 50 consumers at 1000 msg/s");
+}
+
+TEST(SweepCells, RatePerClientMultipliesAndEveryAxisNests) {
+  SweepPlan plan;
+  plan.clients = {2, 6};
+  plan.consumers = {1, 3};
+  plan.rates = {500, 3000};
+  std::string error;
+  const auto cells = sweep_cells(plan, sweep_base(), error);
+  ASSERT_EQ(cells.size(), 8u) << error;
+  EXPECT_EQ(std::tuple(cells[0].clients, cells[0].consumers, cells[0].rate), std::tuple(2u, 1u, 1000.0));
+  EXPECT_EQ(std::tuple(cells[3].clients, cells[3].consumers, cells[3].rate), std::tuple(2u, 3u, 6000.0));
+  EXPECT_EQ(std::tuple(cells[7].clients, cells[7].consumers, cells[7].rate), std::tuple(6u, 3u, 18000.0));
+  EXPECT_EQ(cell_label(cells[0]), "2 clients, 1 consumer at 1000 msg/s");
+  // Without a consumer list every cell has the scenario's consumers (none here).
+  plan.consumers.clear();
+  const auto producers_only = sweep_cells(plan, sweep_base(), error);
+  ASSERT_EQ(producers_only.size(), 4u);
+  EXPECT_EQ(producers_only[0].consumers, 0u);
+  EXPECT_EQ(cell_label(producers_only[0]), "2 clients at 1000 msg/s");
+}
+
+TEST(SweepCells, GroupSettingsReachEveryCellAndAPrefixIsMadeThePerCellOnes) {
+  const SweepPlan plan = seed_plan({100, 1000}, {1000});
+  ScenarioBase base = sweep_base();
+  base.config.group.mode = driver::GroupMode::kOwn;
+  std::string error;
+  auto cells = sweep_cells(plan, base, error);
+  ASSERT_EQ(cells.size(), 2u) << error;
+  for (const auto& c : cells) {
+    EXPECT_EQ(c.group.mode, driver::GroupMode::kOwn);
+    EXPECT_TRUE(c.group.prefix.empty()) << "each run's own prefix";
+  }
+  base.config.group.prefix = "seed";
+  cells = sweep_cells(plan, base, error);
+  ASSERT_EQ(cells.size(), 2u) << error;
+  EXPECT_EQ(cells[0].group.prefix, "seed-c0");
+  EXPECT_EQ(cells[1].group.prefix, "seed-c1");
+}
+
+TEST(SweepCells, TheFirstInvalidCellSaysWhichAndWhy) {
+  const SweepPlan plan = seed_plan({10, 2}, {1000});
+  ScenarioBase base = sweep_base();
+  base.config.group.mode = driver::GroupMode::kShared;
+  base.config.group.groups = 5;  // more groups than cell 1's 2 consumers
+  std::string error;
+  EXPECT_TRUE(sweep_cells(plan, base, error).empty());
+  EXPECT_NE(error.find("wirestress sweep: cell 1 (1 client, 2 consumers at 1000 msg/s): --groups"), std::string::npos)
+      << error;
+  EXPECT_EQ(error.find('\n'), std::string::npos);
 }
 
 }  // namespace

@@ -109,6 +109,135 @@ Json with_consumers(Json j, double e2e_p99) {
   return j;
 }
 
+// The seed study: one producer, 10 or 50 consumers (each reading everything), 1000 or 2000 msg/s
+// in total. At 50 consumers and 2000 msg/s the slowest consumer gets 1200 msg/s, 3 consumers lose
+// records and the consumers miss 5%.
+Json seed_cell(int index, int consumers, double rate) {
+  const bool overloaded = consumers == 50 && rate == 2000;
+  Json r = run_result(1, rate, 1.0, overloaded ? 250 : 4);
+  r["config"]["consumers"] = consumers;
+  r["run"]["elapsed_s"] = 2.0;
+  const double mean = overloaded ? 1800 : rate;
+  r["consume"] = {{"messages_received", mean * 2 * consumers}, {"messages_measured", mean * 2 * consumers},
+                  {"loss_pct", overloaded ? 5.0 : 0.0}, {"failing_clients", 0}};
+  Json per = Json::array();
+  for (int i = 0; i < consumers; ++i) {
+    const bool slow = overloaded && i < 3;
+    per.push_back({{"id", i}, {"throughput_msgs_per_s", slow ? 1200.0 : mean}, {"lost", slow ? 100 : 0}, {"failed", false}});
+  }
+  r["consume"]["per_consumer"] = per;
+  for (auto& iv : r["intervals"]) iv["connections_open"] = consumers + 1;
+  return {{"index", index}, {"clients", 1}, {"consumers", consumers}, {"rate_per_client", rate},
+          {"offered_msgs_per_s", rate}, {"started_s", index * 4.0}, {"result", r}};
+}
+
+Json seed_sweep() {
+  Json j;
+  j["kind"] = "sweep";
+  j["sweep"] = {{"axes", {"clients", "consumers", "rate"}}, {"clients", {1}}, {"consumers", {10, 50}},
+                {"rate", {1000, 2000}}, {"step_duration_s", 2}, {"warmup_s", 1}};
+  j["cells"] = Json::array();
+  int index = 0;
+  for (int consumers : {10, 50}) {
+    for (double rate : {1000.0, 2000.0}) j["cells"].push_back(seed_cell(index++, consumers, rate));
+  }
+  return j;
+}
+
+const ChartSeries* find_series(const Chart& chart, const std::string& name) {
+  for (const auto& s : chart.series) {
+    if (s.name == name) return &s;
+  }
+  return nullptr;
+}
+
+std::vector<std::pair<double, double>> xy(const ChartSeries& s) {
+  std::vector<std::pair<double, double>> points;
+  for (const auto& p : s.points) points.emplace_back(p.x, p.y);
+  return points;
+}
+
+using Points = std::vector<std::pair<double, double>>;
+
+TEST(ReportHtml, AConsumerSweepDrawsTheSeedStudysThreePlots) {
+  const auto charts = report_charts(seed_sweep());
+  for (const char* gone : {"achieved", "loss", "failing-clients"}) {
+    EXPECT_EQ(find_chart(charts, gone), nullptr) << gone << ": the per-consumer charts replace it";
+  }
+  const Chart* rate = find_chart(charts, "consumer-receive-rate");
+  const Chart* loss = find_chart(charts, "consumer-loss");
+  const Chart* failing = find_chart(charts, "failing-consumers");
+  ASSERT_TRUE(rate && loss && failing);
+  EXPECT_EQ(series_names(*rate), (std::vector<std::string>{"10 consumers mean", "10 consumers slowest", "50 consumers mean",
+                                                           "50 consumers slowest", "offered (ideal)"}));
+  EXPECT_EQ(xy(*find_series(*rate, "50 consumers mean")), (Points{{1000, 1000}, {2000, 1800}}));
+  EXPECT_EQ(xy(*find_series(*rate, "50 consumers slowest")), (Points{{1000, 1000}, {2000, 1200}}));
+  EXPECT_TRUE(find_series(*rate, "50 consumers slowest")->dashed);
+  EXPECT_EQ(xy(*find_series(*loss, "50 consumers")), (Points{{1000, 0}, {2000, 5}}));
+  EXPECT_EQ(xy(*find_series(*failing, "50 consumers")), (Points{{1000, 0}, {2000, 3}}));
+  EXPECT_EQ(xy(*find_series(*failing, "10 consumers")), (Points{{1000, 0}, {2000, 0}}));
+  // 1000 to 2000 msg/s: linear on both axes, the x axis starting near the rates.
+  for (const Chart* c : {rate, loss, failing}) {
+    EXPECT_FALSE(c->log_x || c->log_y) << c->id;
+    EXPECT_FALSE(c->x_from_zero) << c->id;
+  }
+  EXPECT_EQ(find_chart(charts, "group-stable"), nullptr) << "no groups ran";
+  const std::string html = report_html(seed_sweep(), "seed.json");
+  EXPECT_NE(html.find("clients 1 x consumers 10, 50 x total rate 1k, 2k msg/s"), std::string::npos);
+  EXPECT_NE(html.find("<th>failing consumers</th>"), std::string::npos);
+  EXPECT_EQ(plotted(html, "failing-consumers", "50 consumers"), (Points{{1000, 0}, {2000, 3}}));
+}
+
+TEST(ReportHtml, AConsumerSweepsCutShortCellIsMarkedNotFailed) {
+  Json j = seed_sweep();
+  j["cells"].back()["result"]["run"]["interrupted"] = true;
+  const auto charts = report_charts(j);
+  const Chart* rate = find_chart(charts, "consumer-receive-rate");
+  ASSERT_NE(rate, nullptr);
+  const ChartSeries* cut = find_series(*rate, "cut short by Ctrl-C (not a failure)");
+  ASSERT_NE(cut, nullptr);
+  EXPECT_EQ(xy(*cut), (Points{{2000, 1800}}));
+  EXPECT_EQ(xy(*find_series(*find_chart(charts, "failing-consumers"), "50 consumers")), (Points{{1000, 0}}));
+  // Interrupted within its first consumer count: still the plan's per-consumer plots.
+  j["cells"].erase(j["cells"].begin() + 2, j["cells"].end());
+  ASSERT_EQ(j["cells"].size(), 2u);
+  EXPECT_NE(find_chart(report_charts(j), "consumer-receive-rate"), nullptr);
+}
+
+// --group-mode=own with 100, 1,000 and 5,000 members at one rate: the time to a stable group and
+// the join latency against the number of members, on log axes (they span 50x).
+TEST(ReportHtml, AGroupSweepChartsTimeToStableAndJoinLatencyAgainstMembers) {
+  Json j;
+  j["kind"] = "sweep";
+  j["sweep"] = {{"clients", {1}}, {"consumers", {100, 1000, 5000}}, {"rate", {1000}}, {"group_mode", "own"}};
+  j["cells"] = Json::array();
+  int index = 0;
+  for (int members : {100, 1000, 5000}) {
+    Json cell = seed_cell(index++, members, 1000);
+    const bool last = members == 5000;
+    cell["result"]["groups"] = {{"mode", "own"}, {"groups", members}, {"members", members},
+                                {"groups_stable", last ? members - 7 : members},
+                                {"time_to_stable_s", {{"p50", members / 1000.0}, {"max", members / 250.0}, {"count", members}}},
+                                {"join_latency_ms", {{"p50", members / 100.0}, {"p99", members / 10.0}}}};
+    j["cells"].push_back(cell);
+  }
+  const auto charts = report_charts(j);
+  const Chart* stable = find_chart(charts, "group-stable");
+  const Chart* join = find_chart(charts, "group-join-latency");
+  ASSERT_TRUE(stable && join);
+  EXPECT_EQ(xy(*find_series(*stable, "last group")), (Points{{100, 0.4}, {1000, 4}, {5000, 20}}));
+  EXPECT_EQ(xy(*find_series(*stable, "median group")), (Points{{100, 0.1}, {1000, 1}, {5000, 5}}));
+  ASSERT_NE(find_series(*stable, "not every group stable"), nullptr);
+  EXPECT_EQ(xy(*find_series(*stable, "not every group stable")), (Points{{5000, 20}}));
+  EXPECT_EQ(xy(*find_series(*join, "join p99")), (Points{{100, 10}, {1000, 100}, {5000, 500}}));
+  EXPECT_TRUE(stable->log_x && stable->log_y);
+  EXPECT_TRUE(join->log_x && join->log_y);
+  const std::string html = report_html(j, "groups.json");
+  EXPECT_NE(html.find("<h2>Consumer groups against the number of members</h2>"), std::string::npos);
+  EXPECT_NE(html.find("4993 of 5000"), std::string::npos) << "the table says how many groups were stable";
+  EXPECT_NE(html.find("consumer groups: own"), std::string::npos);
+}
+
 TEST(ReportHtml, RecognisesEachKindOfResult) {
   EXPECT_EQ(result_kind(sweep_result()), ResultKind::kSweep);
   EXPECT_EQ(result_kind(run_result(1, 10, 1, 1)), ResultKind::kRun);
