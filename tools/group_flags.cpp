@@ -53,7 +53,8 @@ void GroupFlags::add_to(CLI::App& app) {
                  "shards; a churned static member sends no LeaveGroup and joins again under the same id");
 }
 
-bool GroupFlags::finish(const CLI::App& app, driver::GroupSettings& settings, std::string& error) const {
+bool GroupFlags::finish(const CLI::App& app, driver::GroupSettings& settings, std::string& error,
+                        uint32_t workload_groups) const {
   auto bad = [&](const std::string& flag, const std::string& value, const std::string& accepted) {
     error = flag + ": '" + value + "' is not valid; " + accepted;
     return false;
@@ -72,6 +73,10 @@ bool GroupFlags::finish(const CLI::App& app, driver::GroupSettings& settings, st
     }
   }
   settings.groups = groups_;
+  if (workload_groups > 0 && !app.count("--group-mode") && !app.count("--groups") && group_id_property_.empty()) {
+    settings.mode = driver::GroupMode::kShared;
+    settings.groups = workload_groups;
+  }
   settings.prefix = prefix_;
   settings.instance_prefix = instance_prefix_;
   if (!parse_rate(churn_, settings.churn_rate)) {

@@ -19,7 +19,10 @@ class GroupFlags {
   void add_to(CLI::App& app);
   // After app.parse(): fills `settings`, or says why not in `error` ("--flag: 'value' is not
   // valid; ..."). Ranges and combinations with other flags are RunConfig::validate()'s.
-  bool finish(const CLI::App& app, driver::GroupSettings& settings, std::string& error) const;
+  // `workload_groups`: an OMB workload's subscriptions (tools/omb_workload.h) make that many shared
+  // groups unless --group-mode, --groups or -X group.id choose otherwise; 0: no workload groups.
+  bool finish(const CLI::App& app, driver::GroupSettings& settings, std::string& error,
+              uint32_t workload_groups = 0) const;
   // -X group.id=G (tools/client_properties.h), before finish().
   void set_group_id_property(std::string group_id) { group_id_property_ = std::move(group_id); }
 

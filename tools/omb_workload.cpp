@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 
@@ -128,10 +129,8 @@ void apply_omb_workload(const OmbWorkload& w, const std::function<bool(const cha
   // Per topic in OMB, so per topic of the run's topic count (which --topics may have changed).
   // Producer i writes topic i % topics, as OMB spreads producers evenly.
   if (!given("--clients")) config.clients = config.topics * w.producers_per_topic;
-  // Approximate: an OMB subscription is a consumer group whose consumers share the partitions;
-  // wirestress's consumers each read every partition of their topic, as a group of one would.
-  // So consumers = subscriptions x consumers per subscription per topic, and a subscription with
-  // several consumers receives each record several times (groups are a later issue).
+  // consumers = subscriptions x consumers per subscription per topic; apply_omb_subscriptions
+  // puts each subscription's consumers in one group.
   if (!given("--consumers")) config.consumers = config.topics * w.consumers_per_topic();
   // OMB's producerRate is the total over all producers, as --rate is. 0 in OMB searches for the
   // highest sustainable rate; here it means as fast as possible (a `ceiling` run finds the limit).
@@ -164,6 +163,15 @@ void apply_omb_workload(const OmbWorkload& w, const std::function<bool(const cha
   // takes the first bytes of every value (a value too short for it keeps the run unstamped).
   const bool stamp_fits = !config.payload_file.empty() || config.message_size >= driver::kVerifyHeaderSize;
   if (config.consumers > 0 && stamp_fits) config.verify = true;
+}
+
+uint32_t omb_subscription_groups(const OmbWorkload& w, const driver::RunConfig& config) {
+  if (config.consumers == 0 || w.subscriptions_per_topic == 0) return 0;
+  // Consumer j reads topic j % topics and joins group j % groups. With groups = topics x
+  // subscriptions (a multiple of topics), every member of a group reads the group's one topic, and
+  // each group gets consumerPerSubscription members, as OMB's subscription does.
+  const uint64_t subscriptions = uint64_t{std::max(1u, config.topics)} * w.subscriptions_per_topic;
+  return static_cast<uint32_t>(std::min<uint64_t>(subscriptions, config.consumers));
 }
 
 }  // namespace ws::tools

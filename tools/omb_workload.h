@@ -49,4 +49,10 @@ std::string resolve_payload_file(const OmbWorkload& workload);
 void apply_omb_workload(const OmbWorkload& workload, const std::function<bool(const char* flag)>& given,
                         driver::RunConfig& config, int& embedded_partitions);
 
+// How many shared consumer groups the workload's subscriptions make: topics x
+// subscriptionsPerTopic (at most one per consumer), 0 without consumers. Each subscription is one
+// group whose members split their topic's partitions, so it receives every record once, as in
+// OMB. (--group-mode, --groups or -X group.id beside the workload choose otherwise: GroupFlags.)
+uint32_t omb_subscription_groups(const OmbWorkload& workload, const driver::RunConfig& config);
+
 }  // namespace ws::tools

@@ -500,7 +500,7 @@ std::optional<RunOptions> RunFlags::finish(const CLI::App& app, std::string& err
       return std::nullopt;
     }
   }
-  if (!group_flags_.finish(app, r.group, error)) {
+  if (!group_flags_.finish(app, r.group, error, o.workload ? omb_subscription_groups(*o.workload, r) : 0)) {
     error = tool_ + ": " + error;
     return std::nullopt;
   }

@@ -142,6 +142,11 @@ def main():
         acked, received = result["produce"]["messages_acked"], result["consume"]["messages_received"]
         if abs(received - SUBSCRIPTIONS * acked) > 0.02 * acked:
             problems.append(f"consumers received {received}, expected {SUBSCRIPTIONS} x {acked} acknowledged")
+        # Each subscription is a consumer group of its own (OMB's subscription), every one stable.
+        groups = result.get("groups") or {}
+        if len(groups.get("per_group", [])) != SUBSCRIPTIONS or groups.get("groups_stable") != SUBSCRIPTIONS:
+            problems.append(f"expected {SUBSCRIPTIONS} stable groups, one per subscription: "
+                            f"{len(groups.get('per_group', []))} groups, {groups.get('groups_stable')} stable")
         if not omb.get("aggregatedEndToEndLatencyQuantiles"):
             problems.append("no end-to-end latency: the workload's consumers should stamp and measure it")
 

@@ -79,6 +79,30 @@ TEST(OmbWorkload, MapsEveryFieldOntoTheRun) {
   ASSERT_TRUE(out.options->workload);
   EXPECT_EQ(out.options->workload->name, "two topics");
   EXPECT_EQ(out.options->workload->consumers_per_topic(), 6u);
+  // Each of the 2 x 3 subscriptions is a shared group of its 2 consumers, all on one topic.
+  EXPECT_EQ(r.group.mode, driver::GroupMode::kShared);
+  EXPECT_EQ(r.group.groups, 6u);
+  for (uint32_t j = 0; j < r.consumers; ++j) {
+    EXPECT_EQ(r.consumer_topic(j), r.group.group_of(j) % r.topics) << "consumer " << j;
+  }
+}
+
+TEST(OmbWorkload, GroupFlagsBesideItChooseTheGroups) {
+  WorkloadFile file(kTwoTopics);
+  auto own = parse({"--workload=" + file.path(), "--group-mode=own"});
+  ASSERT_TRUE(own.options) << own.output;
+  EXPECT_EQ(own.options->run.group.mode, driver::GroupMode::kOwn);
+  auto none = parse({"--workload=" + file.path(), "--group-mode=none"});
+  ASSERT_TRUE(none.options) << none.output;
+  EXPECT_EQ(none.options->run.group.mode, driver::GroupMode::kNone);
+  // Group settings beside a workload apply to its subscriptions' groups.
+  auto timed = parse({"--workload=" + file.path(), "--session-timeout=6s", "--group-prefix=omb"});
+  ASSERT_TRUE(timed.options) << timed.output;
+  EXPECT_EQ(timed.options->run.group.mode, driver::GroupMode::kShared);
+  EXPECT_EQ(timed.options->run.group.session_timeout, std::chrono::seconds(6));
+  auto fewer = parse({"--workload=" + file.path(), "--consumers=4"});  // fewer than the 6 subscriptions
+  ASSERT_TRUE(fewer.options) << fewer.output;
+  EXPECT_EQ(fewer.options->run.group.groups, 4u);
 }
 
 TEST(OmbWorkload, FlagsBesideItWin) {
