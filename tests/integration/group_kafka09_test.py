@@ -148,12 +148,31 @@ def check_shared_groups(ws, bootstrap, kafka09, workdir, errors):
         "--clients=2", "--consumers=20", "--group-mode=shared", "--groups=2", "--assignor=range", "--rate=2000",
         "--batch=20", "--linger=10ms"])
     # While it runs: the broker sees every partition of the topic owned by one member per group.
+    # Both groups are asked at once and again until the answer is whole (a describe while the group
+    # forms shows part of it); one after the other, a JVM on a loaded machine could start after the
+    # run's members had left.
     described = {}
-    time.sleep(3)
-    for n in range(2):
-        if thread.is_alive():
-            described[n] = describe(kafka09, bootstrap, f"{prefix}-{n}")
+
+    def watch(n):
+        def whole():
+            if not thread.is_alive():
+                return None
+            rows = describe(kafka09, bootstrap, f"{prefix}-{n}")
+            if thread.is_alive() or n not in described:  # an answer after the run ended says nothing
+                described[n] = rows
+            return described[n] if sorted(p for p, _ in described[n]) == list(range(12)) else None
+        wait_for(whole, 10)
+
+    watchers = [threading.Thread(target=watch, args=(n,)) for n in range(2)]
+    for w in watchers:
+        w.start()
+    for w in watchers:
+        w.join()
     thread.join()
+    for n in range(2):
+        if n not in described:
+            problems_seen = f"the broker was never asked about {prefix}-{n} while the run went on"
+            return errors.append(f"shared groups: {problems_seen}")
     code, result, output = holder["run"]
     problems = []
     for n, rows in described.items():
