@@ -195,7 +195,8 @@ void RunFlags::add_to(CLI::App& app) {
       ->capture_default_str();
   app.add_flag("--quiet", o_.quiet, "No per-interval lines, only the summary");
   app.add_option("--consumers", r.consumers,
-                 "Simulated consumers, each reading every partition of the topic on its own connection")
+                 "Simulated consumers, each reading every partition of its topic on its own connection (with "
+                 "--group-mode=shared, only the partitions its group assigns it)")
       ->capture_default_str();
   app.add_option("--consume-from", consume_from_, "latest (the end of the log, taken before any producer starts) or earliest")
       ->capture_default_str();
