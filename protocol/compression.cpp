@@ -480,6 +480,24 @@ bool zstd_compress(Bytes in, std::vector<uint8_t>& out) {
   return true;
 }
 
+// Debian's libzstd also decodes the legacy formats of zstd before 1.0 (magic 0xFD2FB522..27),
+// whose decoders size their buffers from the frame header and ignore ZSTD_d_windowLogMax: 19
+// fuzzed bytes made it allocate 84 MB. No Kafka client ever wrote them (Kafka took zstd in 2.1),
+// so every frame must be a zstd 1.x frame or a skippable one.
+bool only_current_zstd_frames(Bytes in) {
+  while (!in.empty()) {
+    if (in.size() < 4) return false;
+    const uint32_t magic = uint32_t{in[0]} | uint32_t{in[1]} << 8 | uint32_t{in[2]} << 16 |
+                           uint32_t{in[3]} << 24;
+    const bool skippable = (magic & 0xFFFFFFF0u) == 0x184D2A50u;  // ZSTD_MAGIC_SKIPPABLE_START
+    if (magic != 0xFD2FB528u && !skippable) return false;          // ZSTD_MAGICNUMBER
+    const size_t frame = ZSTD_findFrameCompressedSize(in.data(), in.size());
+    if (ZSTD_isError(frame) || frame == 0 || frame > in.size()) return false;
+    in = in.subspan(frame);
+  }
+  return true;
+}
+
 // Streaming, because the Java client's frames do not declare their content size.
 bool zstd_decompress(Bytes in, CappedOutput& sink) {
   if (in.empty()) return false;
@@ -493,6 +511,8 @@ bool zstd_decompress(Bytes in, CappedOutput& sink) {
   int window_log = 23;
   while (window_log < kZstdDefaultWindowLogLimit && (size_t{1} << window_log) < sink.limit()) ++window_log;
   if (ZSTD_isError(ZSTD_DCtx_setParameter(dctx, ZSTD_d_windowLogMax, window_log))) return false;
+
+  if (!only_current_zstd_frames(in)) return false;
 
   size_t size_hint = initial_room(in);
   const unsigned long long declared = ZSTD_getFrameContentSize(in.data(), in.size());

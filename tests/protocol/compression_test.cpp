@@ -395,6 +395,20 @@ TEST(Zstd, AWindowLargerThanTheOutputCapNeedsIsRefusedBeforeItIsAllocated) {
   EXPECT_EQ(string_of(out), "hello");
 }
 
+TEST(Zstd, SkippableFramesAroundDataAreAccepted) {
+  // A skippable frame (magic 0x184D2A5x, then a 4-byte length) carries no data; zstd 1.x readers
+  // pass over it, so the frame walk that refuses legacy frames must too. (Legacy frames themselves
+  // are guarded by the fuzz seed zstd_legacy_v07: its 84 MB allocation trips -malloc_limit_mb.)
+  const std::vector<uint8_t> skippable = {0x5a, 0x2a, 0x4d, 0x18, 3, 0, 0, 0, 'x', 'y', 'z'};
+  std::vector<uint8_t> packed = skippable;
+  auto data = compressed(Codec::kZstd, bytes_of("hello"));
+  packed.insert(packed.end(), data.begin(), data.end());
+  packed.insert(packed.end(), skippable.begin(), skippable.end());
+  std::vector<uint8_t> out;
+  ASSERT_TRUE(decompress(Codec::kZstd, packed, out, kNoLimit));
+  EXPECT_EQ(string_of(out), "hello");
+}
+
 class UntrustedInput : public testing::TestWithParam<Codec> {};
 
 TEST_P(UntrustedInput, EveryTruncationIsRejected) {
