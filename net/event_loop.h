@@ -99,7 +99,8 @@ struct LoopStats {
   uint64_t partial_sends = 0;      // sends that needed more than one write
   uint64_t recv_rearms = 0;        // io_uring: receives armed again after their multishot ended
   uint64_t recv_no_buffers = 0;    // shared receive buffers ran out (io_uring ENOBUFS, Asio reads
-                                   // put off to the next poll): raise receive_buffer_count
+                                   // put off to the next poll). io_uring's ring grows to
+                                   // receive_buffer_count on them; beyond it, raise that
   uint64_t stale_completions = 0;  // completions for connections already closed, dropped
   uint64_t accept_errors = 0;      // accepts that failed (EMFILE, ENOMEM, ...): retried at the next
                                    // poll(); the connection waits in the listen backlog meanwhile

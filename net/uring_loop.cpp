@@ -16,6 +16,7 @@ namespace ws::net {
 namespace {
 
 constexpr uint16_t kBufferGroup = 0;
+constexpr uint32_t kFirstReceiveBuffers = 32;  // in the ring at first; doubled when they run out
 constexpr uint32_t kGenMask = 0xFFFFFF;
 constexpr unsigned kReapBatch = 256;
 constexpr size_t kMaxSendChunk = size_t{1} << 30;  // an SQE length is 32 bits
@@ -174,13 +175,11 @@ std::unique_ptr<UringLoop> UringLoop::create(const LoopOptions& options, std::st
     return nullptr;
   }
   io_uring_buf_ring_init(loop->buf_ring_);
-  const int mask = io_uring_buf_ring_mask(loop->buffer_count_);
-  for (uint32_t i = 0; i < loop->buffer_count_; ++i) {
-    io_uring_buf_ring_add(loop->buf_ring_, loop->buffers_ + size_t{i} * loop->buffer_size_,
-                          loop->buffer_size_, static_cast<unsigned short>(i), mask,
-                          static_cast<int>(i));
-  }
-  io_uring_buf_ring_advance(loop->buf_ring_, static_cast<int>(loop->buffer_count_));
+  // The ring hands buffers out first in, first out, so every buffer in it is written before any is
+  // reused: with all 1,024 in from the start, 500 clients' handshakes touched 1,000 fresh pages
+  // (18 µs each on this project's VM). It starts with a few and doubles whenever a receive finds
+  // it empty, so the buffers in use are the ones a poll's receives need.
+  loop->give_buffers(std::min(loop->buffer_count_, kFirstReceiveBuffers));
   loop->to_recycle_.reserve(loop->buffer_count_);
 
   loop->multishot_recv_ = options.multishot && probe_multishot_recv();
@@ -194,7 +193,7 @@ std::unique_ptr<UringLoop> UringLoop::create(const LoopOptions& options, std::st
   f = "fast poll";
   f += loop->multishot_recv_ ? ", multishot recv" : ", single-shot recv (multishot needs Linux 6.0)";
   f += loop->multishot_accept_ ? ", multishot accept" : ", single-shot accept";
-  f += ", buffer ring " + std::to_string(loop->buffer_count_) + " x " +
+  f += ", buffer ring up to " + std::to_string(loop->buffer_count_) + " x " +
        std::to_string(loop->buffer_size_) + " B";
   if (loop->single_issuer_) f += ", single issuer + deferred task run";
   else if (params.flags & IORING_SETUP_COOP_TASKRUN) f += ", cooperative task run";
@@ -443,15 +442,32 @@ bool UringLoop::flush_pending() {
   return room;
 }
 
-void UringLoop::recycle_buffers() {
-  if (to_recycle_.empty()) return;
+void UringLoop::give_buffers(uint32_t count) {
   const int mask = io_uring_buf_ring_mask(buffer_count_);
-  int i = 0;
-  for (uint16_t bid : to_recycle_) {
-    io_uring_buf_ring_add(buf_ring_, buffers_ + size_t{bid} * buffer_size_, buffer_size_, bid, mask, i++);
+  const uint32_t first = buffers_given_;
+  for (uint32_t i = 0; i < count; ++i) {
+    const uint32_t bid = first + i;
+    io_uring_buf_ring_add(buf_ring_, buffers_ + size_t{bid} * buffer_size_, buffer_size_,
+                          static_cast<unsigned short>(bid), mask, static_cast<int>(i));
   }
-  io_uring_buf_ring_advance(buf_ring_, i);
-  to_recycle_.clear();
+  io_uring_buf_ring_advance(buf_ring_, static_cast<int>(count));
+  buffers_given_ += count;
+}
+
+void UringLoop::recycle_buffers() {
+  if (!to_recycle_.empty()) {
+    const int mask = io_uring_buf_ring_mask(buffer_count_);
+    int i = 0;
+    for (uint16_t bid : to_recycle_) {
+      io_uring_buf_ring_add(buf_ring_, buffers_ + size_t{bid} * buffer_size_, buffer_size_, bid, mask, i++);
+    }
+    io_uring_buf_ring_advance(buf_ring_, i);
+    to_recycle_.clear();
+  }
+  if (grow_buffers_) {
+    grow_buffers_ = false;
+    give_buffers(std::min(buffers_given_, buffer_count_ - buffers_given_));
+  }
 }
 
 bool UringLoop::handle(const io_uring_cqe& cqe, Event& event) {
@@ -502,6 +518,7 @@ bool UringLoop::handle(const io_uring_cqe& cqe, Event& event) {
         // Every shared buffer is out (held by the caller or queued in the CQ). Data stays in the
         // socket; receive again once this poll's buffers are back in the ring.
         ++stats_.recv_no_buffers;
+        if (buffers_given_ < buffer_count_) grow_buffers_ = true;
         rearm_after_recycle_.push_back(Op{conn, s.gen, 0, kRecv, 0});
         return false;
       }

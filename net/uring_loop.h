@@ -86,6 +86,7 @@ class UringLoop {
   size_t reap(std::span<Event> out, size_t n);
   void release(ConnId conn);  // cancel what is in the kernel, close the fd, new generation
   void recycle_buffers();
+  void give_buffers(uint32_t count);  // the next `count` never-used buffers into the ring
   bool drain_for_exit();
   uint32_t address_index(const Endpoint& endpoint);
 
@@ -104,7 +105,9 @@ class UringLoop {
   uint8_t* buffers_ = nullptr;
   size_t buffers_bytes_ = 0;
   uint32_t buffer_size_ = 0;
-  uint32_t buffer_count_ = 0;
+  uint32_t buffer_count_ = 0;   // the ring's capacity (LoopOptions::receive_buffer_count)
+  uint32_t buffers_given_ = 0;  // buffers put in the ring so far: doubled while receives run out
+  bool grow_buffers_ = false;   // a receive ran out of buffers: give the ring more at next poll()
   std::vector<uint16_t> to_recycle_;  // buffer ids handed out; back to the ring at the next poll()
 
   std::vector<Slot> slots_;
