@@ -464,7 +464,7 @@ void ConnectionTable::send_sasl_token(LinkId id, std::span<const uint8_t> token,
     append(id, request, l.versions.sasl_authenticate, meta);
   } else {
     // Kafka 0.10's flow: the token as a bare frame, and the answer comes back as one.
-    protocol::sasl::append_token_frame(l.send_in_progress ? l.later : l.out, token);
+    protocol::sasl::append_token_frame(write_buffer(l), token);
     meta.api_key = kSaslTokenFrame;
     l.in_flight.push(meta);
     ++l.unflushed;
@@ -531,9 +531,32 @@ void ConnectionTable::fall_back_to_0_9(LinkId id, int64_t now) {
   retry_waiters(now);
 }
 
+std::vector<uint8_t>& ConnectionTable::write_buffer(Link& l) {
+  if (l.send_in_progress) return l.later;
+  if (l.out.capacity() == 0) {
+    if (!spare_writes_.empty()) {
+      l.out.swap(spare_writes_.back());
+      spare_writes_.pop_back();
+    } else {
+      l.out.reserve(256);  // a handshake request fits; larger writes double from there
+    }
+  }
+  return l.out;
+}
+
+void ConnectionTable::spare_write_buffer(Link& l) {
+  l.out.clear();
+  if (spare_writes_.size() < kSpareWriteBuffers && l.out.capacity() <= kLargestSpareWriteBuffer) {
+    spare_writes_.emplace_back().swap(l.out);
+  } else {
+    std::vector<uint8_t>().swap(l.out);
+  }
+}
+
 void ConnectionTable::flush(LinkId id, int64_t now) {
   Link& l = links_[id];
   if (l.out.empty() || l.send_in_progress) return;
+  bytes_flushed_ += l.out.size();
   // The requests appended since the last flush are handed to the socket now.
   for (uint32_t i = l.in_flight.size() - std::min(l.unflushed, l.in_flight.size()); i < l.in_flight.size(); ++i) {
     l.in_flight.at(i).sent_ns = now;
@@ -547,11 +570,12 @@ void ConnectionTable::on_sent(LinkId id, int64_t now) {
   Link& l = links_[id];
   if (l.state != LinkState::kHandshake && l.state != LinkState::kReady) return;
   l.send_in_progress = false;
-  l.out.clear();
   if (!l.later.empty()) {
     // A copy, not a swap: `later` stays small, and only `out` keeps the capacity of a write.
     l.out.assign(l.later.begin(), l.later.end());
     l.later.clear();
+  } else {
+    spare_write_buffer(l);  // the kernel is done with it (kSent)
   }
   // acks=0: a produce request is complete once written; the broker never answers it.
   while (!l.in_flight.empty() && !l.in_flight.front().expects_response &&

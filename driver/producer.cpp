@@ -249,7 +249,7 @@ void Producer::on_phase(ClientContext& ctx, int64_t now) {
     state_ = State::kProducing;
     ++ctx.metrics.counters.clients_producing;
     schedule_churn(ctx, now);
-    return send_due(ctx, now);
+    return queue_send(ctx);  // with every other producer's, paced by the worker
   }
   if (!ctx.stopping()) return;
   stop_churn();  // the end of the run: what is sent is flushed on the connections there are
@@ -265,7 +265,7 @@ void Producer::on_timer(ClientContext& ctx, int64_t now) {
   request_identity_if_needed(ctx, now);
   if (state_ != State::kProducing) return;
   if (churn_at_ns_ != 0 && now >= churn_at_ns_) begin_churn(ctx, now);
-  send_due(ctx, now);
+  queue_send(ctx);
 }
 
 void Producer::schedule_churn(ClientContext& ctx, int64_t now) {

@@ -95,6 +95,7 @@ class Worker {
   int64_t drain_deadline_ns_ = INT64_MAX;
   int64_t consumer_deadline_ns_ = INT64_MAX;
   int64_t next_publish_ns_ = 0;
+  uint64_t flushed_at_poll_ = 0;  // links_.bytes_flushed() when the last poll() submitted the writes
   int64_t next_sweep_ns_ = 0;
   uint64_t batch_ = 0;
   uint64_t metadata_generation_seen_ = 0;

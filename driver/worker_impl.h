@@ -19,6 +19,11 @@ constexpr size_t kEventBatch = 1024;
 // would be 640 MB of buffers (and, on a VM, seconds of page faults before the first write). The
 // worker's producers share this budget, between 4 KiB and 64 KiB each.
 constexpr size_t kWriteBudgetBytes = 16 << 20;
+// New writes made between two polls. Producers due beyond it wait for the next poll, which submits
+// the writes before (on loopback they are complete when it returns, and their buffers serve the
+// next producers): 500 clients starting at once otherwise each filled a write buffer of their
+// own first, 3.2 MB of fresh pages at 18 µs a page on a VM with shadow paging.
+constexpr uint64_t kNewWriteBytesPerPoll = 128 << 10;
 
 inline int64_t steady_now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
@@ -230,6 +235,7 @@ int64_t Worker<Loop>::next_wake() const {
   }
   if (!ctx_.past_warmup) next = std::min(next, timeline.measure_start_ns());
   if (phase_ < Phase::kDraining) next = std::min(next, timeline.measure_end_ns());
+  if (!ctx_.send_queue.empty()) return 0;  // at once: producers wait for the poll to submit writes
   return next;
 }
 
@@ -245,6 +251,7 @@ void Worker<Loop>::on_timer(const TimerTarget& t, int64_t now) {
 
 template <typename Loop>
 void Worker<Loop>::handle(std::span<const net::Event> events, int64_t now) {
+  flushed_at_poll_ = links_.bytes_flushed();  // the poll that returned these submitted the writes
   // The poll may have returned past a phase boundary: move first, so that nothing done at `now`
   // is counted in the phase before it (a request sent after the warm-up counted in it).
   update_phase(now);
@@ -319,9 +326,13 @@ void Worker<Loop>::settle_events(int64_t now) {
       }
     }
     // Sends deferred to the end of the batch, so several responses free one write, not several.
+    // Past kNewWriteBytesPerPoll the rest of the queue waits, in order, for the next poll.
     std::vector<uint32_t>& queue = ctx_.send_queue;
-    for (size_t i = 0; i < queue.size(); ++i) producers_[queue[i]].send_due(ctx_, now);
-    queue.clear();
+    size_t sent = 0;
+    while (sent < queue.size() && links_.bytes_flushed() - flushed_at_poll_ < worker_detail::kNewWriteBytesPerPoll) {
+      producers_[queue[sent++]].send_due(ctx_, now);
+    }
+    queue.erase(queue.begin(), queue.begin() + static_cast<ptrdiff_t>(sent));
     if (links_.events().empty()) break;
   }
   execute_io();

@@ -76,6 +76,8 @@ void FakeLoop::connect(net::ConnId conn, const net::Endpoint& endpoint, const ne
 void FakeLoop::send(net::ConnId conn, const uint8_t* data, size_t size) {
   Conn& c = conns_[conn];
   if (!c.open || !c.connected) return;
+  bytes_since_poll_ += size;
+  most_bytes_between_polls = std::max(most_bytes_between_polls, bytes_since_poll_);
   c.inbound.insert(c.inbound.end(), data, data + size);
   // The whole write is taken at once.
   if (hold_sends_) {
@@ -142,6 +144,7 @@ void FakeLoop::queue_data(net::ConnId conn, std::vector<uint8_t> bytes) {
 void FakeLoop::inject(net::ConnId conn, std::vector<uint8_t> bytes) { queue_data(conn, std::move(bytes)); }
 
 size_t FakeLoop::poll(std::span<net::Event> out, int) {
+  bytes_since_poll_ = 0;
   if (kafka_ && kafka_->on_poll) kafka_->on_poll(*this);
   size_t n = 0;
   while (n < out.size() && !queue_.empty()) {

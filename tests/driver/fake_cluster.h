@@ -142,6 +142,7 @@ class FakeLoop {
     return it != conns_.end() && it->second.open;
   }
   std::vector<net::ConnId> closed;  // close() calls, in order
+  size_t most_bytes_between_polls = 0;    // the most bytes passed to send() between two polls
   std::vector<std::string> sources;  // the source address of each connect() that had one
 
  private:
@@ -166,6 +167,7 @@ class FakeLoop {
   std::deque<std::vector<uint8_t>> store_;  // data of every kData event
   std::vector<net::ConnId> held_sends_;
   bool hold_sends_ = false;
+  size_t bytes_since_poll_ = 0;
   net::LoopStats stats_;
 };
 
