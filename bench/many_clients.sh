@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Issue-3 target: N producer clients in one process against a real Kafka 0.9 broker, each sending
 # one small request a second. Reports connections, resident memory per client and threads.
-# Usage: bench/many_clients.sh [CLIENTS] [SECONDS]   (after tools/scripts/setup.sh and a build)
+# Usage: [WS_BUILD=build] bench/many_clients.sh [CLIENTS] [SECONDS]   (after tools/scripts/setup.sh and a build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 clients=${1:-10000}
@@ -12,7 +12,7 @@ bootstrap=$(tools/scripts/kafka09.sh start "$dir" 29193 | tail -n 1)
 tools/scripts/kafka09.sh create-topic "$dir" many 16 >/dev/null
 
 run() {  # clients -> JSON path
-  build/tools/wirestress --bootstrap="$bootstrap" --topic=many --clients="$1" --rate="$1" \
+  "${WS_BUILD:-build}"/tools/wirestress --bootstrap="$bootstrap" --topic=many --clients="$1" --rate="$1" \
     --duration="${seconds}s" --acks=1 --message-size=100 --broker-version=0.9 --quiet \
     --json="$dir/run-$1.json" >/dev/null
   echo "$dir/run-$1.json"
