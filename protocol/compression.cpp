@@ -481,16 +481,16 @@ bool zstd_compress(Bytes in, std::vector<uint8_t>& out) {
 }
 
 // Debian's libzstd also decodes the legacy formats of zstd before 1.0 (magic 0xFD2FB522..27),
-// whose decoders size their buffers from the frame header and ignore ZSTD_d_windowLogMax: 19
-// fuzzed bytes made it allocate 84 MB. No Kafka client ever wrote them (Kafka took zstd in 2.1),
+// whose decoders size their buffers from the frame header and ignore ZSTD_d_windowLogMax: an
+// 18-byte fuzzed frame made it allocate 84 MB. No Kafka client ever wrote them (Kafka took zstd in 2.1),
 // so every frame must be a zstd 1.x frame or a skippable one.
 bool only_current_zstd_frames(Bytes in) {
   while (!in.empty()) {
     if (in.size() < 4) return false;
     const uint32_t magic = uint32_t{in[0]} | uint32_t{in[1]} << 8 | uint32_t{in[2]} << 16 |
                            uint32_t{in[3]} << 24;
-    const bool skippable = (magic & 0xFFFFFFF0u) == 0x184D2A50u;  // ZSTD_MAGIC_SKIPPABLE_START
-    if (magic != 0xFD2FB528u && !skippable) return false;          // ZSTD_MAGICNUMBER
+    const bool skippable = (magic & ZSTD_MAGIC_SKIPPABLE_MASK) == ZSTD_MAGIC_SKIPPABLE_START;
+    if (magic != ZSTD_MAGICNUMBER && !skippable) return false;
     const size_t frame = ZSTD_findFrameCompressedSize(in.data(), in.size());
     if (ZSTD_isError(frame) || frame == 0 || frame > in.size()) return false;
     in = in.subspan(frame);
