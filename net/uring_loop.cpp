@@ -179,8 +179,8 @@ std::unique_ptr<UringLoop> UringLoop::create(const LoopOptions& options, std::st
   // reused: with all 1,024 in from the start, 500 clients' handshakes touched 1,000 fresh pages
   // (18 µs each on this project's VM). It starts with a few and doubles whenever a receive finds
   // it empty, so the buffers in use are the ones a poll's receives need.
-  loop->give_buffers(std::min(loop->buffer_count_, kFirstReceiveBuffers));
   loop->to_recycle_.reserve(loop->buffer_count_);
+  loop->give_buffers(std::min(loop->buffer_count_, kFirstReceiveBuffers));
 
   loop->multishot_recv_ = options.multishot && probe_multishot_recv();
   // Multishot accept came in 5.19 with the buffer rings required above; should a kernel still
@@ -443,31 +443,25 @@ bool UringLoop::flush_pending() {
 }
 
 void UringLoop::give_buffers(uint32_t count) {
-  const int mask = io_uring_buf_ring_mask(buffer_count_);
-  const uint32_t first = buffers_given_;
-  for (uint32_t i = 0; i < count; ++i) {
-    const uint32_t bid = first + i;
-    io_uring_buf_ring_add(buf_ring_, buffers_ + size_t{bid} * buffer_size_, buffer_size_,
-                          static_cast<unsigned short>(bid), mask, static_cast<int>(i));
-  }
-  io_uring_buf_ring_advance(buf_ring_, static_cast<int>(count));
+  for (uint32_t i = 0; i < count; ++i) to_recycle_.push_back(static_cast<uint16_t>(buffers_given_ + i));
   buffers_given_ += count;
+  recycle_buffers();
 }
 
 void UringLoop::recycle_buffers() {
-  if (!to_recycle_.empty()) {
-    const int mask = io_uring_buf_ring_mask(buffer_count_);
-    int i = 0;
-    for (uint16_t bid : to_recycle_) {
-      io_uring_buf_ring_add(buf_ring_, buffers_ + size_t{bid} * buffer_size_, buffer_size_, bid, mask, i++);
-    }
-    io_uring_buf_ring_advance(buf_ring_, i);
-    to_recycle_.clear();
-  }
   if (grow_buffers_) {
     grow_buffers_ = false;
-    give_buffers(std::min(buffers_given_, buffer_count_ - buffers_given_));
+    give_buffers(std::min(buffers_given_, buffer_count_ - buffers_given_));  // recycles them all
+    return;
   }
+  if (to_recycle_.empty()) return;
+  const int mask = io_uring_buf_ring_mask(buffer_count_);
+  int i = 0;
+  for (uint16_t bid : to_recycle_) {
+    io_uring_buf_ring_add(buf_ring_, buffers_ + size_t{bid} * buffer_size_, buffer_size_, bid, mask, i++);
+  }
+  io_uring_buf_ring_advance(buf_ring_, i);
+  to_recycle_.clear();
 }
 
 bool UringLoop::handle(const io_uring_cqe& cqe, Event& event) {
