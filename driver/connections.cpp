@@ -75,6 +75,7 @@ LinkId ConnectionTable::open(uint32_t owner, uint32_t broker, const std::string*
   l.in_flight.reset_capacity(options.window);
   l.out.clear();
   l.later.clear();
+  l.tail = {};  // tail_owner stays until the next write (see Link::tail)
   l.unflushed = 0;
   drop_partial(l);
   l.connect_started_ns = l.connected_ns = l.negotiated_ns = 0;
@@ -230,6 +231,7 @@ void ConnectionTable::drop_connection(Link& l, bool loop_closed_it, int64_t now)
   l.send_in_progress = false;
   l.out.clear();
   l.later.clear();
+  l.tail = {};  // tail_owner stays until the next write (see Link::tail)
   l.unflushed = 0;
   drop_partial(l);
   if (!sasl_.empty()) sasl_.erase(id);  // an authentication in progress dies with its connection
@@ -533,6 +535,7 @@ void ConnectionTable::fall_back_to_0_9(LinkId id, int64_t now) {
 
 std::vector<uint8_t>& ConnectionTable::write_buffer(Link& l) {
   if (l.send_in_progress) return l.later;
+  settle_tail(l);  // whatever comes next goes after the borrowed set
   if (l.out.capacity() == 0) {
     if (!spare_writes_.empty()) {
       l.out.swap(spare_writes_.back());
@@ -542,6 +545,37 @@ std::vector<uint8_t>& ConnectionTable::write_buffer(Link& l) {
     }
   }
   return l.out;
+}
+
+void ConnectionTable::settle_tail(Link& l) {
+  if (l.send_in_progress) return;  // the loop reads it: let go at kSent
+  l.out.insert(l.out.end(), l.tail.begin(), l.tail.end());
+  l.tail = {};
+  l.tail_owner.reset();
+}
+
+size_t ConnectionTable::append_produce(LinkId id, protocol::ProduceRequest& body, int16_t version, InFlight meta,
+                                       std::shared_ptr<const std::vector<uint8_t>> owner) {
+  Link& l = links_[id];
+  auto& set = body.topic_data.back().partition_data.back().records;
+  if (!gathered_sends_ || !owner || l.send_in_progress || protocol::ProduceRequest::is_flexible(version) || !set ||
+      set->size() < kLeastBorrowedBytes) {
+    return append(id, body, version, meta);
+  }
+  // Encoded with an empty last set, which ends the request in these versions (its 4-byte length
+  // last): then that length and the frame's size are made to count the set that follows.
+  const protocol::Bytes borrowed = *set;
+  set = protocol::Bytes();
+  const size_t head = append(id, body, version, meta);  // into l.out: no send is in progress
+  set = borrowed;
+  const auto put_be32 = [](uint8_t* at, size_t v) {
+    for (int i = 3; i >= 0; --i, v >>= 8) at[i] = static_cast<uint8_t>(v);
+  };
+  put_be32(l.out.data() + l.out.size() - 4, borrowed.size());
+  put_be32(l.out.data() + l.out.size() - head, head - 4 + borrowed.size());
+  l.tail = borrowed;
+  l.tail_owner = std::move(owner);
+  return head + borrowed.size();
 }
 
 void ConnectionTable::spare_write_buffer(Link& l) {
@@ -556,7 +590,7 @@ void ConnectionTable::spare_write_buffer(Link& l) {
 void ConnectionTable::flush(LinkId id, int64_t now) {
   Link& l = links_[id];
   if (l.out.empty() || l.send_in_progress) return;
-  bytes_flushed_ += l.out.size();
+  bytes_flushed_ += l.out.size() + l.tail.size();
   // The requests appended since the last flush are handed to the socket now.
   for (uint32_t i = l.in_flight.size() - std::min(l.unflushed, l.in_flight.size()); i < l.in_flight.size(); ++i) {
     l.in_flight.at(i).sent_ns = now;
@@ -570,6 +604,8 @@ void ConnectionTable::on_sent(LinkId id, int64_t now) {
   Link& l = links_[id];
   if (l.state != LinkState::kHandshake && l.state != LinkState::kReady) return;
   l.send_in_progress = false;
+  l.tail = {};  // written: the encoder may rewrite its buffer
+  l.tail_owner.reset();
   if (!l.later.empty()) {
     // A copy, not a swap: `later` stays small, and only `out` keeps the capacity of a write.
     l.out.assign(l.later.begin(), l.later.end());

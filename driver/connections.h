@@ -88,6 +88,13 @@ struct Link {
   // connection holds none.
   std::vector<uint8_t> out;
   std::vector<uint8_t> later;
+  // A large produce record set sent from the encoder's buffer right after `out`, in the same
+  // gathered send, instead of copied into `out` (ConnectionTable::append_produce). It is set only
+  // while it ends what is queued. `tail_owner` keeps the buffer from being rewritten or freed
+  // while a send may read it, and can outlive `tail`: a dropped connection's send may still be
+  // in the kernel, so the reference goes at the link's next write.
+  std::span<const uint8_t> tail;
+  std::shared_ptr<const std::vector<uint8_t>> tail_owner;
   uint32_t unflushed = 0;            // requests appended since the last flush (the last of in_flight)
   std::vector<uint8_t> partial;      // bytes of an incomplete response frame
   size_t partial_consumed = 0;       // front bytes of `partial` already handed out as frames
@@ -173,10 +180,22 @@ class ConnectionTable {
   // Bytes appended and not yet handed to the loop.
   size_t queued_bytes(LinkId id) const {
     const Link& l = links_[id];
-    return l.send_in_progress ? l.later.size() : l.out.size();
+    return l.send_in_progress ? l.later.size() : l.out.size() + l.tail.size();
   }
   template <typename Request>
   size_t append(LinkId id, const Request& body, int16_t version, InFlight meta);
+  // A produce request whose last record set lives in `owner`'s buffer. When the loop gathers
+  // (allow_gathered_sends), nothing of the link is being written, the version ends the request
+  // with that set (v0-8) and it is large, the set is not copied: it goes out from `owner` after
+  // the rest of the request, and `owner` is held until then. Otherwise, as append().
+  size_t append_produce(LinkId id, protocol::ProduceRequest& body, int16_t version, InFlight meta,
+                        std::shared_ptr<const std::vector<uint8_t>> owner);
+  // Copies a link's borrowed record set into its write buffer and lets the buffer go, unless a
+  // send is reading it: the encoder calls it before it rewrites a set for this link.
+  void settle_tail(LinkId id) { settle_tail(links_[id]); }
+  void allow_gathered_sends(bool allow) { gathered_sends_ = allow; }
+  // Below this, copying a record set costs less than a second part in the send.
+  static constexpr size_t kLeastBorrowedBytes = 4096;
   void flush(LinkId id, int64_t now);
 
   // Event loop input. `detail` says why a connect failed where the loop knows (TLS: OpenSSL's
@@ -254,6 +273,8 @@ class ConnectionTable {
   // the writes in progress at once, not those of every connection's largest write (500 clients
   // growing their own buffers cost 2,400 page faults, 18 µs each on a VM with shadow paging).
   std::vector<uint8_t>& write_buffer(Link& l);
+  void settle_tail(Link& l);
+  bool gathered_sends_ = false;
   void spare_write_buffer(Link& l);  // l.out, written, back to the spare buffers
   static constexpr size_t kSpareWriteBuffers = 256;              // kept at most
   static constexpr size_t kLargestSpareWriteBuffer = 256 * 1024;  // larger ones are freed
@@ -314,6 +335,21 @@ size_t ConnectionTable::append(LinkId id, const Request& body, int16_t version, 
   l.in_flight.push(meta);
   ++l.unflushed;
   return size;
+}
+
+// Whether `Loop` has the gathered send (net/event_loop.h): io_uring and Asio, not TLS.
+template <typename Loop>
+constexpr bool kLoopGathers = requires(Loop& loop, const uint8_t* p, size_t n) { loop.send(net::ConnId{}, p, n, p, n); };
+
+// Hands the bytes flush() queued for link `id` to `loop` (an IoOp::kSend): `out`, then the
+// borrowed record set, if any, in the same send.
+template <typename Loop>
+void start_send(Loop& loop, const ConnectionTable& links, LinkId id) {
+  const Link& l = links.link(id);
+  if constexpr (kLoopGathers<Loop>) {
+    if (!l.tail.empty()) return loop.send(id, l.out.data(), l.out.size(), l.tail.data(), l.tail.size());
+  }
+  loop.send(id, l.out.data(), l.out.size());
 }
 
 }  // namespace ws::driver

@@ -60,19 +60,40 @@ void ProduceEncoder::write_set(std::vector<uint8_t>& out, std::span<const Pendin
   writer_.finish();
 }
 
+std::vector<uint8_t>& ProduceEncoder::rewritable_set(bool keep_bytes) {
+  if (repeat_set_.use_count() == 1) return *repeat_set_;
+  // A spare that only this list holds is free; else a new buffer (its pages are touched once,
+  // and it is kept among the spares when it is let go of).
+  std::shared_ptr<std::vector<uint8_t>> next;
+  const auto free = std::find_if(spare_sets_.begin(), spare_sets_.end(),
+                                 [](const std::shared_ptr<std::vector<uint8_t>>& b) { return b.use_count() == 1; });
+  if (free != spare_sets_.end()) {
+    next = std::move(*free);
+    spare_sets_.erase(free);
+  } else {
+    next = std::make_shared<std::vector<uint8_t>>();
+  }
+  if (keep_bytes) next->assign(repeat_set_->begin(), repeat_set_->end());
+  if (spare_sets_.size() < kSpareSets) spare_sets_.push_back(std::move(repeat_set_));  // free after its send
+  repeat_set_ = std::move(next);
+  return *repeat_set_;
+}
+
 protocol::Bytes ProduceEncoder::repeated_set(std::span<const PendingRecord> records, uint32_t producer,
                                              int64_t timestamp_ms, const protocol::BatchProducer& batch) {
   if (repeat_records_ == records.size() && repeat_first_payload_ == next_payload_) {
     // The same values as encoding would take, in the same order: the pool moves on past them.
     next_payload_ = (next_payload_ + records.size()) % payloads_->size();
-    protocol::restamp_record_batch_v2(repeat_set_, timestamp_ms, batch);
-    return protocol::Bytes(repeat_set_.data(), repeat_set_.size());
+    std::vector<uint8_t>& set = rewritable_set(true);
+    protocol::restamp_record_batch_v2(set, timestamp_ms, batch);
+    return protocol::Bytes(set.data(), set.size());
   }
   repeat_first_payload_ = next_payload_;
-  repeat_set_.clear();
-  write_set(repeat_set_, records, producer, 2, timestamp_ms, batch);
+  std::vector<uint8_t>& set = rewritable_set(false);
+  set.clear();
+  write_set(set, records, producer, 2, timestamp_ms, batch);
   repeat_records_ = records.size();
-  return protocol::Bytes(repeat_set_.data(), repeat_set_.size());
+  return protocol::Bytes(set.data(), set.size());
 }
 
 size_t ProduceEncoder::append(ConnectionTable& links, LinkId link, const std::string& topic,
@@ -88,12 +109,16 @@ size_t ProduceEncoder::append(ConnectionTable& links, LinkId link, const std::st
           .count();
   auto& partitions = request_.topic_data[0].partition_data;
   partitions.clear();
+  std::shared_ptr<const std::vector<uint8_t>> sent_from;  // the set's buffer, if links may send from it
   // Records come grouped by partition: equal ends mean one partition.
   if (!records.empty() && records.front().partition == records.back().partition && can_repeat_sets(magic)) {
+    // A set this link still queues from an earlier request is copied out first: it is rewritten.
+    links.settle_tail(link);
     partitions.emplace_back();
     partitions.back().index = records.front().partition;
     partitions.back().records =
         repeated_set(records, producer, timestamp_ms, batch_for(records.front().partition, records.size()));
+    sent_from = repeat_set_;
   } else {
     // One record set per run of equal partitions, all in one buffer (views are taken once it no
     // longer grows).
@@ -120,7 +145,7 @@ size_t ProduceEncoder::append(ConnectionTable& links, LinkId link, const std::st
       static_cast<int32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(config_.request_timeout).count());
   meta.records = static_cast<uint32_t>(records.size());
   meta.expects_response = config_.acks != 0;
-  return links.append(link, request_, version, meta);
+  return links.append_produce(link, request_, version, meta, std::move(sent_from));
 }
 
 std::span<const PendingRecord> PartitionGrouper::group(std::span<const PendingRecord> records) {

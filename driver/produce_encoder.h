@@ -86,7 +86,14 @@ class ProduceEncoder {
   size_t value_from_ = SIZE_MAX;           // the pool value value_ holds past its stamp
   std::string key_;
   protocol::ProduceRequest request_;
-  std::vector<uint8_t> repeat_set_;     // the last one-partition RecordBatch v2 (see repeated_set)
+  // The buffer of a set that is rewritten in place, unless a link's send still reads it (its
+  // reference makes the count above 1): then the set moves to a buffer no send holds.
+  std::vector<uint8_t>& rewritable_set(bool keep_bytes);
+  // The last one-partition RecordBatch v2 (see repeated_set). Links send it from here
+  // (ConnectionTable::append_produce) and hold a reference while they do.
+  std::shared_ptr<std::vector<uint8_t>> repeat_set_ = std::make_shared<std::vector<uint8_t>>();
+  std::vector<std::shared_ptr<std::vector<uint8_t>>> spare_sets_;  // earlier buffers, free once unheld
+  static constexpr size_t kSpareSets = 8;
   size_t repeat_first_payload_ = 0;     // the pool value its first record holds
   size_t repeat_records_ = 0;           // its record count; 0: none kept
 };

@@ -181,7 +181,7 @@ class StormWorker {
       switch (op.kind) {
         case IoOp::kConnect: loop_->connect(op.link, table_.endpoint(op.link), table_.source(op.link)); break;
         case IoOp::kSend:
-          if (op.generation == l.generation && l.send_in_progress) loop_->send(op.link, l.out.data(), l.out.size());
+          if (op.generation == l.generation && l.send_in_progress) start_send(*loop_, table_, op.link);
           break;
         case IoOp::kClose: loop_->close(op.link); break;
       }

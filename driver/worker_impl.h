@@ -50,6 +50,7 @@ Worker<Loop>::Worker(const RunConfig& config, RunControl& control, Mailbox& mail
       encoder_(config, control.run_id, worker_detail::wall_minus_steady_ns(), share.payloads),
       ctx_(config, control, links_, timers_, metadata_, metrics_, encoder_, scratch_) {
   ctx_.wall_minus_steady_ns = worker_detail::wall_minus_steady_ns();
+  links_.allow_gathered_sends(kLoopGathers<Loop>);
   ctx_.max_write_bytes = std::clamp<size_t>(worker_detail::kWriteBudgetBytes / std::max<uint32_t>(1, share.producers),
                                             4 << 10, 64 << 10);
   producers_.reserve(share.producers);
@@ -345,7 +346,7 @@ void Worker<Loop>::execute_io() {
     switch (op.kind) {
       case IoOp::kConnect: loop_->connect(op.link, links_.endpoint(op.link), links_.source(op.link)); break;
       case IoOp::kSend:
-        if (op.generation == l.generation && l.send_in_progress) loop_->send(op.link, l.out.data(), l.out.size());
+        if (op.generation == l.generation && l.send_in_progress) start_send(*loop_, links_, op.link);
         break;
       case IoOp::kClose: loop_->close(op.link); break;
     }

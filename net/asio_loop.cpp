@@ -1,5 +1,6 @@
 #include "net/asio_loop.h"
 
+#include <array>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -8,6 +9,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <array>
 #include <cassert>
 #include <cerrno>
 #include <chrono>
@@ -32,7 +34,9 @@ struct AsioLoop::Impl {
     std::optional<Socket> socket;  // made on first use, then reopened for every connection
     const uint8_t* send_data = nullptr;  // non-null while a send() is unfinished
     size_t send_size = 0;
-    size_t send_offset = 0;
+    const uint8_t* send_more = nullptr;  // a gathered send's second part (send_more_size bytes)
+    size_t send_more_size = 0;
+    size_t send_offset = 0;              // into data, then on into more
     uint32_t gen = 0;  // bumped on close; handlers carry the generation they were started in
     SlotState state = kFree;
     bool readable = false;    // on the readable list: to be read first at the next poll
@@ -71,6 +75,8 @@ struct AsioLoop::Impl {
     s.socket->close(ignored);
     if (s.accepted) accepted_ids.give_back(conn);
     s.send_data = nullptr;
+    s.send_more = nullptr;
+    s.send_more_size = 0;
     s.readable = false;
     s.wait_armed = false;
     s.paused = false;
@@ -109,9 +115,17 @@ struct AsioLoop::Impl {
   void start_write(ConnId conn) {
     Slot& s = slots[conn];
     const uint32_t gen = s.gen;
-    s.socket->async_write_some(
-        asio::buffer(s.send_data + s.send_offset, s.send_size - s.send_offset),
-        [this, conn, gen](const error_code& ec, size_t written) { on_write(conn, gen, ec, written); });
+    const auto done = [this, conn, gen](const error_code& ec, size_t written) { on_write(conn, gen, ec, written); };
+    if (s.send_offset < s.send_size && s.send_more != nullptr) {
+      // The rest of `data` and then `more`: one writev.
+      const std::array<asio::const_buffer, 2> parts{
+          asio::buffer(s.send_data + s.send_offset, s.send_size - s.send_offset),
+          asio::buffer(s.send_more, s.send_more_size)};
+      return s.socket->async_write_some(parts, done);
+    }
+    const bool in_data = s.send_offset < s.send_size;
+    const uint8_t* from = in_data ? s.send_data + s.send_offset : s.send_more + (s.send_offset - s.send_size);
+    s.socket->async_write_some(asio::buffer(from, s.send_size + s.send_more_size - s.send_offset), done);
   }
 
   void on_write(ConnId conn, uint32_t gen, const error_code& ec, size_t written) {
@@ -122,11 +136,13 @@ struct AsioLoop::Impl {
     }
     Slot& s = slots[conn];
     s.send_offset += written;
-    if (s.send_offset < s.send_size) {
+    if (s.send_offset < s.send_size + s.send_more_size) {
       ++stats.partial_sends;
       return start_write(conn);
     }
     s.send_data = nullptr;
+    s.send_more = nullptr;
+    s.send_more_size = 0;
     emit(Event::kSent, conn, 0);
   }
 
@@ -323,7 +339,7 @@ void AsioLoop::resume_receive(ConnId conn) {
   if (s.state == Impl::kOpen) m.read_next_poll(conn);  // while connecting, on_connect reads
 }
 
-void AsioLoop::send(ConnId conn, const uint8_t* data, size_t size) {
+void AsioLoop::send(ConnId conn, const uint8_t* data, size_t size, const uint8_t* more, size_t more_size) {
   Impl& m = *impl_;
   if (conn >= m.slots.size()) return;
   Impl::Slot& s = m.slots[conn];
@@ -331,6 +347,8 @@ void AsioLoop::send(ConnId conn, const uint8_t* data, size_t size) {
   assert(s.send_data == nullptr && "one send in flight per connection");
   s.send_data = data;
   s.send_size = size;
+  s.send_more = more_size > 0 ? more : nullptr;
+  s.send_more_size = more_size;
   s.send_offset = 0;
   if (s.state == Impl::kOpen) m.start_write(conn);  // while connecting, on_connect starts it
 }

@@ -340,13 +340,15 @@ void UringLoop::resume_receive(ConnId conn) {
   if (s.state == kOpen && (s.in_kernel & bit(kRecv)) == 0) queue(kRecv, conn);
 }
 
-void UringLoop::send(ConnId conn, const uint8_t* data, size_t size) {
+void UringLoop::send(ConnId conn, const uint8_t* data, size_t size, const uint8_t* more, size_t more_size) {
   if (conn >= slots_.size()) return;
   Slot& s = slots_[conn];
   if (s.state == kFree) return;
   assert(s.send_data == nullptr && "one send in flight per connection");
   s.send_data = data;
   s.send_size = size;
+  s.send_more = more_size > 0 ? more : nullptr;
+  s.send_more_size = more_size;
   s.send_offset = 0;
   if (s.state == kOpen) queue(kSend, conn);  // while connecting, the connect completion sends it
 }
@@ -373,6 +375,29 @@ void UringLoop::release(ConnId conn) {
   const uint32_t gen = s.gen + 1;
   s = Slot{};
   s.gen = gen;
+}
+
+void UringLoop::prep_send(io_uring_sqe* sqe, ConnId conn) {
+  const Slot& s = slots_[conn];
+  if (s.send_offset >= s.send_size || s.send_more == nullptr) {
+    // One part left: a plain send from where the offset is.
+    const bool in_data = s.send_offset < s.send_size;
+    const uint8_t* from = in_data ? s.send_data + s.send_offset : s.send_more + (s.send_offset - s.send_size);
+    const size_t left = in_data ? s.send_size - s.send_offset : s.send_size + s.send_more_size - s.send_offset;
+    io_uring_prep_send(sqe, s.fd, from, std::min(left, kMaxSendChunk), MSG_NOSIGNAL);
+    return;
+  }
+  // The rest of `data` and then `more`, in one sendmsg.
+  if (gathers_.size() <= conn) gathers_.resize(slots_.size());
+  if (!gathers_[conn]) gathers_[conn] = std::make_unique<Gather>();
+  Gather& g = *gathers_[conn];
+  const size_t head = s.send_size - s.send_offset;
+  g.parts[0] = iovec{const_cast<uint8_t*>(s.send_data + s.send_offset), head};
+  g.parts[1] = iovec{const_cast<uint8_t*>(s.send_more), std::min(s.send_more_size, kMaxSendChunk - head)};
+  g.message = msghdr{};
+  g.message.msg_iov = g.parts;
+  g.message.msg_iovlen = 2;
+  io_uring_prep_sendmsg(sqe, s.fd, &g.message, MSG_NOSIGNAL);
 }
 
 bool UringLoop::flush_pending() {
@@ -416,8 +441,7 @@ bool UringLoop::flush_pending() {
         sqe->buf_group = kBufferGroup;
         break;
       case kSend:
-        io_uring_prep_send(sqe, slot->fd, slot->send_data + slot->send_offset,
-                           std::min(slot->send_size - slot->send_offset, kMaxSendChunk), MSG_NOSIGNAL);
+        prep_send(sqe, op.conn);
         break;
       case kCancel:
         io_uring_prep_cancel64(sqe, pack(op.target, op.conn, op.gen), 0);
@@ -533,12 +557,14 @@ bool UringLoop::handle(const io_uring_cqe& cqe, Event& event) {
         return true;
       }
       s.send_offset += static_cast<size_t>(res);
-      if (s.send_offset < s.send_size) {
+      if (s.send_offset < s.send_size + s.send_more_size) {
         ++stats_.partial_sends;
         queue(kSend, conn);
         return false;
       }
       s.send_data = nullptr;
+      s.send_more = nullptr;
+      s.send_more_size = 0;
       event = Event{Event::kSent, conn, 0, {}};
       return true;
   }

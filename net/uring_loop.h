@@ -5,6 +5,7 @@
 #pragma once
 
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -20,6 +21,7 @@
 
 struct io_uring;
 struct io_uring_cqe;
+struct io_uring_sqe;
 struct io_uring_buf_ring;
 
 namespace ws::net {
@@ -36,7 +38,8 @@ class UringLoop {
   void connect(ConnId conn, const Endpoint& endpoint, const Endpoint* source = nullptr);
   bool listen(const Endpoint& where, const ListenOptions& options, std::string& error);
   uint16_t listen_port() const { return listen_port_; }
-  void send(ConnId conn, const uint8_t* data, size_t size);
+  void send(ConnId conn, const uint8_t* data, size_t size) { send(conn, data, size, nullptr, 0); }
+  void send(ConnId conn, const uint8_t* data, size_t size, const uint8_t* more, size_t more_size);
   void pause_receive(ConnId conn);
   void resume_receive(ConnId conn);
   void close(ConnId conn);
@@ -49,11 +52,13 @@ class UringLoop {
 
  private:
   enum SlotState : uint8_t { kFree, kConnecting, kOpen };
-  // 40 bytes per connection; everything else is shared by the loop.
+  // 56 bytes per connection; everything else is shared by the loop.
   struct Slot {
     const uint8_t* send_data = nullptr;  // non-null while a send() is unfinished
     size_t send_size = 0;
-    size_t send_offset = 0;
+    const uint8_t* send_more = nullptr;  // a gathered send's second part (send_more_size bytes)
+    size_t send_more_size = 0;
+    size_t send_offset = 0;              // into data, then on into more
     int fd = -1;
     uint32_t gen = 0;       // bumped on every close; completions carry the generation they began in
     SlotState state = kFree;
@@ -71,6 +76,12 @@ class UringLoop {
     uint8_t kind;
     uint8_t target;  // cancel: the op kind to cancel
   };
+  // What a gathered send's SQE points to, kept per connection (made on its first gathered send):
+  // the kernel reads it when the SQE is submitted, which may be after the next prep.
+  struct Gather {
+    msghdr message;
+    iovec parts[2];
+  };
   struct Address {
     sockaddr_storage addr;
     socklen_t len;
@@ -81,6 +92,7 @@ class UringLoop {
   void queue(uint8_t kind, ConnId conn);
   void grow(ConnId conn);  // the tables reach `conn`
   bool handle_accept(const io_uring_cqe& cqe, Event& event);
+  void prep_send(io_uring_sqe* sqe, ConnId conn);
   bool flush_pending();  // false if the SQ stayed full (the rest waits for the next poll)
   bool handle(const io_uring_cqe& cqe, Event& event);  // true if it produced an event
   size_t reap(std::span<Event> out, size_t n);
@@ -111,6 +123,7 @@ class UringLoop {
   std::vector<uint16_t> to_recycle_;  // buffer ids handed out; back to the ring at the next poll()
 
   std::vector<Slot> slots_;
+  std::vector<std::unique_ptr<Gather>> gathers_;  // by connection, for gathered sends
   // The listener: accepts run in the kernel while accept_in_kernel_; a failed accept is armed
   // again at the next poll() (accept_retry_), so an fd shortage cannot spin the loop.
   int listen_fd_ = -1;

@@ -78,13 +78,36 @@ void FakeLoop::send(net::ConnId conn, const uint8_t* data, size_t size) {
   if (!c.open || !c.connected) return;
   bytes_since_poll_ += size;
   most_bytes_between_polls = std::max(most_bytes_between_polls, bytes_since_poll_);
-  c.inbound.insert(c.inbound.end(), data, data + size);
   // The whole write is taken at once.
   if (hold_sends_) {
     held_sends_.push_back(conn);
   } else {
     queue_.push_back(net::Event{net::Event::kSent, conn, 0, {}});
   }
+  receive(conn, data, size);
+}
+
+void FakeLoop::send(net::ConnId conn, const uint8_t* data, size_t size, const uint8_t* more, size_t more_size) {
+  Conn& c = conns_[conn];
+  if (!c.open || !c.connected) return;
+  ++gathered_sends;
+  bytes_since_poll_ += size + more_size;
+  most_bytes_between_polls = std::max(most_bytes_between_polls, bytes_since_poll_);
+  if (hold_sends_) {
+    // As a kernel short of socket buffer would: the bytes are read when the send completes, so
+    // a caller that changed them before kSent is caught.
+    held_sends_.push_back(conn);
+    held_gathers_.push_back({conn, data, size, more, more_size});
+    return;
+  }
+  queue_.push_back(net::Event{net::Event::kSent, conn, 0, {}});
+  receive(conn, data, size);
+  if (conns_[conn].open) receive(conn, more, more_size);
+}
+
+void FakeLoop::receive(net::ConnId conn, const uint8_t* data, size_t size) {
+  Conn& c = conns_[conn];
+  c.inbound.insert(c.inbound.end(), data, data + size);
   size_t used = 0;
   while (true) {
     const auto check = protocol::check_frame(std::span<const uint8_t>(c.inbound).subspan(used));
@@ -97,6 +120,11 @@ void FakeLoop::send(net::ConnId conn, const uint8_t* data, size_t size) {
 }
 
 void FakeLoop::release_sends() {
+  for (const HeldGather& g : held_gathers_) {
+    if (conns_[g.conn].open) receive(g.conn, g.data, g.size);
+    if (conns_[g.conn].open) receive(g.conn, g.more, g.more_size);
+  }
+  held_gathers_.clear();
   for (const net::ConnId conn : held_sends_) {
     if (conns_[conn].open) queue_.push_back(net::Event{net::Event::kSent, conn, 0, {}});
   }
@@ -109,6 +137,7 @@ void FakeLoop::close(net::ConnId conn) {
   // No event of this connection is delivered after close() returns.
   std::erase_if(queue_, [&](const net::Event& e) { return e.conn == conn; });
   std::erase(held_sends_, conn);
+  std::erase_if(held_gathers_, [&](const HeldGather& g) { return g.conn == conn; });
 }
 
 void FakeLoop::close_from_broker(net::ConnId conn) {

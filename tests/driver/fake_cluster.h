@@ -123,6 +123,7 @@ class FakeLoop {
 
   void connect(net::ConnId conn, const net::Endpoint& endpoint, const net::Endpoint* source = nullptr);
   void send(net::ConnId conn, const uint8_t* data, size_t size);
+  void send(net::ConnId conn, const uint8_t* data, size_t size, const uint8_t* more, size_t more_size);
   void close(net::ConnId conn);
   size_t poll(std::span<net::Event> out, int timeout_ms);
   const char* name() const { return "fake"; }
@@ -143,6 +144,7 @@ class FakeLoop {
   }
   std::vector<net::ConnId> closed;  // close() calls, in order
   size_t most_bytes_between_polls = 0;    // the most bytes passed to send() between two polls
+  size_t gathered_sends = 0;              // send() calls with a second part
   std::vector<std::string> sources;  // the source address of each connect() that had one
 
  private:
@@ -158,6 +160,7 @@ class FakeLoop {
   void answer_sasl_token(net::ConnId conn, std::span<const uint8_t> token, int32_t corr, int16_t version);
   protocol::sasl::UserStore sasl_store_;
   void answer(net::ConnId conn, std::span<const uint8_t> frame);
+  void receive(net::ConnId conn, const uint8_t* data, size_t size);  // the broker reads written bytes
   void queue_data(net::ConnId conn, std::vector<uint8_t> bytes);
 
   FakeKafka* kafka_ = nullptr;
@@ -166,6 +169,14 @@ class FakeLoop {
   std::deque<net::Event> queue_;
   std::deque<std::vector<uint8_t>> store_;  // data of every kData event
   std::vector<net::ConnId> held_sends_;
+  struct HeldGather {
+    net::ConnId conn;
+    const uint8_t* data;
+    size_t size;
+    const uint8_t* more;
+    size_t more_size;
+  };
+  std::vector<HeldGather> held_gathers_;  // read by the broker only when released
   bool hold_sends_ = false;
   size_t bytes_since_poll_ = 0;
   net::LoopStats stats_;

@@ -178,6 +178,35 @@ TYPED_TEST(LoopTest, EchoesSixteenMegabytesSentInOneCall) {
   EXPECT_TRUE(std::string(loop.name()) == "io_uring" || std::string(loop.name()) == "asio");
 }
 
+// The producer's gathered send: a request's first bytes from one buffer and its 16 MB record set
+// from another, written in many pieces, arrive as one stream in order; then a plain send follows.
+TYPED_TEST(LoopTest, AGatheredSendArrivesAsOneStreamInOrder) {
+  TestServer server(TestServer::Mode::kEcho);
+  auto& loop = *this->loop_;
+  const std::vector<uint8_t> head = pattern(61, 7);
+  const std::vector<uint8_t> tail = pattern(16u << 20, 3);
+  const std::vector<uint8_t> after = pattern(1000, 5);
+  Recorder rec(1);
+  rec.expect_connect(0);
+  loop.connect(0, server.endpoint());
+  ASSERT_TRUE(poll_until(loop, rec, [&] { return rec[0].state != ConnLog::kConnecting; }));
+  ASSERT_EQ(rec[0].connect_error, 0);
+  loop.send(0, head.data(), head.size(), tail.data(), tail.size());
+  ASSERT_TRUE(poll_until(loop, rec, [&] { return rec[0].sent > 0 || rec[0].state == ConnLog::kDone; }));
+  EXPECT_EQ(rec[0].sent, 1) << "one kSent for both parts";
+  loop.send(0, after.data(), after.size());
+  const size_t size = head.size() + tail.size() + after.size();
+  ASSERT_TRUE(poll_until(loop, rec, [&] {
+    return (rec[0].data.size() >= size && rec[0].sent > 1) || rec[0].state == ConnLog::kDone;
+  }));
+  EXPECT_EQ(rec[0].close_error, -1);
+  ASSERT_EQ(rec[0].data.size(), size);
+  EXPECT_TRUE(rec[0].data == as_string(head) + as_string(tail) + as_string(after)) << "echoed bytes differ";
+  if (tail.size() > max_tcp_send_buffer()) {
+    EXPECT_GT(loop.stats().partial_sends, 0u);
+  }
+}
+
 TYPED_TEST(LoopTest, ConnectionRefusedIsReportedAndTheSlotIsFree) {
   // A bound port with no listener refuses connections, and nobody else can take it meanwhile.
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
