@@ -395,6 +395,7 @@ bool Producer::make_due(ClientContext& ctx, int64_t now) {
     const int32_t index = partitioner_.next(static_cast<int32_t>(partitions.size()), {}, available);
     if (index >= 0) {
       const int32_t partition = partitions[static_cast<size_t>(index)].id;
+      pending_one_partition_ = before == 0 || (pending_one_partition_ && pending_.front().partition == partition);
       pending_.resize(before + count);  // filled through a pointer: a loop the compiler keeps in registers
       PendingRecord* made = pending_.data() + before;
       for (uint32_t j = 0; j < count; ++j) {
@@ -411,7 +412,9 @@ bool Producer::make_due(ClientContext& ctx, int64_t now) {
                                              : std::span<const uint8_t>();
       const int32_t index = partitioner_.next(static_cast<int32_t>(partitions.size()), k, available);
       if (index < 0) break;  // no partition can take records now: the rest stays due
-      pending_.push_back(PendingRecord{.partition = partitions[static_cast<size_t>(index)].id,
+      const int32_t partition = partitions[static_cast<size_t>(index)].id;
+      pending_one_partition_ = pending_.empty() || (pending_one_partition_ && pending_.front().partition == partition);
+      pending_.push_back(PendingRecord{.partition = partition,
                                        .sequence = next_sequence_++,
                                        .intended_ns = first + static_cast<int64_t>(j) * interval});
     }
@@ -482,7 +485,9 @@ bool Producer::dispatch(ClientContext& ctx, int64_t now) {
     // stay in pending_, in order.
     std::span<const PendingRecord> mine(pending_);
     size_t kept = 0;
-    if (!std::all_of(pending_.begin(), pending_.end(), is_mine)) {
+    if (pending_one_partition_) {
+      if (!is_mine(pending_.front())) continue;
+    } else if (!std::all_of(pending_.begin(), pending_.end(), is_mine)) {
       outgoing_.clear();
       for (size_t i = 0; i < pending_.size(); ++i) {
         if (is_mine(pending_[i])) {
@@ -494,18 +499,25 @@ bool Producer::dispatch(ClientContext& ctx, int64_t now) {
       if (outgoing_.empty()) continue;
       mine = outgoing_;
     }
-    const std::span<const PendingRecord> records = grouper_.group(mine);
+    const std::span<const PendingRecord> records = pending_one_partition_ ? mine : grouper_.group(mine);
     InFlight meta;
     meta.intended_ns = records.front().intended_ns;
-    for (size_t i = 0; i < records.size();) {
-      Part p{records[i].partition, 0, records[i].intended_ns, records[i].intended_ns};
-      for (; i < records.size() && records[i].partition == p.partition; ++i) {
-        ++p.records;
-        p.first_intended_ns = std::min(p.first_intended_ns, records[i].intended_ns);
-        p.last_intended_ns = std::max(p.last_intended_ns, records[i].intended_ns);
-      }
-      push_part(l, p);
+    if (pending_one_partition_) {
+      // One partition, in the order made due: its first and last records bound its times.
+      push_part(l, Part{records.front().partition, static_cast<uint32_t>(records.size()), records.front().intended_ns,
+                        records.back().intended_ns});
       ++meta.parts;
+    } else {
+      for (size_t i = 0; i < records.size();) {
+        Part p{records[i].partition, 0, records[i].intended_ns, records[i].intended_ns};
+        for (; i < records.size() && records[i].partition == p.partition; ++i) {
+          ++p.records;
+          p.first_intended_ns = std::min(p.first_intended_ns, records[i].intended_ns);
+          p.last_intended_ns = std::max(p.last_intended_ns, records[i].intended_ns);
+        }
+        push_part(l, p);
+        ++meta.parts;
+      }
     }
     const size_t bytes = ctx.encoder.append(ctx.links, l.link, topic, records, global_index_, l.magic, l.version, meta,
                                             idempotent_ ? &identity_ : nullptr);
@@ -516,6 +528,8 @@ bool Producer::dispatch(ClientContext& ctx, int64_t now) {
     ++counters.broker(l.broker).produce_requests;
     l.unflushed = ctx.config.acks == 0;
     pending_.resize(kept);
+    // What stays is what other leaders lead: told apart again when it grows, so assume mixed.
+    pending_one_partition_ = kept == 0;
     sent = true;
     if (pending_.empty()) break;
   }
@@ -676,6 +690,7 @@ void Producer::record_unsent_backlog(ClientContext& ctx, int64_t now) {
     ++ctx.metrics.counters.messages_unsent_due;
   }
   pending_.clear();
+  pending_one_partition_ = true;
   const int64_t interval = static_cast<int64_t>(ctx.config.record_interval_ns());
   if (interval == 0 || next_record_ns_ == 0) return;
   // Records due within the last few milliseconds are timer slack (the loop wakes up to 1 ms

@@ -133,7 +133,12 @@ class Producer {
   bool measured_from_published_ = false;
   Partitioner partitioner_;
   std::vector<LeaderLink> links_;
-  std::vector<PendingRecord> pending_;  // due, partition chosen, not sent yet (their leaders were busy)
+  // Due, partition chosen, not sent yet (their leaders were busy). In the order made due, so
+  // their intended times never decrease.
+  std::vector<PendingRecord> pending_;
+  // Every record in pending_ is of pending_.front()'s partition (a sticky or fixed producer's
+  // batches): dispatch then sends them as they are, without a pass over them per leader.
+  bool pending_one_partition_ = true;
   std::vector<PendingRecord> outgoing_;  // dispatch: one leader's share of pending_ (reused)
   PartitionGrouper grouper_;               // dispatch: orders a request's records by partition
   int64_t next_record_ns_ = 0;  // paced runs: intended time of the next record not yet made due
