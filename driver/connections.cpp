@@ -75,7 +75,7 @@ LinkId ConnectionTable::open(uint32_t owner, uint32_t broker, const std::string*
   l.in_flight.reset_capacity(options.window);
   l.out.clear();
   l.later.clear();
-  l.tail = {};  // tail_owner stays until the next write (see Link::tail)
+  drop_borrowed(l);
   l.unflushed = 0;
   drop_partial(l);
   l.connect_started_ns = l.connected_ns = l.negotiated_ns = 0;
@@ -231,7 +231,7 @@ void ConnectionTable::drop_connection(Link& l, bool loop_closed_it, int64_t now)
   l.send_in_progress = false;
   l.out.clear();
   l.later.clear();
-  l.tail = {};  // tail_owner stays until the next write (see Link::tail)
+  drop_borrowed(l);
   l.unflushed = 0;
   drop_partial(l);
   if (!sasl_.empty()) sasl_.erase(id);  // an authentication in progress dies with its connection
@@ -535,7 +535,6 @@ void ConnectionTable::fall_back_to_0_9(LinkId id, int64_t now) {
 
 std::vector<uint8_t>& ConnectionTable::write_buffer(Link& l) {
   if (l.send_in_progress) return l.later;
-  settle_tail(l);  // whatever comes next goes after the borrowed set
   if (l.out.capacity() == 0) {
     if (!spare_writes_.empty()) {
       l.out.swap(spare_writes_.back());
@@ -547,11 +546,26 @@ std::vector<uint8_t>& ConnectionTable::write_buffer(Link& l) {
   return l.out;
 }
 
-void ConnectionTable::settle_tail(Link& l) {
-  if (l.send_in_progress) return;  // the loop reads it: let go at kSent
-  l.out.insert(l.out.end(), l.tail.begin(), l.tail.end());
-  l.tail = {};
-  l.tail_owner.reset();
+void ConnectionTable::drop_borrowed(Link& l) {
+  for (Link::Borrowed& b : l.borrowed) dropped_sends_.push_back(std::move(b.owner));
+  l.borrowed.clear();
+  l.borrowed_bytes = 0;
+}
+
+std::span<const iovec> ConnectionTable::send_parts(LinkId id) {
+  const Link& l = links_[id];
+  send_parts_.clear();
+  const auto part = [&](const uint8_t* data, size_t size) {
+    if (size > 0) send_parts_.push_back(iovec{const_cast<uint8_t*>(data), size});
+  };
+  size_t from = 0;
+  for (const Link::Borrowed& b : l.borrowed) {
+    part(l.out.data() + from, b.at - from);
+    part(b.bytes.data(), b.bytes.size());
+    from = b.at;
+  }
+  part(l.out.data() + from, l.out.size() - from);
+  return send_parts_;
 }
 
 size_t ConnectionTable::append_produce(LinkId id, protocol::ProduceRequest& body, int16_t version, InFlight meta,
@@ -563,7 +577,7 @@ size_t ConnectionTable::append_produce(LinkId id, protocol::ProduceRequest& body
     return append(id, body, version, meta);
   }
   // Encoded with an empty last set, which ends the request in these versions (its 4-byte length
-  // last): then that length and the frame's size are made to count the set that follows.
+  // last): then that length and the frame's size are made to count the set sent in its place.
   const protocol::Bytes borrowed = *set;
   set = protocol::Bytes();
   const size_t head = append(id, body, version, meta);  // into l.out: no send is in progress
@@ -573,8 +587,8 @@ size_t ConnectionTable::append_produce(LinkId id, protocol::ProduceRequest& body
   };
   put_be32(l.out.data() + l.out.size() - 4, borrowed.size());
   put_be32(l.out.data() + l.out.size() - head, head - 4 + borrowed.size());
-  l.tail = borrowed;
-  l.tail_owner = std::move(owner);
+  l.borrowed.push_back(Link::Borrowed{l.out.size(), borrowed, std::move(owner)});
+  l.borrowed_bytes += borrowed.size();
   return head + borrowed.size();
 }
 
@@ -590,7 +604,7 @@ void ConnectionTable::spare_write_buffer(Link& l) {
 void ConnectionTable::flush(LinkId id, int64_t now) {
   Link& l = links_[id];
   if (l.out.empty() || l.send_in_progress) return;
-  bytes_flushed_ += l.out.size() + l.tail.size();
+  bytes_flushed_ += l.out.size();
   // The requests appended since the last flush are handed to the socket now.
   for (uint32_t i = l.in_flight.size() - std::min(l.unflushed, l.in_flight.size()); i < l.in_flight.size(); ++i) {
     l.in_flight.at(i).sent_ns = now;
@@ -604,8 +618,8 @@ void ConnectionTable::on_sent(LinkId id, int64_t now) {
   Link& l = links_[id];
   if (l.state != LinkState::kHandshake && l.state != LinkState::kReady) return;
   l.send_in_progress = false;
-  l.tail = {};  // written: the encoder may rewrite its buffer
-  l.tail_owner.reset();
+  l.borrowed.clear();  // written: the encoder may rewrite their buffers
+  l.borrowed_bytes = 0;
   if (!l.later.empty()) {
     // A copy, not a swap: `later` stays small, and only `out` keeps the capacity of a write.
     l.out.assign(l.later.begin(), l.later.end());

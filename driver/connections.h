@@ -19,6 +19,8 @@
 // both. No allocation per request once buffers have grown.
 #pragma once
 
+#include <sys/uio.h>
+
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -88,13 +90,16 @@ struct Link {
   // connection holds none.
   std::vector<uint8_t> out;
   std::vector<uint8_t> later;
-  // A large produce record set sent from the encoder's buffer right after `out`, in the same
-  // gathered send, instead of copied into `out` (ConnectionTable::append_produce). It is set only
-  // while it ends what is queued. `tail_owner` keeps the buffer from being rewritten or freed
-  // while a send may read it, and can outlive `tail`: a dropped connection's send may still be
-  // in the kernel, so the reference goes at the link's next write.
-  std::span<const uint8_t> tail;
-  std::shared_ptr<const std::vector<uint8_t>> tail_owner;
+  // Large produce record sets sent from the encoder's buffers instead of copied into `out`
+  // (ConnectionTable::append_produce), each after out's first `at` bytes, in one gathered send.
+  // `owner` keeps its buffer from being rewritten or freed until the send is complete.
+  struct Borrowed {
+    size_t at;
+    std::span<const uint8_t> bytes;
+    std::shared_ptr<const std::vector<uint8_t>> owner;
+  };
+  std::vector<Borrowed> borrowed;
+  size_t borrowed_bytes = 0;
   uint32_t unflushed = 0;            // requests appended since the last flush (the last of in_flight)
   std::vector<uint8_t> partial;      // bytes of an incomplete response frame
   size_t partial_consumed = 0;       // front bytes of `partial` already handed out as frames
@@ -166,7 +171,8 @@ class ConnectionTable {
   // Bytes the links hold for split response frames (their buffers' capacity, against
   // receive_budget_per_worker).
   size_t buffered_bytes() const { return buffered_bytes_; }
-  // Bytes handed to the loop for writing so far (it only grows): the worker paces new writes by it.
+  // Bytes of write buffers handed to the loop so far (it only grows; borrowed record sets are the
+  // encoder's, not counted): the worker paces new writes by it.
   uint64_t bytes_flushed() const { return bytes_flushed_; }
   Link& link(LinkId id) { return links_[id]; }
   const Link& link(LinkId id) const { return links_[id]; }
@@ -180,7 +186,7 @@ class ConnectionTable {
   // Bytes appended and not yet handed to the loop.
   size_t queued_bytes(LinkId id) const {
     const Link& l = links_[id];
-    return l.send_in_progress ? l.later.size() : l.out.size() + l.tail.size();
+    return l.send_in_progress ? l.later.size() : l.out.size() + l.borrowed_bytes;
   }
   template <typename Request>
   size_t append(LinkId id, const Request& body, int16_t version, InFlight meta);
@@ -190,10 +196,13 @@ class ConnectionTable {
   // the rest of the request, and `owner` is held until then. Otherwise, as append().
   size_t append_produce(LinkId id, protocol::ProduceRequest& body, int16_t version, InFlight meta,
                         std::shared_ptr<const std::vector<uint8_t>> owner);
-  // Copies a link's borrowed record set into its write buffer and lets the buffer go, unless a
-  // send is reading it: the encoder calls it before it rewrites a set for this link.
-  void settle_tail(LinkId id) { settle_tail(links_[id]); }
   void allow_gathered_sends(bool allow) { gathered_sends_ = allow; }
+  // A gathered send of link `id`'s queue: `out` with its borrowed sets in place. Valid until the
+  // next call (the loop copies the array).
+  std::span<const iovec> send_parts(LinkId id);
+  // Sets borrowed by sends of connections closed since: held until the loop's poll() after the
+  // close has returned (event_loop.h), which is when the worker calls this.
+  void release_dropped_sends() { dropped_sends_.clear(); }
   // Below this, copying a record set costs less than a second part in the send.
   static constexpr size_t kLeastBorrowedBytes = 4096;
   void flush(LinkId id, int64_t now);
@@ -273,8 +282,10 @@ class ConnectionTable {
   // the writes in progress at once, not those of every connection's largest write (500 clients
   // growing their own buffers cost 2,400 page faults, 18 µs each on a VM with shadow paging).
   std::vector<uint8_t>& write_buffer(Link& l);
-  void settle_tail(Link& l);
+  void drop_borrowed(Link& l);  // its connection is closed: the sets go to dropped_sends_
   bool gathered_sends_ = false;
+  std::vector<std::shared_ptr<const std::vector<uint8_t>>> dropped_sends_;
+  std::vector<iovec> send_parts_;
   void spare_write_buffer(Link& l);  // l.out, written, back to the spare buffers
   static constexpr size_t kSpareWriteBuffers = 256;              // kept at most
   static constexpr size_t kLargestSpareWriteBuffer = 256 * 1024;  // larger ones are freed
@@ -339,15 +350,15 @@ size_t ConnectionTable::append(LinkId id, const Request& body, int16_t version, 
 
 // Whether `Loop` has the gathered send (net/event_loop.h): io_uring and Asio, not TLS.
 template <typename Loop>
-constexpr bool kLoopGathers = requires(Loop& loop, const uint8_t* p, size_t n) { loop.send(net::ConnId{}, p, n, p, n); };
+constexpr bool kLoopGathers = requires(Loop& loop, std::span<const iovec> parts) { loop.send(net::ConnId{}, parts); };
 
-// Hands the bytes flush() queued for link `id` to `loop` (an IoOp::kSend): `out`, then the
-// borrowed record set, if any, in the same send.
+// Hands the bytes flush() queued for link `id` to `loop` (an IoOp::kSend): `out`, with the
+// record sets it borrowed in their places, in one send.
 template <typename Loop>
-void start_send(Loop& loop, const ConnectionTable& links, LinkId id) {
+void start_send(Loop& loop, ConnectionTable& links, LinkId id) {
   const Link& l = links.link(id);
   if constexpr (kLoopGathers<Loop>) {
-    if (!l.tail.empty()) return loop.send(id, l.out.data(), l.out.size(), l.tail.data(), l.tail.size());
+    if (!l.borrowed.empty()) return loop.send(id, links.send_parts(id));
   }
   loop.send(id, l.out.data(), l.out.size());
 }

@@ -74,6 +74,7 @@ std::vector<uint8_t>& ProduceEncoder::rewritable_set(bool keep_bytes) {
     next = std::make_shared<std::vector<uint8_t>>();
   }
   if (keep_bytes) next->assign(repeat_set_->begin(), repeat_set_->end());
+  bytes_set_aside_ += repeat_set_->size();  // held by sends until they complete
   if (spare_sets_.size() < kSpareSets) spare_sets_.push_back(std::move(repeat_set_));  // free after its send
   repeat_set_ = std::move(next);
   return *repeat_set_;
@@ -84,6 +85,11 @@ protocol::Bytes ProduceEncoder::repeated_set(std::span<const PendingRecord> reco
   if (repeat_records_ == records.size() && repeat_first_payload_ == next_payload_) {
     // The same values as encoding would take, in the same order: the pool moves on past them.
     next_payload_ = (next_payload_ + records.size()) % payloads_->size();
+    // Within a millisecond (and without idempotence) the set comes out the same: the links send
+    // it from one buffer, however many of their sends still read it.
+    if (protocol::record_batch_v2_stamped(*repeat_set_, timestamp_ms, batch)) {
+      return protocol::Bytes(repeat_set_->data(), repeat_set_->size());
+    }
     std::vector<uint8_t>& set = rewritable_set(true);
     protocol::restamp_record_batch_v2(set, timestamp_ms, batch);
     return protocol::Bytes(set.data(), set.size());
@@ -112,8 +118,6 @@ size_t ProduceEncoder::append(ConnectionTable& links, LinkId link, const std::st
   std::shared_ptr<const std::vector<uint8_t>> sent_from;  // the set's buffer, if links may send from it
   // Records come grouped by partition: equal ends mean one partition.
   if (!records.empty() && records.front().partition == records.back().partition && can_repeat_sets(magic)) {
-    // A set this link still queues from an earlier request is copied out first: it is rewritten.
-    links.settle_tail(link);
     partitions.emplace_back();
     partitions.back().index = records.front().partition;
     partitions.back().records =

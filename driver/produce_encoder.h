@@ -53,6 +53,11 @@ class ProduceEncoder {
   ProduceEncoder(const RunConfig& config, uint32_t run_id, int64_t wall_minus_steady_ns,
                  std::shared_ptr<const PayloadPool> payloads = nullptr);
 
+  // Bytes of record sets left to sends that still read them while the encoder went on in another
+  // buffer (it only grows): memory a burst of writes takes, as write buffers do (the worker
+  // paces new writes by both).
+  uint64_t bytes_set_aside() const { return bytes_set_aside_; }
+
   // Appends one produce request to `link`: `records` grouped by partition (in runs of equal
   // partitions), each run a record set of `magic`. With `identity` (--idempotent, magic 2) each
   // batch carries its producer id, epoch and next sequence. Returns the request's size in bytes.
@@ -94,6 +99,7 @@ class ProduceEncoder {
   std::shared_ptr<std::vector<uint8_t>> repeat_set_ = std::make_shared<std::vector<uint8_t>>();
   std::vector<std::shared_ptr<std::vector<uint8_t>>> spare_sets_;  // earlier buffers, free once unheld
   static constexpr size_t kSpareSets = 8;
+  uint64_t bytes_set_aside_ = 0;
   size_t repeat_first_payload_ = 0;     // the pool value its first record holds
   size_t repeat_records_ = 0;           // its record count; 0: none kept
 };

@@ -95,7 +95,10 @@ class Worker {
   int64_t drain_deadline_ns_ = INT64_MAX;
   int64_t consumer_deadline_ns_ = INT64_MAX;
   int64_t next_publish_ns_ = 0;
-  uint64_t flushed_at_poll_ = 0;  // links_.bytes_flushed() when the last poll() submitted the writes
+  // Memory new writes take: write buffers handed to the loop and record sets the encoder left to
+  // sends still reading them (borrowed sets a send shares with others take none).
+  uint64_t new_write_bytes() const { return links_.bytes_flushed() + encoder_.bytes_set_aside(); }
+  uint64_t flushed_at_poll_ = 0;  // new_write_bytes() when the last poll() submitted the writes
   int64_t next_sweep_ns_ = 0;
   uint64_t batch_ = 0;
   uint64_t metadata_generation_seen_ = 0;

@@ -28,15 +28,25 @@ using boost::system::error_code;
 using Socket = asio::basic_stream_socket<asio::ip::tcp, asio::io_context::executor_type>;
 using Acceptor = asio::basic_socket_acceptor<asio::ip::tcp, asio::io_context::executor_type>;
 
+namespace {
+// Drops the first `written` bytes of a gathered send's parts; true once none is left.
+bool advance(std::vector<asio::const_buffer>& parts, size_t written) {
+  size_t done = 0;
+  while (done < parts.size() && written >= parts[done].size()) written -= parts[done++].size();
+  parts.erase(parts.begin(), parts.begin() + static_cast<ptrdiff_t>(done));
+  if (!parts.empty()) parts.front() += written;
+  return parts.empty();
+}
+}  // namespace
+
 struct AsioLoop::Impl {
   enum SlotState : uint8_t { kFree, kConnecting, kOpen };
   struct Slot {
     std::optional<Socket> socket;  // made on first use, then reopened for every connection
     const uint8_t* send_data = nullptr;  // non-null while a send() is unfinished
     size_t send_size = 0;
-    const uint8_t* send_more = nullptr;  // a gathered send's second part (send_more_size bytes)
-    size_t send_more_size = 0;
-    size_t send_offset = 0;              // into data, then on into more
+    size_t send_offset = 0;
+    std::vector<asio::const_buffer> parts;  // a gathered send's parts not yet written
     uint32_t gen = 0;  // bumped on close; handlers carry the generation they were started in
     SlotState state = kFree;
     bool readable = false;    // on the readable list: to be read first at the next poll
@@ -75,8 +85,7 @@ struct AsioLoop::Impl {
     s.socket->close(ignored);
     if (s.accepted) accepted_ids.give_back(conn);
     s.send_data = nullptr;
-    s.send_more = nullptr;
-    s.send_more_size = 0;
+    s.parts.clear();
     s.readable = false;
     s.wait_armed = false;
     s.paused = false;
@@ -116,16 +125,8 @@ struct AsioLoop::Impl {
     Slot& s = slots[conn];
     const uint32_t gen = s.gen;
     const auto done = [this, conn, gen](const error_code& ec, size_t written) { on_write(conn, gen, ec, written); };
-    if (s.send_offset < s.send_size && s.send_more != nullptr) {
-      // The rest of `data` and then `more`: one writev.
-      const std::array<asio::const_buffer, 2> parts{
-          asio::buffer(s.send_data + s.send_offset, s.send_size - s.send_offset),
-          asio::buffer(s.send_more, s.send_more_size)};
-      return s.socket->async_write_some(parts, done);
-    }
-    const bool in_data = s.send_offset < s.send_size;
-    const uint8_t* from = in_data ? s.send_data + s.send_offset : s.send_more + (s.send_offset - s.send_size);
-    s.socket->async_write_some(asio::buffer(from, s.send_size + s.send_more_size - s.send_offset), done);
+    if (!s.parts.empty()) return s.socket->async_write_some(s.parts, done);  // one writev
+    s.socket->async_write_some(asio::buffer(s.send_data + s.send_offset, s.send_size - s.send_offset), done);
   }
 
   void on_write(ConnId conn, uint32_t gen, const error_code& ec, size_t written) {
@@ -135,14 +136,11 @@ struct AsioLoop::Impl {
       return emit(Event::kClosed, conn, ec.value());
     }
     Slot& s = slots[conn];
-    s.send_offset += written;
-    if (s.send_offset < s.send_size + s.send_more_size) {
+    if (s.parts.empty() ? (s.send_offset += written) < s.send_size : !advance(s.parts, written)) {
       ++stats.partial_sends;
       return start_write(conn);
     }
     s.send_data = nullptr;
-    s.send_more = nullptr;
-    s.send_more_size = 0;
     emit(Event::kSent, conn, 0);
   }
 
@@ -339,7 +337,7 @@ void AsioLoop::resume_receive(ConnId conn) {
   if (s.state == Impl::kOpen) m.read_next_poll(conn);  // while connecting, on_connect reads
 }
 
-void AsioLoop::send(ConnId conn, const uint8_t* data, size_t size, const uint8_t* more, size_t more_size) {
+void AsioLoop::send(ConnId conn, const uint8_t* data, size_t size) {
   Impl& m = *impl_;
   if (conn >= m.slots.size()) return;
   Impl::Slot& s = m.slots[conn];
@@ -347,10 +345,20 @@ void AsioLoop::send(ConnId conn, const uint8_t* data, size_t size, const uint8_t
   assert(s.send_data == nullptr && "one send in flight per connection");
   s.send_data = data;
   s.send_size = size;
-  s.send_more = more_size > 0 ? more : nullptr;
-  s.send_more_size = more_size;
   s.send_offset = 0;
   if (s.state == Impl::kOpen) m.start_write(conn);  // while connecting, on_connect starts it
+}
+
+void AsioLoop::send(ConnId conn, std::span<const iovec> parts) {
+  Impl& m = *impl_;
+  if (conn >= m.slots.size() || parts.empty()) return;
+  Impl::Slot& s = m.slots[conn];
+  if (s.state == Impl::kFree) return;
+  assert(s.send_data == nullptr && "one send in flight per connection");
+  s.parts.clear();
+  for (const iovec& p : parts) s.parts.emplace_back(p.iov_base, p.iov_len);
+  s.send_data = static_cast<const uint8_t*>(parts.front().iov_base);  // marks a send unfinished
+  if (s.state == Impl::kOpen) m.start_write(conn);
 }
 
 void AsioLoop::close(ConnId conn) {

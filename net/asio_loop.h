@@ -4,6 +4,8 @@
 // until the backlog is empty. See event_loop.h for the interface and its guarantees.
 #pragma once
 
+#include <sys/uio.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -24,8 +26,8 @@ class AsioLoop {
   void connect(ConnId conn, const Endpoint& endpoint, const Endpoint* source = nullptr);
   bool listen(const Endpoint& where, const ListenOptions& options, std::string& error);
   uint16_t listen_port() const;
-  void send(ConnId conn, const uint8_t* data, size_t size) { send(conn, data, size, nullptr, 0); }
-  void send(ConnId conn, const uint8_t* data, size_t size, const uint8_t* more, size_t more_size);
+  void send(ConnId conn, const uint8_t* data, size_t size);
+  void send(ConnId conn, std::span<const iovec> parts);  // gathered: see event_loop.h
   void pause_receive(ConnId conn);
   void resume_receive(ConnId conn);
   void close(ConnId conn);

@@ -128,11 +128,12 @@ struct LoopStats {
 //   void send(ConnId, const uint8_t* data, size_t size);  // the caller keeps `data` alive and
 //                                            // unchanged until kSent; at most one send in flight
 //                                            // per connection; partial writes are finished inside
-//   void send(ConnId, const uint8_t* data, size_t size, const uint8_t* more, size_t more_size);
-//                                            // io_uring and Asio only: a gathered send, `data` then
-//                                            // `more` as one write (sendmsg with two iovecs), so a
-//                                            // large part prepared elsewhere is not copied after
-//                                            // the small one; both kept as for send()
+//   void send(ConnId, std::span<const iovec> parts);
+//                                            // io_uring and Asio only: a gathered send, the parts'
+//                                            // bytes in order as one stream write (sendmsg/writev),
+//                                            // so parts prepared in several places are not copied
+//                                            // together first; one kSent for all. The iovec array
+//                                            // is copied; the bytes are kept as for send()
 //   void pause_receive(ConnId);              // stop reading: bytes wait in the socket and TCP
 //   void resume_receive(ConnId);             // flow control holds the peer back (a broker that
 //                                            // cannot keep up). kData already received may still

@@ -20,11 +20,25 @@ constexpr uint32_t kFirstReceiveBuffers = 32;  // in the ring at first; doubled 
 constexpr uint32_t kGenMask = 0xFFFFFF;
 constexpr unsigned kReapBatch = 256;
 constexpr size_t kMaxSendChunk = size_t{1} << 30;  // an SQE length is 32 bits
+constexpr size_t kMaxSendParts = 1024;               // IOV_MAX
 
 enum OpKind : uint8_t { kConnect = 1, kRecv = 2, kSend = 3, kCancel = 4, kAccept = 5 };
 constexpr int kAcceptFlags = SOCK_NONBLOCK | SOCK_CLOEXEC;
 
 constexpr uint8_t bit(uint8_t kind) { return static_cast<uint8_t>(1u << kind); }
+
+// Moves a gathered send past `written` bytes of its parts (from `first` on); true once all are.
+bool advance(std::vector<iovec>& parts, size_t& first, size_t written) {
+  while (first < parts.size() && written >= parts[first].iov_len) {
+    written -= parts[first].iov_len;
+    ++first;
+  }
+  if (first < parts.size()) {
+    parts[first].iov_base = static_cast<uint8_t*>(parts[first].iov_base) + written;
+    parts[first].iov_len -= written;
+  }
+  return first == parts.size();
+}
 
 // user_data: op kind (8 bits) | generation (24 bits) | connection (32 bits).
 uint64_t pack(uint8_t kind, ConnId conn, uint32_t gen) {
@@ -340,17 +354,35 @@ void UringLoop::resume_receive(ConnId conn) {
   if (s.state == kOpen && (s.in_kernel & bit(kRecv)) == 0) queue(kRecv, conn);
 }
 
-void UringLoop::send(ConnId conn, const uint8_t* data, size_t size, const uint8_t* more, size_t more_size) {
+void UringLoop::send(ConnId conn, const uint8_t* data, size_t size) {
   if (conn >= slots_.size()) return;
   Slot& s = slots_[conn];
   if (s.state == kFree) return;
   assert(s.send_data == nullptr && "one send in flight per connection");
   s.send_data = data;
   s.send_size = size;
-  s.send_more = more_size > 0 ? more : nullptr;
-  s.send_more_size = more_size;
   s.send_offset = 0;
+  s.gathered = false;
   if (s.state == kOpen) queue(kSend, conn);  // while connecting, the connect completion sends it
+}
+
+void UringLoop::send(ConnId conn, std::span<const iovec> parts) {
+  if (conn >= slots_.size() || parts.empty()) return;
+  Slot& s = slots_[conn];
+  if (s.state == kFree) return;
+  assert(s.send_data == nullptr && "one send in flight per connection");
+  Gather& g = gather(conn);
+  g.parts.assign(parts.begin(), parts.end());
+  g.first = 0;
+  s.send_data = static_cast<const uint8_t*>(parts.front().iov_base);  // marks a send unfinished
+  s.gathered = true;
+  if (s.state == kOpen) queue(kSend, conn);
+}
+
+UringLoop::Gather& UringLoop::gather(ConnId conn) {
+  if (gathers_.size() <= conn) gathers_.resize(slots_.size());
+  if (!gathers_[conn]) gathers_[conn] = std::make_unique<Gather>();
+  return *gathers_[conn];
 }
 
 void UringLoop::close(ConnId conn) {
@@ -379,24 +411,23 @@ void UringLoop::release(ConnId conn) {
 
 void UringLoop::prep_send(io_uring_sqe* sqe, ConnId conn) {
   const Slot& s = slots_[conn];
-  if (s.send_offset >= s.send_size || s.send_more == nullptr) {
-    // One part left: a plain send from where the offset is.
-    const bool in_data = s.send_offset < s.send_size;
-    const uint8_t* from = in_data ? s.send_data + s.send_offset : s.send_more + (s.send_offset - s.send_size);
-    const size_t left = in_data ? s.send_size - s.send_offset : s.send_size + s.send_more_size - s.send_offset;
-    io_uring_prep_send(sqe, s.fd, from, std::min(left, kMaxSendChunk), MSG_NOSIGNAL);
+  if (!s.gathered) {
+    io_uring_prep_send(sqe, s.fd, s.send_data + s.send_offset, std::min(s.send_size - s.send_offset, kMaxSendChunk),
+                       MSG_NOSIGNAL);
     return;
   }
-  // The rest of `data` and then `more`, in one sendmsg.
-  if (gathers_.size() <= conn) gathers_.resize(slots_.size());
-  if (!gathers_[conn]) gathers_[conn] = std::make_unique<Gather>();
+  // The parts left, as many as one sendmsg takes (IOV_MAX) and its result can count.
   Gather& g = *gathers_[conn];
-  const size_t head = s.send_size - s.send_offset;
-  g.parts[0] = iovec{const_cast<uint8_t*>(s.send_data + s.send_offset), head};
-  g.parts[1] = iovec{const_cast<uint8_t*>(s.send_more), std::min(s.send_more_size, kMaxSendChunk - head)};
+  size_t count = 0;
+  size_t bytes = 0;
+  while (g.first + count < g.parts.size() && count < kMaxSendParts &&
+         (count == 0 || bytes + g.parts[g.first + count].iov_len <= kMaxSendChunk)) {
+    bytes += g.parts[g.first + count].iov_len;
+    ++count;
+  }
   g.message = msghdr{};
-  g.message.msg_iov = g.parts;
-  g.message.msg_iovlen = 2;
+  g.message.msg_iov = g.parts.data() + g.first;
+  g.message.msg_iovlen = count;
   io_uring_prep_sendmsg(sqe, s.fd, &g.message, MSG_NOSIGNAL);
 }
 
@@ -556,15 +587,14 @@ bool UringLoop::handle(const io_uring_cqe& cqe, Event& event) {
         event = Event{Event::kClosed, conn, -res, {}};
         return true;
       }
-      s.send_offset += static_cast<size_t>(res);
-      if (s.send_offset < s.send_size + s.send_more_size) {
+      if (s.gathered ? !advance(gathers_[conn]->parts, gathers_[conn]->first, static_cast<size_t>(res))
+                     : (s.send_offset += static_cast<size_t>(res)) < s.send_size) {
         ++stats_.partial_sends;
         queue(kSend, conn);
         return false;
       }
       s.send_data = nullptr;
-      s.send_more = nullptr;
-      s.send_more_size = 0;
+      s.gathered = false;
       event = Event{Event::kSent, conn, 0, {}};
       return true;
   }

@@ -38,8 +38,8 @@ class UringLoop {
   void connect(ConnId conn, const Endpoint& endpoint, const Endpoint* source = nullptr);
   bool listen(const Endpoint& where, const ListenOptions& options, std::string& error);
   uint16_t listen_port() const { return listen_port_; }
-  void send(ConnId conn, const uint8_t* data, size_t size) { send(conn, data, size, nullptr, 0); }
-  void send(ConnId conn, const uint8_t* data, size_t size, const uint8_t* more, size_t more_size);
+  void send(ConnId conn, const uint8_t* data, size_t size);
+  void send(ConnId conn, std::span<const iovec> parts);  // gathered: see event_loop.h
   void pause_receive(ConnId conn);
   void resume_receive(ConnId conn);
   void close(ConnId conn);
@@ -52,19 +52,18 @@ class UringLoop {
 
  private:
   enum SlotState : uint8_t { kFree, kConnecting, kOpen };
-  // 56 bytes per connection; everything else is shared by the loop.
+  // 40 bytes per connection; everything else is shared by the loop.
   struct Slot {
     const uint8_t* send_data = nullptr;  // non-null while a send() is unfinished
     size_t send_size = 0;
-    const uint8_t* send_more = nullptr;  // a gathered send's second part (send_more_size bytes)
-    size_t send_more_size = 0;
-    size_t send_offset = 0;              // into data, then on into more
+    size_t send_offset = 0;
     int fd = -1;
     uint32_t gen = 0;       // bumped on every close; completions carry the generation they began in
     SlotState state = kFree;
     uint8_t in_kernel = 0;  // bit per op kind submitted whose last completion has not arrived
     bool paused = false;    // pause_receive(): no receive armed until resume_receive()
     bool accepted = false;  // the id came from accepted_ids_ and goes back there on release
+    bool gathered = false;  // the unfinished send is gathers_[conn]'s parts, not send_data
   };
   // An operation waiting to become an SQE at the next flush (connect/send/close only record
   // intent, so the ring is touched only from poll(), and an op for a closed slot is dropped).
@@ -76,12 +75,15 @@ class UringLoop {
     uint8_t kind;
     uint8_t target;  // cancel: the op kind to cancel
   };
-  // What a gathered send's SQE points to, kept per connection (made on its first gathered send):
-  // the kernel reads it when the SQE is submitted, which may be after the next prep.
+  // A gathered send's parts not yet written (from `first` on) and the message its SQE points to,
+  // kept per connection from its first gathered send on: the kernel reads them when the SQE is
+  // submitted, which may be after the next prep.
   struct Gather {
-    msghdr message;
-    iovec parts[2];
+    std::vector<iovec> parts;
+    size_t first = 0;
+    msghdr message{};
   };
+  Gather& gather(ConnId conn);
   struct Address {
     sockaddr_storage addr;
     socklen_t len;

@@ -276,15 +276,25 @@ void put_timestamps(uint8_t* batch, int64_t timestamp_ms) {
   put_big_endian(batch + kBaseTimestampOffset, static_cast<uint64_t>(timestamp_ms), 8);
   put_big_endian(batch + kMaxTimestampOffset, static_cast<uint64_t>(timestamp_ms), 8);
 }
+
+void put_stamp(uint8_t* batch, int64_t timestamp_ms, const BatchProducer& producer) {
+  put_big_endian(batch + kProducerIdOffset, static_cast<uint64_t>(producer.id), 8);
+  put_big_endian(batch + kProducerEpochOffset, static_cast<uint16_t>(producer.epoch), 2);
+  put_big_endian(batch + kBaseSequenceOffset, static_cast<uint32_t>(producer.base_sequence), 4);
+  put_timestamps(batch, timestamp_ms);
+}
 }  // namespace
 
 void restamp_record_batch_v2(std::span<uint8_t> batch, int64_t timestamp_ms, const BatchProducer& producer) {
-  restamp_header(batch, [&](uint8_t* b) {
-    put_big_endian(b + kProducerIdOffset, static_cast<uint64_t>(producer.id), 8);
-    put_big_endian(b + kProducerEpochOffset, static_cast<uint16_t>(producer.epoch), 2);
-    put_big_endian(b + kBaseSequenceOffset, static_cast<uint32_t>(producer.base_sequence), 4);
-    put_timestamps(b, timestamp_ms);
-  });
+  restamp_header(batch, [&](uint8_t* b) { put_stamp(b, timestamp_ms, producer); });
+}
+
+bool record_batch_v2_stamped(std::span<const uint8_t> batch, int64_t timestamp_ms, const BatchProducer& producer) {
+  if (batch.size() < kBatchHeaderSize) return true;  // restamp leaves it alone too
+  std::array<uint8_t, kRestampedEnd> header;
+  std::copy_n(batch.data(), kRestampedEnd, header.begin());
+  put_stamp(header.data(), timestamp_ms, producer);
+  return std::equal(header.begin(), header.end(), batch.begin());
 }
 
 void restamp_record_batch_v2(std::span<uint8_t> batch, int64_t timestamp_ms) {

@@ -89,6 +89,9 @@ struct BatchProducer {
 // The same, and the batch's producer id, epoch and base sequence set as well (one CRC patch): the
 // bytes RecordSetWriter writes for the same records with those options.
 void restamp_record_batch_v2(std::span<uint8_t> batch, int64_t timestamp_ms, const BatchProducer& producer);
+// Whether that restamp would leave `batch` as it is (it carries this timestamp and these fields
+// already): then a batch being sent can serve the next request as it is.
+bool record_batch_v2_stamped(std::span<const uint8_t> batch, int64_t timestamp_ms, const BatchProducer& producer);
 
 // One decoded record. Views into the Fetch response or into the reader's decompression buffer:
 // valid until the next call to RecordSetReader::next().

@@ -87,22 +87,27 @@ void FakeLoop::send(net::ConnId conn, const uint8_t* data, size_t size) {
   receive(conn, data, size);
 }
 
-void FakeLoop::send(net::ConnId conn, const uint8_t* data, size_t size, const uint8_t* more, size_t more_size) {
+void FakeLoop::send(net::ConnId conn, std::span<const iovec> parts) {
   Conn& c = conns_[conn];
   if (!c.open || !c.connected) return;
   ++gathered_sends;
-  bytes_since_poll_ += size + more_size;
+  for (const iovec& p : parts) bytes_since_poll_ += p.iov_len;
   most_bytes_between_polls = std::max(most_bytes_between_polls, bytes_since_poll_);
   if (hold_sends_) {
     // As a kernel short of socket buffer would: the bytes are read when the send completes, so
     // a caller that changed them before kSent is caught.
     held_sends_.push_back(conn);
-    held_gathers_.push_back({conn, data, size, more, more_size});
+    held_gathers_.push_back({conn, std::vector<iovec>(parts.begin(), parts.end())});
     return;
   }
   queue_.push_back(net::Event{net::Event::kSent, conn, 0, {}});
-  receive(conn, data, size);
-  if (conns_[conn].open) receive(conn, more, more_size);
+  receive_parts(conn, parts);
+}
+
+void FakeLoop::receive_parts(net::ConnId conn, std::span<const iovec> parts) {
+  for (const iovec& p : parts) {
+    if (conns_[conn].open) receive(conn, static_cast<const uint8_t*>(p.iov_base), p.iov_len);
+  }
 }
 
 void FakeLoop::receive(net::ConnId conn, const uint8_t* data, size_t size) {
@@ -120,10 +125,7 @@ void FakeLoop::receive(net::ConnId conn, const uint8_t* data, size_t size) {
 }
 
 void FakeLoop::release_sends() {
-  for (const HeldGather& g : held_gathers_) {
-    if (conns_[g.conn].open) receive(g.conn, g.data, g.size);
-    if (conns_[g.conn].open) receive(g.conn, g.more, g.more_size);
-  }
+  for (const HeldGather& g : held_gathers_) receive_parts(g.conn, g.parts);
   held_gathers_.clear();
   for (const net::ConnId conn : held_sends_) {
     if (conns_[conn].open) queue_.push_back(net::Event{net::Event::kSent, conn, 0, {}});

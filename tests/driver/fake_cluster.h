@@ -5,6 +5,8 @@
 // on what went over the wire and on the driver's counters.
 #pragma once
 
+#include <sys/uio.h>
+
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -123,7 +125,7 @@ class FakeLoop {
 
   void connect(net::ConnId conn, const net::Endpoint& endpoint, const net::Endpoint* source = nullptr);
   void send(net::ConnId conn, const uint8_t* data, size_t size);
-  void send(net::ConnId conn, const uint8_t* data, size_t size, const uint8_t* more, size_t more_size);
+  void send(net::ConnId conn, std::span<const iovec> parts);
   void close(net::ConnId conn);
   size_t poll(std::span<net::Event> out, int timeout_ms);
   const char* name() const { return "fake"; }
@@ -144,7 +146,7 @@ class FakeLoop {
   }
   std::vector<net::ConnId> closed;  // close() calls, in order
   size_t most_bytes_between_polls = 0;    // the most bytes passed to send() between two polls
-  size_t gathered_sends = 0;              // send() calls with a second part
+  size_t gathered_sends = 0;              // gathered send() calls
   std::vector<std::string> sources;  // the source address of each connect() that had one
 
  private:
@@ -161,6 +163,7 @@ class FakeLoop {
   protocol::sasl::UserStore sasl_store_;
   void answer(net::ConnId conn, std::span<const uint8_t> frame);
   void receive(net::ConnId conn, const uint8_t* data, size_t size);  // the broker reads written bytes
+  void receive_parts(net::ConnId conn, std::span<const iovec> parts);
   void queue_data(net::ConnId conn, std::vector<uint8_t> bytes);
 
   FakeKafka* kafka_ = nullptr;
@@ -171,10 +174,7 @@ class FakeLoop {
   std::vector<net::ConnId> held_sends_;
   struct HeldGather {
     net::ConnId conn;
-    const uint8_t* data;
-    size_t size;
-    const uint8_t* more;
-    size_t more_size;
+    std::vector<iovec> parts;
   };
   std::vector<HeldGather> held_gathers_;  // read by the broker only when released
   bool hold_sends_ = false;
