@@ -12,8 +12,14 @@ writes an SVG plot (--svg, default docs/cost_growth.svg). A clients row is flagg
 per message is more than --tolerance times the lowest of the rows with fewer clients: cost per
 message should not grow with the number of clients.
 
+Beside each wirestress run, ws_floor (bench/floor.cpp) runs the same socket pattern with no
+Kafka logic: as many connections, the same request (records x size), 5 in flight, the write
+budget wirestress gives each client at that count. Where wirestress's cost grows, the floor's
+column says whether the kernel's grows with it; a row is flagged a second time when
+wirestress / floor grows (the part that is wirestress's own).
+
 Usage: WS_BUILD=build python3 bench/cost_growth.py [--seconds 3] [--rounds 1] [--svg FILE] [--markdown FILE]
-(after `cmake --build build --target wirestress ws_kafka_sink`).
+(after `cmake --build build --target wirestress ws_kafka_sink ws_floor`).
 """
 import argparse
 import math
@@ -34,9 +40,27 @@ AXES = [
 AXIS_TITLES = {"clients": "clients", "record": "record size (bytes)", "batch": "records per request"}
 
 
+# driver/worker_impl.h: a worker's producers share 16 MiB of write budget, 4 to 64 KiB each.
+def write_budget(clients):
+    return min(max((16 << 20) // clients, 4 << 10), 64 << 10)
+
+
+def run_floor_point(broker, point, seconds):
+    """ws_floor with wirestress's socket pattern at this point, against a fresh sink."""
+    broker.stop()
+    broker.start()
+    args = ["--scenario=acks1", f"--connections={point['clients']}", f"--records={point['batch']}",
+            f"--record-size={point['record']}", "--in-flight=5", f"--write-budget={write_budget(point['clients'])}"]
+    f = compare.run_floor(broker, args, seconds)
+    compare.log(f"  {point} floor: " + (f"{f.msgs:,} acked, {f.rate:,.0f} msg/s, {f.cpu_per_m:.3f} µs CPU/msg"
+                                        if f.ok else f"FAILED {f.error}"))
+    return f
+
+
 def run_point(broker, workdir, point, seconds, rounds):
-    """Best (least CPU per message) of `rounds` runs of one point, each against a fresh sink."""
-    runs = []
+    """Best (least CPU per message) of `rounds` runs of one point, each against a fresh sink, and
+    the best of as many ws_floor runs, alternated with them."""
+    runs, floors = [], []
     for _ in range(rounds):
         broker.stop()
         broker.start()
@@ -48,37 +72,53 @@ def run_point(broker, workdir, point, seconds, rounds):
                                       f"{r.rss_per_client:,.1f} KiB RSS/client, "
                                       f"{r.established}/{point['clients']} connected" if r.ok else f"FAILED {r.error}"))
         runs.append(r)
-    return compare.best(runs)
+        floors.append(run_floor_point(broker, point, seconds))
+    ok_floors = [f for f in floors if f.ok and f.msgs]
+    return compare.best(runs), (min(ok_floors, key=lambda f: f.cpu_per_m) if ok_floors else floors[-1])
 
 
-def flag_growth(rows, tolerance):
-    """Clients rows whose CPU per message exceeds tolerance x the lowest with fewer clients."""
+def flag_growth(rows, tolerance, cost):
+    """Clients rows whose cost(r, floor) exceeds tolerance x the lowest with fewer clients."""
     flagged = set()
     lowest = math.inf
-    for axis, value, r in rows:
-        if axis != "clients" or not r.ok:
+    for axis, value, (r, f) in rows:
+        if axis != "clients" or not r.ok or (cost is over_floor and not f.ok):
             continue
-        if r.cpu_per_m > tolerance * lowest:
+        if cost(r, f) > tolerance * lowest:
             flagged.add(value)
-        lowest = min(lowest, r.cpu_per_m)
+        lowest = min(lowest, cost(r, f))
     return flagged
 
 
-def markdown(rows, flagged, seconds, rounds):
+def per_message(r, f):
+    return r.cpu_per_m
+
+
+def over_floor(r, f):
+    return r.cpu_per_m / f.cpu_per_m
+
+
+def markdown(rows, flagged, flagged_over_floor, seconds, rounds):
     out = [f"Against ws_kafka_sink, unpaced, acks=1, 5 in flight, 1 worker thread, {seconds} s per run, "
-           f"best of {rounds}; base point 100 clients, 100 B records, batch 100.", "",
+           f"best of {rounds}; base point 100 clients, 100 B records, batch 100. Floor: ws_floor, the same "
+           f"connections and requests without Kafka logic, alternated with wirestress.", "",
            "| varied | clients | record B | batch | msgs acked | msg/s | CPU µs / msg | user µs | sys µs | "
-           "peak RSS MiB | RSS KiB / client | flag |",
-           "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for axis, value, r in rows:
+           "floor CPU µs / msg | wirestress / floor | peak RSS MiB | RSS KiB / client | flag |",
+           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for axis, value, (r, f) in rows:
         p = dict(BASE, **{axis: value})
         if not r.ok:
-            out.append(f"| {axis} | {p['clients']:,} | {p['record']:,} | {p['batch']:,} | FAILED: {r.error} ||||||||")
+            out.append(f"| {axis} | {p['clients']:,} | {p['record']:,} | {p['batch']:,} | FAILED: {r.error} ||||||||||")
             continue
-        flag = "**grows with clients**" if axis == "clients" and value in flagged else ""
+        flags = []
+        if axis == "clients" and value in flagged:
+            flags.append("**grows with clients**")
+        if axis == "clients" and value in flagged_over_floor:
+            flags.append("**grows over the floor**")
+        floor = f"{f.cpu_per_m:.3f} | {r.cpu_per_m / f.cpu_per_m:.2f}x" if f.ok else f"FAILED: {f.error} |"
         out.append(f"| {axis} | {p['clients']:,} | {p['record']:,} | {p['batch']:,} | {r.msgs:,} | {r.rate:,.0f} | "
                    f"{r.cpu_per_m:.3f} | {r.per_msg('cpu_user_s', 1e6):.3f} | {r.per_msg('cpu_sys_s', 1e6):.3f} | "
-                   f"{r.rss / 1024:,.1f} | {r.rss_per_client:,.1f} | {flag} |")
+                   f"{floor} | {r.rss / 1024:,.1f} | {r.rss_per_client:,.1f} | {', '.join(flags)} |")
     return "\n".join(out) + "\n"
 
 
@@ -98,15 +138,18 @@ def fmt_number(v):
     return f"{v:g}"
 
 
-def panel(x0, y0, w, h, xs, ys, flags, title, xlabel, ylabel, color):
-    """One log-log line chart; flagged points drawn in red. Returns SVG elements."""
+def panel(x0, y0, w, h, xs, ys, flags, title, xlabel, ylabel, color, floor=None):
+    """One log-log line chart; flagged points drawn in red; `floor`, if given, a dashed grey line
+    of the same xs. Returns SVG elements."""
     pts = [(x, y, f) for x, y, f in zip(xs, ys, flags) if y is not None and y > 0]
+    floor_pts = [(x, y) for x, y in zip(xs, floor or []) if y is not None and y > 0]
     els = [f'<text x="{x0 + w / 2}" y="{y0 - 8}" text-anchor="middle" font-weight="bold">{title}</text>',
            f'<rect x="{x0}" y="{y0}" width="{w}" height="{h}" fill="none" stroke="#999"/>']
     if not pts:
         return els
     xt, xlo, xhi = log_ticks(min(p[0] for p in pts), max(p[0] for p in pts))
-    yt, ylo, yhi = log_ticks(min(p[1] for p in pts), max(p[1] for p in pts))
+    every_y = [p[1] for p in pts] + [p[1] for p in floor_pts]
+    yt, ylo, yhi = log_ticks(min(every_y), max(every_y))
     sx = lambda v: x0 + (math.log10(v) - math.log10(xlo)) / (math.log10(xhi) - math.log10(xlo)) * w
     sy = lambda v: y0 + h - (math.log10(v) - math.log10(ylo)) / (math.log10(yhi) - math.log10(ylo)) * h
     for t in xt:
@@ -118,6 +161,11 @@ def panel(x0, y0, w, h, xs, ys, flags, title, xlabel, ylabel, color):
     els.append(f'<text x="{x0 + w / 2}" y="{y0 + h + 30}" text-anchor="middle" font-size="11">{xlabel}</text>')
     els.append(f'<text x="{x0 - 38}" y="{y0 + h / 2}" text-anchor="middle" font-size="11" '
                f'transform="rotate(-90 {x0 - 38} {y0 + h / 2})">{ylabel}</text>')
+    if floor_pts:
+        dashed = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in floor_pts)
+        els.append(f'<polyline points="{dashed}" fill="none" stroke="#888" stroke-width="1.5" stroke-dasharray="5,3"/>')
+        els.append(f'<text x="{x0 + w - 4}" y="{y0 + 12}" text-anchor="end" font-size="9" fill="#666">'
+                   f'dashed: ws_floor</text>')
     line = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y, _ in pts)
     els.append(f'<polyline points="{line}" fill="none" stroke="{color}" stroke-width="2"/>')
     for x, y, f in pts:
@@ -131,14 +179,15 @@ def svg(rows, flagged):
     els = ['<text x="20" y="24" font-size="14" font-weight="bold">wirestress cost growth against '
            'ws_kafka_sink (base: 100 clients, 100 B, batch 100; acks=1; log-log)</text>']
     for col, (axis, _) in enumerate(AXES):
-        pts = [(value, r) for a, value, r in rows if a == axis]
-        xs = [v for v, _ in pts]
-        flags = [axis == "clients" and v in flagged for v, _ in pts]
+        pts = [(value, r, f) for a, value, (r, f) in rows if a == axis]
+        xs = [v for v, _, _ in pts]
+        flags = [axis == "clients" and v in flagged for v, _, _ in pts]
         x0 = left + col * (w + gap_x)
-        cpu = [r.cpu_per_m if r.ok else None for _, r in pts]
-        rss = [r.rss_per_client if r.ok else None for _, r in pts]
+        cpu = [r.cpu_per_m if r.ok else None for _, r, _ in pts]
+        floor = [f.cpu_per_m if f.ok else None for _, _, f in pts]
+        rss = [r.rss_per_client if r.ok else None for _, r, _ in pts]
         els += panel(x0, top, w, h, xs, cpu, flags, f"CPU per message vs {axis}", AXIS_TITLES[axis],
-                     "CPU µs / msg", "#1f77b4")
+                     "CPU µs / msg", "#1f77b4", floor)
         els += panel(x0, top + h + gap_y, w, h, xs, rss, flags, f"RSS per client vs {axis}", AXIS_TITLES[axis],
                      "peak RSS KiB / client", "#2ca02c")
     width = left + 3 * w + 2 * gap_x + 50
@@ -157,7 +206,7 @@ def main():
     ap.add_argument("--svg", default=os.path.join(compare.ROOT, "docs", "cost_growth.svg"))
     ap.add_argument("--markdown", default=None, help="also write the table to this file")
     args = ap.parse_args()
-    for p in (compare.WIRESTRESS, compare.SINK):
+    for p in (compare.WIRESTRESS, compare.SINK, compare.FLOOR):
         if not os.path.exists(p):
             sys.exit(f"missing {p}: build it first")
     workdir = tempfile.mkdtemp(prefix="ws-growth-")
@@ -174,11 +223,13 @@ def main():
                 rows.append((axis, value, done[key]))
     finally:
         broker.stop()
-    flagged = flag_growth(rows, args.tolerance)
-    table = markdown(rows, flagged, args.seconds, args.rounds)
+    flagged = flag_growth(rows, args.tolerance, per_message)
+    flagged_over_floor = flag_growth(rows, args.tolerance, over_floor)
+    table = markdown(rows, flagged, flagged_over_floor, args.seconds, args.rounds)
     print(table)
-    print(f"{len(done)} runs in {time.time() - t0:.0f}s; flagged (CPU/msg grows with clients): "
-          f"{sorted(flagged) if flagged else 'none'}")
+    print(f"{len(done)} points in {time.time() - t0:.0f}s; flagged (CPU/msg grows with clients): "
+          f"{sorted(flagged) if flagged else 'none'}; (wirestress / floor grows with clients): "
+          f"{sorted(flagged_over_floor) if flagged_over_floor else 'none'}")
     if args.markdown:
         with open(args.markdown, "w") as f:
             f.write(table)

@@ -8,7 +8,8 @@
 //
 //   ws_floor --bootstrap=HOST:PORT --scenario=NAME [--seconds=5] [--io=uring|asio]
 //     acks0    one connection writing one Produce request (--records x --record-size, acks=0) again
-//              and again, as many copies per write as wirestress puts in one (--write-budget)
+//              and again, as many copies per write as wirestress puts in one (--write-budget);
+//              --connections=N: N connections doing it at once (bench/cost_growth.py)
 //     acks1    the same with acks=1: at most --in-flight requests awaiting a response, each
 //              response read (counted by its frame) before its slot is reused
 //     paced    --connections connections, one-record requests at --rate requests/s over all of
@@ -56,7 +57,7 @@ struct FloorOptions {
   uint32_t records = 1000;       // records per request (acks0, acks1; paced sends 1)
   uint32_t record_size = 100;    // value bytes
   uint32_t in_flight = 5;        // wirestress's --max-in-flight default
-  uint32_t connections = 500;    // paced
+  uint32_t connections = 0;      // 0: 500 for paced, 1 for acks0 and acks1
   double rate = 10000;           // paced: requests/s over all connections
   int16_t acks = 1;              // paced
   uint32_t concurrency = 64;     // connect: connects in progress at once
@@ -173,7 +174,7 @@ class ProduceFloor {
     copies_per_write_ = static_cast<uint32_t>(std::clamp<size_t>(by_budget, 1, request_cap));
     wire_.reserve(request_.size() * copies_per_write_);
     for (uint32_t i = 0; i < copies_per_write_; ++i) wire_.insert(wire_.end(), request_.begin(), request_.end());
-    connections_.resize(paced ? o.connections : 1);
+    connections_.resize(o.connections);
   }
 
   size_t request_bytes() const { return request_.size(); }
@@ -366,7 +367,7 @@ int usage() {
   std::fprintf(stderr,
                "usage: ws_floor --bootstrap=HOST:PORT --scenario=acks0|acks1|paced|connect [--seconds=5]\n"
                "                [--io=uring|asio] [--topic=bench] [--records=1000] [--record-size=100]\n"
-               "                [--in-flight=5] [--write-budget=65536] [--connections=500] [--rate=10000]\n"
+               "                [--in-flight=5] [--write-budget=65536] [--connections=N] [--rate=10000]\n"
                "                [--acks=1] [--concurrency=64]\n");
   return 2;
 }
@@ -402,8 +403,7 @@ int main(int argc, char** argv) {
   else if (scenario == "paced") o.scenario = Scenario::kPaced;
   else if (scenario == "connect") o.scenario = Scenario::kConnect;
   else return usage();
-  if (o.bootstrap.empty() || o.seconds <= 0 || o.records == 0 || o.in_flight == 0 || o.connections == 0 ||
-      o.rate <= 0 || o.concurrency == 0 || o.write_budget == 0) {
+  if (o.bootstrap.empty() || o.seconds <= 0 || o.records == 0 || o.in_flight == 0 || o.rate <= 0 || o.concurrency == 0 || o.write_budget == 0) {
     return usage();
   }
   signal(SIGPIPE, SIG_IGN);
@@ -414,9 +414,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "ws_floor: %s\n", error.c_str());
     return 2;
   }
-  const uint32_t slots = o.scenario == Scenario::kConnect ? o.concurrency
-                         : o.scenario == Scenario::kPaced ? o.connections
-                                                          : 1;
+  if (o.connections == 0) o.connections = o.scenario == Scenario::kPaced ? 500 : 1;
+  const uint32_t slots = o.scenario == Scenario::kConnect ? o.concurrency : o.connections;
   if (!ws::net::ensure_fd_limit(slots, error)) {
     std::fprintf(stderr, "ws_floor: %s\n", error.c_str());
     return 1;
