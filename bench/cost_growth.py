@@ -16,13 +16,15 @@ Beside each wirestress run, ws_floor (bench/floor.cpp) runs the same socket patt
 Kafka logic: as many connections, the same request (records x size), 5 in flight, the write
 budget wirestress gives each client at that count. Where wirestress's cost grows, the floor's
 column says whether the kernel's grows with it; a row is flagged a second time when
-wirestress / floor grows (the part that is wirestress's own).
+wirestress / floor grows past --tolerance times its median over the rows with fewer clients (the
+part that is wirestress's own).
 
 Usage: WS_BUILD=build python3 bench/cost_growth.py [--seconds 3] [--rounds 1] [--svg FILE] [--markdown FILE]
 (after `cmake --build build --target wirestress ws_kafka_sink ws_floor`).
 """
 import argparse
 import math
+import statistics
 import os
 import sys
 import tempfile
@@ -77,16 +79,18 @@ def run_point(broker, workdir, point, seconds, rounds):
     return compare.best(runs), (min(ok_floors, key=lambda f: f.cpu_per_m) if ok_floors else floors[-1])
 
 
-def flag_growth(rows, tolerance, cost):
-    """Clients rows whose cost(r, floor) exceeds tolerance x the lowest with fewer clients."""
+def flag_growth(rows, tolerance, cost, reference=min):
+    """Clients rows whose cost(r, floor) exceeds tolerance x reference(the rows with fewer
+    clients): the lowest for CPU per message; the median for wirestress / floor, a ratio of two
+    noisy runs, where one lucky low round would otherwise flag every row after it."""
     flagged = set()
-    lowest = math.inf
+    before = []
     for axis, value, (r, f) in rows:
         if axis != "clients" or not r.ok or (cost is over_floor and not f.ok):
             continue
-        if cost(r, f) > tolerance * lowest:
+        if before and cost(r, f) > tolerance * reference(before):
             flagged.add(value)
-        lowest = min(lowest, cost(r, f))
+        before.append(cost(r, f))
     return flagged
 
 
@@ -224,7 +228,7 @@ def main():
     finally:
         broker.stop()
     flagged = flag_growth(rows, args.tolerance, per_message)
-    flagged_over_floor = flag_growth(rows, args.tolerance, over_floor)
+    flagged_over_floor = flag_growth(rows, args.tolerance, over_floor, statistics.median)
     table = markdown(rows, flagged, flagged_over_floor, args.seconds, args.rounds)
     print(table)
     print(f"{len(done)} points in {time.time() - t0:.0f}s; flagged (CPU/msg grows with clients): "
