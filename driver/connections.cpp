@@ -549,7 +549,6 @@ std::vector<uint8_t>& ConnectionTable::write_buffer(Link& l) {
 void ConnectionTable::drop_borrowed(Link& l) {
   for (Link::Borrowed& b : l.borrowed) dropped_sends_.push_back(std::move(b.owner));
   l.borrowed.clear();
-  l.borrowed_bytes = 0;
 }
 
 std::span<const iovec> ConnectionTable::send_parts(LinkId id) {
@@ -569,7 +568,7 @@ std::span<const iovec> ConnectionTable::send_parts(LinkId id) {
 }
 
 size_t ConnectionTable::append_produce(LinkId id, protocol::ProduceRequest& body, int16_t version, InFlight meta,
-                                       std::shared_ptr<const std::vector<uint8_t>> owner) {
+                                       const std::shared_ptr<std::vector<uint8_t>>* owner) {
   Link& l = links_[id];
   auto& set = body.topic_data.back().partition_data.back().records;
   if (!gathered_sends_ || !owner || l.send_in_progress || protocol::ProduceRequest::is_flexible(version) || !set ||
@@ -582,13 +581,10 @@ size_t ConnectionTable::append_produce(LinkId id, protocol::ProduceRequest& body
   set = protocol::Bytes();
   const size_t head = append(id, body, version, meta);  // into l.out: no send is in progress
   set = borrowed;
-  const auto put_be32 = [](uint8_t* at, size_t v) {
-    for (int i = 3; i >= 0; --i, v >>= 8) at[i] = static_cast<uint8_t>(v);
-  };
-  put_be32(l.out.data() + l.out.size() - 4, borrowed.size());
-  put_be32(l.out.data() + l.out.size() - head, head - 4 + borrowed.size());
-  l.borrowed.push_back(Link::Borrowed{l.out.size(), borrowed, std::move(owner)});
-  l.borrowed_bytes += borrowed.size();
+  protocol::Writer patch(l.out);
+  patch.patch_i32(l.out.size() - 4, static_cast<int32_t>(borrowed.size()));
+  patch.patch_i32(l.out.size() - head, static_cast<int32_t>(head - 4 + borrowed.size()));
+  l.borrowed.push_back(Link::Borrowed{l.out.size(), borrowed, *owner});
   return head + borrowed.size();
 }
 
@@ -619,7 +615,6 @@ void ConnectionTable::on_sent(LinkId id, int64_t now) {
   if (l.state != LinkState::kHandshake && l.state != LinkState::kReady) return;
   l.send_in_progress = false;
   l.borrowed.clear();  // written: the encoder may rewrite their buffers
-  l.borrowed_bytes = 0;
   if (!l.later.empty()) {
     // A copy, not a swap: `later` stays small, and only `out` keeps the capacity of a write.
     l.out.assign(l.later.begin(), l.later.end());

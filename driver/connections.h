@@ -99,7 +99,6 @@ struct Link {
     std::shared_ptr<const std::vector<uint8_t>> owner;
   };
   std::vector<Borrowed> borrowed;
-  size_t borrowed_bytes = 0;
   uint32_t unflushed = 0;            // requests appended since the last flush (the last of in_flight)
   std::vector<uint8_t> partial;      // bytes of an incomplete response frame
   size_t partial_consumed = 0;       // front bytes of `partial` already handed out as frames
@@ -186,16 +185,20 @@ class ConnectionTable {
   // Bytes appended and not yet handed to the loop.
   size_t queued_bytes(LinkId id) const {
     const Link& l = links_[id];
-    return l.send_in_progress ? l.later.size() : l.out.size() + l.borrowed_bytes;
+    if (l.send_in_progress) return l.later.size();
+    size_t bytes = l.out.size();
+    for (const Link::Borrowed& b : l.borrowed) bytes += b.bytes.size();
+    return bytes;
   }
   template <typename Request>
   size_t append(LinkId id, const Request& body, int16_t version, InFlight meta);
-  // A produce request whose last record set lives in `owner`'s buffer. When the loop gathers
-  // (allow_gathered_sends), nothing of the link is being written, the version ends the request
-  // with that set (v0-8) and it is large, the set is not copied: it goes out from `owner` after
-  // the rest of the request, and `owner` is held until then. Otherwise, as append().
+  // A produce request whose last record set lives in `*owner`'s buffer (null: nowhere a send may
+  // keep). When the loop gathers (allow_gathered_sends), nothing of the link is being written, the
+  // version ends the request with that set (v0-8) and it is large, the set is not copied: it goes
+  // out from that buffer after the rest of the request, which is held until then (a reference is
+  // taken only then: requests that copy pay no reference count). Otherwise, as append().
   size_t append_produce(LinkId id, protocol::ProduceRequest& body, int16_t version, InFlight meta,
-                        std::shared_ptr<const std::vector<uint8_t>> owner);
+                        const std::shared_ptr<std::vector<uint8_t>>* owner);
   void allow_gathered_sends(bool allow) { gathered_sends_ = allow; }
   // A gathered send of link `id`'s queue: `out` with its borrowed sets in place. Valid until the
   // next call (the loop copies the array).

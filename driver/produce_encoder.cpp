@@ -115,14 +115,14 @@ size_t ProduceEncoder::append(ConnectionTable& links, LinkId link, const std::st
           .count();
   auto& partitions = request_.topic_data[0].partition_data;
   partitions.clear();
-  std::shared_ptr<const std::vector<uint8_t>> sent_from;  // the set's buffer, if links may send from it
+  const std::shared_ptr<std::vector<uint8_t>>* sent_from = nullptr;  // the set's buffer, if links may send from it
   // Records come grouped by partition: equal ends mean one partition.
   if (!records.empty() && records.front().partition == records.back().partition && can_repeat_sets(magic)) {
     partitions.emplace_back();
     partitions.back().index = records.front().partition;
     partitions.back().records =
         repeated_set(records, producer, timestamp_ms, batch_for(records.front().partition, records.size()));
-    sent_from = repeat_set_;
+    sent_from = &repeat_set_;
   } else {
     // One record set per run of equal partitions, all in one buffer (views are taken once it no
     // longer grows).
@@ -149,7 +149,7 @@ size_t ProduceEncoder::append(ConnectionTable& links, LinkId link, const std::st
       static_cast<int32_t>(std::chrono::duration_cast<std::chrono::milliseconds>(config_.request_timeout).count());
   meta.records = static_cast<uint32_t>(records.size());
   meta.expects_response = config_.acks != 0;
-  return links.append_produce(link, request_, version, meta, std::move(sent_from));
+  return links.append_produce(link, request_, version, meta, sent_from);
 }
 
 std::span<const PendingRecord> PartitionGrouper::group(std::span<const PendingRecord> records) {

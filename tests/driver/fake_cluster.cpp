@@ -22,6 +22,12 @@ int FakeKafka::count(int16_t api_key) const {
                                         [&](const SeenRequest& r) { return r.api_key == api_key; }));
 }
 
+size_t FakeKafka::stored_records() const {
+  size_t n = 0;
+  for (const auto& [partition, values] : records) n += values.size();
+  return n;
+}
+
 const FakeKafka::Broker* FakeKafka::broker_at(int port) const {
   for (const auto& b : brokers) {
     if (b.port == port) return &b;

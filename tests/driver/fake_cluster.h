@@ -109,6 +109,7 @@ struct FakeKafka {
   int connects = 0;
 
   int count(int16_t api_key) const;
+  size_t stored_records() const;  // in every partition's log
   const Broker* broker_at(int port) const;
   int32_t leader_of(int32_t partition) const;
 };

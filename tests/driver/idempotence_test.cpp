@@ -32,12 +32,6 @@ FakeKafka idempotent_broker() {
   return kafka;
 }
 
-size_t stored(const FakeKafka& kafka) {
-  size_t n = 0;
-  for (const auto& [partition, values] : kafka.records) n += values.size();
-  return n;
-}
-
 TEST(Idempotence, EachProducerTakesAnIdThenNumbersEveryPartitionsBatchesFromZero) {
   WorkerRig rig(idempotent_config(3, 300), idempotent_broker());
   rig.run_to_end(60 * kSec);
@@ -45,7 +39,7 @@ TEST(Idempotence, EachProducerTakesAnIdThenNumbersEveryPartitionsBatchesFromZero
   EXPECT_EQ(rig.counters().producer_ids_assigned, 3u);
   EXPECT_EQ(rig.measured().messages_acked, 300u);
   EXPECT_EQ(rig.measured().messages_failed, 0u);
-  EXPECT_EQ(stored(rig.kafka), 300u) << "every batch's sequence was the one the broker expected";
+  EXPECT_EQ(rig.kafka.stored_records(), 300u) << "every batch's sequence was the one the broker expected";
   // The broker's next sequence per (producer, partition) is what each producer wrote there.
   uint64_t sequenced = 0;
   for (const auto& [key, next] : rig.kafka.next_sequence) sequenced += static_cast<uint64_t>(next);
@@ -92,7 +86,7 @@ TEST(Idempotence, ALostBatchGetsANewEpochAndTheSequencesStartAgain) {
   const auto& [key, next] = *rig.kafka.next_sequence.begin();
   EXPECT_EQ(rig.kafka.next_sequence.size(), 1u);
   EXPECT_GT(next, 0);
-  EXPECT_EQ(stored(rig.kafka), rig.measured().messages_acked) << "what was acknowledged is in the log, once";
+  EXPECT_EQ(rig.kafka.stored_records(), rig.measured().messages_acked) << "what was acknowledged is in the log, once";
 }
 
 TEST(Idempotence, ABatchTheBrokerAlreadyHasCountsAsWritten) {

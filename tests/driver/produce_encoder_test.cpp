@@ -119,6 +119,15 @@ TEST(RestampRecordBatchV2, SetsAnIdempotentProducersIdEpochAndSequenceAsTheWrite
     const protocol::BatchProducer later{.id = 4'000'000'001, .epoch = 3, .base_sequence = 2'147'483'640};
     protocol::restamp_record_batch_v2(batch, 1'800'000'000'123, later);
     EXPECT_EQ(batch, written(1'800'000'000'123, later)) << protocol::codec_name(codec);
+    // Whether a batch being sent may serve the next request as it is: only if nothing would change.
+    EXPECT_TRUE(protocol::record_batch_v2_stamped(batch, 1'800'000'000'123, later)) << protocol::codec_name(codec);
+    EXPECT_FALSE(protocol::record_batch_v2_stamped(batch, 1'800'000'000'124, later));
+    protocol::BatchProducer next = later;
+    ++next.base_sequence;
+    EXPECT_FALSE(protocol::record_batch_v2_stamped(batch, 1'800'000'000'123, next));
+    next = later;
+    ++next.epoch;
+    EXPECT_FALSE(protocol::record_batch_v2_stamped(batch, 1'800'000'000'123, next));
   }
 }
 

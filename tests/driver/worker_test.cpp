@@ -82,6 +82,17 @@ TEST(Worker, ClientsNotReadyAtTheConnectDeadlineAreReportedAndTheRunGoesOn) {
   EXPECT_NE(verdict.reasons.front().find("3 of 6 clients never connected"), std::string::npos);
 }
 
+// `messages` records over `clients` unpaced producers, the run ending once they are sent.
+driver::RunConfig counted_run(uint32_t clients, int16_t acks, uint32_t batch, uint64_t messages) {
+  auto config = base_config();
+  config.clients = clients;
+  config.acks = acks;
+  config.batch = batch;
+  config.messages = messages;
+  config.duration = std::chrono::nanoseconds(0);
+  return config;
+}
+
 TEST(Worker, MessagesWithoutADurationRunUntilTheyAreSent) {
   auto config = base_config();
   config.clients = 3;
@@ -109,9 +120,7 @@ TEST(Worker, Acks0OnKafka09ConnectsEveryClientAndFlushesBeforeItCloses) {
   WorkerRig rig(config, kafka);
   rig.run_to_end(60 * kSec);
   EXPECT_EQ(rig.counters().producers_connected, 300u);
-  size_t stored = 0;
-  for (const auto& [p, values] : rig.kafka.records) stored += values.size();
-  EXPECT_EQ(stored, 3000u) << "every acks=0 record reached the broker";
+  EXPECT_EQ(rig.kafka.stored_records(), 3000u) << "every acks=0 record reached the broker";
   // The probe, then one Metadata handshake per connection, then one flush barrier per producer.
   EXPECT_EQ(rig.kafka.count(protocol::ApiVersionsRequest::kApiKey), 1);
   EXPECT_GE(rig.kafka.count(protocol::MetadataRequest::kApiKey), 300 + 300);
@@ -123,17 +132,10 @@ TEST(Worker, Acks0OnKafka09ConnectsEveryClientAndFlushesBeforeItCloses) {
 // CPU of bench/compare.py's scenario 8). Writes made between two polls are now bounded, and a
 // written buffer serves the next connection.
 TEST(Worker, Acks0ClientsStartingTogetherShareAFewWriteBuffers) {
-  auto config = base_config();
-  config.clients = 300;
-  config.acks = 0;
-  config.batch = 1;
-  config.messages = 300 * 100;
-  config.duration = std::chrono::nanoseconds(0);
+  const auto config = counted_run(300, 0, 1, 300 * 100);
   WorkerRig rig(config);
   rig.run_to_end(60 * kSec);
-  size_t stored = 0;
-  for (const auto& [p, values] : rig.kafka.records) stored += values.size();
-  EXPECT_EQ(stored, 30000u) << "every acks=0 record reached the broker";
+  EXPECT_EQ(rig.kafka.stored_records(), 30000u) << "every acks=0 record reached the broker";
   // 128 KiB between polls, and the write that crossed it (64 single-record requests).
   EXPECT_LE(rig.loop().most_bytes_between_polls, size_t{128 + 32} << 10);
 }
@@ -159,26 +161,15 @@ TEST(Worker, IdleConnectionsHoldNoWriteBuffer) {
   EXPECT_LT(writing, 10u);
 }
 
-size_t records_stored(const FakeKafka& kafka) {
-  size_t n = 0;
-  for (const auto& [partition, values] : kafka.records) n += values.size();
-  return n;
-}
-
 // A 1,000-record set was copied from the encoder's buffer into the write buffer for every request
 // (a tenth of bench/compare.py's Fa CPU): it now goes out from where it was prepared, after the
 // request's first bytes, in one gathered send.
 TEST(Worker, LargeRecordSetsGoOutFromWhereTheyArePreparedAndArriveWhole) {
-  auto config = base_config();
-  config.clients = 1;
-  config.acks = 0;
-  config.batch = 1000;
+  auto config = counted_run(1, 0, 1000, 20'000);
   config.message_size = 100;
-  config.messages = 20'000;
-  config.duration = std::chrono::nanoseconds(0);
   WorkerRig rig(config);
   rig.run_to_end(60 * kSec);
-  EXPECT_EQ(records_stored(rig.kafka), 20'000u) << "every record decoded by the broker, checksums included";
+  EXPECT_EQ(rig.kafka.stored_records(), 20'000u) << "every record decoded by the broker, checksums included";
   EXPECT_EQ(rig.loop().gathered_sends, 20u) << "each request's record set sent from the encoder's buffer";
 }
 
@@ -187,17 +178,12 @@ TEST(Worker, LargeRecordSetsGoOutFromWhereTheyArePreparedAndArriveWhole) {
 // io_uring_enter calls as the kernel floor and 1.6 times its CPU per message. Sets sent from the
 // encoder's shared buffer take no memory of their own, so they are not held back.
 TEST(Worker, ManyClientsSendingTheSameLargeSetAreNotHeldToAFewRequestsPerPoll) {
-  auto config = base_config();
-  config.clients = 300;
-  config.acks = 1;
-  config.batch = 100;
+  auto config = counted_run(300, 1, 100, 300 * 1000);
   config.message_size = 100;
-  config.messages = 300 * 1000;
-  config.duration = std::chrono::nanoseconds(0);
   WorkerRig rig(config);
   rig.run_to_end(60 * kSec);
   EXPECT_EQ(rig.measured().messages_acked, 300'000u);
-  EXPECT_EQ(records_stored(rig.kafka), 300'000u);
+  EXPECT_EQ(rig.kafka.stored_records(), 300'000u);
   EXPECT_GE(rig.loop().most_bytes_between_polls, size_t{1} << 20) << "at least 90 requests of 11 KB in a poll";
   EXPECT_LT(rig.worker->context().encoder.bytes_set_aside(), 3'000'000u)
       << "sets copied for sends still reading them: one per millisecond at most";
@@ -207,14 +193,9 @@ TEST(Worker, ManyClientsSendingTheSameLargeSetAreNotHeldToAFewRequestsPerPoll) {
 // send still reads that buffer (the socket is full), the next producer's set goes into another:
 // rewritten in place, a held request would carry another producer's id and sequence.
 TEST(Worker, ASetBeingSentIsNeverRewrittenForTheNextProducer) {
-  auto config = base_config();
-  config.clients = 4;
+  auto config = counted_run(4, -1, 500, 4 * 3000);
   config.idempotent = true;
-  config.acks = -1;
-  config.batch = 500;
   config.message_size = 100;
-  config.messages = 4 * 3000;
-  config.duration = std::chrono::nanoseconds(0);
   FakeKafka kafka;
   kafka.idempotence = true;
   WorkerRig rig(config, kafka);
@@ -228,7 +209,7 @@ TEST(Worker, ASetBeingSentIsNeverRewrittenForTheNextProducer) {
   rig.run_to_end(60 * kSec);
   EXPECT_EQ(rig.measured().messages_failed, 0u);
   EXPECT_EQ(rig.counters().messages_acked, 12'000u);
-  EXPECT_EQ(records_stored(rig.kafka), 12'000u) << "no batch refused as a duplicate or out of order";
+  EXPECT_EQ(rig.kafka.stored_records(), 12'000u) << "no batch refused as a duplicate or out of order";
 }
 
 TEST(Worker, ANonRetriableTopicErrorFailsEveryClientAtOnce) {
